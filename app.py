@@ -1,0 +1,93 @@
+"""Application factory: config, extensions, blueprints, CLI and Jinja set-up."""
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, g
+from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
+
+import commands
+import i18n
+import security
+from models import db, get_settings
+from views import admin, auth, editor, errors, public
+
+csrf = CSRFProtect()
+migrate = Migrate()
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def create_app(test_config=None):
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(
+        SQLALCHEMY_DATABASE_URI="sqlite:///cms.sqlite3",  # inside instance/
+        ARTICLES_PER_PAGE=20,
+        MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+        UPLOAD_FOLDER=None,  # defaults to instance/uploads
+        BABEL_DEFAULT_LOCALE="zh_Hans_CN",
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        # Minutes of inactivity before an editor session ends.
+        SESSION_IDLE_MINUTES=120,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        # A view by the same reader within this window is not counted again.
+        VIEW_DEDUP_MINUTES=30,
+        WTF_CSRF_TIME_LIMIT=None,  # the session lifetime bounds the token
+    )
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env()  # FLASK_SECRET_KEY=...
+    else:
+        app.config.from_mapping(test_config)
+
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
+    if not app.config.get("UPLOAD_FOLDER"):
+        app.config["UPLOAD_FOLDER"] = os.path.join(app.instance_path, "uploads")
+    os.makedirs(app.config["UPLOAD_FOLDER"], exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    csrf.init_app(app)
+    auth.login_manager.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app)
+    commands.init_app(app)
+
+    app.register_blueprint(public.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(editor.bp)
+    app.register_blueprint(admin.bp)
+    errors.init_app(app)
+
+    @app.context_processor
+    def site_context():
+        return {"site": site_settings()}
+
+    return app
+
+
+def site_settings() -> dict[str, str]:
+    """The site settings, read once per request."""
+    if "site_settings" not in g:
+        g.site_settings = get_settings()
+    return g.site_settings
+
+
+def _instance_secret(instance_path: str) -> str:
+    """Generate the secret key once and keep it, so sessions survive restarts."""
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    try:
+        path.chmod(0o600)
+    except OSError:  # Windows has no POSIX modes; the file is still private enough
+        pass
+    return key

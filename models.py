@@ -1,0 +1,314 @@
+"""Database models: users, sections (栏目), articles, revisions, uploads, settings."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# Stable constraint names keep Alembic's batch migrations working on SQLite.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+Base.metadata.naming_convention = NAMING_CONVENTION
+
+db = SQLAlchemy(model_class=Base)
+
+
+def utcnow() -> datetime:
+    """Naive UTC now: SQLite has no time zones, so every stored time is UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@sa.event.listens_for(Engine, "connect")
+def _configure_sqlite(dbapi_connection, connection_record):
+    # A web server has concurrent readers and writers: WAL lets them overlap and
+    # the busy timeout makes a writer wait instead of failing with "locked".
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout = 15000")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+class Role:
+    AUTHOR = "author"
+    EDITOR = "editor"
+    ADMIN = "admin"
+    ALL = (AUTHOR, EDITOR, ADMIN)
+
+
+class Status:
+    DRAFT = "draft"
+    PENDING = "pending"
+    PUBLISHED = "published"
+    ALL = (DRAFT, PENDING, PUBLISHED)
+
+
+class User(UserMixin, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(100))
+    password_hash: Mapped[str] = mapped_column(sa.String(256))
+    role: Mapped[str] = mapped_column(sa.String(20), default=Role.AUTHOR)
+    active: Mapped[bool] = mapped_column(default=True)
+    # Changing it logs out every session of the user (password reset, deactivation).
+    session_token: Mapped[str] = mapped_column(sa.String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    articles: Mapped[list[Article]] = relationship(
+        back_populates="created_by", foreign_keys="Article.created_by_id"
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        # Read back by views.auth.load_user; see session_token.
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def can_review(self) -> bool:
+        """Editors and admins review, publish, pin and edit anyone's posts."""
+        return self.role in (Role.EDITOR, Role.ADMIN)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+
+class Section(db.Model):
+    """A 栏目: a channel (no parent) or one of its sub-sections."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(50))
+    slug: Mapped[str] = mapped_column(sa.String(60), unique=True)
+    position: Mapped[int] = mapped_column(default=0)
+    parent_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("section.id"), index=True
+    )
+
+    parent: Mapped[Section | None] = relationship(
+        back_populates="children", remote_side="Section.id"
+    )
+    children: Mapped[list[Section]] = relationship(
+        back_populates="parent", order_by="(Section.position, Section.id)"
+    )
+    articles: Mapped[list[Article]] = relationship(back_populates="section")
+
+    @property
+    def is_channel(self) -> bool:
+        return self.parent_id is None
+
+    @property
+    def channel(self) -> Section:
+        return self.parent or self
+
+    def subtree_ids(self) -> list[int]:
+        """This section and its sub-sections: a channel lists its children's posts."""
+        return [self.id, *(child.id for child in self.children)]
+
+
+class Article(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    body_html: Mapped[str] = mapped_column(sa.Text, default="")  # clean_html() output
+    summary: Mapped[str | None] = mapped_column(sa.String(500))
+    author_name: Mapped[str] = mapped_column(sa.String(100), default="")
+    source: Mapped[str | None] = mapped_column(sa.String(100))
+    section_id: Mapped[int] = mapped_column(sa.ForeignKey("section.id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default=Status.DRAFT)
+    # A published article with a future time is scheduled (定时发布).
+    published_at: Mapped[datetime | None] = mapped_column(index=True)
+    pinned: Mapped[bool] = mapped_column(default=False)
+    cover_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("upload.id", use_alter=True, ondelete="SET NULL")
+    )
+    views: Mapped[int] = mapped_column(default=0)
+    # Bumped on every editor save; a save based on an older version is a conflict.
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    deleted_at: Mapped[datetime | None] = mapped_column(index=True)  # in the trash
+
+    section: Mapped[Section] = relationship(back_populates="articles")
+    created_by: Mapped[User | None] = relationship(
+        back_populates="articles", foreign_keys=[created_by_id]
+    )
+    updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
+    cover: Mapped[Upload | None] = relationship(foreign_keys=[cover_id])
+    attachments: Mapped[list[Upload]] = relationship(
+        primaryjoin="and_(Upload.article_id == Article.id, Upload.kind == 'attachment')",
+        order_by="Upload.id",
+        viewonly=True,
+    )
+    revisions: Mapped[list[Revision]] = relationship(
+        back_populates="article",
+        order_by="Revision.id.desc()",
+        cascade="all, delete-orphan",
+    )
+
+    __table_args__ = (
+        sa.Index("ix_article_listing", "status", "deleted_at", "published_at"),
+    )
+
+    @classmethod
+    def visible_clause(cls, now: datetime | None = None):
+        """SQL condition for what readers may see: published, due, not trashed."""
+        return sa.and_(
+            cls.status == Status.PUBLISHED,
+            cls.published_at.is_not(None),
+            cls.published_at <= (now or utcnow()),
+            cls.deleted_at.is_(None),
+        )
+
+    @property
+    def is_public(self) -> bool:
+        return (
+            self.status == Status.PUBLISHED
+            and self.published_at is not None
+            and self.published_at <= utcnow()
+            and self.deleted_at is None
+        )
+
+    @property
+    def is_scheduled(self) -> bool:
+        return (
+            self.status == Status.PUBLISHED
+            and self.published_at is not None
+            and self.published_at > utcnow()
+        )
+
+
+class Revision(db.Model):
+    """A previous version of a published article, kept on every save."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("article.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(sa.String(200))
+    body_html: Mapped[str] = mapped_column(sa.Text)
+    summary: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+
+    article: Mapped[Article] = relationship(back_populates="revisions")
+    created_by: Mapped[User | None] = relationship()
+
+
+class Upload(db.Model):
+    """An image or attachment, stored under a random name in UPLOAD_FOLDER."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))  # "image" or "attachment"
+    stored_name: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    # Shown and used for downloads; secure_filename() would drop Chinese names.
+    original_name: Mapped[str] = mapped_column(sa.String(255))
+    content_type: Mapped[str] = mapped_column(sa.String(100))
+    size: Mapped[int] = mapped_column(default=0)
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    article_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("article.id", ondelete="SET NULL"), index=True
+    )
+    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    uploaded_by: Mapped[User | None] = relationship()
+
+
+class ArticleView(db.Model):
+    """When a reader last counted as a view of an article (refresh-proofing)."""
+
+    article_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("article.id", ondelete="CASCADE"), primary_key=True
+    )
+    reader: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # a hash
+    viewed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Setting(db.Model):
+    """Site settings edited in the browser: school name, phone, footer, …"""
+
+    key: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.Text, default="")
+
+
+SETTING_DEFAULTS = {
+    "school_name": "SchoolNews",
+    "phone": "",
+    "address": "",
+    "footer_text": "",
+    "icp_number": "",
+    "logo_id": "",
+    # "1": authors publish directly; "0": their posts wait for review (审核).
+    "authors_can_publish": "0",
+}
+
+
+def get_settings() -> dict[str, str]:
+    settings = dict(SETTING_DEFAULTS)
+    settings.update(
+        (row.key, row.value) for row in db.session.scalars(db.select(Setting))
+    )
+    return settings
+
+
+def set_setting(key: str, value: str) -> None:
+    if key not in SETTING_DEFAULTS:
+        raise KeyError(key)
+    row = db.session.get(Setting, key)
+    if row is None:
+        db.session.add(Setting(key=key, value=value))
+    else:
+        row.value = value
+
+
+class AuditEvent(db.Model):
+    """Who did what in the editor and admin pages."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    action: Mapped[str] = mapped_column(sa.String(50))
+    target: Mapped[str] = mapped_column(sa.String(200), default="")
+
+    user: Mapped[User | None] = relationship()
+
+
+class LoginAttempt(db.Model):
+    """Failed logins, for throttling password guessing by username and IP."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64), index=True)
+    ip: Mapped[str] = mapped_column(sa.String(45), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,0 +1,50 @@
+"""Friendly error pages in the site's layout."""
+
+from flask import Flask, render_template, request
+from flask_babel import gettext as _
+
+
+def init_app(app: Flask) -> None:
+    def page(code: int, title: str, message: str):
+        if request.accept_mimetypes.best == "application/json" or request.is_json:
+            return {"error": message}, code
+        return render_template(
+            "errors/error.html", code=code, title=title, message=message
+        ), code
+
+    @app.errorhandler(400)
+    def bad_request(error):
+        return page(400, _("Bad request"), _("The request could not be understood."))
+
+    @app.errorhandler(403)
+    def forbidden(error):
+        return page(403, _("Not allowed"), _("You are not allowed to do that."))
+
+    @app.errorhandler(404)
+    def not_found(error):
+        return page(
+            404,
+            _("Page not found"),
+            _("The page you are looking for does not exist or has been removed."),
+        )
+
+    @app.errorhandler(405)
+    def method_not_allowed(error):
+        return page(405, _("Not allowed"), _("This address does not accept that."))
+
+    @app.errorhandler(413)
+    def too_large(error):
+        limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        return page(
+            413,
+            _("File too large"),
+            _("The file is too large. The limit is %(mb)d MB.", mb=limit),
+        )
+
+    @app.errorhandler(500)
+    def server_error(error):
+        return page(
+            500,
+            _("Something went wrong"),
+            _("Sorry, something went wrong on our side. Please try again later."),
+        )
