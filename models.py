@@ -166,7 +166,9 @@ class Article(db.Model):
     updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
     cover: Mapped[Upload | None] = relationship(foreign_keys=[cover_id])
     attachments: Mapped[list[Upload]] = relationship(
-        primaryjoin="and_(Upload.article_id == Article.id, Upload.kind == 'attachment')",
+        primaryjoin=(
+            "and_(Upload.article_id == Article.id, Upload.kind == 'attachment')"
+        ),
         order_by="Upload.id",
         viewonly=True,
     )

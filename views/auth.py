@@ -2,9 +2,16 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import (
     LoginManager,
     current_user,
@@ -19,8 +26,6 @@ from models import User, db, utcnow
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
-login_manager.login_message = _l("Please log in to continue.")
-login_manager.login_message_category = "warning"
 
 
 @login_manager.user_loader
@@ -34,6 +39,18 @@ def load_user(user_id: str) -> User | None:
     if user is None or user.session_token != token:
         return None
     return user
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    # Autosave and uploads call with fetch(): answer 401 JSON so the page can
+    # keep the text and ask the user to log in again, instead of a redirect.
+    login_url = url_for("auth.login", next=request.full_path.rstrip("?"))
+    if request.is_json or request.accept_mimetypes.best == "application/json":
+        message = _("Your session has expired. Please log in again.")
+        return jsonify(error=message, login_url=login_url), 401
+    flash(_("Please log in to continue."), "warning")
+    return redirect(login_url)
 
 
 def is_safe_next(target: str | None) -> bool:
@@ -76,3 +93,9 @@ def logout():
     logout_user()
     flash(_("You have been logged out."), "info")
     return redirect(url_for("public.home"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    return render_template("auth/change_password.html")

@@ -10,3 +10,15 @@ bp = Blueprint("editor", __name__, url_prefix="/editor")
 @login_required
 def dashboard():
     return render_template("editor/dashboard.html")
+
+
+@bp.get("/articles/new")
+@login_required
+def new_article():
+    return render_template("editor/dashboard.html")
+
+
+@bp.get("/trash")
+@login_required
+def trash():
+    return render_template("editor/dashboard.html")

@@ -1,0 +1,33 @@
+"""Who may do what: every editor and admin route checks here, on the server."""
+
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user, login_required
+
+from models import Article, Role, User
+
+
+def role_required(*roles: str):
+    """Require a logged-in user with one of the roles (403 otherwise)."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+reviewer_required = role_required(Role.EDITOR, Role.ADMIN)
+admin_required = role_required(Role.ADMIN)
+
+
+def can_edit(user: User, article: Article) -> bool:
+    """Editors and admins edit any post; authors only their own."""
+    return user.can_review or article.created_by_id == user.id
