@@ -6,35 +6,45 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 FLASK := $(BIN)/flask --app app
 
-.PHONY: run test e2e lint format translations clean-venv
+.PHONY: run test e2e lint format translations
 
-$(BIN)/activate: requirements.txt requirements-dev.txt
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check
+
+$(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $(BIN)/activate
 
-run: $(BIN)/activate
+# Stamps record that the pinned requirements are installed; they are redone
+# whenever a requirements file changes.
+$(VENV)/.runtime: requirements.txt $(BIN)/activate
+	$(PIP) -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(PIP) -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.runtime
 	$(FLASK) init-db
 	$(FLASK) demo
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C to stop)"
 	$(BIN)/waitress-serve --host $(HOST) --port $(PORT) --call app:create_app
 
-test: $(BIN)/activate
+test: $(VENV)/.dev
 	$(BIN)/pytest -q
 
-e2e: $(BIN)/activate
+e2e: $(VENV)/.dev
 	$(BIN)/pytest -q -m e2e tests/e2e
 
-lint: $(BIN)/activate
+lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(BIN)/activate
+format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 # Re-extract messages and update catalogs after changing visible strings.
-translations: $(BIN)/activate
+translations: $(VENV)/.dev
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations
 	$(BIN)/pybabel compile -d translations

@@ -1,0 +1,112 @@
+"""The CLI a self-hoster uses: init-db, create-user."""
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from app import create_app
+from models import Article, Role, User, db
+
+
+def fresh_app(tmp_path):
+    """An app whose database file does not exist yet (no create_all)."""
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'fresh.sqlite3'}",
+            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        }
+    )
+
+
+def test_init_db_migrates_empty_database_to_the_models(tmp_path):
+    app = fresh_app(tmp_path)
+    result = app.test_cli_runner().invoke(args=["init-db"])
+    assert result.exit_code == 0, (result.output, result.exc_info)
+    with app.app_context():
+        with db.engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
+        assert diff == [], "migrations and models.py disagree"
+        db.engine.dispose()
+
+
+def test_init_db_creates_admin_once_and_prints_password(tmp_path):
+    app = fresh_app(tmp_path)
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["init-db"])
+    assert "password:" in first.output
+    password = first.output.split("password:")[1].split()[0]
+    with app.app_context():
+        admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
+        assert admin.role == Role.ADMIN and admin.check_password(password)
+    second = runner.invoke(args=["init-db"])
+    assert second.exit_code == 0 and "password:" not in second.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(User.id))) == 1
+        db.engine.dispose()
+
+
+def test_init_db_again_keeps_existing_articles(tmp_path):
+    app = fresh_app(tmp_path)
+    runner = app.test_cli_runner()
+    runner.invoke(args=["init-db"])
+    runner.invoke(args=["demo"])
+    with app.app_context():
+        before = db.session.scalar(sa.select(sa.func.count(Article.id)))
+    assert runner.invoke(args=["init-db"]).exit_code == 0
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Article.id))) == before
+        db.engine.dispose()
+
+
+def test_database_uses_wal_and_foreign_keys(app):
+    with app.app_context(), db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_create_user_with_password_option(app, runner):
+    result = runner.invoke(
+        args=["create-user", "wang", "--role", "editor", "--password", "s3cret-pass"]
+    )
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.username == "wang"))
+        assert user.role == Role.EDITOR and user.check_password("s3cret-pass")
+
+
+def test_create_user_prompts_for_password(app, runner):
+    result = runner.invoke(
+        args=["create-user", "li"], input="long-enough-1\nlong-enough-1\n"
+    )
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.username == "li"))
+        assert user.role == Role.AUTHOR and user.check_password("long-enough-1")
+
+
+def test_create_user_refuses_duplicate_and_short_password(runner):
+    duplicate = runner.invoke(args=["create-user", "editor", "--password", "x" * 10])
+    assert duplicate.exit_code != 0 and "already exists" in duplicate.output
+    short = runner.invoke(args=["create-user", "zhao", "--password", "short"])
+    assert short.exit_code != 0 and "at least 8" in short.output
+
+
+def test_create_user_refuses_unknown_role(runner):
+    result = runner.invoke(
+        args=["create-user", "q", "--role", "root", "--password", "x" * 9]
+    )
+    assert result.exit_code != 0
+
+
+def test_missing_secret_key_is_generated_once_and_kept(tmp_path):
+    config = {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'k.sqlite3'}",
+        "SECRET_KEY": None,
+    }
+    first = create_app(config)
+    second = create_app(config)
+    assert first.config["SECRET_KEY"] and len(first.config["SECRET_KEY"]) >= 32
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
