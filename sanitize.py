@@ -1,0 +1,637 @@
+"""Hold the one HTML policy of the site: clean_html(), html_to_text(), summarize().
+
+Every piece of rich text that reaches a reader (the Jodit editor, a Word or WPS
+paste, a .docx import) goes through clean_html() before it is stored, and only
+its output may be marked |safe in a template.
+
+bleach is unmaintained (deprecated upstream since 2023): it still works and its
+allowlist approach is sound, but no new parser bugs will be fixed. The
+Content-Security-Policy header (no inline script, no foreign script origins) is
+the second wall, so one sanitizer bug alone must not become an XSS. Everything
+that knows about bleach lives in this module: swapping the sanitizer (to nh3,
+justhtml or whatever comes next) means rewriting this file against the tests in
+tests/test_sanitize.py and nothing else.
+
+The pipeline is: parse once with html5lib (through bleach's shim) -> rewrite
+the tree (drop dangerous subtrees and comments, undo Word/WPS markup, rename a
+few tags) -> bleach's sanitizer filter (tags, attributes, URL protocols, CSS)
+-> bleach's linkifier (bare URLs, rel on every link) -> serialize.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from html import unescape as unescape_html
+from html.parser import HTMLParser
+from xml.etree import ElementTree
+
+import tinycss2
+from bleach import html5lib_shim
+from bleach.css_sanitizer import CSSSanitizer
+from bleach.linkifier import LinkifyFilter
+from bleach.sanitizer import BleachSanitizerFilter
+
+# What Jodit 4 and mammoth produce, minus anything that can run code, load
+# content from elsewhere, submit data or take over the page. h1 is left out on
+# purpose: the article title is the page's only h1, so body h1s become h2.
+ALLOWED_TAGS = frozenset(
+    {
+        "p", "br", "hr", "div", "span",
+        "h2", "h3", "h4", "h5", "h6",
+        "strong", "b", "em", "i", "u", "s", "sub", "sup",
+        "blockquote", "pre", "code",
+        "ul", "ol", "li",
+        "a", "img", "figure", "figcaption",
+        "table", "caption", "colgroup", "col",
+        "thead", "tbody", "tfoot", "tr", "th", "td",
+    }
+)  # fmt: skip
+
+# No class or id anywhere: they could clobber the site's own CSS hooks and
+# named DOM globals. No lang, dir or data-*: Word fills them with noise.
+# "style" is allowed everywhere because the CSS allowlist below is what keeps
+# it tight.
+ALLOWED_ATTRIBUTES = {
+    "*": frozenset({"style"}),
+    "a": frozenset({"href", "title"}),
+    "img": frozenset({"src", "alt", "width", "height", "title"}),
+    "ol": frozenset({"start"}),
+    "col": frozenset({"span"}),
+    "colgroup": frozenset({"span"}),
+    "td": frozenset({"colspan", "rowspan"}),
+    # scope lets screen readers announce header cells (WCAG 1.3.1).
+    "th": frozenset({"colspan", "rowspan", "scope"}),
+}
+
+# Attributes whose value must match a pattern, so that odd values cannot
+# break the layout or smuggle anything in.
+ATTRIBUTE_VALUE_PATTERNS = {
+    "width": re.compile(r"\d{1,5}%?"),
+    "height": re.compile(r"\d{1,5}%?"),
+    "colspan": re.compile(r"[1-9]\d{0,2}"),
+    "rowspan": re.compile(r"[1-9]\d{0,3}"),
+    "span": re.compile(r"[1-9]\d{0,2}"),
+    "start": re.compile(r"-?\d{1,6}"),
+    "scope": re.compile(r"row|col|rowgroup|colgroup", re.IGNORECASE),
+}
+
+# Link targets: web, e-mail and phone only. Relative URLs (no scheme) are
+# allowed by bleach's check and point inside the site.
+ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto", "tel"})
+
+# Images may only come from the web or from this site's own uploads; data:
+# URIs are refused because they bypass the upload pipeline (size limits,
+# metadata stripping) and bloat the database.
+IMAGE_SRC_RE = re.compile(r"(?:https?://[^\s/]|/uploads/)[^\s]*", re.IGNORECASE)
+
+# Layout-neutral formatting that the editor offers. Anything positional
+# (position, top, z-index, display, transform...) is out, so pasted content
+# cannot cover the page or hide text.
+ALLOWED_CSS_PROPERTIES = frozenset(
+    {
+        "text-align",
+        "text-decoration",
+        "text-decoration-line",
+        "text-indent",  # Chinese paragraphs indent their first line by 2em
+        "font-weight",
+        "font-style",
+        "color",
+        "background-color",
+        "width",
+        "height",
+        "vertical-align",
+        "border-collapse",
+        "padding-left",
+        "margin-left",  # Jodit's indent button and Word's indented paragraphs
+        "list-style-type",
+        "float",  # Jodit's image alignment
+    }
+)
+
+# CSS units that a sane document uses; viewport units would let content grow
+# past the article column.
+ALLOWED_CSS_UNITS = frozenset({"px", "pt", "em", "rem", "cm", "mm", "in", "pc", "ex"})
+ALLOWED_CSS_FUNCTIONS = frozenset({"rgb", "rgba", "hsl", "hsla"})
+ALLOWED_CSS_ANGLE_UNITS = frozenset({"deg"})
+
+# Elements dropped together with everything inside them. For script, style,
+# xml, title and the like, stripping only the tag would leave their source
+# code as visible text.
+DROP_WITH_CONTENT = frozenset(
+    {
+        "script", "style", "xml", "title", "head", "meta", "link", "base",
+        "template", "noscript", "noembed", "noframes", "iframe", "frame",
+        "frameset", "object", "embed", "applet", "param", "svg", "math",
+        "textarea", "select", "option", "optgroup", "datalist", "button",
+        "input", "keygen", "plaintext", "xmp", "audio", "video", "source",
+        "track", "canvas", "map", "area", "portal", "dialog",
+    }
+)  # fmt: skip
+
+# Tags rewritten to an allowed equivalent before sanitizing.
+RENAME_TAGS = {
+    "h1": "h2",  # the article title is the page's h1
+    "b": "strong",
+    "i": "em",
+    "strike": "s",
+    "del": "s",
+    "center": "div",
+    "section": "div",
+    "article": "div",
+    "header": "div",
+    "footer": "div",
+    "main": "div",
+    "aside": "div",
+    "address": "div",
+    "dl": "div",
+    "dt": "p",
+    "dd": "p",
+}
+
+# Tags whose markup is noise but whose text must stay: Word's <font>, <o:p>
+# and smart tags such as <st1:chsdate> (any tag with a namespace prefix).
+UNWRAP_TAGS = frozenset({"font", "form", "label", "fieldset", "legend", "picture"})
+
+# Links are only ever followed in the same tab, and never tell the target
+# where the reader came from.
+LINK_REL = "noopener noreferrer"
+
+# Tags whose text is code or already a link: no autolinking inside.
+LINKIFY_SKIP_TAGS = frozenset({"pre", "code"})
+
+# Bare URLs become links only with an explicit scheme or a "www." prefix:
+# bleach's default also links "main.py" or "setup.sh" (.py and .sh are TLDs).
+# Only ASCII counts as part of a URL, so Chinese text and full-width
+# punctuation right after a URL ("详见https://a.cn/x，谢谢") end it.
+_URL_CHARS = r"[A-Za-z0-9!#$%&*+,\-./:;=?@\[\]_~()]"
+_URL_LAST_CHAR = r"[A-Za-z0-9#$%&*+\-/=@\[\]_~]"
+URL_RE = re.compile(
+    rf"""
+    (?<![A-Za-z0-9.@/_\-])
+    (?:
+        https?://[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?
+      | www\.(?:[A-Za-z0-9\-]+\.)+[A-Za-z]{{2,63}}(?![A-Za-z0-9\-])
+    )
+    (?::\d{{1,5}})?
+    (?:[/?#](?:{_URL_CHARS}*{_URL_LAST_CHAR})?)?
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
+_WORD_LIST_RE = re.compile(r"mso-list\s*:\s*l(\d+)\s+level(\d+)", re.IGNORECASE)
+_WORD_LIST_MARKER_RE = re.compile(r"mso-list\s*:\s*ignore", re.IGNORECASE)
+# "1." "(2)" "a)" "iv." "三、" are numbered; "·", "§", "o" and the like are
+# bullets.
+_ORDERED_MARKER_RE = re.compile(
+    r"[(（]?(?:\d+|[a-z]|[ivxlcdm]+|[一二三四五六七八九十百]+)[.)）、．]",
+    re.IGNORECASE,
+)
+_INLINE_FORMATTING = frozenset({"span", "strong", "em", "u", "s", "sub", "sup"})
+_ALIGN_VALUES = frozenset({"left", "right", "center", "justify"})
+_VALIGN_VALUES = frozenset({"top", "middle", "bottom", "baseline"})
+
+
+class StrictCSSSanitizer(CSSSanitizer):
+    """Keep allowed properties whose value is plain: no url(), no strings,
+    no functions but colour ones, no negative numbers, no odd units."""
+
+    def __init__(self):
+        super().__init__(
+            allowed_css_properties=ALLOWED_CSS_PROPERTIES,
+            allowed_svg_properties=frozenset(),
+        )
+
+    def sanitize_css(self, style):
+        kept = {}  # property -> value; the last one wins, as in a browser
+        for declaration in tinycss2.parse_declaration_list(
+            style, skip_comments=True, skip_whitespace=True
+        ):
+            if declaration.type != "declaration":
+                continue
+            name = declaration.lower_name
+            value = declaration.value
+            # Word shades table cells with the "background" shorthand; keep it
+            # only when it is nothing but a colour.
+            if name == "background" and _is_single_color(value):
+                name = "background-color"
+            if name not in self.allowed_css_properties:
+                continue
+            if not _is_plain_css_value(value):
+                continue
+            text = tinycss2.serialize(value).strip()
+            if text:
+                kept.pop(name, None)
+                kept[name] = text
+        return "; ".join(f"{name}: {text}" for name, text in kept.items())
+
+
+def _is_plain_css_value(tokens, inside_function=False):
+    for token in tokens:
+        kind = token.type
+        if kind in ("whitespace", "ident", "percentage", "comment"):
+            if kind == "percentage" and token.value < 0:
+                return False
+            continue
+        if kind == "number":
+            if token.value < 0:
+                return False
+            continue
+        if kind == "dimension":
+            unit = token.lower_unit
+            allowed = ALLOWED_CSS_UNITS | (
+                ALLOWED_CSS_ANGLE_UNITS if inside_function else frozenset()
+            )
+            if token.value < 0 or unit not in allowed:
+                return False
+            continue
+        if kind == "hash":
+            if not re.fullmatch(r"[0-9a-fA-F]{3,8}", token.value):
+                return False
+            continue
+        if kind == "literal" and token.value in (",", "/"):
+            continue
+        if kind == "function" and not inside_function:
+            if token.lower_name not in ALLOWED_CSS_FUNCTIONS:
+                return False
+            if not _is_plain_css_value(token.arguments, inside_function=True):
+                return False
+            continue
+        # url(), strings, blocks, at-keywords, "!", "\" escapes that did not
+        # form an identifier, unicode ranges: none belongs in inline style.
+        return False
+    return True
+
+
+def _is_single_color(tokens):
+    meaningful = [t for t in tokens if t.type not in ("whitespace", "comment")]
+    if len(meaningful) != 1:
+        return False
+    token = meaningful[0]
+    if token.type in ("hash", "ident"):
+        return True
+    return token.type == "function" and token.lower_name in ALLOWED_CSS_FUNCTIONS
+
+
+_css_sanitizer = StrictCSSSanitizer()
+
+
+def is_safe_image_src(src: str) -> bool:
+    """Tell whether an <img src> value is acceptable (http(s) or /uploads/)."""
+    return bool(IMAGE_SRC_RE.fullmatch(src.strip()))
+
+
+# What browsers ignore inside a URL scheme: ASCII whitespace and controls,
+# plus invisible Unicode characters that could hide "javascript:".
+_URL_IGNORED_CHARS_RE = re.compile(
+    r"[\x00-\x20\x7f-\xa0\u200b-\u200f\u2028\u2029\ufeff]+"
+)
+_URL_SCHEME_RE = re.compile(r"([a-z][a-z0-9+.\-]*):", re.IGNORECASE)
+
+
+def is_safe_href(href: str) -> bool:
+    """Tell whether a link target uses an allowed scheme or none (relative)."""
+    # bleach checks this too; decoding every entity form the way a browser
+    # does (including "&colon;" and references without ";") is a second
+    # check that does not depend on bleach's own entity table.
+    decoded = _URL_IGNORED_CHARS_RE.sub("", unescape_html(href))
+    match = _URL_SCHEME_RE.match(decoded)
+    return match is None or match.group(1).lower() in ALLOWED_PROTOCOLS
+
+
+def _allow_attribute(tag, name, value):
+    if (
+        name not in ALLOWED_ATTRIBUTES.get(tag, ())
+        and name not in ALLOWED_ATTRIBUTES["*"]
+    ):
+        return False
+    if tag == "img" and name == "src":
+        return is_safe_image_src(value)
+    if name == "href":
+        return is_safe_href(value)
+    pattern = ATTRIBUTE_VALUE_PATTERNS.get(name)
+    if pattern is not None:
+        return bool(pattern.fullmatch(value.strip()))
+    return True
+
+
+def _set_link_rel(attrs, new=False):
+    if (None, "href") not in attrs:
+        # An <a> whose href was refused (or a Word bookmark) is not a link;
+        # returning None makes the linkifier keep only its text.
+        return None
+    attrs[(None, "rel")] = LINK_REL
+    attrs.pop((None, "target"), None)
+    return attrs
+
+
+# html5lib parsers keep state while parsing, so each thread (waitress serves
+# requests from a thread pool) gets its own.
+_local = threading.local()
+
+
+def _parser():
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = html5lib_shim.BleachHTMLParser(
+            tags=None,  # parse everything; the tree rewrite and filter decide
+            strip=False,
+            consume_entities=False,
+            namespaceHTMLElements=False,
+        )
+        _local.parser = parser
+    return parser
+
+
+_walker = html5lib_shim.getTreeWalker("etree")
+
+
+def _serializer():
+    return html5lib_shim.BleachHTMLSerializer(
+        quote_attr_values="always",
+        omit_optional_tags=False,
+        escape_lt_in_attrs=True,
+        resolve_entities=False,
+        sanitize=False,
+        alphabetical_attributes=False,
+    )
+
+
+def clean_html(html: str) -> str:
+    """Return html reduced to the site's allowlist, with bare URLs linked."""
+    if not html:
+        return ""
+    dom = _parser().parseFragment(html)
+    _rewrite_tree(dom)
+    stream = BleachSanitizerFilter(
+        source=_walker(dom),
+        allowed_tags=ALLOWED_TAGS,
+        attributes=_allow_attribute,
+        allowed_protocols=ALLOWED_PROTOCOLS,
+        strip_disallowed_tags=True,
+        strip_html_comments=True,
+        css_sanitizer=_css_sanitizer,
+    )
+    stream = LinkifyFilter(
+        source=stream,
+        callbacks=[_set_link_rel],
+        skip_tags=LINKIFY_SKIP_TAGS,
+        parse_email=False,
+        url_re=URL_RE,
+    )
+    return _serializer().render(stream).strip()
+
+
+# --- tree rewrite -----------------------------------------------------------
+
+
+def _local_name(tag):
+    if not isinstance(tag, str):
+        return None  # comments and processing instructions
+    if tag.startswith("{"):
+        # Foreign (SVG/MathML) elements carry their namespace.
+        return "\0foreign"
+    return tag.lower()
+
+
+def _remove(parent, child):
+    """Remove child from parent, keeping the text that follows it."""
+    _append_text_before(parent, child, child.tail)
+    parent.remove(child)
+
+
+def _append_text_before(parent, child, text):
+    if not text:
+        return
+    index = list(parent).index(child)
+    if index == 0:
+        parent.text = (parent.text or "") + text
+    else:
+        previous = parent[index - 1]
+        previous.tail = (previous.tail or "") + text
+
+
+def _unwrap(parent, child, parents):
+    """Replace child by its content."""
+    index = list(parent).index(child)
+    _append_text_before(parent, child, child.text)
+    grandchildren = list(child)
+    tail = child.tail
+    parent.remove(child)
+    for offset, grandchild in enumerate(grandchildren):
+        parent.insert(index + offset, grandchild)
+        parents[grandchild] = parent
+    if grandchildren:
+        last = grandchildren[-1]
+        last.tail = (last.tail or "") + (tail or "")
+    elif tail:
+        if index == 0:
+            parent.text = (parent.text or "") + tail
+        else:
+            previous = parent[index - 1]
+            previous.tail = (previous.tail or "") + tail
+
+
+def _fold_presentational_attributes(element, tag):
+    """Move align/valign/bgcolor (Word, WPS, old editors) into style."""
+    extra = []
+    align = (element.get("align") or "").strip().lower()
+    if align in _ALIGN_VALUES and tag != "img":
+        extra.append(f"text-align: {align}")
+    valign = (element.get("valign") or "").strip().lower()
+    if valign in _VALIGN_VALUES:
+        extra.append(f"vertical-align: {valign}")
+    bgcolor = (element.get("bgcolor") or "").strip()
+    if bgcolor:
+        extra.append(f"background-color: {bgcolor}")
+    if tag == "center":
+        extra.append("text-align: center")
+    if extra:
+        style = element.get("style") or ""
+        element.set("style", "; ".join(extra) + "; " + style)
+
+
+def _rewrite_tree(root):
+    """Rewrite the parsed fragment in place before bleach sees it."""
+    parents = {child: parent for parent in root.iter() for child in parent}
+    # Reversed document order visits every element after its descendants, so
+    # unwrapping moves content that is already clean, and no recursion is
+    # needed (deeply nested input cannot hit the recursion limit).
+    elements = list(root.iter())
+    elements.reverse()
+    list_levels = {}  # Word list paragraph -> (list id, level)
+    list_markers = {}  # Word list paragraph -> marker text ("1.", "·")
+    for element in elements:
+        parent = parents.get(element)
+        if parent is None:
+            continue  # the fragment root
+        tag = _local_name(element.tag)
+        if tag is None or tag in DROP_WITH_CONTENT or tag == "\0foreign":
+            _remove(parent, element)
+            continue
+        style = element.get("style") or ""
+        if _WORD_LIST_MARKER_RE.search(style):
+            # Word's typed list number or bullet; the list markup replaces it.
+            paragraph = parent
+            while paragraph is not None and paragraph.tag != "p":
+                paragraph = parents.get(paragraph)
+            if paragraph is not None:
+                list_markers[paragraph] = "".join(element.itertext())
+            _remove(parent, element)
+            continue
+        if tag == "img" and not is_safe_image_src(element.get("src") or ""):
+            # Pasted Word images point at file:///C:/... on the author's PC and
+            # data: URIs skip the upload checks; an empty <img> helps no one.
+            _remove(parent, element)
+            continue
+        if tag == "p":
+            match = _WORD_LIST_RE.search(style)
+            if match:
+                list_levels[element] = (match.group(1), int(match.group(2)))
+        _fold_presentational_attributes(element, tag)
+        if tag in RENAME_TAGS:
+            tag = RENAME_TAGS[tag]
+            element.tag = tag
+        if "style" in element.attrib:
+            cleaned = _css_sanitizer.sanitize_css(element.get("style"))
+            if cleaned:
+                element.set("style", cleaned)
+            else:
+                del element.attrib["style"]
+        # A span whose only allowed attribute (style) is gone is just noise,
+        # and so is formatting around nothing (Word leaves plenty).
+        bare_span = tag == "span" and "style" not in element.attrib
+        empty_inline = (
+            tag in _INLINE_FORMATTING
+            and not len(element)
+            and not (element.text or "").strip()
+        )
+        if tag in UNWRAP_TAGS or ":" in tag or bare_span or empty_inline:
+            _unwrap(parent, element, parents)
+    if list_levels:
+        for parent in {parents[p] for p in list_levels if p in parents}:
+            _convert_word_lists(parent, list_levels, list_markers)
+
+
+def _convert_word_lists(parent, list_levels, list_markers):
+    """Turn runs of Word list paragraphs into real nested ul/ol lists."""
+    runs = []
+    current = []
+    previous_list_id = None
+    for child in list(parent):
+        info = list_levels.get(child)
+        if info is None or (current and info[0] != previous_list_id):
+            if current:
+                runs.append(current)
+            current = []
+        if info is not None:
+            current.append(child)
+            previous_list_id = info[0]
+            # Text between two list paragraphs ends the list.
+            if child.tail and child.tail.strip():
+                runs.append(current)
+                current = []
+    if current:
+        runs.append(current)
+    for run in runs:
+        _build_list(parent, run, list_levels, list_markers)
+
+
+def _build_list(parent, run, list_levels, list_markers):
+    index = list(parent).index(run[0])
+    tail = run[-1].tail
+    top = None
+    stack = []  # (level, list element), innermost last
+    depth = 0
+    for paragraph in run:
+        # Levels are made relative and never skip, so the first item is
+        # always at the top and the stack never empties.
+        level = max(1, min(list_levels[paragraph][1], depth + 1)) if top else 1
+        parent.remove(paragraph)
+        marker = list_markers.get(paragraph, "").strip().replace("\xa0", "")
+        ordered = bool(_ORDERED_MARKER_RE.match(marker))
+        while stack and stack[-1][0] > level:
+            stack.pop()
+        if not stack or stack[-1][0] < level:
+            new_list = ElementTree.Element("ol" if ordered else "ul")
+            if stack and len(stack[-1][1]):
+                stack[-1][1][-1].append(new_list)
+            else:
+                top = new_list
+            stack.append((level, new_list))
+        depth = level
+        paragraph.tag = "li"
+        paragraph.attrib.clear()
+        paragraph.tail = None
+        stack[-1][1].append(paragraph)
+    top.tail = tail
+    parent.insert(index, top)
+
+
+# --- plain text ---------------------------------------------------------------
+
+_TEXT_SKIP_TAGS = frozenset(
+    {"script", "style", "xml", "title", "head", "template", "noscript", "textarea"}
+)
+_TEXT_BREAK_TAGS = frozenset(
+    {
+        "p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
+        "blockquote", "pre", "table", "tr", "td", "th", "caption", "figure",
+        "figcaption", "hr",
+    }
+)  # fmt: skip
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts = []
+        self.skip_depth = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _TEXT_SKIP_TAGS:
+            self.skip_depth += 1
+        elif tag in _TEXT_BREAK_TAGS:
+            self.parts.append(" ")
+
+    def handle_startendtag(self, tag, attrs):
+        if tag in _TEXT_BREAK_TAGS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag):
+        if tag in _TEXT_SKIP_TAGS:
+            self.skip_depth = max(0, self.skip_depth - 1)
+        elif tag in _TEXT_BREAK_TAGS:
+            self.parts.append(" ")
+
+    def handle_data(self, data):
+        if not self.skip_depth:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Return the visible text of html on one line, whitespace collapsed."""
+    if not html:
+        return ""
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    return " ".join("".join(extractor.parts).split())
+
+
+_TRAILING_PUNCTUATION = " ,.;:!?、，。；：！？"
+
+
+def summarize(html: str, length: int = 120) -> str:
+    """Return at most `length` characters of html's text, ending with "…" if cut."""
+    text = html_to_text(html)
+    if len(text) <= length:
+        return text
+    cut = text[: length - 1]
+    # Chinese can be cut anywhere; Latin words are cut at a space if one is
+    # near enough.
+    if cut[-1].isascii() and cut[-1].isalnum() and text[length - 1].isalnum():
+        space = cut.rfind(" ")
+        if space > length // 2:
+            cut = cut[:space]
+    return cut.rstrip(_TRAILING_PUNCTUATION) + "…"

@@ -1,0 +1,524 @@
+from pathlib import Path
+
+import pytest
+
+from sanitize import (
+    ALLOWED_CSS_PROPERTIES,
+    ALLOWED_TAGS,
+    clean_html,
+    html_to_text,
+    is_safe_image_src,
+    summarize,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# (input, fragments that must be gone (lower-cased match), text that must stay)
+MALICIOUS = [
+    ("<script>alert(1)</script>安全", ["<script", "alert"], "安全"),
+    ("<SCRIPT SRC=//evil.example/x.js></SCRIPT>正文", ["script", "evil"], "正文"),
+    ("<scr<script>ipt>alert(1)</script>ok", ["<script", "<scr"], "ok"),
+    ("<script>document.write('<p>x</p>')</script>后文", ["document.write"], "后文"),
+    ('<img src="/uploads/a.png" onerror="alert(1)">图', ["onerror", "alert"], "图"),
+    (
+        "<p onclick=alert(1) onmouseover='x()'>点我</p>",
+        ["onclick", "onmouseover"],
+        "点我",
+    ),
+    ("<body onload=alert(1)>正文</body>", ["onload", "<body"], "正文"),
+    ('<a href="javascript:alert(1)">链接</a>', ["javascript", "href"], "链接"),
+    ('<a href="JaVaScRiPt:alert(1)">大小写</a>', ["javascript", "href"], "大小写"),
+    ('<a href="  javascript:alert(1)">空格</a>', ["javascript", "href"], "空格"),
+    ('<a href="java\tscript:alert(1)">制表符</a>', ["script:", "href"], "制表符"),
+    ('<a href="java\nscript:alert(1)">换行</a>', ["script:", "href"], "换行"),
+    (
+        '<a href="java&#x09;script:alert(1)">实体制表</a>',
+        ["script:", "href"],
+        "实体制表",
+    ),
+    (
+        '<a href="&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;:alert(1)">'
+        "十进制实体</a>",
+        ["href", "&#106;"],
+        "十进制实体",
+    ),
+    (
+        '<a href="&#x6A;&#x61;&#x76;&#x61;script:alert(1)">十六进制</a>',
+        ["href", "script:"],
+        "十六进制",
+    ),
+    (
+        '<a href="&#0000106avascript:alert(1)">无分号</a>',
+        ["href", "avascript"],
+        "无分号",
+    ),
+    (
+        '<a href="jav&#x0A;ascript:alert(1)">实体换行</a>',
+        ["href", "ascript"],
+        "实体换行",
+    ),
+    ('<a href="java\u200bscript:alert(1)">零宽</a>', ["href", "script:"], "零宽"),
+    ('<a href="java\x00script:alert(1)">空字符</a>', ["href", "script:"], "空字符"),
+    ('<a href="\x01javascript:alert(1)">控制符</a>', ["href", "javascript"], "控制符"),
+    (
+        '<a href="javascript&colon;alert(1)">冒号实体</a>',
+        ["href", "javascript"],
+        "冒号实体",
+    ),
+    ('<a href="vbscript:msgbox(1)">VB</a>', ["vbscript", "href"], "VB"),
+    (
+        '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">数据</a>',
+        ["data:", "href"],
+        "数据",
+    ),
+    (
+        '<img src="data:image/png;base64,iVBORw0KGgo=">内嵌图',
+        ["data:", "<img"],
+        "内嵌图",
+    ),
+    ('<img src="javascript:alert(1)">伪图', ["javascript", "<img"], "伪图"),
+    ('<img src="file:///C:/x.jpg">本地图', ["file:", "<img"], "本地图"),
+    ("<img src=//evil.example/x.png>协议相对", ["evil", "<img"], "协议相对"),
+    (
+        '<img src="/uploads/a.png" '
+        'srcset="javascript:alert(1) 2x, //evil.example/b 1x">'
+        "响应式",
+        ["srcset", "javascript", "evil"],
+        "响应式",
+    ),
+    ("<svg onload=alert(1)><g>矢量</g></svg>后", ["svg", "onload"], "后"),
+    (
+        "<svg><script>alert(1)</script>"
+        "<a xlink:href='javascript:alert(1)'>x</a></svg>尾",
+        ["svg", "script", "javascript"],
+        "尾",
+    ),
+    (
+        '<math><mi xlink:href="javascript:alert(1)">x</mi></math>公式',
+        ["math", "javascript"],
+        "公式",
+    ),
+    (
+        "<svg><style><img src=x onerror=alert(1)></style></svg>混淆",
+        ["onerror", "<img"],
+        "混淆",
+    ),
+    (
+        "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+        ["onerror", "<img", "style"],
+        "",
+    ),
+    ("<style>body{display:none}</style>样式后", ["<style", "display"], "样式后"),
+    (
+        '<p style="width:expression(alert(1))">表达式</p>',
+        ["expression", "style="],
+        "表达式",
+    ),
+    (
+        '<p style="background-color:url(javascript:alert(1))">背景</p>',
+        ["url(", "javascript"],
+        "背景",
+    ),
+    (
+        '<p style="behavior:url(#default#time2);-moz-binding:url(x.xml#x)">行为</p>',
+        ["behavior", "binding"],
+        "行为",
+    ),
+    (
+        '<p style="color:red;position:fixed;top:0;left:0;z-index:9999">覆盖</p>',
+        ["position", "z-index"],
+        "覆盖",
+    ),
+    (
+        '<p style="color:\\65 xpression(alert(1))">转义</p>',
+        ["xpression", "alert"],
+        "转义",
+    ),
+    (
+        '<p style="font-weight:bold;}</style><script>alert(1)</script>">断开</p>',
+        ["<script", "</style"],
+        "断开",
+    ),
+    ("<iframe src=//evil.example></iframe>框架后", ["iframe", "evil"], "框架后"),
+    (
+        "<iframe srcdoc='<script>alert(1)</script>'>内</iframe>外",
+        ["iframe", "script"],
+        "外",
+    ),
+    (
+        '<object data="evil.swf"><embed src="evil.swf"></object>插件后',
+        ["object", "embed", "swf"],
+        "插件后",
+    ),
+    (
+        '<form action="//evil.example"><input name=q><button formaction='
+        '"javascript:alert(1)">提交</button></form>表单文字',
+        ["form", "input", "button", "javascript", "evil"],
+        "表单文字",
+    ),
+    ('<base href="//evil.example/">基准', ["<base", "evil"], "基准"),
+    (
+        '<meta http-equiv="refresh" content="0;url=//evil.example">刷新',
+        ["<meta", "refresh", "evil"],
+        "刷新",
+    ),
+    (
+        "<link rel=stylesheet href=//evil.example/x.css>样式表",
+        ["<link", "evil"],
+        "样式表",
+    ),
+    ("<!--<script>alert(1)</script>-->注释后", ["<!--", "script"], "注释后"),
+    (
+        "<!--[if IE]><script>alert(1)</script><![endif]-->条件注释",
+        ["script"],
+        "条件注释",
+    ),
+    ("<p>未闭合<script>alert(1)", ["script", "alert"], "未闭合"),
+    ('<p title="a"><a href="/" title="x" onclick="y">引号</a>', ["onclick"], "引号"),
+    ('<img src="/uploads/a.png" alt="x" onerror=alert(1)//>属性', ["onerror"], "属性"),
+    ('<a href="/x" """ onmouseover=alert(1)>多引号</a>', ["onmouseover"], "多引号"),
+    (
+        "<a href='/x'\"onfocus=alert(1) autofocus>粘连</a>",
+        ["onfocus", "autofocus"],
+        "粘连",
+    ),
+    ("<div id=login class=hidden>身份</div>", ["id=", "class="], "身份"),
+    (
+        '<noscript><p title="</noscript><img src=x onerror=alert(1)>">',
+        ["onerror", "<img"],
+        "",
+    ),
+    (
+        "<title><img src=x onerror=alert(1)></title>标题外",
+        ["onerror", "<img"],
+        "标题外",
+    ),
+    (
+        "<textarea><img src=x onerror=alert(1)></textarea>文本域外",
+        ["onerror", "textarea"],
+        "文本域外",
+    ),
+    ("<xmp><script>alert(1)</script></xmp>旧标签", ["script", "xmp"], "旧标签"),
+    (
+        "<video src=x onerror=alert(1)><source src=x></video>视频后",
+        ["onerror"],
+        "视频后",
+    ),
+    ("<details open ontoggle=alert(1)>细节</details>", ["ontoggle"], "细节"),
+    ('<a href="http://a.cn" target="_blank">新窗口</a>', ["target"], "新窗口"),
+    (
+        '<a href="/x" rel="opener">关系</a>',
+        ['rel="opener"'],
+        "关系",
+    ),
+    ("<template><script>alert(1)</script></template>模板后", ["script"], "模板后"),
+    (
+        '<a href="https://a.cn/&quot;onclick=&quot;alert(1)">编码</a>',
+        ['onclick="', " onclick"],
+        "编码",
+    ),
+]
+
+
+@pytest.mark.parametrize(("dirty", "gone", "kept"), MALICIOUS)
+def test_malicious_input_is_neutralised(dirty, gone, kept):
+    cleaned = clean_html(dirty)
+    for fragment in gone:
+        assert fragment.lower() not in cleaned.lower(), cleaned
+    assert kept in cleaned
+    # Whatever survived must be stable: cleaning twice changes nothing.
+    assert clean_html(cleaned) == cleaned
+
+
+def test_corpus_is_large_enough():
+    assert len(MALICIOUS) >= 40
+
+
+def test_every_link_gets_noopener_noreferrer():
+    cleaned = clean_html('<a href="https://example.com/a" rel="opener">x</a>')
+    assert cleaned == (
+        '<a href="https://example.com/a" rel="noopener noreferrer">x</a>'
+    )
+
+
+def test_link_without_safe_href_keeps_only_its_text():
+    assert clean_html('<a href="javascript:alert(1)">点击</a>') == "点击"
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "https://example.com/x?a=1&amp;b=2",
+        "http://example.com/",
+        "mailto:office@example.edu.cn",
+        "tel:+86-10-12345678",
+        "/articles/12",
+        "#section-2",
+    ],
+)
+def test_allowed_link_targets_survive(href):
+    assert f'href="{href}"' in clean_html(f'<a href="{href}">x</a>')
+
+
+@pytest.mark.parametrize(
+    ("src", "ok"),
+    [
+        ("/uploads/3f2a.jpg", True),
+        ("https://example.com/a.png", True),
+        ("http://example.com/a.png", True),
+        ("//example.com/a.png", False),
+        ("data:image/png;base64,AAAA", False),
+        ("uploads/a.png", False),
+        ("/static/../uploads/a.png", False),
+        ("file:///C:/a.jpg", False),
+    ],
+)
+def test_image_sources(src, ok):
+    assert is_safe_image_src(src) is ok
+    assert ("<img" in clean_html(f'<img src="{src}" alt="图">')) is ok
+
+
+def test_image_keeps_size_and_alt():
+    cleaned = clean_html(
+        '<img src="/uploads/a.jpg" alt="运动会" width="300" height="200" '
+        'title="t" class="x" style="width: 300px; position: absolute">'
+    )
+    assert cleaned == (
+        '<img src="/uploads/a.jpg" alt="运动会" width="300" height="200" '
+        'title="t" style="width: 300px">'
+    )
+
+
+def test_h1_becomes_h2():
+    assert clean_html("<h1>小标题</h1><h3>三级</h3>") == "<h2>小标题</h2><h3>三级</h3>"
+
+
+def test_b_and_i_become_strong_and_em():
+    assert clean_html("<b>粗</b><i>斜</i><u>下</u><s>删</s>") == (
+        "<strong>粗</strong><em>斜</em><u>下</u><s>删</s>"
+    )
+
+
+def test_jodit_output_survives_unchanged():
+    html = (
+        '<p style="text-align: center"><strong>标题</strong></p>'
+        '<p style="text-indent: 2em">正文'
+        '<span style="color: rgb(192, 0, 0)">红字</span>'
+        "<sub>2</sub><sup>3</sup></p>"
+        "<ul><li>一</li><li>二</li></ul><ol><li>甲</li></ol>"
+        "<blockquote>引用</blockquote><hr><pre><code>x = 1</code></pre>"
+        '<table style="border-collapse: collapse; width: 100%"><tbody><tr>'
+        '<td style="width: 50%" colspan="2">格</td></tr></tbody></table>'
+        '<figure><img src="/uploads/a.jpg" alt="图"><figcaption>说明</figcaption>'
+        "</figure>"
+    )
+    assert clean_html(html) == html
+
+
+@pytest.mark.parametrize(
+    ("style", "expected"),
+    [
+        ("color: red; mso-bidi-font-weight: normal", "color: red"),
+        ("font-family: 宋体; font-size: 16pt", None),
+        (
+            "margin-left: 2em; padding-left: 10px",
+            "margin-left: 2em; padding-left: 10px",
+        ),
+        ("margin-left: -2000px", None),
+        ("width: 100vw", None),
+        ("color: #C00000 !important", "color: #C00000"),
+        ("background: #D9D9D9", "background-color: #D9D9D9"),
+        ("background: url(x.png) #fff", None),
+        ("color: var(--x)", None),
+        ('font-style: "italic"', None),
+        ("text-align: left; text-align: center", "text-align: center"),
+    ],
+)
+def test_css_allowlist(style, expected):
+    cleaned = clean_html(f'<p style="{style}">字</p>')
+    if expected is None:
+        assert cleaned == "<p>字</p>"
+    else:
+        assert cleaned == f'<p style="{expected}">字</p>'
+
+
+def test_css_allowlist_is_small():
+    assert len(ALLOWED_CSS_PROPERTIES) <= 20
+    assert not {"position", "display", "z-index", "behavior"} & ALLOWED_CSS_PROPERTIES
+
+
+def test_no_dangerous_tag_is_allowed():
+    dangerous = {"script", "style", "iframe", "svg", "math", "form", "input", "h1"}
+    assert not dangerous & ALLOWED_TAGS
+
+
+def test_merged_table_cells_keep_spans():
+    cleaned = clean_html(
+        '<table><tr><td colspan="2" rowspan="3">合并</td>'
+        '<td colspan="x" rowspan="0">坏值</td><th scope="col">表头</th></tr></table>'
+    )
+    assert '<td colspan="2" rowspan="3">合并</td>' in cleaned
+    assert "<td>坏值</td>" in cleaned
+    assert '<th scope="col">表头</th>' in cleaned
+
+
+def test_bare_urls_become_links():
+    cleaned = clean_html(
+        "<p>详见https://www.example.edu.cn/news?id=3，或访问 www.example.cn。</p>"
+    )
+    assert cleaned == (
+        '<p>详见<a href="https://www.example.edu.cn/news?id=3" '
+        'rel="noopener noreferrer">https://www.example.edu.cn/news?id=3</a>，'
+        '或访问 <a href="http://www.example.cn" rel="noopener noreferrer">'
+        "www.example.cn</a>。</p>"
+    )
+
+
+def test_trailing_punctuation_is_not_part_of_a_link():
+    cleaned = clean_html(
+        "<p>See https://example.com/a. Then (https://example.com/b)</p>"
+    )
+    assert 'href="https://example.com/a"' in cleaned
+    assert 'href="https://example.com/b"' in cleaned
+
+
+def test_no_linkify_inside_code_pre_or_links():
+    html = (
+        "<pre>https://example.com/pre</pre><p><code>www.example.com</code></p>"
+        '<p><a href="https://example.com/">https://example.com/</a></p>'
+    )
+    cleaned = clean_html(html)
+    assert cleaned.count("<a ") == 1
+    assert "<pre>https://example.com/pre</pre>" in cleaned
+
+
+def test_file_names_are_not_linked():
+    assert "<a" not in clean_html("<p>请下载 main.py 和 setup.sh 与 名单.doc</p>")
+
+
+def test_word_paste_keeps_structure_and_drops_junk():
+    cleaned = clean_html((FIXTURES / "word_paste.html").read_text("utf-8"))
+    lowered = cleaned.lower()
+    for junk in [
+        "mso",
+        "<o:p",
+        "o:p>",
+        "[if",
+        "endif",
+        "<xml",
+        "w:worddocument",
+        "class=",
+        "lang=",
+        "word_title_should_go",
+        "word_css_should_go",
+        "font-family",
+        "<font",
+        "<!--",
+        "file:",
+        "st1:",
+        "target=",
+        "<h1",
+        "supportlists",
+    ]:
+        assert junk not in lowered, junk
+    assert "<h2>春季运动会圆满落幕</h2>" in cleaned
+    assert "<strong>隆重举行</strong>" in cleaned
+    assert "全校师生共1200名参加" in cleaned
+    assert '<p style="text-indent: 21.0pt">' in cleaned
+    assert '<p style="text-align: center"><em>' in cleaned
+    # The typed numbers ("1.", "a)") and bullets ("·") become real lists.
+    assert (
+        "<ol><li>开幕式入场<ol><li>各班级方阵</li></ol></li><li>田径比赛</li></ol>"
+        in (cleaned)
+    )
+    assert "<ul><li>注意防晒</li><li>多喝水</li></ul>" in cleaned
+    assert "<table" in cleaned
+    assert '<td colspan="2"' in cleaned
+    assert '<td rowspan="2"' in cleaned
+    assert "background-color: #D9D9D9" in cleaned
+    assert "初一（3）班" in cleaned
+    assert (
+        '<a href="https://www.example.edu.cn/news/2024/0328.html" '
+        'rel="noopener noreferrer">'
+    ) in cleaned
+
+
+def test_wps_paste_keeps_structure_and_drops_junk():
+    cleaned = clean_html((FIXTURES / "wps_paste.html").read_text("utf-8"))
+    lowered = cleaned.lower()
+    for junk in [
+        "mso",
+        "<o:p",
+        "<font",
+        "face=",
+        "[if",
+        "<xml",
+        "latentstyles",
+        "class=",
+        "wps_title_should_go",
+        "wps_css_should_go",
+        "@page",
+        "section0",
+    ]:
+        assert junk not in lowered, junk
+    assert "关于开展读书月活动的通知" in cleaned
+    assert '<p style="text-align: center"><strong>' in cleaned
+    assert '<strong><span style="font-weight: bold">读书月</span></strong>' in cleaned
+    assert "<ol><li>各班推荐一本好书</li><li>举办读书分享会</li></ol>" in cleaned
+    assert '<td colspan="2"' in cleaned
+    assert '<td rowspan="2"' in cleaned
+    assert "国旗下讲话" in cleaned
+    assert '<p style="text-align: right">教务处</p>' in cleaned
+
+
+def test_word_list_with_text_between_becomes_two_lists():
+    item = (
+        "<p style='mso-list:l0 level1 lfo1'><span style='mso-list:Ignore'>{n}.</span>"
+        "{text}</p>"
+    )
+    html = item.format(n=1, text="一") + "中间文字" + item.format(n=2, text="二")
+    assert clean_html(html) == "<ol><li>一</li></ol>中间文字<ol><li>二</li></ol>"
+
+
+def test_chinese_numbered_word_list_is_ordered():
+    html = (
+        "<p style='mso-list:l2 level1 lfo3'><span style='mso-list:Ignore'>一、</span>"
+        "总则</p>"
+    )
+    assert clean_html(html) == "<ol><li>总则</li></ol>"
+
+
+def test_deep_nesting_does_not_crash():
+    depth = 5000
+    cleaned = clean_html("<div>" * depth + "深" + "</div>" * depth)
+    assert "深" in cleaned
+
+
+def test_empty_input():
+    assert clean_html("") == ""
+    assert html_to_text("") == ""
+
+
+def test_html_to_text_collapses_whitespace_and_drops_code():
+    html = (
+        "<h2>标题</h2>\n<p>第一段&amp;<br>第二行</p><script>var x</script>"
+        "<style>p{}</style><ul><li>甲</li><li>乙</li></ul>"
+    )
+    assert html_to_text(html) == "标题 第一段& 第二行 甲 乙"
+
+
+def test_summarize_chinese_text_is_cut_with_ellipsis():
+    html = "<p>" + "我校举行春季运动会，" * 30 + "</p>"
+    summary = summarize(html, length=50)
+    assert len(summary) <= 50
+    assert summary.endswith("…")
+    assert summary.startswith("我校举行春季运动会，我校")
+
+
+def test_summarize_short_text_is_unchanged():
+    assert summarize("<p>短消息</p>") == "短消息"
+
+
+def test_summarize_cuts_english_at_a_word_boundary():
+    summary = summarize("<p>" + "sports day " * 20 + "</p>", length=38)
+    assert summary == "sports day sports day sports day…"
