@@ -41,6 +41,13 @@ def N_(msgid: str) -> str:
     return msgid
 
 
+def translate(msgid: str, **params) -> str:
+    """gettext(msgid) % params inside an app context, plain English outside."""
+    if gettext is not None and has_app_context():
+        return gettext(msgid, **params)
+    return msgid % params if params else msgid
+
+
 class UploadError(ValueError):
     """A refused upload. str() is the message for the user: translated when
     an app context is active, plain English otherwise (tests, CLI)."""
@@ -58,9 +65,7 @@ class UploadError(ValueError):
         return _l(self.msgid, **self.params)
 
     def __str__(self) -> str:
-        if gettext is not None and has_app_context():
-            return gettext(self.msgid, **self.params)
-        return self.msgid % self.params if self.params else self.msgid
+        return translate(self.msgid, **self.params)
 
 
 MSG_IMAGE_TYPE = N_(
@@ -182,6 +187,9 @@ _SNIFFERS = [
     (lambda head: head.startswith(b"BM"), "BMP"),
     (lambda head: head[:4] in (b"II*\x00", b"MM\x00*"), "TIFF"),
     (lambda head: head.startswith(b"8BPS"), "a Photoshop file"),
+    # Word clip art and pasted drawings.
+    (lambda head: head[:4] == b"\x01\x00\x00\x00" and head[40:44] == b" EMF", "EMF"),
+    (lambda head: head.startswith(b"\xd7\xcd\xc6\x9a"), "WMF"),
     (lambda head: head.startswith(b"MZ"), "a Windows program (.exe)"),
     (lambda head: head.startswith(b"\x7fELF"), "a program"),
     (lambda head: re.search(rb"<svg[\s>]", head[:2048], re.I) is not None, "SVG"),
@@ -400,7 +408,7 @@ def _is_text(data: bytes) -> bool:
 def _describe_unknown(data: bytes) -> str:
     if _is_text(data[:4096]):
         return "plain text"
-    return "something else"
+    return "an unknown format"
 
 
 # --- names and sizes ---------------------------------------------------------------
