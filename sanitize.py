@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import threading
+from html import escape as escape_html
 from html import unescape as unescape_html
 from html.parser import HTMLParser
 from xml.etree import ElementTree
@@ -357,10 +358,19 @@ def _serializer():
     )
 
 
+# html5lib checks the stack of open elements for every block start tag, so
+# parsing costs depth x tags: 5,000 nested <div>s take seconds, a megabyte of
+# them hangs a worker. Real documents (Word pastes included) stay far below
+# this depth; deeper input is kept as plain text.
+MAX_NESTING = 100
+
+
 def clean_html(html: str) -> str:
     """Return html reduced to the site's allowlist, with bare URLs linked."""
     if not html:
         return ""
+    if _nesting_depth(html) > MAX_NESTING:
+        return f"<p>{escape_html(_rough_text(html))}</p>"
     dom = _parser().parseFragment(html)
     _rewrite_tree(dom)
     stream = BleachSanitizerFilter(
@@ -566,6 +576,65 @@ def _build_list(parent, run, list_levels, list_markers):
         stack[-1][1].append(paragraph)
     top.tail = tail
     parent.insert(index, top)
+
+
+# --- nesting depth -------------------------------------------------------------
+
+_VOID_TAGS = frozenset(
+    {
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link",
+        "meta", "param", "source", "track", "wbr",
+    }
+)  # fmt: skip
+# Tags that close an open one of their kind, so "<p>a<p>b" is not deep.
+_SELF_CLOSING_SIBLINGS = frozenset(
+    {"p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup"}
+)
+
+
+_TAG_RE = re.compile(r"<(/?)([A-Za-z][^\s/>]*)")
+
+
+def _nesting_depth(html: str) -> int:
+    """Estimate how deep html nests, with a regex scan (linear and fast)."""
+    if html.count("<") <= MAX_NESTING:
+        return 0  # cannot be that deep
+    stack = []
+    deepest = 0
+    for match in _TAG_RE.finditer(html):
+        closing, tag = match.group(1), match.group(2).lower()
+        if tag in _VOID_TAGS:
+            continue
+        if closing or tag in _SELF_CLOSING_SIBLINGS:
+            # Close the nearest open one of this kind, if it is near the top.
+            recent = stack[-8:]
+            if tag in recent:
+                del stack[len(stack) - len(recent) + _last_index(recent, tag) :]
+            if closing:
+                continue
+        stack.append(tag)
+        deepest = max(deepest, len(stack))
+        if deepest > MAX_NESTING:
+            break  # deep enough to refuse; no need to read further
+    return deepest
+
+
+_HIDDEN_BLOCK_RE = re.compile(
+    r"<(script|style|xml|title|template|textarea|noscript|iframe)\b.*?</\1\s*>|<!--.*?-->",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _rough_text(html: str) -> str:
+    """Text of html by regex: only for input too deep to parse, where being
+    fast matters more than being exact (the result is escaped anyway)."""
+    text = _HIDDEN_BLOCK_RE.sub(" ", html)
+    text = re.sub(r"<[^>]*>?", " ", text)
+    return " ".join(unescape_html(text).split())
+
+
+def _last_index(items, value):
+    return len(items) - 1 - items[::-1].index(value)
 
 
 # --- plain text ---------------------------------------------------------------

@@ -1,3 +1,4 @@
+import time
 from pathlib import Path
 
 import pytest
@@ -488,10 +489,27 @@ def test_chinese_numbered_word_list_is_ordered():
     assert clean_html(html) == "<ol><li>总则</li></ol>"
 
 
-def test_deep_nesting_does_not_crash():
-    depth = 5000
-    cleaned = clean_html("<div>" * depth + "深" + "</div>" * depth)
-    assert "深" in cleaned
+@pytest.mark.parametrize("tag", ["div", "span", "b", "table", "blockquote"])
+def test_absurd_nesting_is_fast_and_keeps_the_text(tag):
+    depth = 20_000
+    started = time.perf_counter()
+    cleaned = clean_html(
+        f"<{tag}>" * depth + "深<script>x</script>" + f"</{tag}>" * depth
+    )
+    assert time.perf_counter() - started < 2
+    assert cleaned == "<p>深</p>"
+
+
+def test_many_unclosed_paragraphs_are_not_deep():
+    html = "<p>段落" * 500 + "<ul>" + "<li>项" * 300 + "</ul>"
+    cleaned = clean_html(html)
+    assert cleaned.count("<p>") == 500
+    assert cleaned.count("<li>") == 300
+
+
+def test_moderate_nesting_keeps_its_markup():
+    html = "<div>" * 60 + "<strong>深</strong>" + "</div>" * 60
+    assert clean_html(html) == html
 
 
 def test_empty_input():
