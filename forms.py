@@ -2,11 +2,163 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+)
 
 
 class LoginForm(FlaskForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
     password = PasswordField(_l("Password"), validators=[DataRequired()])
     remember = BooleanField(_l("Remember me"))
+
+
+# --- Accounts and admin pages -------------------------------------------------
+
+MIN_PASSWORD = 8
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _slug_filter(value):
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _new_password(label, required=True):
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired() if required else Optional(),
+            Length(
+                min=MIN_PASSWORD,
+                max=128,
+                message=_l("Use at least %(n)d characters.", n=MIN_PASSWORD),
+            ),
+        ],
+    )
+
+
+def _role_choices():
+    return [
+        ("author", _l("Author (teacher)")),
+        ("editor", _l("Editor (reviews and publishes)")),
+        ("admin", _l("Administrator")),
+    ]
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        _l("Current password"), validators=[DataRequired()]
+    )
+    new_password = _new_password(_l("New password"))
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[
+            DataRequired(),
+            EqualTo("new_password", message=_l("The two passwords do not match.")),
+        ],
+    )
+
+
+class UserCreateForm(FlaskForm):
+    username = StringField(
+        _l("Username"),
+        filters=[_strip],
+        validators=[
+            DataRequired(),
+            Length(max=64),
+            Regexp(r"^\S+$", message=_l("The username cannot contain spaces.")),
+        ],
+    )
+    display_name = StringField(
+        _l("Display name"),
+        filters=[_strip],
+        validators=[DataRequired(), Length(max=100)],
+    )
+    role = SelectField(_l("Role"), choices=_role_choices, default="author")
+    password = _new_password(_l("Initial password"))
+
+
+class UserEditForm(FlaskForm):
+    display_name = StringField(
+        _l("Display name"),
+        filters=[_strip],
+        validators=[DataRequired(), Length(max=100)],
+    )
+    role = SelectField(_l("Role"), choices=_role_choices)
+
+
+class PasswordResetForm(FlaskForm):
+    new_password = _new_password(_l("New password"), required=False)
+    set_password = SubmitField(_l("Set this password"))
+    generate = SubmitField(_l("Generate a password"))
+
+
+class SectionForm(FlaskForm):
+    name = StringField(
+        _l("Name"), filters=[_strip], validators=[DataRequired(), Length(max=50)]
+    )
+    slug = StringField(
+        _l("Address (slug)"),
+        filters=[_slug_filter],
+        description=_l(
+            "Lowercase letters, digits and hyphens, e.g. news or school-news."
+        ),
+        validators=[
+            DataRequired(),
+            Length(max=60),
+            Regexp(
+                r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
+                message=_l("Use only lowercase letters, digits and single hyphens."),
+            ),
+        ],
+    )
+    # 0 means "no parent": the section is a channel in the navigation bar.
+    parent_id = SelectField(_l("Channel"), coerce=int, default=0)
+    position = IntegerField(
+        _l("Position"),
+        validators=[Optional(), NumberRange(min=0, max=9999)],
+    )
+
+
+class SectionDeleteForm(FlaskForm):
+    # 0 means "do not move": deleting is then refused if the section has posts.
+    target_id = SelectField(_l("Move its posts to"), coerce=int, default=0)
+
+
+class SettingsForm(FlaskForm):
+    school_name = StringField(
+        _l("School name"),
+        filters=[_strip],
+        validators=[DataRequired(), Length(max=100)],
+    )
+    phone = StringField(
+        _l("Contact phone"), filters=[_strip], validators=[Length(max=50)]
+    )
+    address = StringField(_l("Address"), filters=[_strip], validators=[Length(max=200)])
+    footer_text = TextAreaField(
+        _l("Footer text"), filters=[_strip], validators=[Length(max=1000)]
+    )
+    icp_number = StringField(
+        _l("ICP filing number"), filters=[_strip], validators=[Length(max=50)]
+    )
+    logo = FileField(_l("Logo"))
+    remove_logo = BooleanField(_l("Remove the logo"))
+    authors_can_publish = BooleanField(_l("Authors may publish without review"))

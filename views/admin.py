@@ -1,25 +1,567 @@
-"""Blueprint "admin", /admin: users, sections and site settings (admins only)."""
+"""Blueprint "admin", /admin: users, sections, site settings and the audit log."""
 
-from flask import Blueprint, render_template
+import secrets
 
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_user
+from werkzeug.routing import BuildError
+
+import audit
+from forms import (
+    PasswordResetForm,
+    SectionDeleteForm,
+    SectionForm,
+    SettingsForm,
+    UserCreateForm,
+    UserEditForm,
+)
+from models import (
+    Article,
+    AuditEvent,
+    Role,
+    Section,
+    Upload,
+    User,
+    db,
+    get_settings,
+    set_setting,
+)
 from permissions import admin_required
+from views.auth import rotate_session_token
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+AUDIT_PER_PAGE = 50
+AUDIT_LABELS = {
+    "user_created": _l("Created a user"),
+    "user_updated": _l("Changed a user"),
+    "role_changed": _l("Changed a role"),
+    "user_deactivated": _l("Deactivated a user"),
+    "user_reactivated": _l("Reactivated a user"),
+    "password_reset": _l("Reset a password"),
+    "password_changed": _l("Changed own password"),
+    "section_created": _l("Created a section"),
+    "section_updated": _l("Changed a section"),
+    "section_moved": _l("Reordered a section"),
+    "section_deleted": _l("Deleted a section"),
+    "posts_moved": _l("Moved posts to another section"),
+    "settings_changed": _l("Changed site settings"),
+}
+
+
+# --- Users -------------------------------------------------------------------
+
+
+def _user_or_404(user_id: int) -> User:
+    return db.get_or_404(User, user_id)
+
+
+def _other_active_admins(user: User) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count(User.id)).where(
+            User.role == Role.ADMIN, User.active.is_(True), User.id != user.id
+        )
+    )
+
+
+def _render_users(form: UserCreateForm):
+    users = db.session.scalars(sa.select(User).order_by(User.username)).all()
+    return render_template("admin/users.html", users=users, form=form)
 
 
 @bp.get("/users")
 @admin_required
 def users():
-    return render_template("editor/dashboard.html")
+    return _render_users(UserCreateForm())
+
+
+@bp.post("/users")
+@admin_required
+def create_user():
+    form = UserCreateForm()
+    if form.validate_on_submit():
+        taken = db.session.scalar(
+            sa.select(User.id).where(
+                sa.func.lower(User.username) == form.username.data.lower()
+            )
+        )
+        if taken:
+            form.username.errors.append(_("This username is already taken."))
+        else:
+            user = User(
+                username=form.username.data,
+                display_name=form.display_name.data,
+                role=form.role.data,
+            )
+            user.set_password(form.password.data)
+            rotate_session_token(user)
+            db.session.add(user)
+            audit.record("user_created", f"{user.username} ({user.role})")
+            db.session.commit()
+            flash(_("Created the account %(name)s.", name=user.username), "success")
+            return redirect(url_for("admin.users"))
+    return _render_users(form)
+
+
+def _render_user(user: User, edit_form=None, reset_form=None):
+    return render_template(
+        "admin/user.html",
+        user=user,
+        edit_form=edit_form or UserEditForm(obj=user),
+        reset_form=reset_form or PasswordResetForm(),
+    )
+
+
+@bp.get("/users/<int:user_id>")
+@admin_required
+def user(user_id):
+    return _render_user(_user_or_404(user_id))
+
+
+@bp.post("/users/<int:user_id>")
+@admin_required
+def update_user(user_id):
+    user = _user_or_404(user_id)
+    form = UserEditForm()
+    if not form.validate_on_submit():
+        return _render_user(user, edit_form=form)
+    demoting = user.role == Role.ADMIN and form.role.data != Role.ADMIN
+    if demoting and user.id == current_user.id:
+        flash(_("You cannot remove your own administrator role."), "error")
+        return redirect(url_for("admin.user", user_id=user.id))
+    if demoting and user.active and not _other_active_admins(user):
+        flash(_("The site needs at least one active administrator."), "error")
+        return redirect(url_for("admin.user", user_id=user.id))
+    if form.role.data != user.role:
+        audit.record("role_changed", f"{user.username}: {user.role} → {form.role.data}")
+        user.role = form.role.data
+    if form.display_name.data != user.display_name:
+        audit.record("user_updated", user.username)
+        user.display_name = form.display_name.data
+    db.session.commit()
+    flash(_("Saved the account %(name)s.", name=user.username), "success")
+    return redirect(url_for("admin.user", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/password")
+@admin_required
+def reset_password(user_id):
+    user = _user_or_404(user_id)
+    form = PasswordResetForm()
+    if not form.validate_on_submit():
+        return _render_user(user, reset_form=form)
+    generated = None
+    if form.generate.data:
+        generated = secrets.token_urlsafe(9)
+        password = generated
+    elif form.new_password.data:
+        password = form.new_password.data
+    else:
+        form.new_password.errors.append(
+            _("Type a new password, or generate one instead.")
+        )
+        return _render_user(user, reset_form=form)
+    user.set_password(password)
+    rotate_session_token(user)
+    audit.record("password_reset", user.username)
+    db.session.commit()
+    if generated:
+        # Shown once on the next page and never stored in clear text.
+        flash(
+            _(
+                "New password for %(name)s: %(password)s — note it now, "
+                "it will not be shown again.",
+                name=user.username,
+                password=generated,
+            ),
+            "secret",
+        )
+    else:
+        flash(_("The password of %(name)s was changed.", name=user.username), "success")
+    if user.id == current_user.id:
+        # The admin reset their own password: keep this session alive.
+        login_user(user)
+    return redirect(url_for("admin.user", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@admin_required
+def deactivate_user(user_id):
+    user = _user_or_404(user_id)
+    if user.id == current_user.id:
+        flash(_("You cannot deactivate your own account."), "error")
+    elif user.role == Role.ADMIN and not _other_active_admins(user):
+        flash(_("The site needs at least one active administrator."), "error")
+    elif user.active:
+        user.active = False
+        rotate_session_token(user)
+        audit.record("user_deactivated", user.username)
+        db.session.commit()
+        flash(_("Deactivated %(name)s.", name=user.username), "success")
+    return redirect(url_for("admin.user", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/reactivate")
+@admin_required
+def reactivate_user(user_id):
+    user = _user_or_404(user_id)
+    if not user.active:
+        user.active = True
+        audit.record("user_reactivated", user.username)
+        db.session.commit()
+        flash(_("Reactivated %(name)s.", name=user.username), "success")
+    return redirect(url_for("admin.user", user_id=user.id))
+
+
+# --- Sections ----------------------------------------------------------------
+
+
+def _channels(exclude_id: int | None = None) -> list[Section]:
+    return db.session.scalars(
+        sa.select(Section)
+        .where(Section.parent_id.is_(None), Section.id != (exclude_id or 0))
+        .order_by(Section.position, Section.id)
+    ).all()
+
+
+def _parent_choices(exclude_id: int | None = None):
+    choices = [(0, _("None: this is a channel in the navigation bar"))]
+    choices += [(c.id, c.name) for c in _channels(exclude_id)]
+    return choices
+
+
+def _post_counts() -> dict[int, int]:
+    # Trashed posts count too: deleting their section would orphan them.
+    rows = db.session.execute(
+        sa.select(Article.section_id, sa.func.count(Article.id)).group_by(
+            Article.section_id
+        )
+    )
+    return dict(rows.all())
+
+
+def _section_label(section: Section) -> str:
+    if section.parent:
+        return f"{section.parent.name} › {section.name}"
+    return section.name
+
+
+def _slug_taken(slug: str, section_id: int | None = None) -> bool:
+    query = sa.select(Section.id).where(Section.slug == slug)
+    if section_id:
+        query = query.where(Section.id != section_id)
+    return db.session.scalar(query) is not None
+
+
+def _siblings_of(parent_id: int | None):
+    """SQL condition for the sections under parent_id (channels when None)."""
+    if parent_id is None:
+        return Section.parent_id.is_(None)
+    return Section.parent_id == parent_id
+
+
+def _next_position(parent_id: int | None) -> int:
+    last = db.session.scalar(
+        sa.select(sa.func.max(Section.position)).where(_siblings_of(parent_id))
+    )
+    return 0 if last is None else last + 1
+
+
+def _check_section_form(form: SectionForm, section: Section | None) -> bool:
+    """Validate uniqueness and the two-level tree rules; add errors to the form."""
+    ok = True
+    if _slug_taken(form.slug.data, section.id if section else None):
+        form.slug.errors.append(_("Another section already uses this address."))
+        ok = False
+    parent_id = form.parent_id.data or None
+    if parent_id and section is not None:
+        if parent_id == section.id:
+            form.parent_id.errors.append(_("A section cannot be inside itself."))
+            ok = False
+        elif section.children:
+            form.parent_id.errors.append(
+                _(
+                    "This channel has sub-sections, so it cannot become a "
+                    "sub-section. Move its sub-sections first."
+                )
+            )
+            ok = False
+    if parent_id:
+        parent = db.session.get(Section, parent_id)
+        if parent is None or parent.parent_id is not None:
+            form.parent_id.errors.append(_("Choose a channel."))
+            ok = False
+    return ok
+
+
+def _render_sections(form: SectionForm):
+    channels = _channels()
+    return render_template(
+        "admin/sections.html",
+        channels=channels,
+        form=form,
+        counts=_post_counts(),
+    )
+
+
+def _new_section_form() -> SectionForm:
+    form = SectionForm()
+    form.parent_id.choices = _parent_choices()
+    return form
 
 
 @bp.get("/sections")
 @admin_required
 def sections():
-    return render_template("editor/dashboard.html")
+    form = _new_section_form()
+    parent = request.args.get("parent", type=int)
+    if parent and not form.is_submitted():
+        form.parent_id.data = parent
+    return _render_sections(form)
+
+
+@bp.post("/sections")
+@admin_required
+def create_section():
+    form = _new_section_form()
+    if form.validate_on_submit() and _check_section_form(form, None):
+        parent_id = form.parent_id.data or None
+        position = form.position.data
+        section = Section(
+            name=form.name.data,
+            slug=form.slug.data,
+            parent_id=parent_id,
+            position=_next_position(parent_id) if position is None else position,
+        )
+        db.session.add(section)
+        audit.record("section_created", f"{section.name} ({section.slug})")
+        db.session.commit()
+        flash(_("Created the section %(name)s.", name=section.name), "success")
+        return redirect(url_for("admin.sections"))
+    return _render_sections(form)
+
+
+def _delete_form(section: Section) -> SectionDeleteForm:
+    form = SectionDeleteForm()
+    others = db.session.scalars(
+        sa.select(Section).where(Section.id != section.id).order_by(Section.name)
+    ).all()
+    form.target_id.choices = [(0, _("(do not move: only delete an empty section)"))]
+    form.target_id.choices += sorted(
+        ((s.id, _section_label(s)) for s in others), key=lambda c: c[1]
+    )
+    return form
+
+
+def _render_section(section, form=None, delete_form=None):
+    if form is None:
+        form = SectionForm(obj=section)
+        form.parent_id.data = section.parent_id or 0
+    form.parent_id.choices = _parent_choices(exclude_id=section.id)
+    return render_template(
+        "admin/section.html",
+        section=section,
+        form=form,
+        delete_form=delete_form or _delete_form(section),
+        post_count=_post_counts().get(section.id, 0),
+    )
+
+
+@bp.get("/sections/<int:section_id>")
+@admin_required
+def section(section_id):
+    return _render_section(db.get_or_404(Section, section_id))
+
+
+@bp.post("/sections/<int:section_id>")
+@admin_required
+def update_section(section_id):
+    section = db.get_or_404(Section, section_id)
+    form = SectionForm()
+    form.parent_id.choices = _parent_choices(exclude_id=section.id)
+    if not (form.validate_on_submit() and _check_section_form(form, section)):
+        return _render_section(section, form=form)
+    parent_id = form.parent_id.data or None
+    if parent_id != section.parent_id and form.position.data == section.position:
+        # Moved to another channel: put it last there unless a position was set.
+        section.position = _next_position(parent_id)
+    elif form.position.data is not None:
+        section.position = form.position.data
+    section.parent_id = parent_id
+    section.name = form.name.data
+    section.slug = form.slug.data
+    audit.record("section_updated", f"{section.name} ({section.slug})")
+    db.session.commit()
+    flash(_("Saved the section %(name)s.", name=section.name), "success")
+    return redirect(url_for("admin.sections"))
+
+
+@bp.post("/sections/<int:section_id>/move")
+@admin_required
+def move_section(section_id):
+    section = db.get_or_404(Section, section_id)
+    step = {"up": -1, "down": 1}.get(request.form.get("direction"))
+    if step is None:
+        flash(_("Choose up or down."), "error")
+        return redirect(url_for("admin.sections"))
+    siblings = db.session.scalars(
+        sa.select(Section)
+        .where(_siblings_of(section.parent_id))
+        .order_by(Section.position, Section.id)
+    ).all()
+    index = siblings.index(section)
+    other = index + step
+    if 0 <= other < len(siblings):
+        siblings[index], siblings[other] = siblings[other], siblings[index]
+        # Renumber so equal positions (e.g. all 0) still reorder predictably.
+        for position, sibling in enumerate(siblings):
+            sibling.position = position
+        audit.record("section_moved", section.name)
+        db.session.commit()
+    return redirect(url_for("admin.sections") + f"#section-{section.id}")
+
+
+@bp.post("/sections/<int:section_id>/delete")
+@admin_required
+def delete_section(section_id):
+    section = db.get_or_404(Section, section_id)
+    form = _delete_form(section)
+    if not form.validate_on_submit():
+        return _render_section(section, delete_form=form)
+    back = url_for("admin.section", section_id=section.id)
+    if section.children:
+        flash(
+            _(
+                "%(name)s has sub-sections. Move or delete them first.",
+                name=section.name,
+            ),
+            "error",
+        )
+        return redirect(back)
+    count = _post_counts().get(section.id, 0)
+    if count:
+        target = db.session.get(Section, form.target_id.data or 0)
+        if target is None:
+            flash(
+                _(
+                    "%(name)s still has %(count)d posts (trashed ones included). "
+                    "Choose a section to move them to.",
+                    name=section.name,
+                    count=count,
+                ),
+                "error",
+            )
+            return redirect(back)
+        db.session.execute(
+            sa.update(Article)
+            .where(Article.section_id == section.id)
+            .values(section_id=target.id)
+        )
+        audit.record("posts_moved", f"{count}: {section.name} → {target.name}")
+    name = section.name
+    audit.record("section_deleted", f"{name} ({section.slug})")
+    db.session.delete(section)
+    db.session.commit()
+    flash(_("Deleted the section %(name)s.", name=name), "success")
+    return redirect(url_for("admin.sections"))
+
+
+# --- Site settings -----------------------------------------------------------
+
+TEXT_SETTINGS = ("school_name", "phone", "address", "footer_text", "icp_number")
+
+
+class LogoError(Exception):
+    """A logo file that cannot be used; str() is the message for the admin."""
+
+
+def _logo_url(values: dict[str, str]) -> str | None:
+    logo_id = values.get("logo_id", "")
+    upload = db.session.get(Upload, int(logo_id)) if logo_id.isdigit() else None
+    if upload is None:
+        return None
+    try:
+        return url_for("files.upload", stored_name=upload.stored_name)
+    except BuildError:  # the uploads blueprint is not registered
+        return None
+
+
+def _save_logo(file) -> int:
+    """Store the logo like any photo (re-encoded, metadata stripped); its id."""
+    # Imported here: the upload modules are optional for the rest of this page.
+    import storage
+    from uploads import UploadError, clean_original_name, process_image
+
+    try:
+        image = process_image(file.stream)
+    except UploadError as error:
+        raise LogoError(str(error)) from error
+    upload = storage.save_upload(
+        image.data,
+        kind="image",
+        ext=image.ext,
+        content_type=image.content_type,
+        original_name=clean_original_name(file.filename or "logo"),
+        user_id=current_user.id,
+        width=image.width,
+        height=image.height,
+    )
+    return upload.id
+
+
+def _render_settings(form: SettingsForm, values: dict[str, str]):
+    return render_template("admin/settings.html", form=form, logo_url=_logo_url(values))
 
 
 @bp.get("/settings")
 @admin_required
 def settings():
-    return render_template("editor/dashboard.html")
+    values = get_settings()
+    form = SettingsForm(data={key: values[key] for key in TEXT_SETTINGS})
+    form.authors_can_publish.data = values["authors_can_publish"] == "1"
+    return _render_settings(form, values)
+
+
+@bp.post("/settings")
+@admin_required
+def update_settings():
+    values = get_settings()
+    form = SettingsForm()
+    if not form.validate_on_submit():
+        return _render_settings(form, values)
+    new = {key: form[key].data or "" for key in TEXT_SETTINGS}
+    new["authors_can_publish"] = "1" if form.authors_can_publish.data else "0"
+    upload = form.logo.data
+    if upload and getattr(upload, "filename", ""):
+        try:
+            new["logo_id"] = str(_save_logo(upload))
+        except LogoError as error:
+            form.logo.errors.append(str(error))
+            return _render_settings(form, values)
+    elif form.remove_logo.data:
+        new["logo_id"] = ""
+    changed = [key for key, value in new.items() if values.get(key) != value]
+    for key in changed:
+        set_setting(key, new[key])
+    if changed:
+        audit.record("settings_changed", ", ".join(changed))
+    db.session.commit()
+    flash(_("The site settings have been saved."), "success")
+    return redirect(url_for("admin.settings"))
+
+
+# --- Audit log ---------------------------------------------------------------
+
+
+@bp.get("/audit")
+@admin_required
+def audit_log():
+    page = db.paginate(
+        sa.select(AuditEvent).order_by(AuditEvent.id.desc()),
+        per_page=AUDIT_PER_PAGE,
+        error_out=True,
+    )
+    return render_template("admin/audit.html", page=page, labels=AUDIT_LABELS)

@@ -1,0 +1,446 @@
+"""Login, remember me, throttling, `next`, idle timeout and own password."""
+
+import time
+from datetime import timedelta
+
+import itsdangerous
+import pytest
+import sqlalchemy as sa
+
+from models import LoginAttempt, User, db, utcnow
+from tests.conftest import PASSWORD
+from views.auth import (
+    MAX_FAILURES_PER_IP,
+    MAX_FAILURES_PER_USERNAME,
+    is_safe_next,
+)
+
+
+def login(client, username="author", password=PASSWORD, **extra):
+    data = {"username": username, "password": password, **extra}
+    return client.post("/login?lang=en", data=data)
+
+
+def get_user(app, username):
+    with app.app_context():
+        return db.session.scalar(sa.select(User).where(User.username == username))
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Move the session cookie's clock forward: clock.advance(minutes)."""
+
+    class Clock:
+        offset = 0
+
+        def advance(self, minutes):
+            self.offset += int(minutes * 60)
+
+    clock = Clock()
+    monkeypatch.setattr(
+        itsdangerous.TimestampSigner,
+        "get_timestamp",
+        lambda self: int(time.time()) + clock.offset,
+    )
+    return clock
+
+
+# --- the login page ------------------------------------------------------------
+
+
+def test_login_page_shows_school_name_and_form(client):
+    html = client.get("/login?lang=en").get_data(as_text=True)
+    assert "SchoolNews" in html
+    assert 'name="username"' in html and 'name="password"' in html
+    assert 'name="remember"' in html
+    assert 'autocomplete="current-password"' in html
+
+
+def test_login_with_right_password_reaches_dashboard(client, app):
+    response = login(client)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/editor/"
+    assert client.get("/editor/").status_code == 200
+    assert get_user(app, "author").last_login_at is not None
+
+
+def test_wrong_password_is_refused_with_friendly_message(client):
+    response = login(client, password="wrong password")
+    assert response.status_code == 200
+    assert "Wrong username or password." in response.get_data(as_text=True)
+    assert client.get("/editor/").status_code == 302
+
+
+def test_unknown_username_gets_same_message_as_wrong_password(client):
+    response = login(client, username="nobody", password="whatever1")
+    assert "Wrong username or password." in response.get_data(as_text=True)
+
+
+def test_empty_fields_are_refused_without_error_page(client):
+    response = client.post("/login?lang=en", data={"username": "", "password": ""})
+    assert response.status_code == 200
+    assert "This field is required." in response.get_data(as_text=True)
+
+
+def test_deactivated_user_cannot_log_in(client, app):
+    with app.app_context():
+        db.session.execute(
+            sa.update(User).where(User.username == "author").values(active=False)
+        )
+        db.session.commit()
+    response = login(client)
+    assert response.status_code == 200
+    assert "deactivated" in response.get_data(as_text=True)
+    assert client.get("/editor/").status_code == 302
+
+
+def test_logged_in_user_visiting_login_goes_to_dashboard(author_client):
+    response = author_client.get("/login")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/editor/"
+
+
+def test_logout_is_post_only_and_ends_session(author_client):
+    assert author_client.get("/logout").status_code == 405
+    assert author_client.get("/editor/").status_code == 200
+    assert author_client.post("/logout").status_code == 302
+    assert author_client.get("/editor/").status_code == 302
+
+
+# --- remember me ---------------------------------------------------------------
+
+
+def test_remember_me_sets_a_two_week_cookie(client):
+    response = login(client, remember="y")
+    cookie = next(
+        c for c in response.headers.getlist("Set-Cookie") if "remember_token" in c
+    )
+    assert "HttpOnly" in cookie
+    remember = client.get_cookie("remember_token")
+    lifetime = remember.expires.replace(tzinfo=None) - utcnow()
+    assert timedelta(days=13) < lifetime <= timedelta(days=14)
+
+
+def test_without_remember_me_no_remember_cookie(client):
+    login(client)
+    assert client.get_cookie("remember_token") is None
+
+
+def test_remember_cookie_logs_back_in_after_session_is_gone(client):
+    login(client, remember="y")
+    client.delete_cookie("session")
+    assert client.get("/editor/").status_code == 200
+
+
+def test_without_remember_losing_session_means_logged_out(client):
+    login(client)
+    client.delete_cookie("session")
+    assert client.get("/editor/").status_code == 302
+
+
+# --- idle timeout --------------------------------------------------------------
+
+
+def test_session_cookie_is_permanent_with_idle_lifetime(client, app):
+    assert app.permanent_session_lifetime == timedelta(minutes=120)
+    response = login(client)
+    session_cookie = next(
+        c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")
+    )
+    assert "Expires=" in session_cookie
+
+
+def test_session_ends_after_idle_timeout(client, clock):
+    login(client)
+    clock.advance(121)
+    response = client.get("/editor/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_session_within_idle_timeout_stays(client, clock):
+    login(client)
+    clock.advance(119)
+    assert client.get("/editor/").status_code == 200
+
+
+def test_activity_keeps_session_alive_past_the_idle_limit(client, clock):
+    login(client)
+    for _ in range(3):  # 300 minutes in all, never 120 idle
+        clock.advance(100)
+        assert client.get("/editor/").status_code == 200
+
+
+def test_remember_me_outlives_idle_timeout(client, clock):
+    login(client, remember="y")
+    clock.advance(121)
+    assert client.get("/editor/").status_code == 200
+
+
+def test_expired_session_on_fetch_gets_401_json(client, clock):
+    login(client)
+    clock.advance(121)
+    response = client.get("/editor/", headers={"Accept": "application/json"})
+    assert response.status_code == 401
+    assert response.get_json()["login_url"].startswith("/login?next=")
+
+
+def test_idle_minutes_setting_controls_lifetime(tmp_path):
+    from app import create_app
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "t",
+            "SESSION_IDLE_MINUTES": 5,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+            "UPLOAD_FOLDER": str(tmp_path / "u"),
+        }
+    )
+    assert app.permanent_session_lifetime == timedelta(minutes=5)
+    with app.app_context():
+        db.engine.dispose()
+
+
+# --- throttling ----------------------------------------------------------------
+
+
+def fail(client, username="author", times=1):
+    for _ in range(times):
+        assert login(client, username, "wrong password").status_code == 200
+
+
+def test_too_many_failures_for_a_username_refuse_even_right_password(client):
+    fail(client, times=MAX_FAILURES_PER_USERNAME)
+    response = login(client)
+    assert response.status_code == 429
+    html = response.get_data(as_text=True)
+    assert "Too many failed attempts. Please wait 15 minutes" in html
+    assert client.get("/editor/").status_code == 302
+
+
+def test_fewer_failures_than_the_limit_still_allow_login(client):
+    fail(client, times=MAX_FAILURES_PER_USERNAME - 1)
+    assert login(client).status_code == 302
+
+
+def test_throttle_is_per_username(client):
+    fail(client, "author", times=MAX_FAILURES_PER_USERNAME)
+    assert login(client, "editor").status_code == 302
+
+
+def test_throttle_ignores_username_case(client):
+    fail(client, "AUTHOR", times=MAX_FAILURES_PER_USERNAME)
+    assert login(client).status_code == 429
+
+
+def test_successful_login_clears_username_failures(client, app):
+    fail(client, times=MAX_FAILURES_PER_USERNAME - 1)
+    assert login(client).status_code == 302
+    client.post("/logout")
+    fail(client, times=MAX_FAILURES_PER_USERNAME - 1)
+    assert login(client).status_code == 302
+
+
+def test_too_many_failures_from_one_address_refuse_any_username(client):
+    for n in range(MAX_FAILURES_PER_IP):
+        fail(client, f"guess{n}")
+    assert login(client, "editor").status_code == 429
+
+
+def test_old_failures_no_longer_count(client, app):
+    with app.app_context():
+        old = utcnow() - timedelta(minutes=16)
+        for _ in range(MAX_FAILURES_PER_USERNAME):
+            db.session.add(
+                LoginAttempt(username="author", ip="127.0.0.1", created_at=old)
+            )
+        db.session.commit()
+    assert login(client).status_code == 302
+
+
+def test_wait_message_counts_down_from_oldest_failure(client, app):
+    with app.app_context():
+        start = utcnow() - timedelta(minutes=10)
+        for _ in range(MAX_FAILURES_PER_USERNAME):
+            db.session.add(
+                LoginAttempt(username="author", ip="10.0.0.9", created_at=start)
+            )
+        db.session.commit()
+    html = login(client).get_data(as_text=True)
+    assert "Please wait 5 minutes" in html
+
+
+# --- next ----------------------------------------------------------------------
+
+SAFE_NEXT = [
+    "/",
+    "/editor/",
+    "/editor/articles/3/edit",
+    "/search?q=%E6%A0%A1%E5%9B%AD",
+    "/%2F%2Fevil.example",  # a path on this site, not a host
+    "/sections/news#top",
+    "/editor/?status=pending&page=2",
+]
+
+UNSAFE_NEXT = [
+    None,
+    "",
+    "https://evil.example/",
+    "http://evil.example",
+    "//evil.example",
+    "///evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "\\/evil.example",
+    "/\\/evil.example",
+    "https:evil.example",
+    "https:/evil.example",
+    "javascript:alert(1)",
+    "JavaScript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "evil.example",
+    "editor/",
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "/\r/evil.example",
+    "\t//evil.example",
+    " /editor/",
+    "/ /evil.example",
+    "/\u3000/evil.example",
+    "/\x00/evil.example",
+    "/\u200b/evil.example",
+    "/editor/\x7f",
+    "mailto:a@example.com",
+]
+
+
+@pytest.mark.parametrize("target", SAFE_NEXT)
+def test_next_to_a_local_path_is_followed(target):
+    assert is_safe_next(target)
+
+
+@pytest.mark.parametrize("target", UNSAFE_NEXT)
+def test_next_elsewhere_is_refused(target):
+    assert not is_safe_next(target)
+
+
+def test_login_with_unsafe_next_goes_to_dashboard(client):
+    # One app for the whole table: a login per target, logged out in between.
+    wrong = {}
+    for target in [t for t in UNSAFE_NEXT if t]:
+        response = client.post(
+            "/login",
+            query_string={"next": target},
+            data={"username": "author", "password": PASSWORD},
+        )
+        if response.headers.get("Location") != "/editor/":
+            wrong[target] = response.headers.get("Location")
+        client.post("/logout")
+    assert wrong == {}
+
+
+def test_login_with_local_next_goes_back_there(client):
+    response = client.post(
+        "/login",
+        query_string={"next": "/editor/trash?x=1"},
+        data={"username": "author", "password": PASSWORD},
+    )
+    assert response.headers["Location"] == "/editor/trash?x=1"
+
+
+def test_protected_page_sends_anonymous_user_to_login_with_next(client):
+    response = client.get("/admin/users")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/admin/users"
+
+
+# --- own password --------------------------------------------------------------
+
+
+def change(client, current=PASSWORD, new="a new secret 9", confirm=None):
+    return client.post(
+        "/account/password?lang=en",
+        data={
+            "current_password": current,
+            "new_password": new,
+            "confirm": new if confirm is None else confirm,
+        },
+    )
+
+
+def test_change_password_page_renders(author_client):
+    html = author_client.get("/account/password").get_data(as_text=True)
+    assert 'name="current_password"' in html and 'name="confirm"' in html
+
+
+def test_change_password_requires_login(client):
+    assert client.get("/account/password").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "confirm", "message"),
+    [
+        ("not my password", "a new secret 9", None, "The current password is wrong."),
+        (PASSWORD, "short", None, "Use at least 8 characters."),
+        (PASSWORD, "a new secret 9", "another one 9", "do not match"),
+        (PASSWORD, PASSWORD, None, "must differ"),
+        ("", "a new secret 9", None, "This field is required."),
+    ],
+)
+def test_change_password_refuses_bad_input(
+    author_client, app, current, new, confirm, message
+):
+    response = change(author_client, current, new, confirm)
+    assert response.status_code == 200
+    assert message in response.get_data(as_text=True)
+    assert get_user(app, "author").check_password(PASSWORD)
+
+
+def test_change_password_keeps_this_session_and_ends_others(app, client):
+    other = app.test_client()
+    login(other, remember="y")
+    login(client)
+    response = change(client)
+    assert response.status_code == 302
+    assert get_user(app, "author").check_password("a new secret 9")
+    assert client.get("/editor/").status_code == 200
+    assert other.get("/editor/").status_code == 302
+    other.delete_cookie("session")  # the remember cookie is dead too
+    assert other.get("/editor/").status_code == 302
+
+
+def test_change_password_keeps_remember_me_working(client):
+    login(client, remember="y")
+    change(client)
+    client.delete_cookie("session")
+    assert client.get("/editor/").status_code == 200
+
+
+def test_new_password_works_for_next_login(app, client):
+    login(client)
+    change(client)
+    client.post("/logout")
+    assert login(client, password=PASSWORD).status_code == 200
+    assert login(client, password="a new secret 9").status_code == 302
+
+
+def test_tampered_session_token_is_logged_out(app, author_client):
+    with app.app_context():
+        db.session.execute(
+            sa.update(User).where(User.username == "author").values(session_token="")
+        )
+        db.session.commit()
+    assert author_client.get("/editor/").status_code == 302
+
+
+@pytest.mark.csrf
+def test_change_password_without_csrf_token_is_refused(app, client):
+    page = client.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    client.post(
+        "/login", data={"username": "author", "password": PASSWORD, "csrf_token": token}
+    )
+    assert client.get("/editor/").status_code == 200
+    assert change(client).status_code == 400
+    assert get_user(app, "author").check_password(PASSWORD)
