@@ -1,10 +1,219 @@
 """Blueprint "public": the reader's site."""
 
-from flask import Blueprint, render_template
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    render_template,
+    request,
+    url_for,
+)
+from markupsafe import Markup
+from sqlalchemy.orm import selectinload
+
+import viewcount
+from models import Article, Section, Upload, db, utcnow
+
+try:
+    from sanitize import summarize
+except ImportError:  # sanitize.py is optional here; keep a plain-text fallback
+
+    def summarize(html: str, length: int = 120) -> str:
+        text = " ".join(Markup(html or "").striptags().split())
+        return text if len(text) <= length else text[: length - 1] + "…"
+
 
 bp = Blueprint("public", __name__)
+
+HOME_CHANNEL_POSTS = 6
+HOME_PINNED_POSTS = 6
+MOST_READ_POSTS = 10
+# Larger page numbers cannot exist and would overflow SQLite's integers.
+MAX_PAGE = 100_000
+
+
+def visible_articles(section_ids: list[int] | None = None):
+    """Readers' articles, pinned first, newest first."""
+    stmt = sa.select(Article).where(Article.visible_clause())
+    if section_ids is not None:
+        stmt = stmt.where(Article.section_id.in_(section_ids))
+    return stmt.order_by(
+        Article.pinned.desc(), Article.published_at.desc(), Article.id.desc()
+    )
+
+
+def get_visible_or_404(article_id: int) -> Article:
+    stmt = sa.select(Article).where(Article.id == article_id, Article.visible_clause())
+    article = db.session.scalar(stmt)
+    if article is None:
+        abort(404)
+    return article
+
+
+def page_number() -> int:
+    """?page=N; anything that is not a page that could exist is a 404."""
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        abort(404)
+    return int(raw)
+
+
+def nav_channels() -> list[Section]:
+    """Channels and their sub-sections for the navigation bar, once per request."""
+    if "nav_channels" not in g:
+        stmt = (
+            sa.select(Section)
+            .where(Section.parent_id.is_(None))
+            .order_by(Section.position, Section.id)
+            .options(selectinload(Section.children))
+        )
+        g.nav_channels = list(db.session.scalars(stmt))
+    return g.nav_channels
+
+
+def upload_url(upload: Upload | None, external: bool = False) -> str | None:
+    # The files blueprint is another module; without it pages render, minus files.
+    if upload is None or "files.upload" not in current_app.view_functions:
+        return None
+    return url_for("files.upload", stored_name=upload.stored_name, _external=external)
+
+
+def attachment_url(upload: Upload) -> str | None:
+    if "files.attachment" not in current_app.view_functions:
+        return None
+    return url_for("files.attachment", upload_id=upload.id)
+
+
+def logo_url(logo_id: str) -> str | None:
+    if not logo_id or not str(logo_id).isdigit():
+        return None
+    return upload_url(db.session.get(Upload, int(logo_id)))
+
+
+def lang_url(code: str) -> str:
+    """The current page in another language (the choice is kept in a cookie)."""
+    args = request.args.to_dict()
+    args["lang"] = code
+    return f"{request.path}?{urlencode(args)}"
+
+
+def format_size(size: int) -> str:
+    for unit in ("B", "KB", "MB"):
+        if size < 1024 or unit == "MB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return ""
+
+
+@bp.app_context_processor
+def navigation_context():
+    return {
+        "nav_channels": nav_channels,
+        "upload_url": upload_url,
+        "attachment_url": attachment_url,
+        "logo_url": logo_url,
+        "lang_url": lang_url,
+        "format_size": format_size,
+        "summarize": summarize,
+        "current_year": utcnow().year,
+    }
+
+
+@bp.after_request
+def remember_reader(response):
+    return viewcount.set_reader_cookie(response)
 
 
 @bp.get("/")
 def home():
-    return render_template("public/home.html")
+    pinned = db.session.scalars(
+        sa.select(Article)
+        .where(Article.visible_clause(), Article.pinned.is_(True))
+        .order_by(Article.published_at.desc(), Article.id.desc())
+        .limit(HOME_PINNED_POSTS)
+    ).all()
+    channel_posts = []
+    for channel in nav_channels():
+        posts = db.session.scalars(
+            visible_articles(channel.subtree_ids()).limit(HOME_CHANNEL_POSTS)
+        ).all()
+        channel_posts.append((channel, posts))
+    most_read = db.session.scalars(
+        sa.select(Article)
+        .where(Article.visible_clause())
+        .order_by(Article.views.desc(), Article.published_at.desc())
+        .limit(MOST_READ_POSTS)
+    ).all()
+    return render_template(
+        "public/home.html",
+        pinned=pinned,
+        channel_posts=channel_posts,
+        most_read=most_read,
+    )
+
+
+@bp.get("/sections/<slug>")
+def section(slug):
+    section = db.first_or_404(sa.select(Section).where(Section.slug == slug))
+    page = db.paginate(
+        visible_articles(section.subtree_ids()),
+        page=page_number(),
+        per_page=current_app.config["ARTICLES_PER_PAGE"],
+        error_out=True,
+    )
+    return render_template(
+        "public/section.html",
+        section=section,
+        page=page,
+        active_channel_id=section.channel.id,
+    )
+
+
+def neighbours(article: Article) -> tuple[Article | None, Article | None]:
+    """The visible articles just before (older) and after (newer) in its section."""
+    same_section = sa.select(Article).where(
+        Article.visible_clause(),
+        Article.section_id == article.section_id,
+        Article.id != article.id,
+    )
+    older = sa.or_(
+        Article.published_at < article.published_at,
+        sa.and_(Article.published_at == article.published_at, Article.id < article.id),
+    )
+    newer = sa.or_(
+        Article.published_at > article.published_at,
+        sa.and_(Article.published_at == article.published_at, Article.id > article.id),
+    )
+    previous = db.session.scalar(
+        same_section.where(older)
+        .order_by(Article.published_at.desc(), Article.id.desc())
+        .limit(1)
+    )
+    following = db.session.scalar(
+        same_section.where(newer).order_by(Article.published_at, Article.id).limit(1)
+    )
+    return previous, following
+
+
+@bp.get("/articles/<int:article_id>")
+def article(article_id):
+    article = get_visible_or_404(article_id)
+    # End the read transaction so counting starts with a write (see viewcount).
+    db.session.commit()
+    viewcount.record_view(article_id)
+    previous, following = neighbours(article)
+    description = article.summary or summarize(article.body_html)
+    return render_template(
+        "public/article.html",
+        article=article,
+        previous=previous,
+        following=following,
+        description=description,
+        canonical=url_for("public.article", article_id=article.id, _external=True),
+        og_image=upload_url(article.cover, external=True),
+        active_channel_id=article.section.channel.id,
+    )
