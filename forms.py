@@ -5,6 +5,8 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
+    DateTimeLocalField,
+    HiddenField,
     IntegerField,
     PasswordField,
     SelectField,
@@ -162,3 +164,56 @@ class SettingsForm(FlaskForm):
     logo = FileField(_l("Logo"))
     remove_logo = BooleanField(_l("Remove the logo"))
     authors_can_publish = BooleanField(_l("Authors may publish without review"))
+
+
+# --- Articles (editor) ---------------------------------------------------------
+
+
+def _none_if_blank(value):
+    value = _strip(value)
+    return value or None
+
+
+def _int_or_none(value):
+    # The empty placeholder option ("Choose a section") is None, not an error.
+    if value in (None, ""):
+        return None
+    return int(value)
+
+
+class ArticleForm(FlaskForm):
+    """The article editor; the pressed button's name "action" says what to do."""
+
+    title = StringField(
+        _l("Title"), filters=[_strip], validators=[DataRequired(), Length(max=200)]
+    )
+    # Choices (sub-sections grouped under channels) are set by the view.
+    section_id = SelectField(
+        _l("Section"),
+        coerce=_int_or_none,
+        validate_choice=True,
+        validators=[DataRequired(message=_l("Choose a section."))],
+    )
+    author_name = StringField(
+        _l("Author"), filters=[_strip], validators=[Length(max=100)]
+    )
+    source = StringField(
+        _l("Source"), filters=[_none_if_blank], validators=[Length(max=100)]
+    )
+    summary = TextAreaField(
+        _l("Summary"),
+        filters=[_none_if_blank],
+        validators=[Length(max=500)],
+        description=_l("Optional; otherwise the start of the text is used."),
+    )
+    cover_id = HiddenField(filters=[_none_if_blank])
+    # Entered in the site's time zone; the view converts it to UTC.
+    published_at = DateTimeLocalField(
+        _l("Publish time"),
+        format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+        validators=[Optional()],
+        description=_l("Leave empty to publish now; a future time schedules the post."),
+    )
+    pinned = BooleanField(_l("Pinned"))
+    body_html = TextAreaField(_l("Text"))
+    version = HiddenField()

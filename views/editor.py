@@ -1,24 +1,615 @@
 """Blueprint "editor", /editor: the teachers' and editors' workspace."""
 
-from flask import Blueprint, render_template
-from flask_login import login_required
+from __future__ import annotations
+
+from datetime import UTC
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import format_time, to_user_timezone, to_utc
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from flask_wtf.csrf import CSRFError, generate_csrf
+from sqlalchemy.orm import selectinload
+from wtforms.fields.choices import SelectChoice
+
+import articles
+from articles import Action, Changes, Conflict, Refused
+from forms import ArticleForm
+from models import Article, Revision, Section, Status, Upload, db, utcnow
+from permissions import can_edit, reviewer_required
+from sanitize import clean_html
 
 bp = Blueprint("editor", __name__, url_prefix="/editor")
+
+# Dashboard filter values; "scheduled" is a published post with a future time.
+STATUS_FILTERS = ("draft", "pending", "published", "scheduled")
+MAX_PAGE = 100_000
+
+
+# --- Helpers ------------------------------------------------------------------
+
+
+def get_article_or_404(article_id: int, *, trashed: bool = False) -> Article:
+    """The post if the current user may edit it: 404 if missing, 403 if not theirs."""
+    article = db.get_or_404(Article, article_id)
+    if (article.deleted_at is not None) != trashed:
+        abort(404)
+    if not can_edit(current_user, article):
+        abort(403)
+    return article
+
+
+def section_choices() -> list[SelectChoice]:
+    """Sub-sections grouped under their channel; a channel without any is itself."""
+    channels = db.session.scalars(
+        sa.select(Section)
+        .where(Section.parent_id.is_(None))
+        .order_by(Section.position, Section.id)
+        .options(selectinload(Section.children))
+    ).all()
+    choices = [SelectChoice(value="", label=_("Choose a section"))]
+    for channel in channels:
+        if channel.children:
+            choices.extend(
+                SelectChoice(value=child.id, label=child.name, optgroup=channel.name)
+                for child in channel.children
+            )
+        else:
+            choices.append(SelectChoice(value=channel.id, label=channel.name))
+    return choices
+
+
+def build_form(article: Article | None = None, **kwargs) -> ArticleForm:
+    form = ArticleForm(**kwargs)
+    form.section_id.choices = section_choices()
+    if request.method == "GET":
+        if article is None:
+            form.author_name.data = current_user.display_name
+            form.version.data = ""
+        else:
+            form.process(obj=article)
+            form.section_id.data = article.section_id
+            form.published_at.data = _local(article.published_at)
+            form.cover_id.data = article.cover_id or ""
+            form.version.data = str(article.version)
+    return form
+
+
+def _local(value):
+    """Naive UTC from the database to naive site-local time for datetime-local."""
+    if value is None:
+        return None
+    return to_user_timezone(value.replace(tzinfo=UTC)).replace(tzinfo=None)
+
+
+def _cover_id(raw) -> int | None:
+    """A cover must be an uploaded image; anything else is dropped."""
+    if raw in (None, ""):
+        return None
+    try:
+        upload = db.session.get(Upload, int(raw))
+    except (TypeError, ValueError):
+        return None
+    if upload is None or upload.kind != "image":
+        return None
+    return upload.id
+
+
+def changes_from_form(form: ArticleForm) -> Changes:
+    published_at = form.published_at.data
+    return Changes(
+        title=form.title.data,
+        body_html=form.body_html.data or "",
+        summary=form.summary.data,
+        author_name=form.author_name.data or current_user.display_name,
+        source=form.source.data,
+        section_id=form.section_id.data,
+        cover_id=_cover_id(form.cover_id.data),
+        published_at=to_utc(published_at) if published_at else None,
+        pinned=form.pinned.data if current_user.can_review else None,
+    )
+
+
+def render_editor(form: ArticleForm, article: Article | None, status: int = 200, **kw):
+    # Whatever comes back to the page goes through the sanitizer first: a
+    # re-rendered form must never echo submitted markup unfiltered.
+    form.body_html.data = clean_html(form.body_html.data or "")
+    user = current_user if current_user.is_authenticated else None
+    cover = (
+        db.session.get(Upload, int(form.cover_id.data))
+        if _is_int(form.cover_id.data)
+        else None
+    )
+    return (
+        render_template(
+            "editor/edit.html",
+            form=form,
+            article=article,
+            cover=cover,
+            actions=articles.allowed_actions(user, article) if user else [],
+            can_pin=bool(user and user.can_review),
+            can_publish=bool(user and articles.may_publish(user)),
+            can_delete=bool(user and article and articles.may_delete(user, article)),
+            read_only=bool(
+                user and article and not articles.may_edit_content(user, article)
+            ),
+            **kw,
+        ),
+        status,
+    )
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) or (isinstance(value, str) and value.isdigit())
+
+
+def _expected_version(raw) -> int:
+    """The version the form was loaded with; unreadable means conflict-safe 0."""
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return 0
+
+
+
+def _flash_done(result: str | None, article: Article) -> None:
+    if result in ("publish", "approve") and article.is_scheduled:
+        flash(_("Scheduled: it will appear at the publish time."), "success")
+    elif result == "submit":
+        flash(_("Submitted for review. An editor will publish it."), "success")
+    elif result == "publish":
+        flash(_("Published."), "success")
+    elif result == "approve":
+        flash(_("Approved and published."), "success")
+    elif result == "unpublish":
+        flash(_("Unpublished: the post is a draft again."), "success")
+    else:
+        flash(_("Saved."), "success")
+
+
+def _refused_message(error: Refused) -> str:
+    reason = str(error)
+    if reason == Action.PUBLISH:
+        return _("Only editors can publish. Submit the post for review instead.")
+    if reason == Action.UNPUBLISH:
+        return _("You may not unpublish this post.")
+    if reason == "edit":
+        return _("This post is published. Ask an editor to change it.")
+    return _("You are not allowed to do that.")
+
+
+def _session_lost_response(form: ArticleForm, article: Article | None):
+    """Re-show the submitted text when the session ended, without saving it."""
+    login_url = url_for("auth.login")
+    return render_editor(
+        form,
+        article,
+        status=401 if not current_user.is_authenticated else 400,
+        session_lost=True,
+        login_url=login_url,
+    )
+
+
+# --- Dashboard ----------------------------------------------------------------
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        abort(404)
+    return int(raw)
 
 
 @bp.get("/")
 @login_required
 def dashboard():
-    return render_template("editor/dashboard.html")
+    now = utcnow()
+    stmt = sa.select(Article).where(Article.deleted_at.is_(None))
+    if not current_user.can_review:
+        stmt = stmt.where(Article.created_by_id == current_user.id)
+    status = request.args.get("status", "")
+    if status == "scheduled":
+        stmt = stmt.where(
+            Article.status == Status.PUBLISHED, Article.published_at > now
+        )
+    elif status == "published":
+        stmt = stmt.where(
+            Article.status == Status.PUBLISHED,
+            sa.or_(Article.published_at.is_(None), Article.published_at <= now),
+        )
+    elif status in (Status.DRAFT, Status.PENDING):
+        stmt = stmt.where(Article.status == status)
+    else:
+        status = ""
+    section_id = request.args.get("section", "")
+    section = db.session.get(Section, int(section_id)) if section_id.isdigit() else None
+    if section is not None:
+        stmt = stmt.where(Article.section_id.in_(section.subtree_ids()))
+    query = request.args.get("q", "").strip()[:100]
+    if query:
+        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(Article.title.ilike(f"%{escaped}%", escape="\\"))
+    stmt = stmt.options(
+        selectinload(Article.section), selectinload(Article.created_by)
+    ).order_by(Article.updated_at.desc(), Article.id.desc())
+    page = db.paginate(
+        stmt,
+        page=_page_number(),
+        per_page=current_app.config["ARTICLES_PER_PAGE"],
+        error_out=True,
+    )
+    pending_count = None
+    if current_user.can_review:
+        pending_count = db.session.scalar(
+            sa.select(sa.func.count(Article.id)).where(
+                Article.status == Status.PENDING, Article.deleted_at.is_(None)
+            )
+        )
+    return render_template(
+        "editor/dashboard.html",
+        page=page,
+        status=status,
+        section=section,
+        query=query,
+        sections=section_choices()[1:],
+        pending_count=pending_count,
+        now=now,
+    )
 
 
-@bp.get("/articles/new")
-@login_required
+# --- New and edit -------------------------------------------------------------
+
+
+@bp.route("/articles/new", methods=["GET", "POST"])
 def new_article():
-    return render_template("editor/dashboard.html")
+    if not current_user.is_authenticated:
+        if request.method == "GET":
+            return current_app.login_manager.unauthorized()
+        return _session_lost_response(build_form(), None)
+    form = build_form()
+    if request.method == "GET" or not form.validate_on_submit():
+        return render_editor(form, None, status=200 if request.method == "GET" else 422)
+    action = request.form.get("action", Action.SAVE)
+    if action not in Action.ALL:
+        action = Action.SAVE
+    article = articles.create_article(changes_from_form(form), current_user)
+    try:
+        result = articles.apply_action(article, action, current_user)
+    except Refused as error:
+        db.session.rollback()
+        form.form_errors.append(_refused_message(error))
+        return render_editor(form, None, status=403)
+    db.session.commit()
+    _flash_done(result, article)
+    return redirect(url_for("editor.edit_article", article_id=article.id))
+
+
+@bp.route("/articles/<int:article_id>/edit", methods=["GET", "POST"])
+def edit_article(article_id: int):
+    if not current_user.is_authenticated:
+        if request.method == "GET":
+            return current_app.login_manager.unauthorized()
+        return _session_lost_response(build_form(), None)
+    article = get_article_or_404(article_id)
+    form = build_form(article)
+    if request.method == "GET":
+        return render_editor(form, article)
+    if not form.validate_on_submit():
+        return render_editor(form, article, status=422)
+    action = request.form.get("action", Action.SAVE)
+    if action not in Action.ALL:
+        action = Action.SAVE
+    try:
+        articles.save_article(
+            article,
+            changes_from_form(form),
+            current_user,
+            _expected_version(form.version.data),
+        )
+        result = articles.apply_action(article, action, current_user)
+    except Conflict:
+        db.session.rollback()
+        article = db.session.get(Article, article_id)
+        return render_editor(form, article, status=409, conflict=True)
+    except Refused as error:
+        db.session.rollback()
+        article = db.session.get(Article, article_id)
+        form.form_errors.append(_refused_message(error))
+        return render_editor(form, article, status=403)
+    db.session.commit()
+    _flash_done(result, article)
+    return redirect(url_for("editor.edit_article", article_id=article.id))
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_error(error):
+    """A stale token (often an expired session) must not throw away the text."""
+    is_json = request.is_json or request.accept_mimetypes.best == "application/json"
+    message = _(
+        "Your session has expired or the page is too old. "
+        "Log in again in another window, then save again."
+    )
+    if is_json:
+        return jsonify(error=message, csrf=True, login_url=url_for("auth.login")), 400
+    if request.endpoint in ("editor.new_article", "editor.edit_article"):
+        article = None
+        article_id = (request.view_args or {}).get("article_id")
+        if article_id and current_user.is_authenticated:
+            article = db.session.get(Article, article_id)
+            if article is not None and not can_edit(current_user, article):
+                article = None
+        form = build_form(meta={"csrf": False})
+        form.validate()  # fills .data from the submitted values; nothing is saved
+        for field in form:
+            field.errors = []
+        return _session_lost_response(form, article)
+    return render_template(
+        "errors/error.html", code=400, title=_("Bad request"), message=message
+    ), 400
+
+
+# --- Autosave (JSON, called by static/js/editor.js) -----------------------------
+
+
+def _autosave_fields(data: dict) -> dict:
+    """Pick and trim the text fields; lengths are capped like the form's."""
+
+    def text(key, limit):
+        value = data.get(key)
+        return value.strip()[:limit] if isinstance(value, str) else None
+
+    fields = {}
+    for key, limit in (("title", 200), ("author_name", 100), ("source", 100)):
+        value = text(key, limit)
+        if value is not None:
+            fields[key] = value
+    summary = text("summary", 500)
+    if summary is not None:
+        fields["summary"] = summary or None
+    if isinstance(data.get("body_html"), str):
+        fields["body_html"] = data["body_html"]
+    if "source" in fields:
+        fields["source"] = fields["source"] or None
+    section_id = data.get("section_id")
+    if _is_int(section_id) and db.session.get(Section, int(section_id)):
+        fields["section_id"] = int(section_id)
+    if "cover_id" in data:
+        fields["cover_id"] = _cover_id(data.get("cover_id"))
+    return fields
+
+
+def _saved_json(article: Article, status: int = 200):
+    time = format_time(article.updated_at.replace(tzinfo=UTC), "HH:mm")
+    return jsonify(
+        id=article.id,
+        version=article.version,
+        status=article.status,
+        saved=True,
+        message=_("Saved at %(time)s", time=time),
+        edit_url=url_for("editor.edit_article", article_id=article.id),
+        autosave_url=url_for("editor.autosave", article_id=article.id),
+    ), status
+
+
+@bp.post("/articles/autosave")
+@login_required
+def autosave_new():
+    """Create the one draft a new post autosaves into; later saves use its id."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return jsonify(error=_("The request could not be understood.")), 400
+    fields = _autosave_fields(data)
+    if "section_id" not in fields:
+        first = db.session.scalar(
+            sa.select(Section.id).order_by(Section.parent_id.is_not(None), Section.id)
+        )
+        if first is None:
+            return jsonify(error=_("Ask an administrator to create a section.")), 422
+        fields["section_id"] = first
+    article = articles.create_article(
+        Changes(
+            title=fields.get("title", ""),
+            body_html=fields.get("body_html", ""),
+            summary=fields.get("summary"),
+            author_name=fields.get("author_name") or current_user.display_name,
+            source=fields.get("source"),
+            section_id=fields["section_id"],
+            cover_id=fields.get("cover_id"),
+        ),
+        current_user,
+    )
+    db.session.commit()
+    return _saved_json(article, 201)
+
+
+@bp.post("/articles/<int:article_id>/autosave")
+@login_required
+def autosave(article_id: int):
+    article = get_article_or_404(article_id)
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return jsonify(error=_("The request could not be understood.")), 400
+    try:
+        articles.autosave_article(
+            article,
+            _autosave_fields(data),
+            current_user,
+            _expected_version(data.get("version")),
+        )
+    except Conflict:
+        return jsonify(
+            error=_(
+                "Someone else saved this post meanwhile. Your text was not saved "
+                "on the server: copy it, then open the current version."
+            ),
+            conflict=True,
+            edit_url=url_for("editor.edit_article", article_id=article_id),
+        ), 409
+    except Refused:
+        # Published posts keep their working copy in the browser only.
+        return jsonify(
+            saved=False,
+            message=_("Changes are kept in this browser until you press Update."),
+        ), 200
+    db.session.commit()
+    return _saved_json(article)
+
+
+@bp.get("/csrf-token")
+@login_required
+def csrf_token():
+    """A fresh token after logging in again in another window."""
+    response = jsonify(csrf_token=generate_csrf())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- Preview ------------------------------------------------------------------
+
+
+@bp.get("/articles/<int:article_id>/preview")
+@login_required
+def preview_article(article_id: int):
+    """The reader's article page for any status; counts no view."""
+    article = get_article_or_404(article_id)
+    return render_template(
+        "editor/preview.html",
+        article=article,
+        previous=None,
+        following=None,
+        description=article.summary or "",
+        canonical=url_for("public.article", article_id=article.id, _external=True),
+        og_image=None,
+        active_channel_id=article.section.channel.id,
+        preview=True,
+    )
+
+
+# --- Revisions ----------------------------------------------------------------
+
+
+def _revision_or_404(article: Article, revision_id: int) -> Revision:
+    revision = db.get_or_404(Revision, revision_id)
+    if revision.article_id != article.id:
+        abort(404)
+    return revision
+
+
+@bp.get("/articles/<int:article_id>/revisions")
+@reviewer_required
+def revisions(article_id: int):
+    article = get_article_or_404(article_id)
+    return render_template("editor/revisions.html", article=article)
+
+
+@bp.get("/articles/<int:article_id>/revisions/<int:revision_id>")
+@reviewer_required
+def revision(article_id: int, revision_id: int):
+    article = get_article_or_404(article_id)
+    return render_template(
+        "editor/revision.html",
+        article=article,
+        revision=_revision_or_404(article, revision_id),
+    )
+
+
+@bp.post("/articles/<int:article_id>/revisions/<int:revision_id>/restore")
+@reviewer_required
+def restore_revision(article_id: int, revision_id: int):
+    article = get_article_or_404(article_id)
+    revision = _revision_or_404(article, revision_id)
+    try:
+        articles.restore_revision(article, revision, current_user)
+    except Conflict:
+        flash(_("Someone saved the post meanwhile. Try again."), "error")
+        return redirect(url_for("editor.revisions", article_id=article_id))
+    db.session.commit()
+    flash(_("The older version was restored."), "success")
+    return redirect(url_for("editor.edit_article", article_id=article_id))
+
+
+# --- Trash --------------------------------------------------------------------
+
+
+@bp.post("/articles/<int:article_id>/delete")
+@login_required
+def delete_article(article_id: int):
+    article = get_article_or_404(article_id)
+    try:
+        articles.trash(article, current_user)
+    except Refused:
+        abort(403)
+    db.session.commit()
+    flash(_("Moved to the trash."), "success")
+    return redirect(url_for("editor.dashboard"))
 
 
 @bp.get("/trash")
-@login_required
+@reviewer_required
 def trash():
-    return render_template("editor/dashboard.html")
+    stmt = (
+        sa.select(Article)
+        .where(Article.deleted_at.is_not(None))
+        .options(selectinload(Article.section), selectinload(Article.created_by))
+        .order_by(Article.deleted_at.desc(), Article.id.desc())
+    )
+    page = db.paginate(
+        stmt,
+        page=_page_number(),
+        per_page=current_app.config["ARTICLES_PER_PAGE"],
+        error_out=True,
+    )
+    return render_template("editor/trash.html", page=page)
+
+
+@bp.post("/articles/<int:article_id>/restore")
+@reviewer_required
+def restore_article(article_id: int):
+    article = get_article_or_404(article_id, trashed=True)
+    articles.restore_from_trash(article, current_user)
+    db.session.commit()
+    flash(_("Restored from the trash."), "success")
+    return redirect(url_for("editor.trash"))
+
+
+def _confirmed() -> bool:
+    if request.form.get("confirm") == "yes":
+        return True
+    flash(_("Tick the box to confirm that it cannot be undone."), "error")
+    return False
+
+
+@bp.post("/articles/<int:article_id>/purge")
+@reviewer_required
+def purge_article(article_id: int):
+    article = get_article_or_404(article_id, trashed=True)
+    if _confirmed():
+        articles.delete_forever(article, current_user)
+        db.session.commit()
+        flash(_("Deleted forever."), "success")
+    return redirect(url_for("editor.trash"))
+
+
+@bp.post("/trash/empty")
+@reviewer_required
+def empty_trash():
+    if _confirmed():
+        trashed = db.session.scalars(
+            sa.select(Article).where(Article.deleted_at.is_not(None))
+        ).all()
+        for article in trashed:
+            articles.delete_forever(article, current_user)
+        db.session.commit()
+        flash(_("The trash is empty."), "success")
+    return redirect(url_for("editor.trash"))

@@ -1,0 +1,298 @@
+"""Article workflow rules: who may do what, saving with revisions and conflicts.
+
+The views in views/editor.py only translate HTTP into calls here, so every rule
+(publish rights, pinning, version conflicts, revisions, trash) lives in one place
+and is enforced on the server whatever the page shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+import storage
+from models import (
+    Article,
+    AuditEvent,
+    Revision,
+    Status,
+    User,
+    db,
+    get_settings,
+    utcnow,
+)
+from permissions import can_edit
+from sanitize import clean_html
+
+# Fields the editor form writes; status, pinning and time are set by actions.
+CONTENT_FIELDS = ("title", "body_html", "summary", "author_name", "source")
+
+
+class Action:
+    SAVE = "save"  # keep the current status (a new post becomes a draft)
+    SUBMIT = "submit"  # draft -> pending review
+    PUBLISH = "publish"  # -> published (approve when it was pending)
+    UNPUBLISH = "unpublish"  # published -> draft
+    ALL = (SAVE, SUBMIT, PUBLISH, UNPUBLISH)
+
+
+class Refused(Exception):
+    """The user may not do this; the message is shown to them."""
+
+
+class Conflict(Exception):
+    """Someone else saved the post after this form was loaded."""
+
+
+@dataclass
+class Changes:
+    """What the editor form submitted, already validated."""
+
+    title: str
+    body_html: str
+    summary: str | None
+    author_name: str
+    source: str | None
+    section_id: int
+    cover_id: int | None = None
+    published_at: datetime | None = None
+    pinned: bool | None = None
+
+
+def may_publish(user: User) -> bool:
+    """Editors and admins; authors only when the site lets them skip review."""
+    if user.can_review:
+        return True
+    return get_settings()["authors_can_publish"] == "1"
+
+
+def may_edit_content(user: User, article: Article) -> bool:
+    """Changing a public post changes what readers see, so it needs publish rights."""
+    if not can_edit(user, article) or article.deleted_at is not None:
+        return False
+    if article.status == Status.PUBLISHED:
+        return may_publish(user)
+    return True
+
+
+def may_delete(user: User, article: Article) -> bool:
+    if user.can_review:
+        return True
+    return article.created_by_id == user.id and article.status != Status.PUBLISHED
+
+
+def allowed_actions(user: User, article: Article | None) -> list[str]:
+    """The action buttons to show; each is checked again by apply_action()."""
+    status = article.status if article else Status.DRAFT
+    if article is not None and not may_edit_content(user, article):
+        return []
+    actions = [Action.SAVE]
+    if status == Status.DRAFT and not may_publish(user):
+        actions.append(Action.SUBMIT)
+    if status != Status.PUBLISHED and may_publish(user):
+        actions.append(Action.PUBLISH)
+    if status == Status.PUBLISHED and may_publish(user):
+        actions.append(Action.UNPUBLISH)
+    return actions
+
+
+def keep_revision(article: Article, user: User) -> Revision:
+    """Store the article's current (saved) text as a revision."""
+    revision = Revision(
+        article_id=article.id,
+        title=article.title,
+        body_html=article.body_html,
+        summary=article.summary,
+        created_by_id=user.id,
+    )
+    db.session.add(revision)
+    return revision
+
+
+def _update_if_version(article_id: int, version: int, values: dict) -> bool:
+    """Write values only if nobody saved since `version` (one atomic UPDATE)."""
+    result = db.session.execute(
+        sa.update(Article)
+        .where(Article.id == article_id, Article.version == version)
+        .values(version=Article.version + 1, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def create_article(changes: Changes, user: User) -> Article:
+    """A new post is always a draft first; actions move it on."""
+    article = Article(
+        title=changes.title,
+        body_html=clean_html(changes.body_html or ""),
+        summary=changes.summary,
+        author_name=changes.author_name,
+        source=changes.source,
+        section_id=changes.section_id,
+        cover_id=changes.cover_id,
+        published_at=changes.published_at,
+        pinned=bool(changes.pinned) and user.can_review,
+        status=Status.DRAFT,
+        created_by_id=user.id,
+        updated_by_id=user.id,
+    )
+    db.session.add(article)
+    db.session.flush()
+    _claim_images(article, user)
+    return article
+
+
+def save_article(
+    article: Article, changes: Changes, user: User, expected_version: int
+) -> None:
+    """Save the form onto an existing post, refusing stale versions.
+
+    Raises Refused or Conflict; the caller commits on success.
+    """
+    if not may_edit_content(user, article):
+        raise Refused("edit")
+    values = {
+        "title": changes.title,
+        "body_html": clean_html(changes.body_html or ""),
+        "summary": changes.summary,
+        "author_name": changes.author_name,
+        "source": changes.source,
+        "section_id": changes.section_id,
+        "cover_id": changes.cover_id,
+        "updated_by_id": user.id,
+    }
+    if changes.published_at is not None or article.status != Status.PUBLISHED:
+        values["published_at"] = changes.published_at
+    # Pinning is an editor's decision: an author's form value is ignored.
+    if user.can_review and changes.pinned is not None:
+        values["pinned"] = changes.pinned
+    if article.status == Status.PUBLISHED and _text_changed(article, values):
+        keep_revision(article, user)
+    if not _update_if_version(article.id, expected_version, values):
+        db.session.rollback()
+        raise Conflict()
+    db.session.refresh(article)
+    _claim_images(article, user)
+
+
+def autosave_article(
+    article: Article, fields: dict, user: User, expected_version: int
+) -> None:
+    """Store the text of a draft or pending post while the user types.
+
+    A published post is never autosaved on the server: readers must not see
+    half-edited text, so its working copy stays in the browser (localStorage)
+    until the user presses a save button.
+    """
+    if not may_edit_content(user, article):
+        raise Refused("edit")
+    if article.status == Status.PUBLISHED:
+        raise Refused("published")
+    values = {key: fields[key] for key in CONTENT_FIELDS if key in fields}
+    if "body_html" in values:
+        values["body_html"] = clean_html(values["body_html"] or "")
+    if fields.get("section_id"):
+        values["section_id"] = fields["section_id"]
+    if "cover_id" in fields:
+        values["cover_id"] = fields["cover_id"]
+    values["updated_by_id"] = user.id
+    if not _update_if_version(article.id, expected_version, values):
+        db.session.rollback()
+        raise Conflict()
+    db.session.refresh(article)
+    _claim_images(article, user)
+
+
+def _text_changed(article: Article, values: dict) -> bool:
+    return any(
+        getattr(article, key) != values[key]
+        for key in ("title", "body_html", "summary")
+    )
+
+
+def _claim_images(article: Article, user: User) -> None:
+    # Images are uploaded before a new post has an id; linking them now lets
+    # emptying the trash find and delete their files.
+    storage.claim_uploads(article, article.body_html, user.id)
+
+
+def _audit(user: User, action: str, article: Article) -> None:
+    target = f"article {article.id}: {article.title}"[:200]
+    db.session.add(AuditEvent(user_id=user.id, action=action, target=target))
+
+
+def apply_action(article: Article, action: str, user: User) -> str | None:
+    """Move the post to the status the action asks for; return the audit name."""
+    if not can_edit(user, article):
+        raise Refused(action)
+    if action == Action.SAVE:
+        return None
+    if action == Action.SUBMIT:
+        if article.created_by_id != user.id and not user.can_review:
+            raise Refused(action)
+        if article.status == Status.PUBLISHED:
+            raise Refused(action)
+        article.status = Status.PENDING
+        _audit(user, "article.submit", article)
+        return "submit"
+    if action == Action.PUBLISH:
+        if not may_publish(user):
+            raise Refused(action)
+        name = "approve" if article.status == Status.PENDING else "publish"
+        article.status = Status.PUBLISHED
+        if article.published_at is None:
+            article.published_at = utcnow()
+        _audit(user, f"article.{name}", article)
+        return name
+    if action == Action.UNPUBLISH:
+        if not may_publish(user) or article.status != Status.PUBLISHED:
+            raise Refused(action)
+        article.status = Status.DRAFT
+        _audit(user, "article.unpublish", article)
+        return "unpublish"
+    raise Refused(action)
+
+
+def trash(article: Article, user: User) -> None:
+    if not may_delete(user, article):
+        raise Refused("delete")
+    article.deleted_at = utcnow()
+    _audit(user, "article.delete", article)
+
+
+def restore_from_trash(article: Article, user: User) -> None:
+    if not user.can_review:
+        raise Refused("restore")
+    article.deleted_at = None
+    _audit(user, "article.restore", article)
+
+
+def delete_forever(article: Article, user: User) -> None:
+    """Remove a trashed post, its revisions, and its uploaded files."""
+    if not user.can_review or article.deleted_at is None:
+        raise Refused("purge")
+    _audit(user, "article.purge", article)
+    article_id = article.id
+    # Uploads only get their article_id set to NULL by the foreign key, so
+    # their files are deleted explicitly first (this commits the audit event).
+    storage.delete_article_files(article_id)
+    db.session.execute(sa.delete(Article).where(Article.id == article_id))
+
+
+def restore_revision(article: Article, revision: Revision, user: User) -> None:
+    """Bring back an older text; the current one is kept as a revision first."""
+    if not user.can_review:
+        raise Refused("restore_revision")
+    keep_revision(article, user)
+    values = {
+        "title": revision.title,
+        "body_html": revision.body_html,
+        "summary": revision.summary,
+        "updated_by_id": user.id,
+    }
+    if not _update_if_version(article.id, article.version, values):
+        db.session.rollback()
+        raise Conflict()
+    _audit(user, "article.restore_revision", article)

@@ -1,0 +1,733 @@
+/* The article editor page: Jodit, autosave, a local backup, uploads, and
+ * recovery when the session has expired. Plain script, no build step.
+ *
+ * Server contract (views/editor.py, views/files.py):
+ *   POST data-autosave-new / data-autosave-url  JSON {title, body_html, summary,
+ *     author_name, source, section_id, cover_id, version}
+ *     -> {id, version, message, edit_url, autosave_url} | 409 {error} | 401 {error}
+ *   GET  data-csrf-url -> {csrf_token}
+ *   POST data-image-url / data-attachment-url / data-docx-url (multipart "file")
+ * Every fetch sends Accept: application/json and X-CSRFToken.
+ */
+(function () {
+  "use strict";
+
+  var form = document.getElementById("article-form");
+  if (!form) {
+    return;
+  }
+  var textarea = document.getElementById("body_html");
+  var messagesEl = document.getElementById("editor-messages");
+  var statusEl = document.getElementById("autosave-status");
+  var submitStatus = document.getElementById("submit-status");
+  var csrfInput = form.querySelector('input[name="csrf_token"]');
+  var versionInput = form.querySelector('input[name="version"]');
+  var coverInput = form.querySelector('input[name="cover_id"]');
+
+  var AUTOSAVE_DELAY = 2000; // after typing stops
+  var AUTOSAVE_MIN_INTERVAL = 5000; // between two saves
+  var STORAGE_PREFIX = "schoolnews-editor:";
+
+  var state = {
+    articleId: form.dataset.articleId || "",
+    status: form.dataset.status || "draft",
+    dirty: false, // changed since the last server save
+    saving: false,
+    timer: null,
+    lastSave: 0,
+    submitting: false,
+    conflict: false,
+    sessionLost: false,
+  };
+
+  function msg(name) {
+    return (messagesEl && messagesEl.dataset[name]) || "";
+  }
+
+  function showStatus(text, kind) {
+    if (!statusEl) {
+      return;
+    }
+    statusEl.textContent = text;
+    statusEl.className = "autosave-status" + (kind ? " is-" + kind : "");
+  }
+
+  /* The login link opens a new window so this page, and its text, stays. */
+  function showSessionLost(target) {
+    state.sessionLost = true;
+    var el = target || submitStatus;
+    if (!el) {
+      return;
+    }
+    el.textContent = msg("session") + " ";
+    var link = document.createElement("a");
+    link.href = form.dataset.loginUrl;
+    link.target = "_blank";
+    link.rel = "noopener";
+    link.textContent = msg("loginLink");
+    el.appendChild(link);
+    el.classList.add("is-error");
+  }
+
+  function csrfToken() {
+    return csrfInput ? csrfInput.value : "";
+  }
+
+  function jsonHeaders(extra) {
+    var headers = { Accept: "application/json", "X-CSRFToken": csrfToken() };
+    if (extra) {
+      Object.keys(extra).forEach(function (key) {
+        headers[key] = extra[key];
+      });
+    }
+    return headers;
+  }
+
+  /* fetch() that always resolves to {status, data}; network errors are 0. */
+  function request(url, options) {
+    options.credentials = "same-origin";
+    return fetch(url, options).then(
+      function (response) {
+        return response
+          .json()
+          .catch(function () {
+            return {};
+          })
+          .then(function (data) {
+            return { status: response.status, data: data || {} };
+          });
+      },
+      function () {
+        return { status: 0, data: {} };
+      }
+    );
+  }
+
+  function isSessionProblem(result) {
+    return (
+      result.status === 401 || (result.status === 400 && result.data.csrf)
+    );
+  }
+
+  // --- The rich-text editor -------------------------------------------------
+
+  var jodit = null;
+
+  function bodyValue() {
+    return jodit ? jodit.value : textarea.value;
+  }
+
+  function setBody(html) {
+    if (jodit) {
+      jodit.value = html;
+    } else {
+      textarea.value = html;
+    }
+  }
+
+  /* Word/WPS clipboard HTML: drop the document wrapper, style sheets, comments
+   * and Office tags, but keep inline styles (the server turns Word's mso-list
+   * paragraphs into real lists and filters every style). */
+  function cleanPastedHtml(html) {
+    if (typeof html !== "string" || html.indexOf("<") === -1) {
+      return html;
+    }
+    var doc = new DOMParser().parseFromString(html, "text/html");
+    var body = doc.body;
+    if (!body) {
+      return html;
+    }
+    body
+      .querySelectorAll("style, script, meta, link, title, xml, template")
+      .forEach(function (node) {
+        node.remove();
+      });
+    var walker = doc.createTreeWalker(body, NodeFilter.SHOW_COMMENT);
+    var comments = [];
+    while (walker.nextNode()) {
+      comments.push(walker.currentNode);
+    }
+    comments.forEach(function (node) {
+      node.remove();
+    });
+    body.querySelectorAll("*").forEach(function (node) {
+      // Office namespaced tags such as <o:p> only carry empty paragraphs.
+      if (node.tagName.indexOf(":") !== -1) {
+        node.replaceWith.apply(node, Array.prototype.slice.call(node.childNodes));
+        return;
+      }
+      Array.prototype.slice.call(node.attributes).forEach(function (attr) {
+        var name = attr.name.toLowerCase();
+        if (name.indexOf("on") === 0 || name === "class" || name === "lang") {
+          node.removeAttribute(attr.name);
+        }
+      });
+    });
+    return body.innerHTML;
+  }
+
+  function uploadOptions() {
+    return {
+      url: form.dataset.imageUrl,
+      insertImageAsBase64URI: false,
+      imagesExtensions: ["jpg", "jpeg", "png", "gif", "webp"],
+      filesVariableName: function () {
+        return "file";
+      },
+      // Our endpoint answers JSON errors with 4xx codes, which Jodit's own
+      // request helper would turn into a bare "Bad Request"; fetch keeps them.
+      customUploadFunction: function (formData) {
+        if (state.articleId) {
+          formData.append("article_id", state.articleId);
+        }
+        return request(form.dataset.imageUrl, {
+          method: "POST",
+          headers: jsonHeaders(),
+          body: formData,
+        }).then(function (result) {
+          if (isSessionProblem(result)) {
+            showSessionLost();
+          }
+          if (result.status === 0) {
+            return { error: msg("uploadFailed") };
+          }
+          return result.data;
+        });
+      },
+      isSuccess: function (resp) {
+        return Boolean(resp && resp.url && !resp.error);
+      },
+      getMessage: function (resp) {
+        return (resp && resp.error) || msg("uploadFailed");
+      },
+      process: function (resp) {
+        return {
+          files: [resp.url],
+          isImages: [true],
+          baseurl: "",
+          messages: [],
+        };
+      },
+      defaultHandlerError: function (error) {
+        var j = this.j || this;
+        j.message.error(error.message || msg("uploadFailed"), 6000);
+      },
+    };
+  }
+
+  function initJodit() {
+    if (typeof window.Jodit === "undefined") {
+      return; // the plain textarea still works and is submitted as is
+    }
+    var buttons = [
+      "paragraph",
+      "|",
+      "bold",
+      "italic",
+      "underline",
+      "|",
+      "ul",
+      "ol",
+      "|",
+      "align",
+      "|",
+      "link",
+      "image",
+      "table",
+      "hr",
+      "|",
+      "undo",
+      "redo",
+    ];
+    jodit = window.Jodit.make(textarea, {
+      language: form.dataset.lang || "zh_cn",
+      buttons: buttons,
+      buttonsMD: buttons,
+      buttonsSM: buttons,
+      buttonsXS: buttons,
+      toolbarAdaptive: false,
+      toolbarSticky: true,
+      minHeight: 320,
+      height: "auto",
+      showCharsCounter: false,
+      showWordsCounter: false,
+      showXPathInStatusbar: false,
+      hidePoweredByJodit: true,
+      // Nothing may be fetched from a CDN (no ace/beautify for source view).
+      sourceEditor: "area",
+      beautifyHTML: false,
+      disablePlugins: ["ai-assistant", "speech-recognize", "about", "print"],
+      controls: {
+        paragraph: {
+          list: {
+            p: "Paragraph",
+            h2: "Heading 2",
+            h3: "Heading 3",
+            h4: "Heading 4",
+            blockquote: "Quote",
+          },
+        },
+      },
+      // Paste keeps the structure without asking; the server sanitizer
+      // decides what stays (see cleanPastedHtml).
+      askBeforePasteHTML: false,
+      askBeforePasteFromWord: false,
+      processPasteFromWord: false,
+      defaultActionOnPaste: "insert_as_html",
+      imageDefaultWidth: null,
+      uploader: uploadOptions(),
+      link: { noFollowCheckbox: false },
+    });
+    jodit.events.on("beforePasteInsert", cleanPastedHtml);
+    jodit.events.on("change", onChange);
+  }
+
+  // --- Local backup -------------------------------------------------------
+
+  var FIELDS = ["title", "summary", "author_name", "source", "section_id"];
+
+  function storageKey(id) {
+    return STORAGE_PREFIX + (id || "new");
+  }
+
+  function snapshot() {
+    var data = { body_html: bodyValue() };
+    FIELDS.forEach(function (name) {
+      var el = form.elements[name];
+      if (el) {
+        data[name] = el.value;
+      }
+    });
+    data.cover_id = coverInput ? coverInput.value : "";
+    return data;
+  }
+
+  function writeBackup() {
+    try {
+      var copy = snapshot();
+      copy.baseVersion = versionInput ? versionInput.value : "";
+      copy.savedAt = Date.now();
+      localStorage.setItem(storageKey(state.articleId), JSON.stringify(copy));
+    } catch (e) {
+      // Private mode or a full quota: autosave to the server still works.
+    }
+  }
+
+  function readBackup(id) {
+    try {
+      var raw = localStorage.getItem(storageKey(id));
+      return raw ? JSON.parse(raw) : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function dropBackup(id) {
+    try {
+      localStorage.removeItem(storageKey(id));
+    } catch (e) {
+      /* nothing to drop */
+    }
+  }
+
+  function sameAsPage(copy) {
+    var now = snapshot();
+    return Object.keys(now).every(function (key) {
+      return (copy[key] || "") === (now[key] || "");
+    });
+  }
+
+  function applyCopy(copy) {
+    FIELDS.forEach(function (name) {
+      var el = form.elements[name];
+      if (el && typeof copy[name] === "string") {
+        el.value = copy[name];
+      }
+    });
+    if (typeof copy.body_html === "string") {
+      setBody(copy.body_html);
+    }
+  }
+
+  /* Offer the browser's copy only if it is based on the version the server
+   * has now (nobody saved since) and differs from it. */
+  function offerRestore() {
+    var copy = readBackup(state.articleId);
+    var banner = document.getElementById("restore-banner");
+    if (!copy || !banner) {
+      return;
+    }
+    var serverVersion = versionInput ? versionInput.value : "";
+    var current = !state.articleId || copy.baseVersion === serverVersion;
+    if (!current || sameAsPage(copy)) {
+      dropBackup(state.articleId);
+      return;
+    }
+    banner.hidden = false;
+    document.getElementById("restore-yes").addEventListener("click", function () {
+      applyCopy(copy);
+      banner.hidden = true;
+      markDirty();
+    });
+    document.getElementById("restore-no").addEventListener("click", function () {
+      dropBackup(state.articleId);
+      banner.hidden = true;
+    });
+  }
+
+  // --- Autosave -----------------------------------------------------------
+
+  function canAutosaveToServer() {
+    return state.status !== "published" && !state.conflict;
+  }
+
+  function onChange() {
+    markDirty();
+  }
+
+  function markDirty() {
+    state.dirty = true;
+    writeBackup();
+    if (!canAutosaveToServer()) {
+      if (state.status === "published") {
+        showStatus(msg("localOnly"));
+      }
+      return;
+    }
+    scheduleAutosave();
+  }
+
+  function scheduleAutosave() {
+    clearTimeout(state.timer);
+    var wait = Math.max(
+      AUTOSAVE_DELAY,
+      state.lastSave + AUTOSAVE_MIN_INTERVAL - Date.now()
+    );
+    state.timer = setTimeout(autosave, wait);
+  }
+
+  function hasContent(data) {
+    return Boolean((data.title || "").trim() || textOf(data.body_html).trim());
+  }
+
+  function textOf(html) {
+    var div = document.createElement("div");
+    div.innerHTML = html || "";
+    return (div.textContent || "") + (div.querySelector("img") ? "img" : "");
+  }
+
+  function autosave() {
+    if (!state.dirty || state.submitting || !canAutosaveToServer()) {
+      return Promise.resolve(false);
+    }
+    if (state.saving) {
+      scheduleAutosave(); // one request at a time: never two new drafts
+      return Promise.resolve(false);
+    }
+    var data = snapshot();
+    if (!state.articleId && !hasContent(data)) {
+      return Promise.resolve(false);
+    }
+    data.version = versionInput ? versionInput.value : "";
+    var url = state.articleId ? form.dataset.autosaveUrl : form.dataset.autosaveNew;
+    state.saving = true;
+    state.dirty = false;
+    state.lastSave = Date.now();
+    showStatus(msg("saving"));
+    return request(url, {
+      method: "POST",
+      headers: jsonHeaders({ "Content-Type": "application/json" }),
+      body: JSON.stringify(data),
+    }).then(function (result) {
+      state.saving = false;
+      var body = result.data;
+      if (result.status === 200 || result.status === 201) {
+        if (body.saved === false) {
+          showStatus(body.message || msg("localOnly"));
+          return false;
+        }
+        adoptSaved(body);
+        showStatus(body.message, "ok");
+        writeBackup();
+        return true;
+      }
+      state.dirty = true;
+      if (isSessionProblem(result)) {
+        showSessionLost(statusEl);
+      } else if (result.status === 409) {
+        state.conflict = true;
+        showStatus(body.error, "error");
+      } else if (result.status === 0) {
+        showStatus(msg("offline"), "error");
+        scheduleAutosave();
+      } else {
+        showStatus(body.error || msg("saveFailed"), "error");
+      }
+      return false;
+    });
+  }
+
+  /* After the first autosave the page is the edit page of that one draft. */
+  function adoptSaved(body) {
+    if (versionInput) {
+      versionInput.value = String(body.version);
+    }
+    if (!state.articleId && body.id) {
+      state.articleId = String(body.id);
+      form.dataset.articleId = state.articleId;
+      form.dataset.autosaveUrl = body.autosave_url;
+      form.action = body.edit_url;
+      dropBackup("");
+      if (window.history && window.history.replaceState) {
+        window.history.replaceState(null, "", body.edit_url);
+      }
+    }
+  }
+
+  /* Uploads of attachments need the post to exist; save it first. */
+  function ensureArticle() {
+    if (state.articleId) {
+      return Promise.resolve(state.articleId);
+    }
+    state.dirty = true;
+    showStatus(msg("needSave"));
+    return autosave().then(function () {
+      return state.articleId || Promise.reject(new Error("not saved"));
+    });
+  }
+
+  // --- Submitting the form --------------------------------------------------
+
+  /* Check the session before leaving the page: if it has expired, stay here
+   * with the text and ask the user to log in in another window. */
+  form.addEventListener("submit", function (event) {
+    if (form.dataset.checked === "yes") {
+      return;
+    }
+    event.preventDefault();
+    var button = event.submitter;
+    writeBackup();
+    if (submitStatus) {
+      submitStatus.textContent = "";
+      submitStatus.classList.remove("is-error");
+    }
+    request(form.dataset.csrfUrl, {
+      method: "GET",
+      headers: { Accept: "application/json" },
+      cache: "no-store",
+    }).then(function (result) {
+      if (result.status === 200 && result.data.csrf_token) {
+        csrfInput.value = result.data.csrf_token;
+        state.submitting = true;
+        clearTimeout(state.timer);
+        if (jodit) {
+          textarea.value = jodit.value;
+        }
+        form.dataset.checked = "yes";
+        if (button && button.name) {
+          // requestSubmit keeps which button was pressed (its action value).
+          form.requestSubmit ? form.requestSubmit(button) : form.submit();
+        } else {
+          form.submit();
+        }
+        return;
+      }
+      if (result.status === 401) {
+        showSessionLost();
+      } else {
+        submitStatus.textContent = msg("offline");
+        submitStatus.classList.add("is-error");
+      }
+    });
+  });
+
+  window.addEventListener("beforeunload", function (event) {
+    if (state.dirty && !state.submitting) {
+      event.preventDefault();
+      event.returnValue = msg("unsaved");
+      return msg("unsaved");
+    }
+  });
+
+  // --- Cover image ----------------------------------------------------------
+
+  function uploadFile(url, file, extra) {
+    var data = new FormData();
+    data.append("file", file);
+    Object.keys(extra || {}).forEach(function (key) {
+      data.append(key, extra[key]);
+    });
+    return request(url, { method: "POST", headers: jsonHeaders(), body: data });
+  }
+
+  function reportUploadError(result, el) {
+    if (isSessionProblem(result)) {
+      showSessionLost(el);
+    } else {
+      el.textContent = result.data.error || msg("uploadFailed");
+      el.classList.add("is-error");
+    }
+  }
+
+  var coverFile = document.getElementById("cover-input");
+  var coverStatus = document.getElementById("cover-status");
+  var coverPreview = document.getElementById("cover-preview");
+  var coverRemove = document.getElementById("cover-remove");
+  if (coverFile) {
+    coverFile.addEventListener("change", function () {
+      var file = coverFile.files[0];
+      if (!file) {
+        return;
+      }
+      coverStatus.textContent = msg("uploading");
+      coverStatus.classList.remove("is-error");
+      var extra = state.articleId ? { article_id: state.articleId } : {};
+      uploadFile(form.dataset.imageUrl, file, extra).then(function (result) {
+        coverFile.value = "";
+        if (result.status !== 200 || !result.data.url) {
+          reportUploadError(result, coverStatus);
+          return;
+        }
+        coverStatus.textContent = "";
+        coverInput.value = String(result.data.id);
+        coverPreview.textContent = "";
+        var img = document.createElement("img");
+        img.src = result.data.url;
+        img.alt = "";
+        coverPreview.appendChild(img);
+        coverRemove.hidden = false;
+        markDirty();
+      });
+    });
+    coverRemove.addEventListener("click", function () {
+      coverInput.value = "";
+      coverPreview.textContent = "";
+      coverRemove.hidden = true;
+      markDirty();
+    });
+  }
+
+  // --- Attachments ----------------------------------------------------------
+
+  var attachmentInput = document.getElementById("attachment-input");
+  var attachmentList = document.getElementById("attachment-list");
+  var attachmentStatus = document.getElementById("attachment-status");
+
+  function attachmentItem(data) {
+    var li = document.createElement("li");
+    li.dataset.id = String(data.id);
+    var name = document.createElement("span");
+    name.className = "attachment-name";
+    name.textContent = data.name;
+    var size = document.createElement("span");
+    size.className = "file-size";
+    size.textContent = " (" + data.size + ") ";
+    var remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "link-button attachment-remove";
+    remove.textContent = attachmentRemoveLabel();
+    li.append(name, size, remove);
+    return li;
+  }
+
+  function attachmentRemoveLabel() {
+    var existing = attachmentList.querySelector(".attachment-remove");
+    return existing ? existing.textContent : "×";
+  }
+
+  if (attachmentInput) {
+    attachmentInput.addEventListener("change", function () {
+      var file = attachmentInput.files[0];
+      if (!file) {
+        return;
+      }
+      attachmentStatus.textContent = msg("uploading");
+      attachmentStatus.classList.remove("is-error");
+      ensureArticle()
+        .then(function (id) {
+          return uploadFile(form.dataset.attachmentUrl, file, { article_id: id });
+        })
+        .then(
+          function (result) {
+            attachmentInput.value = "";
+            if (result.status !== 200 || !result.data.id) {
+              reportUploadError(result, attachmentStatus);
+              return;
+            }
+            attachmentStatus.textContent = "";
+            attachmentList.appendChild(attachmentItem(result.data));
+          },
+          function () {
+            attachmentInput.value = "";
+            attachmentStatus.textContent = msg("saveFailed");
+            attachmentStatus.classList.add("is-error");
+          }
+        );
+    });
+    attachmentList.addEventListener("click", function (event) {
+      var button = event.target.closest(".attachment-remove");
+      if (!button || !window.confirm(msg("removeAttachment"))) {
+        return;
+      }
+      var li = button.closest("li");
+      var url = form.dataset.uploadDeleteUrlTemplate.replace("/0/", "/" + li.dataset.id + "/");
+      request(url, { method: "POST", headers: jsonHeaders() }).then(function (result) {
+        if (result.status === 200 && result.data.ok) {
+          li.remove();
+        } else {
+          reportUploadError(result, attachmentStatus);
+        }
+      });
+    });
+  }
+
+  // --- Import from Word -----------------------------------------------------
+
+  var docxInput = document.getElementById("docx-input");
+  var docxStatus = document.getElementById("docx-status");
+  if (docxInput) {
+    docxInput.addEventListener("change", function () {
+      var file = docxInput.files[0];
+      if (!file) {
+        return;
+      }
+      if (textOf(bodyValue()).trim() && !window.confirm(msg("replaceBody"))) {
+        docxInput.value = "";
+        return;
+      }
+      docxStatus.textContent = msg("uploading");
+      docxStatus.classList.remove("is-error");
+      var extra = state.articleId ? { article_id: state.articleId } : {};
+      uploadFile(form.dataset.docxUrl, file, extra).then(function (result) {
+        docxInput.value = "";
+        if (result.status !== 200 || typeof result.data.html !== "string") {
+          reportUploadError(result, docxStatus);
+          return;
+        }
+        setBody(result.data.html);
+        docxStatus.textContent = (result.data.messages || []).join(" ");
+        markDirty();
+      });
+    });
+  }
+
+  // --- Start ----------------------------------------------------------------
+
+  initJodit();
+  form.addEventListener("input", function (event) {
+    if (event.target !== textarea) {
+      markDirty();
+    }
+  });
+  form.addEventListener("change", function (event) {
+    if (event.target.tagName === "SELECT") {
+      markDirty();
+    }
+  });
+  offerRestore();
+  if (document.getElementById("session-lost") || document.getElementById("conflict")) {
+    // The server re-showed unsaved text: keep it safe in this browser too.
+    state.conflict = Boolean(document.getElementById("conflict"));
+    writeBackup();
+  }
+})();
