@@ -162,7 +162,6 @@ def _expected_version(raw) -> int:
         return 0
 
 
-
 def _flash_done(result: str | None, article: Article) -> None:
     if result in ("publish", "approve") and article.is_scheduled:
         flash(_("Scheduled: it will appear at the publish time."), "success")

@@ -1,0 +1,235 @@
+"""Revisions of published posts, and the trash."""
+
+from pathlib import Path
+
+import pytest
+from conftest import _login
+
+from models import Article, AuditEvent, Revision, Status, Upload, User, db, utcnow
+
+
+def get_article(app, article_id):
+    with app.app_context():
+        article = db.session.get(Article, article_id)
+        if article is not None:
+            db.session.expunge(article)
+        return article
+
+
+def revisions_of(app, article_id):
+    with app.app_context():
+        return db.session.scalars(
+            db.select(Revision)
+            .where(Revision.article_id == article_id)
+            .order_by(Revision.id)
+        ).all()
+
+
+def audit_actions(app):
+    with app.app_context():
+        return db.session.scalars(db.select(AuditEvent.action)).all()
+
+
+def save(client, article_id, section_id, version, **fields):
+    data = {
+        "title": "测试文章",
+        "section_id": str(section_id),
+        "author_name": "教务处",
+        "body_html": "<p>正文内容</p>",
+        "version": str(version),
+        "action": "save",
+    }
+    data.update(fields)
+    return client.post(f"/editor/articles/{article_id}/edit", data=data)
+
+
+@pytest.fixture
+def published(app, make_article):
+    article_id = make_article(body_html="<p>第一版</p>")
+    return article_id, get_article(app, article_id).section_id
+
+
+# --- Revisions ----------------------------------------------------------------------
+
+
+def test_saving_published_post_keeps_previous_version(app, editor_client, published):
+    article_id, section_id = published
+    response = save(editor_client, article_id, section_id, 1, body_html="<p>第二版</p>")
+    assert response.status_code == 302
+    revisions = revisions_of(app, article_id)
+    assert [r.body_html for r in revisions] == ["<p>第一版</p>"]
+    assert revisions[0].created_by_id is not None
+    assert get_article(app, article_id).body_html == "<p>第二版</p>"
+
+
+def test_saving_a_draft_keeps_no_revision(app, editor_client, make_article):
+    article_id = make_article(status=Status.DRAFT, published_at=None)
+    section_id = get_article(app, article_id).section_id
+    save(editor_client, article_id, section_id, 1, body_html="<p>改</p>")
+    assert revisions_of(app, article_id) == []
+
+
+def test_unchanged_save_keeps_no_revision(app, editor_client, published):
+    article_id, section_id = published
+    save(editor_client, article_id, section_id, 1, body_html="<p>第一版</p>")
+    assert revisions_of(app, article_id) == []
+
+
+def test_editor_lists_views_and_restores_a_revision(app, editor_client, published):
+    article_id, section_id = published
+    save(editor_client, article_id, section_id, 1, body_html="<p>第二版</p>")
+    revision = revisions_of(app, article_id)[0]
+    listing = editor_client.get(f"/editor/articles/{article_id}/revisions")
+    assert listing.status_code == 200
+    assert f"/revisions/{revision.id}" in listing.get_data(as_text=True)
+    shown = editor_client.get(f"/editor/articles/{article_id}/revisions/{revision.id}")
+    assert "第一版" in shown.get_data(as_text=True)
+
+    response = editor_client.post(
+        f"/editor/articles/{article_id}/revisions/{revision.id}/restore"
+    )
+    assert response.status_code == 302
+    article = get_article(app, article_id)
+    assert article.body_html == "<p>第一版</p>"
+    assert article.version == 3
+    # The text that was replaced is itself kept.
+    bodies = [r.body_html for r in revisions_of(app, article_id)]
+    assert bodies == ["<p>第一版</p>", "<p>第二版</p>"]
+    assert "article.restore_revision" in audit_actions(app)
+
+
+def test_author_cannot_see_or_restore_revisions(app, client, make_article):
+    with app.app_context():
+        author_id = db.session.scalar(
+            db.select(User.id).where(User.username == "author")
+        )
+    article_id = make_article(created_by_id=author_id)
+    with app.app_context():
+        db.session.add(Revision(article_id=article_id, title="旧", body_html="旧"))
+        db.session.commit()
+    _login(client, "author")
+    assert client.get(f"/editor/articles/{article_id}/revisions").status_code == 403
+    response = client.post(f"/editor/articles/{article_id}/revisions/1/restore")
+    assert response.status_code == 403
+    assert get_article(app, article_id).title == "测试文章"
+
+
+def test_revision_of_another_post_is_404(app, editor_client, make_article):
+    first = make_article()
+    second = make_article()
+    with app.app_context():
+        db.session.add(Revision(article_id=first, title="旧", body_html="旧"))
+        db.session.commit()
+    assert (
+        editor_client.get(f"/editor/articles/{second}/revisions/1").status_code == 404
+    )
+
+
+# --- Trash ------------------------------------------------------------------------
+
+
+def test_deleted_post_is_hidden_from_readers_and_restorable(
+    app, editor_client, client, published
+):
+    article_id, _section = published
+    response = editor_client.post(f"/editor/articles/{article_id}/delete")
+    assert response.status_code == 302
+    assert get_article(app, article_id).deleted_at is not None
+    assert client.get(f"/articles/{article_id}").status_code == 404
+    assert editor_client.get(f"/editor/articles/{article_id}/edit").status_code == 404
+    trash = editor_client.get("/editor/trash").get_data(as_text=True)
+    assert "测试文章" in trash
+
+    response = editor_client.post(f"/editor/articles/{article_id}/restore")
+    assert response.status_code == 302
+    assert get_article(app, article_id).deleted_at is None
+    assert client.get(f"/articles/{article_id}").status_code == 200
+    assert {"article.delete", "article.restore"} <= set(audit_actions(app))
+
+
+def test_author_deletes_own_draft_but_not_published_or_others(
+    app, author_client, make_article
+):
+    with app.app_context():
+        author_id = db.session.scalar(
+            db.select(User.id).where(User.username == "author")
+        )
+    own_draft = make_article(
+        status=Status.DRAFT, published_at=None, created_by_id=author_id
+    )
+    own_published = make_article(created_by_id=author_id)
+    other = make_article(status=Status.DRAFT, published_at=None)
+    assert author_client.post(f"/editor/articles/{own_draft}/delete").status_code == 302
+    assert get_article(app, own_draft).deleted_at is not None
+    for article_id in (own_published, other):
+        response = author_client.post(f"/editor/articles/{article_id}/delete")
+        assert response.status_code == 403
+        assert get_article(app, article_id).deleted_at is None
+
+
+def test_author_cannot_restore_or_purge(app, author_client, make_article):
+    article_id = make_article(deleted_at=utcnow())
+    assert author_client.get("/editor/trash").status_code == 403
+    assert (
+        author_client.post(f"/editor/articles/{article_id}/restore").status_code == 403
+    )
+    response = author_client.post(
+        f"/editor/articles/{article_id}/purge", data={"confirm": "yes"}
+    )
+    assert response.status_code == 403
+    assert get_article(app, article_id) is not None
+
+
+def test_purge_needs_confirmation(app, editor_client, published):
+    article_id, _section = published
+    editor_client.post(f"/editor/articles/{article_id}/delete")
+    editor_client.post(f"/editor/articles/{article_id}/purge")
+    assert get_article(app, article_id) is not None
+    editor_client.post(f"/editor/articles/{article_id}/purge", data={"confirm": "yes"})
+    assert get_article(app, article_id) is None
+    assert "article.purge" in audit_actions(app)
+
+
+def test_purge_of_post_not_in_trash_is_404(app, editor_client, published):
+    article_id, _section = published
+    response = editor_client.post(
+        f"/editor/articles/{article_id}/purge", data={"confirm": "yes"}
+    )
+    assert response.status_code == 404
+    assert get_article(app, article_id) is not None
+
+
+def test_empty_trash_deletes_posts_revisions_and_files(
+    app, editor_client, make_article, published
+):
+    article_id, section_id = published
+    keep_id = make_article(title="留着的")
+    save(editor_client, article_id, section_id, 1, body_html="<p>第二版</p>")
+    folder = Path(app.config["UPLOAD_FOLDER"])
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = "0123456789abcdef0123456789abcdef.jpg"
+    (folder / stored).write_bytes(b"photo")
+    with app.app_context():
+        db.session.add(
+            Upload(
+                kind="image",
+                stored_name=stored,
+                original_name="照片.jpg",
+                content_type="image/jpeg",
+                size=5,
+                article_id=article_id,
+            )
+        )
+        db.session.commit()
+    editor_client.post(f"/editor/articles/{article_id}/delete")
+    editor_client.post("/editor/trash/empty")  # not confirmed: nothing happens
+    assert get_article(app, article_id) is not None
+
+    response = editor_client.post("/editor/trash/empty", data={"confirm": "yes"})
+    assert response.status_code == 302
+    assert get_article(app, article_id) is None
+    assert get_article(app, keep_id) is not None
+    assert revisions_of(app, article_id) == []
+    assert not (folder / stored).exists()
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Upload.id))) == 0
