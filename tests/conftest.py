@@ -1,14 +1,18 @@
 """Shared fixtures: a real SQLite file per test, real login, article factory."""
 
+import secrets
 from datetime import timedelta
 
 import pytest
+from werkzeug.security import generate_password_hash
 
 from app import create_app
-from commands import create_user
-from models import Article, Role, Section, Status, db, utcnow
+from models import Article, Role, Section, Status, User, db, utcnow
 
 PASSWORD = "correct horse 42"
+# Hashed once with few rounds: scrypt for three users in every test's set-up
+# would dominate the run time. The login path still verifies it for real.
+FAST_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 
 
 @pytest.fixture
@@ -26,7 +30,16 @@ def app(tmp_path, request):
     with app.app_context():
         db.create_all()
         for role in Role.ALL:
-            create_user(role, PASSWORD, role, f"{role.title()} 老师")
+            db.session.add(
+                User(
+                    username=role,
+                    display_name=f"{role.title()} 老师",
+                    role=role,
+                    password_hash=FAST_HASH,
+                    session_token=secrets.token_hex(8),
+                )
+            )
+        db.session.commit()
     yield app
     with app.app_context():
         db.engine.dispose()
