@@ -1,0 +1,97 @@
+"""The `demo` command: a plausible school, loaded idempotently."""
+
+import sqlalchemy as sa
+
+import demo
+from models import Article, Section, db, get_settings, set_setting
+from sanitize import clean_html
+
+
+def run_demo(runner):
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def count(app, model, *where):
+    with app.app_context():
+        stmt = sa.select(sa.func.count()).select_from(model).where(*where)
+        return db.session.scalar(stmt)
+
+
+def test_demo_creates_channels_sections_and_forty_articles(app, runner):
+    output = run_demo(runner)
+    visible = count(app, Article, Article.visible_clause())
+    assert count(app, Article) >= 40
+    assert visible >= 40
+    assert f"({count(app, Article)} new articles)" in output
+    assert count(app, Section, Section.parent_id.is_(None)) == 5
+    assert count(app, Section, Section.parent_id.is_not(None)) >= 14
+
+
+def test_demo_twice_creates_nothing_new(app, runner):
+    run_demo(runner)
+    articles, sections = count(app, Article), count(app, Section)
+    output = run_demo(runner)
+    assert "(0 new articles)" in output
+    assert (count(app, Article), count(app, Section)) == (articles, sections)
+
+
+def test_demo_content_is_varied(app, runner):
+    run_demo(runner)
+    with app.app_context():
+        articles = db.session.scalars(
+            sa.select(Article).where(Article.visible_clause())
+        ).all()
+        creators = {a.created_by.username for a in articles}
+    assert creators == {"admin"}
+    assert len({a.author_name for a in articles}) >= 5
+    assert len({a.source for a in articles}) >= 5
+    assert len({a.views for a in articles}) >= 30
+    assert len({a.published_at.date() for a in articles}) >= 30
+    assert any(a.pinned for a in articles)
+    assert any("<table>" in a.body_html for a in articles)
+    assert any("<ul>" in a.body_html for a in articles)
+    assert any("<strong>" in a.body_html for a in articles)
+
+
+def test_demo_bodies_pass_the_sanitizer_unchanged(app, runner):
+    run_demo(runner)
+    with app.app_context():
+        bodies = db.session.scalars(sa.select(Article.body_html)).all()
+    assert all(clean_html(body) == body for body in bodies)
+
+
+def test_demo_hidden_posts_stay_off_the_readers_pages(app, runner, client):
+    run_demo(runner)
+    with app.app_context():
+        hidden = db.session.scalars(
+            sa.select(Article).where(sa.not_(Article.visible_clause()))
+        ).all()
+        hidden = {a.id: a.title for a in hidden}
+        slugs = db.session.scalars(sa.select(Section.slug)).all()
+    assert len(hidden) == len(demo.HIDDEN_ARTICLES)
+    pages = [client.get("/").get_data(as_text=True)]
+    pages += [client.get(f"/sections/{s}").get_data(as_text=True) for s in slugs]
+    for article_id, title in hidden.items():
+        assert all(title not in html for html in pages), title
+        assert client.get(f"/articles/{article_id}").status_code == 404
+
+
+def test_demo_fills_default_settings_but_keeps_the_schools_own(app, runner):
+    with app.app_context():
+        set_setting("school_name", "我的学校")
+        db.session.commit()
+    run_demo(runner)
+    with app.app_context():
+        settings = get_settings()
+    assert settings["school_name"] == "我的学校"
+    assert settings["icp_number"] == demo.SETTINGS["icp_number"]
+    assert settings["phone"] == demo.SETTINGS["phone"]
+
+
+def test_demo_home_page_renders_every_channel(app, runner, client):
+    run_demo(runner)
+    html = client.get("/").get_data(as_text=True)
+    for _slug, name, _children in demo.SECTIONS:
+        assert name in html

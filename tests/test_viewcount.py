@@ -1,0 +1,355 @@
+"""View counts: atomic, bot-filtered, refresh-proof, and exact under load."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+import viewcount
+from models import Article, ArticleView, Status, db, utcnow
+
+BROWSER_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47 NetType/WIFI"
+)
+
+
+def views(app, article_id):
+    with app.app_context():
+        return db.session.get(Article, article_id).views
+
+
+def reader(app, ua=BROWSER_UA, **kwargs):
+    """A new browser: its own cookie jar, a real User-Agent."""
+    client = app.test_client(**kwargs)
+    client.environ_base["HTTP_USER_AGENT"] = ua
+    return client
+
+
+@pytest.fixture
+def article_id(make_article):
+    return make_article(views=5)
+
+
+def test_first_view_counts_and_the_page_shows_it(app, article_id):
+    response = reader(app).get(f"/articles/{article_id}")
+    assert response.status_code == 200
+    assert views(app, article_id) == 6
+    assert '<span class="article-views">6</span>' in response.get_data(as_text=True)
+
+
+def test_refresh_within_the_window_is_not_counted(app, article_id):
+    client = reader(app)
+    for _ in range(3):
+        assert client.get(f"/articles/{article_id}").status_code == 200
+    assert views(app, article_id) == 6
+
+
+def test_view_after_the_window_counts_again(app, article_id):
+    client = reader(app)
+    client.get(f"/articles/{article_id}")
+    with app.app_context():
+        window = app.config["VIEW_DEDUP_MINUTES"]
+        db.session.execute(
+            sa.update(ArticleView).values(
+                viewed_at=utcnow() - timedelta(minutes=window + 1)
+            )
+        )
+        db.session.commit()
+    client.get(f"/articles/{article_id}")
+    assert views(app, article_id) == 7
+
+
+def test_view_just_inside_the_window_is_not_counted(app, article_id):
+    client = reader(app)
+    client.get(f"/articles/{article_id}")
+    with app.app_context():
+        window = app.config["VIEW_DEDUP_MINUTES"]
+        db.session.execute(
+            sa.update(ArticleView).values(
+                viewed_at=utcnow() - timedelta(minutes=window - 1)
+            )
+        )
+        db.session.commit()
+    client.get(f"/articles/{article_id}")
+    assert views(app, article_id) == 6
+
+
+def test_different_readers_each_count(app, article_id):
+    for _ in range(3):
+        client = reader(app)
+        client.get("/")  # the reader's cookie is set on any page of the site
+        client.get(f"/articles/{article_id}")
+    assert views(app, article_id) == 8
+
+
+def test_new_readers_without_cookies_share_one_ip_and_browser_key(app, article_id):
+    # The known cost of the fallback: two first-time readers behind one address
+    # with identical browsers look like one reader until they have a cookie.
+    reader(app).get(f"/articles/{article_id}")
+    reader(app).get(f"/articles/{article_id}")
+    assert views(app, article_id) == 6
+
+
+def test_same_reader_counts_once_per_article(app, article_id, make_article):
+    other = make_article(views=0)
+    client = reader(app)
+    client.get(f"/articles/{article_id}")
+    client.get(f"/articles/{other}")
+    client.get(f"/articles/{other}")
+    assert views(app, article_id) == 6
+    assert views(app, other) == 1
+
+
+def test_reader_cookie_is_first_party_httponly_lax_for_a_year(app, article_id):
+    response = reader(app).get(f"/articles/{article_id}")
+    cookie = next(
+        value
+        for value in response.headers.getlist("Set-Cookie")
+        if value.startswith(f"{viewcount.READER_COOKIE}=")
+    )
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Max-Age=31536000" in cookie
+
+
+def test_reader_cookie_is_not_reissued(app, article_id):
+    client = reader(app)
+    client.get("/")
+    response = client.get(f"/articles/{article_id}")
+    assert not any(
+        value.startswith(f"{viewcount.READER_COOKIE}=")
+        for value in response.headers.getlist("Set-Cookie")
+    )
+
+
+def test_cookieless_refresh_falls_back_to_ip_and_user_agent(app, article_id):
+    client = reader(app, use_cookies=False)
+    client.get(f"/articles/{article_id}")
+    client.get(f"/articles/{article_id}")
+    assert views(app, article_id) == 6
+
+
+def test_cookieless_readers_with_other_browsers_each_count(app, article_id):
+    reader(app, use_cookies=False).get(f"/articles/{article_id}")
+    reader(app, ua=BROWSER_UA + " Edg/124", use_cookies=False).get(
+        f"/articles/{article_id}"
+    )
+    assert views(app, article_id) == 7
+
+
+def test_cookieless_readers_on_other_addresses_each_count(app, article_id):
+    for ip in ("203.0.113.5", "203.0.113.6"):
+        reader(app, use_cookies=False).get(
+            f"/articles/{article_id}", environ_base={"REMOTE_ADDR": ip}
+        )
+    assert views(app, article_id) == 7
+
+
+def test_first_cookie_issued_is_recognized_on_the_next_view(app, article_id):
+    # The first view is keyed on IP + User-Agent; the cookie set with it must
+    # not make the second view look like a new reader.
+    client = reader(app)
+    client.get(f"/articles/{article_id}")
+    assert client.get_cookie(viewcount.READER_COOKIE) is not None
+    client.get(f"/articles/{article_id}")
+    assert views(app, article_id) == 6
+
+
+def test_a_forged_cookie_value_is_ignored(app, article_id):
+    client = reader(app)
+    client.set_cookie(viewcount.READER_COOKIE, "x")
+    response = client.get(f"/articles/{article_id}")
+    assert response.status_code == 200
+    assert views(app, article_id) == 6
+
+
+def test_dedupe_rows_hold_no_raw_ip_or_token(app, article_id):
+    client = reader(app)
+    client.get(f"/articles/{article_id}", environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    token = client.get_cookie(viewcount.READER_COOKIE).value
+    with app.app_context():
+        readers = db.session.scalars(sa.select(ArticleView.reader)).all()
+    assert readers
+    for value in readers:
+        assert "198.51.100.7" not in value and token not in value
+        assert len(value) == 64
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "Mozilla/5.0 (compatible; Baiduspider/2.0; "
+        "+http://www.baidu.com/search/spider.html)",
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        "Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)",
+        "Sogou web spider/4.0(+http://www.sogou.com/docs/help/webmasters.htm#07)",
+        "Mozilla/5.0 (compatible; MSIE 9.0; Windows NT 6.1; Trident/5.0); 360Spider",
+        "Mozilla/5.0 (Linux; Android 5.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Mobile Safari/537.36 (compatible; Bytespider; spider-feedback@bytedance.com)",
+        "Mozilla/5.0 (compatible; Yahoo! Slurp; http://help.yahoo.com/help/us/ysearch)",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "HeadlessChrome/124.0.0.0 Safari/537.36",
+        "facebookexternalhit/1.1",
+        "curl/8.5.0",
+        "Wget/1.21.4",
+        "python-requests/2.32.3",
+        "Python-urllib/3.11",
+        "",
+        "   ",
+    ],
+)
+def test_bots_and_scripts_are_not_counted(app, article_id, ua):
+    response = reader(app, ua=ua).get(f"/articles/{article_id}")
+    assert response.status_code == 200
+    assert views(app, article_id) == 5
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        BROWSER_UA,
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+        "Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.0.0",
+        "Mozilla/5.0 (Windows NT 10.0; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/108.0.0.0 Safari/537.36 QIHU 360SE",
+        "Mozilla/5.0 (Linux; Android 13; V2203A) AppleWebKit/537.36 (KHTML, like "
+        "Gecko) Chrome/98.0.4758.101 Mobile Safari/537.36 SogouMobileBrowser/5.38",
+    ],
+)
+def test_real_browsers_are_counted(app, article_id, ua):
+    reader(app, ua=ua).get(f"/articles/{article_id}")
+    assert views(app, article_id) == 6
+
+
+def test_head_request_is_not_counted(app, article_id):
+    response = reader(app).head(f"/articles/{article_id}")
+    assert response.status_code == 200
+    assert views(app, article_id) == 5
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Purpose": "prefetch"},
+        {"Sec-Purpose": "prefetch"},
+        {"Sec-Purpose": "prefetch;prerender"},
+        {"X-Moz": "prefetch"},
+        {"X-Purpose": "preview"},
+    ],
+)
+def test_prefetch_is_not_counted(app, article_id, headers):
+    client = reader(app)
+    assert client.get(f"/articles/{article_id}", headers=headers).status_code == 200
+    assert views(app, article_id) == 5
+    # The real visit afterwards still counts: the prefetch left no dedupe row.
+    client.get(f"/articles/{article_id}")
+    assert views(app, article_id) == 6
+
+
+def test_hidden_article_never_counts(app, make_article):
+    article_id = make_article(status=Status.DRAFT, published_at=None)
+    assert reader(app).get(f"/articles/{article_id}").status_code == 404
+    assert views(app, article_id) == 0
+    with app.app_context():
+        assert (
+            db.session.scalar(sa.select(sa.func.count()).select_from(ArticleView)) == 0
+        )
+
+
+def test_prune_forgets_rows_older_than_the_window(app, article_id, monkeypatch):
+    monkeypatch.setattr(viewcount, "PRUNE_PROBABILITY", 1.0)
+    with app.app_context():
+        old = utcnow() - timedelta(days=2)
+        db.session.add(ArticleView(article_id=article_id, reader="old", viewed_at=old))
+        db.session.commit()
+    reader(app).get(f"/articles/{article_id}")
+    with app.app_context():
+        remaining = db.session.scalars(sa.select(ArticleView.reader)).all()
+    assert "old" not in remaining and remaining
+
+
+def test_count_view_reports_whether_it_counted(app, article_id):
+    with app.app_context():
+        assert viewcount.count_view(article_id, ["reader-a"]) is True
+        assert viewcount.count_view(article_id, ["reader-a"]) is False
+        assert viewcount.count_view(article_id, ["reader-b"]) is True
+    assert views(app, article_id) == 7
+
+
+def run_at_once(count, work):
+    """Run work(i) in `count` threads released together; return their errors."""
+    barrier = threading.Barrier(count)
+    errors = []
+
+    def run(index):
+        try:
+            barrier.wait()
+            work(index)
+        except Exception as error:  # collected and reported by the test
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return errors
+
+
+def test_concurrent_readers_add_exactly_one_view_each(app, article_id):
+    count = 30
+    clients = [reader(app) for _ in range(count)]
+    for client in clients:
+        client.get("/")  # every reader has its own cookie, as after a first visit
+    statuses = []
+
+    def view(index):
+        statuses.append(clients[index].get(f"/articles/{article_id}").status_code)
+
+    assert run_at_once(count, view) == []
+    assert statuses == [200] * count
+    assert views(app, article_id) == 5 + count
+
+
+def test_concurrent_new_readers_each_count(app, article_id):
+    count = 20
+
+    def view(index):
+        # New browsers without cookies, on different addresses.
+        response = reader(app).get(
+            f"/articles/{article_id}", environ_base={"REMOTE_ADDR": f"10.0.0.{index}"}
+        )
+        assert response.status_code == 200
+
+    assert run_at_once(count, view) == []
+    assert views(app, article_id) == 5 + count
+
+
+def test_concurrent_count_calls_never_lose_an_increment(app, article_id):
+    count = 30
+    results = []
+
+    def count_one(index):
+        with app.app_context():
+            results.append(viewcount.count_view(article_id, [f"reader-{index}"]))
+            db.session.remove()
+
+    assert run_at_once(count, count_one) == []
+    assert results == [True] * count
+    assert views(app, article_id) == 5 + count
+
+
+def test_concurrent_refreshes_by_one_reader_count_once(app, article_id):
+    count = 20
+    results = []
+
+    def count_one(index):
+        with app.app_context():
+            results.append(viewcount.count_view(article_id, ["same-reader"]))
+
+    assert run_at_once(count, count_one) == []
+    assert results.count(True) == 1
+    assert views(app, article_id) == 6
