@@ -212,6 +212,19 @@ def test_stale_csrf_token_rerenders_the_form_with_the_text(app, client, section)
     assert 'id="session-lost"' in page
     assert "标题保留" in page and "正文保留" in page
     assert count_articles(app) == 0
+    # The page carries a fresh token: pressing save again now works.
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+    response = client.post(
+        "/editor/articles/new",
+        data={
+            "csrf_token": token,
+            "title": "标题保留",
+            "section_id": str(section),
+            "body_html": "<p>正文保留</p>",
+        },
+    )
+    assert response.status_code == 302
+    assert count_articles(app) == 1
 
 
 @pytest.mark.csrf

@@ -211,6 +211,8 @@ def test_author_publishes_when_setting_allows(app, author_client, section):
         article = db.session.scalars(db.select(Article)).one()
         assert article.status == Status.PUBLISHED
         assert article.is_public
+        actions = db.session.scalars(db.select(AuditEvent.action)).all()
+    assert actions == ["article.publish"]
 
 
 def test_author_cannot_pin(app, author_client, own_draft, section):
@@ -260,6 +262,10 @@ def test_unpublish_returns_post_to_draft(app, editor_client, make_article, secti
     assert response.status_code == 302
     assert get_article(app, article_id).status == Status.DRAFT
     assert editor_client.get(f"/articles/{article_id}").status_code == 404
+    with app.app_context():
+        event = db.session.scalars(db.select(AuditEvent)).one()
+    assert event.action == "article.unpublish"
+    assert event.user_id == user_id(app, "editor")
 
 
 def test_author_without_publish_right_cannot_change_published_post(

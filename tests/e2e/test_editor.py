@@ -117,3 +117,52 @@ def test_autosaved_text_survives_a_reload(page, login_page, section_id):
     page.wait_for_selector(".jodit-wysiwyg")
     assert page.input_value("#title") == "自动保存的标题"
     assert "这段文字没有按保存按钮。" in page.locator(".jodit-wysiwyg").inner_text()
+
+
+def test_expired_session_on_save_keeps_the_page_and_offers_login(
+    page, login_page, section_id
+):
+    open_new_post(page, login_page, section_id, "会话过期")
+    page.keyboard.type("不能丢的正文")
+    url = page.url
+    page.context.clear_cookies()  # the session ends while the teacher types
+    page.click("button[name=action][value=save]")
+    login_link = page.locator("#submit-status a[href^='/login']")
+    login_link.wait_for()
+    assert login_link.get_attribute("target") == "_blank"
+    assert page.url == url
+    assert "不能丢的正文" in page.locator(".jodit-wysiwyg").inner_text()
+    saved = page.evaluate(
+        "() => Object.keys(localStorage)"
+        ".filter(k => k.startsWith('schoolnews-editor:'))"
+        ".map(k => localStorage.getItem(k)).join()"
+    )
+    assert "不能丢的正文" in saved
+
+
+def test_word_paste_keeps_structure_without_a_dialog(page, login_page, section_id):
+    body = open_new_post(page, login_page, section_id, "从 Word 粘贴")
+    word_html = (
+        "<html xmlns:o='urn:schemas-microsoft-com:office:office'><head>"
+        "<style>p.MsoNormal{mso-style-parent:'';font-family:宋体}</style></head>"
+        "<body><!--[if gte mso 9]><xml><w:WordDocument></w:WordDocument></xml>"
+        "<![endif]--><p class=MsoNormal><b>通知标题</b><o:p></o:p></p>"
+        "<table><tr><td>班级</td><td>人数</td></tr></table></body></html>"
+    )
+    page.evaluate(
+        """html => {
+          const data = new DataTransfer();
+          data.setData('text/html', html);
+          data.setData('text/plain', '通知标题');
+          const event = new ClipboardEvent('paste', {
+            clipboardData: data, bubbles: true, cancelable: true});
+          document.querySelector('.jodit-wysiwyg').dispatchEvent(event);
+        }""",
+        word_html,
+    )
+    body.locator("b, strong").first.wait_for()
+    assert page.locator(".jodit-dialog").count() == 0
+    html = body.inner_html()
+    assert "通知标题" in html and "<td>班级</td>" in html
+    assert "mso-style-parent" not in html and "<o:p>" not in html
+    assert "WordDocument" not in html and "class=" not in html
