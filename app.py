@@ -12,7 +12,7 @@ import commands
 import i18n
 import security
 from models import db, get_settings
-from views import admin, auth, editor, errors, public
+from views import admin, auth, editor, errors, files, public
 
 csrf = CSRFProtect()
 migrate = Migrate()
@@ -63,6 +63,7 @@ def create_app(test_config=None):
     app.register_blueprint(auth.bp)
     app.register_blueprint(editor.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(files.bp)
     errors.init_app(app)
 
     @app.context_processor

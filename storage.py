@@ -1,0 +1,163 @@
+"""Keep uploaded files on disk under random names, each with its Upload row.
+
+uploads.py decides what a file is and turns it into safe bytes; this module
+only stores those bytes, finds them again and deletes them. Rows and files
+are kept in step: a file is written before its row is flushed (and removed
+again if the flush fails), and a file is removed only after the deletion of
+its row has been committed, so a crash can at worst leave an unused file,
+never a row pointing at nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app
+
+from models import Article, Upload, db
+from uploads import random_name
+
+# What uploads.random_name() produces: hex and one short extension. Anything
+# else in a URL (dots, slashes, backslashes, "..") never reaches the disk.
+STORED_NAME_RE = re.compile(r"[0-9a-f]{16,64}\.[a-z0-9]{1,8}")
+
+# Image URLs as they appear in an article body; see claim_uploads().
+_UPLOAD_URL_RE = re.compile(r"/uploads/([0-9a-f]{16,64}\.[a-z0-9]{1,8})")
+
+
+def upload_folder() -> Path:
+    return Path(current_app.config["UPLOAD_FOLDER"])
+
+
+def is_stored_name(name: str) -> bool:
+    return bool(STORED_NAME_RE.fullmatch(name))
+
+
+def file_path(upload: Upload) -> Path:
+    return upload_folder() / upload.stored_name
+
+
+def save_upload(
+    data: bytes,
+    *,
+    kind: str,
+    ext: str,
+    content_type: str,
+    original_name: str,
+    user_id: int | None,
+    article_id: int | None = None,
+    width: int | None = None,
+    height: int | None = None,
+) -> Upload:
+    """Write data under a fresh random name and add its Upload row (flushed,
+    not committed: the caller commits, or rolls back and calls discard())."""
+    folder = upload_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    while True:
+        stored_name = random_name(ext)
+        path = folder / stored_name
+        try:
+            # "x" refuses to overwrite: a name collision must never replace
+            # somebody else's photo.
+            with open(path, "xb") as fh:
+                fh.write(data)
+            break
+        except FileExistsError:
+            continue
+    upload = Upload(
+        kind=kind,
+        stored_name=stored_name,
+        original_name=original_name[:255],
+        content_type=content_type,
+        size=len(data),
+        width=width,
+        height=height,
+        article_id=article_id,
+        uploaded_by_id=user_id,
+    )
+    db.session.add(upload)
+    try:
+        db.session.flush()
+    except Exception:
+        _unlink(path)
+        raise
+    return upload
+
+
+def discard(uploads: Iterable[Upload]) -> None:
+    """Remove the files of uploads whose rows were rolled back."""
+    for upload in uploads:
+        _unlink(file_path(upload))
+
+
+def delete_uploads(uploads: Iterable[Upload]) -> int:
+    """Delete the rows (committing) and then their files; return how many."""
+    uploads = list(uploads)
+    if not uploads:
+        return 0
+    paths = [file_path(upload) for upload in uploads]
+    ids = [upload.id for upload in uploads]
+    # A cover or logo pointing at a deleted image would break the page.
+    db.session.execute(
+        sa.update(Article).where(Article.cover_id.in_(ids)).values(cover_id=None)
+    )
+    for upload in uploads:
+        db.session.delete(upload)
+    db.session.commit()
+    for path in paths:
+        _unlink(path)
+    return len(uploads)
+
+
+def delete_upload(upload: Upload) -> None:
+    delete_uploads([upload])
+
+
+def delete_article_files(article_id: int) -> int:
+    """Delete every image and attachment of an article (emptying the trash).
+
+    Call it before deleting the article row: the foreign key only sets
+    Upload.article_id to NULL, which would leave the files behind.
+    """
+    uploads = db.session.scalars(
+        db.select(Upload).where(Upload.article_id == article_id)
+    ).all()
+    return delete_uploads(uploads)
+
+
+def claim_uploads(article: Article, body_html: str, user_id: int) -> int:
+    """Link the still-unattached images that body_html shows to article.
+
+    Images pasted into a new post are uploaded before the post has an id;
+    claiming them on save lets delete_article_files() find them later. Only
+    the user's own unattached uploads are claimed, so a post cannot take
+    over another post's images by naming their URLs.
+    """
+    names = set(_UPLOAD_URL_RE.findall(body_html or ""))
+    if not names or article.id is None:
+        return 0
+    result = db.session.execute(
+        sa.update(Upload)
+        .where(
+            Upload.stored_name.in_(names),
+            Upload.article_id.is_(None),
+            Upload.uploaded_by_id == user_id,
+        )
+        .values(article_id=article.id)
+    )
+    return result.rowcount or 0
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        # A file still open elsewhere (Windows) must not turn a delete into a
+        # 500; the row is gone, so the file is simply no longer served.
+        current_app.logger.warning("could not remove upload file %s", path)

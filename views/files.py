@@ -1,0 +1,304 @@
+"""Blueprint "files": photo, attachment and .docx uploads, and serving them.
+
+The /editor/uploads endpoints are called with fetch() from the editor and
+always answer JSON, errors included ({"error": "<friendly message>"}), so the
+page can show the message and keep the teacher's text.
+"""
+
+from __future__ import annotations
+
+import io
+
+from flask import (
+    Blueprint,
+    current_app,
+    jsonify,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge
+
+import storage
+from docx_import import docx_to_html
+from models import Article, Upload, db
+from permissions import can_edit
+from uploads import (
+    UploadError,
+    check_attachment,
+    clean_original_name,
+    display_size,
+    process_image,
+)
+
+bp = Blueprint("files", __name__)
+
+# Stored names are random and never reused, so a browser may keep an image
+# forever.
+IMAGE_MAX_AGE = 365 * 24 * 3600
+
+# Directly opened uploads get a document that can do nothing at all, in case
+# a browser ever decides to render one as something other than an image.
+UPLOAD_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+
+SERVED_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+
+
+class Refused(Exception):
+    """Stop an upload with a JSON error; raised by the lookup helpers below."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@bp.errorhandler(Refused)
+def refused(error: Refused):
+    return jsonify(error=error.message), error.status
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(error):
+    # The editor sends files with fetch() and shows this message as is, so
+    # it answers JSON whatever the Accept header says.
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    message = _(
+        "The file is too large. The limit is %(limit)s.", limit=display_size(limit)
+    )
+    return jsonify(error=message), 413
+
+
+@bp.errorhandler(CSRFError)
+def csrf_error(error):
+    # Only routes of this blueprint get here: the editor's own forms keep
+    # whatever handler the app has for them.
+    message = _("This page has expired. Please reload it and try again.")
+    return jsonify(error=message, csrf_expired=True), 400
+
+
+# --- uploads from the editor -------------------------------------------------
+
+
+@bp.post("/editor/uploads/image")
+@login_required
+def upload_image():
+    article = _article_from_form(required=False)
+    file = _uploaded_file()
+    try:
+        image = process_image(file.stream, filename=file.filename)
+    except UploadError as error:
+        raise Refused(str(error), 400) from error
+    upload = storage.save_upload(
+        image.data,
+        kind="image",
+        ext=image.ext,
+        content_type=image.content_type,
+        original_name=clean_original_name(file.filename or ""),
+        user_id=current_user.id,
+        article_id=article.id if article else None,
+        width=image.width,
+        height=image.height,
+    )
+    _commit_or_discard([upload])
+    return jsonify(
+        id=upload.id,
+        url=_image_url(upload),
+        width=upload.width,
+        height=upload.height,
+    )
+
+
+@bp.post("/editor/uploads/attachment")
+@login_required
+def upload_attachment():
+    article = _article_from_form(required=True)
+    file = _uploaded_file()
+    name = clean_original_name(file.filename or "")
+    try:
+        info = check_attachment(name, file.stream)
+    except UploadError as error:
+        raise Refused(str(error), 400) from error
+    file.stream.seek(0)
+    upload = storage.save_upload(
+        file.stream.read(),
+        kind="attachment",
+        ext=info.ext,
+        content_type=info.content_type,
+        original_name=name,
+        user_id=current_user.id,
+        article_id=article.id,
+    )
+    _commit_or_discard([upload])
+    return jsonify(
+        id=upload.id,
+        name=upload.original_name,
+        size=display_size(upload.size),
+        url=url_for("files.attachment", upload_id=upload.id),
+    )
+
+
+@bp.post("/editor/uploads/<int:upload_id>/delete")
+@login_required
+def delete_upload(upload_id: int):
+    upload = db.session.get(Upload, upload_id)
+    if upload is None:
+        raise Refused(_("This file does not exist any more."), 404)
+    if not _may_delete(upload):
+        raise Refused(_("You are not allowed to delete this file."), 403)
+    storage.delete_upload(upload)
+    return jsonify(ok=True)
+
+
+@bp.post("/editor/uploads/docx")
+@login_required
+def import_docx():
+    article = _article_from_form(required=False)
+    file = _uploaded_file()
+    saved: list[Upload] = []
+
+    def save_image(data: bytes, content_type: str) -> str:
+        # Embedded photos are photos like any other: re-encoded, metadata
+        # (GPS included) stripped. content_type is Word's claim, not trusted.
+        image = process_image(io.BytesIO(data))
+        upload = storage.save_upload(
+            image.data,
+            kind="image",
+            ext=image.ext,
+            content_type=image.content_type,
+            original_name=f"{file.filename or 'document'} ({len(saved) + 1})",
+            user_id=current_user.id,
+            article_id=article.id if article else None,
+            width=image.width,
+            height=image.height,
+        )
+        saved.append(upload)
+        return _image_url(upload)
+
+    try:
+        result = docx_to_html(file.stream, save_image)
+    except UploadError as error:
+        _rollback_and_discard(saved)
+        raise Refused(str(error), 400) from error
+    except Exception:
+        _rollback_and_discard(saved)
+        current_app.logger.exception("docx import failed")
+        raise Refused(
+            _("This Word file could not be read. Is it a .docx document?"), 400
+        ) from None
+    _commit_or_discard(saved)
+    # docx_to_html() has run the HTML through sanitize.clean_html() already.
+    return jsonify(html=result.html, messages=list(result.messages))
+
+
+# --- serving -------------------------------------------------------------------
+
+
+@bp.get("/uploads/<stored_name>")
+def upload(stored_name: str):
+    # The name is checked before it goes near the file system, and only files
+    # with a row are served: nothing else in the folder is reachable.
+    if not storage.is_stored_name(stored_name):
+        raise NotFound()
+    row = db.session.scalar(
+        db.select(Upload).where(
+            Upload.stored_name == stored_name, Upload.kind == "image"
+        )
+    )
+    if row is None:
+        raise NotFound()
+    content_type = row.content_type
+    if content_type not in SERVED_IMAGE_TYPES:
+        content_type = "application/octet-stream"
+    response = _send(row, mimetype=content_type, max_age=IMAGE_MAX_AGE)
+    response.cache_control.immutable = True
+    return response
+
+
+@bp.get("/attachments/<int:upload_id>")
+def attachment(upload_id: int):
+    row = db.session.get(Upload, upload_id)
+    if row is None or row.kind != "attachment" or not _may_download(row):
+        raise NotFound()
+    response = _send(
+        row,
+        mimetype=row.content_type,
+        as_attachment=True,
+        download_name=row.original_name,
+    )
+    # The article may be unpublished later: shared caches must not keep it.
+    response.cache_control.private = True
+    return response
+
+
+# --- helpers -------------------------------------------------------------------
+
+
+def _uploaded_file():
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        raise Refused(_("Please choose a file to upload."), 400)
+    return file
+
+
+def _article_from_form(required: bool) -> Article | None:
+    raw = request.form.get("article_id", "").strip()
+    if not raw:
+        if required:
+            raise Refused(_("Save the post once before adding attachments."), 400)
+        return None
+    if not raw.isdigit():
+        raise Refused(_("This post does not exist."), 400)
+    article = db.session.get(Article, int(raw))
+    if article is None:
+        raise Refused(_("This post does not exist."), 404)
+    if not can_edit(current_user, article):
+        raise Refused(_("You are not allowed to add files to this post."), 403)
+    return article
+
+
+def _may_delete(upload: Upload) -> bool:
+    if upload.article_id is not None:
+        article = db.session.get(Article, upload.article_id)
+        return article is not None and can_edit(current_user, article)
+    return current_user.can_review or upload.uploaded_by_id == current_user.id
+
+
+def _may_download(upload: Upload) -> bool:
+    article = db.session.get(Article, upload.article_id) if upload.article_id else None
+    if article is not None and article.is_public:
+        return True
+    if not current_user.is_authenticated:
+        return False
+    if article is not None:
+        return can_edit(current_user, article)
+    return current_user.can_review or upload.uploaded_by_id == current_user.id
+
+
+def _image_url(upload: Upload) -> str:
+    return url_for("files.upload", stored_name=upload.stored_name)
+
+
+def _send(row: Upload, **kwargs):
+    response = send_from_directory(
+        storage.upload_folder(), row.stored_name, conditional=True, **kwargs
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = UPLOAD_CSP
+    return response
+
+
+def _commit_or_discard(uploads: list[Upload]) -> None:
+    try:
+        db.session.commit()
+    except Exception:
+        _rollback_and_discard(uploads)
+        raise
+
+
+def _rollback_and_discard(uploads: list[Upload]) -> None:
+    db.session.rollback()
+    storage.discard(uploads)
