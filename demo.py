@@ -167,6 +167,19 @@ PINNED_TITLES = {
     "我校高考成绩再创佳绩",
 }
 
+# Posts whose bodies open with a table or a list read badly as derived summaries.
+SUMMARIES = {
+    "阳光实验中学初一新生招生简章": (
+        "初一新生招生计划、报名条件和咨询方式，欢迎家长和同学们咨询。"
+    ),
+    "高中部招生计划公布": "高中部普通班、科技特色班和艺术特长班的招生计划与报名条件。",
+    "关于期末考试安排的通知": "本学期期末考试的日期、时间、科目和考场要求。",
+    "招生常见问题解答": "住宿、录取查询、特色课程、食堂用餐等家长最关心的问题。",
+    "阳光实验中学简介": (
+        "创办于 1958 年的完全中学，科技创新、阳光体育、书香校园特色鲜明。"
+    ),
+}
+
 AUTHORS = ["王老师", "李明", "张华", "陈静", "刘洋", "赵敏", "孙老师", "周丽"]
 PLACES = ["学校报告厅", "田径场", "图书馆多功能厅", "科技楼", "体育馆", "各班教室"]
 PEOPLE = ["全体师生", "各年级学生代表", "全体教职工", "部分学生家长", "相关学科教师"]
@@ -431,6 +444,7 @@ def load_demo() -> int:
             status=Status.PUBLISHED,
             published_at=published_at,
             pinned=pinned,
+            summary=SUMMARIES.get(title),
             views=views + (1500 if pinned else 0),
         )
 

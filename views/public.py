@@ -30,7 +30,8 @@ except ImportError:  # sanitize.py is optional here; keep a plain-text fallback
 bp = Blueprint("public", __name__)
 
 HOME_CHANNEL_POSTS = 6
-HOME_PINNED_POSTS = 6
+# Pinned posts first, then the newest, across the whole site.
+HOME_HEADLINES = 8
 MOST_READ_POSTS = 10
 # Larger page numbers cannot exist and would overflow SQLite's integers.
 MAX_PAGE = 100_000
@@ -130,12 +131,7 @@ def remember_reader(response):
 
 @bp.get("/")
 def home():
-    pinned = db.session.scalars(
-        sa.select(Article)
-        .where(Article.visible_clause(), Article.pinned.is_(True))
-        .order_by(Article.published_at.desc(), Article.id.desc())
-        .limit(HOME_PINNED_POSTS)
-    ).all()
+    headlines = db.session.scalars(visible_articles().limit(HOME_HEADLINES)).all()
     channel_posts = []
     for channel in nav_channels():
         posts = db.session.scalars(
@@ -150,7 +146,7 @@ def home():
     ).all()
     return render_template(
         "public/home.html",
-        pinned=pinned,
+        headlines=headlines,
         channel_posts=channel_posts,
         most_read=most_read,
     )
