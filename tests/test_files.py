@@ -772,7 +772,12 @@ def test_upload_without_csrf_token_is_refused_as_json(app, client):
     assert refused.status_code == 400
     assert refused.is_json
     assert refused.get_json()["error"]
+    assert refused.get_json()["csrf"] is True  # editor.js offers a new login
     assert list(Path(app.config["UPLOAD_FOLDER"]).iterdir()) == []
+
+    without_accept = upload_image(client, image_bytes("PNG"), "x.png", headers={})
+    assert without_accept.status_code == 400
+    assert without_accept.is_json
 
     accepted = upload_image(
         client, image_bytes("PNG"), "x.png", headers={**JSON, "X-CSRFToken": token}

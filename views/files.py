@@ -74,10 +74,14 @@ def too_large(error):
 
 @bp.errorhandler(CSRFError)
 def csrf_error(error):
-    # Only routes of this blueprint get here: the editor's own forms keep
-    # whatever handler the app has for them.
-    message = _("This page has expired. Please reload it and try again.")
-    return jsonify(error=message, csrf_expired=True), 400
+    # Only routes of this blueprint get here, with JSON whatever the Accept
+    # header; the keys match views.editor.csrf_error, which static/js/editor.js
+    # reads to offer a new login without losing the text.
+    message = _(
+        "Your session has expired or the page is too old. Log in again in "
+        "another window, then upload the file again."
+    )
+    return jsonify(error=message, csrf=True, login_url=url_for("auth.login")), 400
 
 
 # --- uploads from the editor -------------------------------------------------
@@ -169,7 +173,7 @@ def import_docx():
             kind="image",
             ext=image.ext,
             content_type=image.content_type,
-            original_name=f"{file.filename or 'document'} ({len(saved) + 1})",
+            original_name=f"{clean_original_name(file.filename)} #{len(saved) + 1}",
             user_id=current_user.id,
             article_id=article.id if article else None,
             width=image.width,
