@@ -330,6 +330,61 @@ def test_article_lists_its_attachments_with_sizes(app, client, article_id):
     assert "运动会秩序册.pdf" in html and "2.0 MB" in html
 
 
+def test_attachment_links_to_its_download(app, client, article_id):
+    with app.app_context():
+        upload = Upload(
+            kind="attachment",
+            stored_name="d4e5f6.docx",
+            original_name="报名表.docx",
+            content_type="application/octet-stream",
+            size=1500,
+            article_id=article_id,
+        )
+        db.session.add(upload)
+        db.session.commit()
+        upload_id = upload.id
+    html = text(client.get(f"/articles/{article_id}"))
+    assert f'<a href="/attachments/{upload_id}" download>报名表.docx</a>' in html
+    assert "1.5 KB" in html
+
+
+def image_upload(app, stored_name="c0ffee.jpg"):
+    with app.app_context():
+        upload = Upload(
+            kind="image",
+            stored_name=stored_name,
+            original_name="校门.jpg",
+            content_type="image/jpeg",
+            size=1000,
+        )
+        db.session.add(upload)
+        db.session.commit()
+        return upload.id
+
+
+def test_article_cover_is_the_share_preview_image(app, client, make_article):
+    cover_id = image_upload(app)
+    article_id = make_article(cover_id=cover_id)
+    html = text(client.get(f"/articles/{article_id}"))
+    assert (
+        '<meta property="og:image" content="http://localhost/uploads/c0ffee.jpg">'
+        in html
+    )
+
+
+def test_article_without_cover_has_no_share_image(client, article_id):
+    assert "og:image" not in text(client.get(f"/articles/{article_id}"))
+
+
+def test_logo_is_shown_in_the_header(app, client):
+    logo_id = image_upload(app, "1090.png")
+    with app.app_context():
+        set_setting("logo_id", str(logo_id))
+        db.session.commit()
+    html = text(client.get("/"))
+    assert 'class="brand-logo" src="/uploads/1090.png"' in html
+
+
 def test_article_without_attachments_has_no_attachment_list(client, article_id):
     assert "Attachments" not in text(client.get(f"/articles/{article_id}?lang=en"))
 
@@ -457,6 +512,21 @@ def test_not_found_page_uses_the_site_layout(client, tree):
     assert 'class="main-nav"' in html and "<footer" in html
     assert "教学科研" in html  # the navigation still helps the reader on
     assert 'href="/"' in html
+
+
+def test_server_error_page_uses_the_site_layout(app, tree):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("a bug")
+
+    response = app.test_client().get("/boom?lang=en")
+    html = text(response)
+    assert response.status_code == 500
+    assert "Something went wrong" in html
+    assert 'class="main-nav"' in html and "教学科研" in html
+    assert "a bug" not in html
 
 
 def test_reader_pages_send_no_inline_script(client, article_id):

@@ -78,7 +78,9 @@ def nav_channels() -> list[Section]:
 
 def upload_url(upload: Upload | None, external: bool = False) -> str | None:
     # The files blueprint is another module; without it pages render, minus files.
-    if upload is None or "files.upload" not in current_app.view_functions:
+    if upload is None or upload.kind != "image":
+        return None
+    if "files.upload" not in current_app.view_functions:
         return None
     return url_for("files.upload", stored_name=upload.stored_name, _external=external)
 
