@@ -87,7 +87,12 @@ def test_english_catalog_has_english_plural_rule():
     catalog = read_catalog(po_path("en"))
     assert catalog.num_plurals == 2
     assert catalog.plural_expr == "(n != 1)"
-    assert not [m.id for m in entries(catalog) if m.fuzzy]
+
+
+def test_english_catalog_falls_back_to_the_msgids():
+    # msgids are English: a msgstr here would only be a stale override.
+    catalog = read_catalog(po_path("en"))
+    assert [m.id for m in entries(catalog) if any(as_tuple(m.string))] == []
 
 
 def test_translations_keep_the_placeholders(zh_catalog):
