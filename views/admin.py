@@ -7,7 +7,6 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
-from werkzeug.routing import BuildError
 
 import audit
 from forms import (
@@ -478,17 +477,6 @@ class LogoError(Exception):
     """A logo file that cannot be used; str() is the message for the admin."""
 
 
-def _logo_url(values: dict[str, str]) -> str | None:
-    logo_id = values.get("logo_id", "")
-    upload = db.session.get(Upload, int(logo_id)) if logo_id.isdigit() else None
-    if upload is None:
-        return None
-    try:
-        return url_for("files.upload", stored_name=upload.stored_name)
-    except BuildError:  # the uploads blueprint is not registered
-        return None
-
-
 def _save_logo(file) -> int:
     """Store the logo like any photo (re-encoded, metadata stripped); its id."""
     # Imported here: the upload modules are optional for the rest of this page.
@@ -512,8 +500,17 @@ def _save_logo(file) -> int:
     return upload.id
 
 
-def _render_settings(form: SettingsForm, values: dict[str, str]):
-    return render_template("admin/settings.html", form=form, logo_url=_logo_url(values))
+def _delete_old_logo(logo_id: str) -> None:
+    """Remove a replaced or removed logo's file and row (nothing else uses it)."""
+    import storage
+
+    upload = db.session.get(Upload, int(logo_id)) if logo_id.isdigit() else None
+    if upload is not None and upload.article_id is None:
+        storage.delete_upload(upload)
+
+
+def _render_settings(form: SettingsForm):
+    return render_template("admin/settings.html", form=form)
 
 
 @bp.get("/settings")
@@ -522,7 +519,7 @@ def settings():
     values = get_settings()
     form = SettingsForm(data={key: values[key] for key in TEXT_SETTINGS})
     form.authors_can_publish.data = values["authors_can_publish"] == "1"
-    return _render_settings(form, values)
+    return _render_settings(form)
 
 
 @bp.post("/settings")
@@ -531,7 +528,7 @@ def update_settings():
     values = get_settings()
     form = SettingsForm()
     if not form.validate_on_submit():
-        return _render_settings(form, values)
+        return _render_settings(form)
     new = {key: form[key].data or "" for key in TEXT_SETTINGS}
     new["authors_can_publish"] = "1" if form.authors_can_publish.data else "0"
     upload = form.logo.data
@@ -540,7 +537,7 @@ def update_settings():
             new["logo_id"] = str(_save_logo(upload))
         except LogoError as error:
             form.logo.errors.append(str(error))
-            return _render_settings(form, values)
+            return _render_settings(form)
     elif form.remove_logo.data:
         new["logo_id"] = ""
     changed = [key for key, value in new.items() if values.get(key) != value]
@@ -549,6 +546,8 @@ def update_settings():
     if changed:
         audit.record("settings_changed", ", ".join(changed))
     db.session.commit()
+    if "logo_id" in changed:
+        _delete_old_logo(values["logo_id"])
     flash(_("The site settings have been saved."), "success")
     return redirect(url_for("admin.settings"))
 

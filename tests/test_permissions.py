@@ -1,0 +1,256 @@
+"""The permission matrix: who may open which admin and account routes.
+
+The url_map walks at the end also cover routes added later: every /editor/ and
+/admin/ rule must refuse anonymous users, and every /admin/ rule non-admins.
+"""
+
+import pytest
+import sqlalchemy as sa
+from flask import url_for
+
+from models import Upload, User, db
+from tests.conftest import _login
+
+# Rules under /editor/ or /admin/ that anonymous users may reach on purpose.
+PUBLIC_RULES: set[str] = set()
+
+ANONYMOUS, AUTHOR, EDITOR, ADMIN = "anonymous", "author", "editor", "admin"
+
+
+@pytest.fixture
+def world(app, make_section, make_article):
+    """One of everything, so placeholder ids in URLs point at real rows."""
+    channel = make_section(name="频道", slug="channel")
+    section = make_section(name="栏目", slug="sub", parent_id=channel)
+    other = make_section(name="别的", slug="other")
+    article = make_article(section_id=section)
+    with app.app_context():
+        author = db.session.scalar(sa.select(User.id).where(User.username == "author"))
+        upload = Upload(
+            kind="image",
+            stored_name="0123456789abcdef0123456789abcdef.png",
+            original_name="a.png",
+            content_type="image/png",
+            article_id=article,
+        )
+        db.session.add(upload)
+        db.session.commit()
+        upload_id = upload.id
+    return {
+        "user_id": author,
+        "section_id": section,
+        "channel_id": channel,
+        "other_id": other,
+        "article_id": article,
+        "upload_id": upload_id,
+    }
+
+
+def admin_routes(w):
+    """(method, url, form data) for every admin page and action, in a safe order."""
+    user, section = w["user_id"], w["section_id"]
+    return [
+        ("GET", "/admin/users", None),
+        ("GET", f"/admin/users/{user}", None),
+        ("GET", "/admin/sections", None),
+        ("GET", f"/admin/sections/{section}", None),
+        ("GET", "/admin/settings", None),
+        ("GET", "/admin/audit", None),
+        (
+            "POST",
+            "/admin/users",
+            {
+                "username": "new",
+                "display_name": "新",
+                "role": "author",
+                "password": "long enough",
+            },
+        ),
+        ("POST", f"/admin/users/{user}", {"display_name": "改", "role": "author"}),
+        ("POST", f"/admin/users/{user}/password", {"generate": "y"}),
+        ("POST", f"/admin/users/{user}/deactivate", {}),
+        ("POST", f"/admin/users/{user}/reactivate", {}),
+        (
+            "POST",
+            "/admin/sections",
+            {"name": "新", "slug": "brand-new", "parent_id": "0", "position": ""},
+        ),
+        (
+            "POST",
+            f"/admin/sections/{section}",
+            {
+                "name": "栏目",
+                "slug": "sub",
+                "parent_id": str(w["channel_id"]),
+                "position": "0",
+            },
+        ),
+        ("POST", f"/admin/sections/{section}/move", {"direction": "up"}),
+        (
+            "POST",
+            "/admin/settings",
+            {"school_name": "学校", "phone": "", "address": ""},
+        ),
+        (
+            "POST",
+            f"/admin/sections/{section}/delete",
+            {"target_id": str(w["other_id"])},
+        ),
+    ]
+
+
+def client_as(app, role):
+    client = app.test_client()
+    return client if role == ANONYMOUS else _login(client, role)
+
+
+def expected_ok(method, status, location):
+    if method == "GET":
+        return status == 200
+    return status == 302 and not location.startswith("/login")
+
+
+@pytest.mark.parametrize("role", [ANONYMOUS, AUTHOR, EDITOR, ADMIN])
+def test_admin_route_matrix(app, world, role):
+    client = client_as(app, role)
+    wrong = []
+    for method, url, data in admin_routes(world):
+        response = client.open(url, method=method, data=data)
+        location = response.headers.get("Location", "")
+        if role == ANONYMOUS:
+            ok = response.status_code == 302 and location.startswith("/login?next=")
+        elif role in (AUTHOR, EDITOR):
+            ok = response.status_code == 403
+        else:
+            ok = expected_ok(method, response.status_code, location)
+        if not ok:
+            wrong.append((method, url, response.status_code, location))
+    assert wrong == []
+
+
+def test_matrix_covers_every_admin_rule(app, world):
+    listed = {(m, u) for m, u, _d in admin_routes(world)}
+    with app.test_request_context():
+        for rule in app.url_map.iter_rules():
+            if not rule.rule.startswith("/admin/"):
+                continue
+            values = {
+                "user_id": world["user_id"],
+                "section_id": world["section_id"],
+            }
+            url = url_for(rule.endpoint, **values)
+            url = url.split("?")[0]
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                assert (method, url) in listed, (
+                    f"add {method} {rule.rule} to the matrix"
+                )
+
+
+def test_refused_actions_change_nothing(app, world):
+    client = client_as(app, AUTHOR)
+    with app.app_context():
+        before = db.session.execute(
+            sa.select(User.role, User.active, User.password_hash).order_by(User.id)
+        ).all()
+    for method, url, data in admin_routes(world):
+        client.open(url, method=method, data=data)
+    with app.app_context():
+        after = db.session.execute(
+            sa.select(User.role, User.active, User.password_hash).order_by(User.id)
+        ).all()
+        assert db.session.scalar(sa.select(sa.func.count(User.id))) == 3
+    assert before == after
+
+
+# --- account routes --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", [AUTHOR, EDITOR, ADMIN])
+def test_every_role_may_change_own_password(app, role):
+    client = client_as(app, role)
+    assert client.get("/account/password").status_code == 200
+
+
+def test_anonymous_cannot_change_password(client):
+    for method in ("GET", "POST"):
+        response = client.open("/account/password", method=method)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_anonymous_logout_goes_to_login(client):
+    response = client.post("/logout")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+@pytest.mark.parametrize("role", [AUTHOR, EDITOR, ADMIN])
+def test_logged_in_roles_log_out(app, role):
+    client = client_as(app, role)
+    response = client.post("/logout")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_login_page_is_public(client):
+    assert client.get("/login").status_code == 200
+
+
+def test_editor_workspace_is_open_to_every_role(app):
+    for role in (AUTHOR, EDITOR, ADMIN):
+        assert client_as(app, role).get("/editor/").status_code == 200
+
+
+# --- walks over the url_map: they also cover routes added later -----------------
+
+
+def protected_requests(app, world, prefixes):
+    """(rule, method, url) for every rule under the prefixes, with real ids."""
+    values = {
+        "user_id": world["user_id"],
+        "section_id": world["section_id"],
+        "article_id": world["article_id"],
+        "upload_id": world["upload_id"],
+        "revision_id": 1,
+    }
+    with app.test_request_context():
+        for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+            if not rule.rule.startswith(prefixes) or rule.rule in PUBLIC_RULES:
+                continue
+            # Unknown arguments get 1: a missing row must still not skip the check.
+            args = {name: values.get(name, 1) for name in rule.arguments}
+            url = url_for(rule.endpoint, **args)
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield rule.rule, method, url
+
+
+def test_every_editor_and_admin_route_refuses_anonymous(app, world):
+    client = app.test_client()
+    wrong = []
+    for rule, method, url in protected_requests(app, world, ("/editor/", "/admin/")):
+        for accept in ("text/html", "application/json"):
+            response = client.open(url, method=method, headers={"Accept": accept})
+            location = response.headers.get("Location", "")
+            refused = (
+                response.status_code == 302 and location.startswith("/login")
+            ) or response.status_code == 401
+            if not refused:
+                wrong.append((method, rule, accept, response.status_code))
+    assert wrong == []
+
+
+@pytest.mark.parametrize("role", [AUTHOR, EDITOR])
+def test_every_admin_route_refuses_non_admins(app, world, role):
+    client = client_as(app, role)
+    wrong = []
+    for rule, method, url in protected_requests(app, world, ("/admin/",)):
+        response = client.open(url, method=method)
+        if response.status_code != 403:
+            wrong.append((method, rule, response.status_code))
+    assert wrong == []
+
+
+def test_walk_finds_the_known_routes(app, world):
+    # Guards the walk itself: a broken prefix filter would make it pass vacuously.
+    rules = {r for r, _m, _u in protected_requests(app, world, ("/editor/", "/admin/"))}
+    assert {"/editor/", "/admin/users", "/admin/sections/<int:section_id>"} <= rules
