@@ -47,9 +47,10 @@ def shoot(page, name):
     page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
 
 
-@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("size", [*SIZES, "narrow"])
 def test_login_page_fits_and_logs_in(page, size):
-    page.set_viewport_size(dict(zip(("width", "height"), SIZES[size], strict=True)))
+    width, height = SIZES.get(size, (320, 640))  # narrow: the smallest phones
+    page.set_viewport_size({"width": width, "height": height})
     page.goto("/login?next=/admin/users")
     assert fits_width(page)
     shoot(page, f"login-{size}")
