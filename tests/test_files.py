@@ -493,6 +493,20 @@ def test_attachment_keeps_its_chinese_name_for_download(
     assert f"filename*=UTF-8''{quote(filename)}" in disposition
 
 
+def test_attachment_is_listed_under_the_published_article(
+    app, author_client, make_article
+):
+    article_id = make_article(created_by_id=user_id(app, "author"))
+    body = upload_attachment(
+        author_client, PDF, "2024年春季运动会通知.pdf", article_id
+    ).get_json()
+    page = fetch(app.test_client(), f"/articles/{article_id}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert f'href="/attachments/{body["id"]}"' in html
+    assert "2024年春季运动会通知.pdf" in html
+
+
 def test_attachment_of_a_draft_is_hidden_from_readers_but_not_its_author(
     app, client, login, own_article
 ):
