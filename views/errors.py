@@ -3,6 +3,8 @@
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
 
+from uploads import display_size
+
 
 def init_app(app: Flask) -> None:
     def page(code: int, title: str, message: str):
@@ -34,11 +36,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(error):
-        limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        limit = display_size(app.config["MAX_CONTENT_LENGTH"])
         return page(
             413,
             _("File too large"),
-            _("The file is too large. The limit is %(mb)d MB.", mb=limit),
+            _("The file is too large. The limit is %(size)s.", size=limit),
         )
 
     @app.errorhandler(500)
