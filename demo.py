@@ -21,14 +21,7 @@ from models import (
     set_setting,
     utcnow,
 )
-
-try:
-    from sanitize import clean_html
-except ImportError:  # the demo is trusted text; the sanitizer is a second check
-
-    def clean_html(html: str) -> str:
-        return html
-
+from sanitize import clean_html
 
 SETTINGS = {
     "school_name": "阳光实验中学",

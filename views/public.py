@@ -12,20 +12,11 @@ from flask import (
     request,
     url_for,
 )
-from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
 import viewcount
 from models import Article, Section, Upload, db, utcnow
-
-try:
-    from sanitize import summarize
-except ImportError:  # sanitize.py is optional here; keep a plain-text fallback
-
-    def summarize(html: str, length: int = 120) -> str:
-        text = " ".join(Markup(html or "").striptags().split())
-        return text if len(text) <= length else text[: length - 1] + "…"
-
+from sanitize import summarize
 
 bp = Blueprint("public", __name__)
 
