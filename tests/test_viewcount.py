@@ -259,6 +259,16 @@ def test_hidden_article_never_counts(app, make_article):
         )
 
 
+def test_article_is_shown_even_if_counting_fails(app, article_id, monkeypatch):
+    def broken(*args, **kwargs):
+        raise sa.exc.OperationalError("UPDATE", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(viewcount, "count_view", broken)
+    response = reader(app).get(f"/articles/{article_id}")
+    assert response.status_code == 200
+    assert views(app, article_id) == 5
+
+
 def test_prune_forgets_rows_older_than_the_window(app, article_id, monkeypatch):
     monkeypatch.setattr(viewcount, "PRUNE_PROBABILITY", 1.0)
     with app.app_context():

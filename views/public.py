@@ -193,7 +193,11 @@ def article(article_id):
     article = get_visible_or_404(article_id)
     # End the read transaction so counting starts with a write (see viewcount).
     db.session.commit()
-    viewcount.record_view(article_id)
+    try:
+        viewcount.record_view(article_id)
+    except sa.exc.SQLAlchemyError:
+        # A lost count must never cost the reader the article.
+        current_app.logger.exception("Could not count a view of article %s", article_id)
     previous, following = neighbours(article)
     description = article.summary or summarize(article.body_html)
     return render_template(
