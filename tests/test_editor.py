@@ -3,7 +3,6 @@
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import _login
 
 from models import Article, AuditEvent, Status, User, db, set_setting, utcnow
 
@@ -177,8 +176,8 @@ def test_author_cannot_publish_existing_draft_when_review_required(
     assert get_article(app, own_draft).status == Status.DRAFT
 
 
-def test_author_submits_and_editor_approves(app, client, own_draft, section):
-    _login(client, "author")
+def test_author_submits_and_editor_approves(app, client, login, own_draft, section):
+    login("author")
     response = client.post(
         f"/editor/articles/{own_draft}/edit",
         data=form_data(section, action="submit", version="1"),
@@ -186,7 +185,7 @@ def test_author_submits_and_editor_approves(app, client, own_draft, section):
     assert response.status_code == 302
     assert get_article(app, own_draft).status == Status.PENDING
     client.post("/logout")
-    _login(client, "editor")
+    login("editor")
     response = client.post(
         f"/editor/articles/{own_draft}/edit",
         data=form_data(section, action="publish", version="2"),
@@ -334,11 +333,11 @@ def test_rerendered_form_does_not_echo_script(author_client, section):
 # --- Conflicts ----------------------------------------------------------------------
 
 
-def test_stale_version_does_not_overwrite(app, client, make_article, section):
+def test_stale_version_does_not_overwrite(app, client, login, make_article, section):
     article_id = make_article(
         status=Status.DRAFT, published_at=None, section_id=section
     )
-    _login(client, "editor")
+    login("editor")
     first = client.post(
         f"/editor/articles/{article_id}/edit",
         data=form_data(section, title="第一位编辑", version="1"),

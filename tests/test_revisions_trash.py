@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-from conftest import _login
 
 from models import Article, AuditEvent, Revision, Status, Upload, User, db, utcnow
 
@@ -98,7 +97,7 @@ def test_editor_lists_views_and_restores_a_revision(app, editor_client, publishe
     assert "article.restore_revision" in audit_actions(app)
 
 
-def test_author_cannot_see_or_restore_revisions(app, client, make_article):
+def test_author_cannot_see_or_restore_revisions(app, client, login, make_article):
     with app.app_context():
         author_id = db.session.scalar(
             db.select(User.id).where(User.username == "author")
@@ -107,7 +106,7 @@ def test_author_cannot_see_or_restore_revisions(app, client, make_article):
     with app.app_context():
         db.session.add(Revision(article_id=article_id, title="旧", body_html="旧"))
         db.session.commit()
-    _login(client, "author")
+    login("author")
     assert client.get(f"/editor/articles/{article_id}/revisions").status_code == 403
     response = client.post(f"/editor/articles/{article_id}/revisions/1/restore")
     assert response.status_code == 403

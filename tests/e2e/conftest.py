@@ -2,6 +2,7 @@
 
 Generic on purpose, shared by every e2e test module:
 - `live_app`: the Flask app behind the server (for seeding and DB checks),
+  one per test module with its own database and upload folder,
 - `live_server`: its base URL, e.g. "http://127.0.0.1:54321",
 - `browser`: one headless Chromium per session, `page`: a fresh context per test,
 - `login_page(page, username)`: logs a page in through the real login form.
@@ -42,7 +43,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
+# One app and server per test module: modules seed their own data (sections,
+# demo content) and must not see each other's.
+@pytest.fixture(scope="module")
 def live_app(tmp_path_factory):
     base = tmp_path_factory.mktemp("live")
     app = create_app(
@@ -62,7 +65,7 @@ def live_app(tmp_path_factory):
         db.engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_server(live_app):
     server = make_server("127.0.0.1", 0, live_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
