@@ -28,14 +28,50 @@ MOST_READ_POSTS = 10
 MAX_PAGE = 100_000
 
 
-def visible_articles(section_ids: list[int] | None = None):
-    """Readers' articles, pinned first, newest first."""
-    stmt = sa.select(Article).where(Article.visible_clause())
+def visible_ids(section_ids: list[int] | None = None):
+    """Ids of readers' articles, pinned first, newest first.
+
+    Selecting ids alone lets SQLite answer from the listing indexes without
+    reading the table (see models.Article); the rows come from load_articles().
+    """
+    stmt = sa.select(Article.id).where(Article.visible_clause())
     if section_ids is not None:
         stmt = stmt.where(Article.section_id.in_(section_ids))
     return stmt.order_by(
         Article.pinned.desc(), Article.published_at.desc(), Article.id.desc()
     )
+
+
+def load_articles(ids) -> list[Article]:
+    """The articles with these ids, in this order, with what lists show."""
+    ids = list(ids)
+    if not ids:
+        return []
+    rows = db.session.scalars(
+        sa.select(Article)
+        .where(Article.id.in_(ids))
+        .options(selectinload(Article.section), selectinload(Article.cover))
+    )
+    by_id = {article.id: article for article in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def visible_articles(section_ids: list[int] | None = None, limit: int = 10):
+    """The first `limit` visible articles of these sections (or of the site)."""
+    if not section_ids or len(section_ids) == 1:
+        return load_articles(db.session.scalars(visible_ids(section_ids).limit(limit)))
+    # An IN list over several sections makes SQLite sort all their posts; the
+    # top few of each section, read in index order and merged here, are enough.
+    candidates = []
+    for section_id in section_ids:
+        stmt = visible_ids([section_id]).add_columns(
+            Article.pinned, Article.published_at
+        )
+        candidates.extend(db.session.execute(stmt.limit(limit)).all())
+    candidates.sort(
+        key=lambda row: (row.pinned, row.published_at, row.id), reverse=True
+    )
+    return load_articles(row.id for row in candidates[:limit])
 
 
 def get_visible_or_404(article_id: int) -> Article:
@@ -124,19 +160,18 @@ def remember_reader(response):
 
 @bp.get("/")
 def home():
-    headlines = db.session.scalars(visible_articles().limit(HOME_HEADLINES)).all()
-    channel_posts = []
-    for channel in nav_channels():
-        posts = db.session.scalars(
-            visible_articles(channel.subtree_ids()).limit(HOME_CHANNEL_POSTS)
-        ).all()
-        channel_posts.append((channel, posts))
-    most_read = db.session.scalars(
-        sa.select(Article)
+    headlines = visible_articles(limit=HOME_HEADLINES)
+    channel_posts = [
+        (channel, visible_articles(channel.subtree_ids(), HOME_CHANNEL_POSTS))
+        for channel in nav_channels()
+    ]
+    most_read_ids = db.session.scalars(
+        sa.select(Article.id)
         .where(Article.visible_clause())
         .order_by(Article.views.desc(), Article.published_at.desc())
         .limit(MOST_READ_POSTS)
-    ).all()
+    )
+    most_read = load_articles(most_read_ids)
     return render_template(
         "public/home.html",
         headlines=headlines,
@@ -149,11 +184,12 @@ def home():
 def section(slug):
     section = db.first_or_404(sa.select(Section).where(Section.slug == slug))
     page = db.paginate(
-        visible_articles(section.subtree_ids()),
+        visible_ids(section.subtree_ids()),
         page=page_number(),
         per_page=current_app.config["ARTICLES_PER_PAGE"],
         error_out=True,
     )
+    page.items = load_articles(page.items)
     return render_template(
         "public/section.html",
         section=section,
@@ -164,28 +200,36 @@ def section(slug):
 
 def neighbours(article: Article) -> tuple[Article | None, Article | None]:
     """The visible articles just before (older) and after (newer) in its section."""
-    same_section = sa.select(Article).where(
-        Article.visible_clause(),
-        Article.section_id == article.section_id,
-        Article.id != article.id,
+    # Asked once per pinned value so that each lookup is a range of the listing
+    # index (section_id, pinned, published_at) instead of a sort of the section.
+    older, newer = [], []
+    for pinned in (False, True):
+        same = sa.select(Article.id, Article.published_at).where(
+            Article.visible_clause(),
+            Article.section_id == article.section_id,
+            Article.pinned == pinned,
+            Article.id != article.id,
+        )
+        before = same.where(
+            Article.published_at <= article.published_at,
+            sa.or_(
+                Article.published_at < article.published_at, Article.id < article.id
+            ),
+        ).order_by(Article.published_at.desc(), Article.id.desc())
+        after = same.where(
+            Article.published_at >= article.published_at,
+            sa.or_(
+                Article.published_at > article.published_at, Article.id > article.id
+            ),
+        ).order_by(Article.published_at, Article.id)
+        older.extend(db.session.execute(before.limit(1)).all())
+        newer.extend(db.session.execute(after.limit(1)).all())
+    previous = max(older, key=lambda row: (row.published_at, row.id), default=None)
+    following = min(newer, key=lambda row: (row.published_at, row.id), default=None)
+    return (
+        previous and db.session.get(Article, previous.id),
+        following and db.session.get(Article, following.id),
     )
-    older = sa.or_(
-        Article.published_at < article.published_at,
-        sa.and_(Article.published_at == article.published_at, Article.id < article.id),
-    )
-    newer = sa.or_(
-        Article.published_at > article.published_at,
-        sa.and_(Article.published_at == article.published_at, Article.id > article.id),
-    )
-    previous = db.session.scalar(
-        same_section.where(older)
-        .order_by(Article.published_at.desc(), Article.id.desc())
-        .limit(1)
-    )
-    following = db.session.scalar(
-        same_section.where(newer).order_by(Article.published_at, Article.id).limit(1)
-    )
-    return previous, following
 
 
 @bp.get("/articles/<int:article_id>")

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: bd6f4e0657ef
+Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 19:20:30.688724
+Create Date: 2026-11-28 20:02:12.054259
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'bd6f4e0657ef'
+revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -87,10 +87,10 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_article'))
     )
     with op.batch_alter_table('article', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_article_deleted_at'), ['deleted_at'], unique=False)
-        batch_op.create_index('ix_article_listing', ['status', 'deleted_at', 'published_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_article_published_at'), ['published_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_article_section_id'), ['section_id'], unique=False)
+        batch_op.create_index('ix_article_order', ['pinned', 'published_at', 'status', 'deleted_at'], unique=False)
+        batch_op.create_index('ix_article_section_order', ['section_id', 'pinned', 'published_at', 'status', 'deleted_at'], unique=False)
+        batch_op.create_index('ix_article_updated', ['updated_at'], unique=False)
+        batch_op.create_index('ix_article_views', ['views'], unique=False)
 
     op.create_table('audit_event',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -171,10 +171,10 @@ def downgrade():
 
     op.drop_table('audit_event')
     with op.batch_alter_table('article', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_article_section_id'))
-        batch_op.drop_index(batch_op.f('ix_article_published_at'))
-        batch_op.drop_index('ix_article_listing')
-        batch_op.drop_index(batch_op.f('ix_article_deleted_at'))
+        batch_op.drop_index('ix_article_views')
+        batch_op.drop_index('ix_article_updated')
+        batch_op.drop_index('ix_article_section_order')
+        batch_op.drop_index('ix_article_order')
 
     op.drop_table('article')
     op.drop_table('user')
