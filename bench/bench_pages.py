@@ -34,9 +34,8 @@ def seed(app, posts: int) -> dict:
             db.session.flush()
             channels.append(channel)
             for s in range(3):
-                db.session.add(
-                    Section(name=f"栏目{c}-{s}", slug=f"s-{c}-{s}", parent_id=channel.id)
-                )
+                name, slug = f"栏目{c}-{s}", f"s-{c}-{s}"
+                db.session.add(Section(name=name, slug=slug, parent_id=channel.id))
         db.session.commit()
         section_ids = db.session.scalars(
             sa.select(Section.id).where(Section.parent_id.is_not(None))
