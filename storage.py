@@ -14,12 +14,13 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 import sqlalchemy as sa
 from flask import current_app
 
 from models import Article, Upload, db
-from uploads import random_name
+from uploads import clean_original_name, process_image, random_name
 
 # What uploads.random_name() produces: hex and one short extension. Anything
 # else in a URL (dots, slashes, backslashes, "..") never reaches the disk.
@@ -86,6 +87,32 @@ def save_upload(
         _unlink(path)
         raise
     return upload
+
+
+def save_image(
+    stream: BinaryIO,
+    original_name: str,
+    *,
+    user_id: int | None,
+    article_id: int | None = None,
+) -> Upload:
+    """Re-encode a photo (metadata and GPS stripped) and store it; flushed only.
+
+    Raises uploads.UploadError with a friendly message for anything that is not
+    a usable JPEG, PNG, GIF or WebP.
+    """
+    image = process_image(stream, filename=original_name)
+    return save_upload(
+        image.data,
+        kind="image",
+        ext=image.ext,
+        content_type=image.content_type,
+        original_name=clean_original_name(original_name or "image"),
+        user_id=user_id,
+        article_id=article_id,
+        width=image.width,
+        height=image.height,
+    )
 
 
 def discard(uploads: Iterable[Upload]) -> None:

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 
 import audit
+import storage
 from forms import (
     PasswordResetForm,
     SectionDeleteForm,
@@ -29,6 +30,7 @@ from models import (
     set_setting,
 )
 from permissions import admin_required
+from uploads import UploadError
 from views.auth import rotate_session_token
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -479,31 +481,17 @@ class LogoError(Exception):
 
 def _save_logo(file) -> int:
     """Store the logo like any photo (re-encoded, metadata stripped); its id."""
-    # Imported here: the upload modules are optional for the rest of this page.
-    import storage
-    from uploads import UploadError, clean_original_name, process_image
-
     try:
-        image = process_image(file.stream)
+        upload = storage.save_image(
+            file.stream, file.filename or "logo", user_id=current_user.id
+        )
     except UploadError as error:
         raise LogoError(str(error)) from error
-    upload = storage.save_upload(
-        image.data,
-        kind="image",
-        ext=image.ext,
-        content_type=image.content_type,
-        original_name=clean_original_name(file.filename or "logo"),
-        user_id=current_user.id,
-        width=image.width,
-        height=image.height,
-    )
     return upload.id
 
 
 def _delete_old_logo(logo_id: str) -> None:
     """Remove a replaced or removed logo's file and row (nothing else uses it)."""
-    import storage
-
     upload = db.session.get(Upload, int(logo_id)) if logo_id.isdigit() else None
     if upload is not None and upload.article_id is None:
         storage.delete_upload(upload)

@@ -31,7 +31,6 @@ from uploads import (
     check_attachment,
     clean_original_name,
     display_size,
-    process_image,
 )
 
 bp = Blueprint("files", __name__)
@@ -93,20 +92,14 @@ def upload_image():
     article = _article_from_form(required=False)
     file = _uploaded_file()
     try:
-        image = process_image(file.stream, filename=file.filename)
+        upload = storage.save_image(
+            file.stream,
+            file.filename or "",
+            user_id=current_user.id,
+            article_id=article.id if article else None,
+        )
     except UploadError as error:
         raise Refused(str(error), 400) from error
-    upload = storage.save_upload(
-        image.data,
-        kind="image",
-        ext=image.ext,
-        content_type=image.content_type,
-        original_name=clean_original_name(file.filename or ""),
-        user_id=current_user.id,
-        article_id=article.id if article else None,
-        width=image.width,
-        height=image.height,
-    )
     _commit_or_discard([upload])
     return jsonify(
         id=upload.id,
@@ -167,17 +160,11 @@ def import_docx():
     def save_image(data: bytes, content_type: str) -> str:
         # Embedded photos are photos like any other: re-encoded, metadata
         # (GPS included) stripped. content_type is Word's claim, not trusted.
-        image = process_image(io.BytesIO(data))
-        upload = storage.save_upload(
-            image.data,
-            kind="image",
-            ext=image.ext,
-            content_type=image.content_type,
-            original_name=f"{clean_original_name(file.filename)} #{len(saved) + 1}",
+        upload = storage.save_image(
+            io.BytesIO(data),
+            f"{clean_original_name(file.filename)} #{len(saved) + 1}",
             user_id=current_user.id,
             article_id=article.id if article else None,
-            width=image.width,
-            height=image.height,
         )
         saved.append(upload)
         return _image_url(upload)
