@@ -7,11 +7,12 @@ from pathlib import Path
 from flask import Flask, g
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 import commands
 import i18n
 import security
-from models import db, get_settings
+from models import MAX_ID, db, get_settings
 from views import admin, auth, editor, errors, files, public
 
 csrf = CSRFProtect()
@@ -59,6 +60,7 @@ def create_app(test_config=None):
     security.init_app(app)
     commands.init_app(app)
 
+    app.url_map.converters["int"] = IdConverter
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(editor.bp)
@@ -78,6 +80,14 @@ def site_settings() -> dict[str, str]:
     if "site_settings" not in g:
         g.site_settings = get_settings()
     return g.site_settings
+
+
+class IdConverter(IntegerConverter):
+    """<int:...> bounded to SQLite's integers: a larger number is a 404, not a 500."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def _instance_secret(instance_path: str) -> str:

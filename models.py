@@ -30,6 +30,26 @@ Base.metadata.naming_convention = NAMING_CONVENTION
 db = SQLAlchemy(model_class=Base)
 
 
+# SQLite integers are signed 64-bit; a larger id from a URL or form would raise
+# OverflowError deep in the driver instead of being a plain "not found".
+MAX_ID = 2**63 - 1
+
+
+def parse_id(value) -> int | None:
+    """A positive id from untrusted input (form, JSON, setting), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        # isdigit() alone accepts "²" and other digits int() refuses.
+        value = value.strip()
+        if not (value.isascii() and value.isdigit()):
+            return None
+        value = int(value)
+    if isinstance(value, int) and 0 < value <= MAX_ID:
+        return value
+    return None
+
+
 def utcnow() -> datetime:
     """Naive UTC now: SQLite has no time zones, so every stored time is UTC."""
     return datetime.now(UTC).replace(tzinfo=None)

@@ -1,5 +1,6 @@
 import pytest
 
+from models import parse_id
 from views.auth import is_safe_next
 
 
@@ -30,3 +31,60 @@ def test_login_without_csrf_token_is_refused(client, editor):
     response = client.post("/login", data=editor)
     assert response.status_code == 400
     assert client.get("/editor/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("1", 1),
+        (" 42 ", 42),
+        (7, 7),
+        ("0", None),
+        ("-1", None),
+        ("²", None),  # isdigit() says yes, int() says no
+        ("١٢", None),  # non-ASCII digits are not ids
+        ("99999999999999999999", None),  # beyond SQLite's 64-bit integers
+        (2**63, None),
+        (True, None),
+        ("1.5", None),
+        ("", None),
+        (None, None),
+        ([], None),
+    ],
+)
+def test_parse_id_accepts_only_positive_sqlite_integers(raw, expected):
+    assert parse_id(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/articles/99999999999999999999",
+        "/sections/news?page=99999999999999999999",
+        "/sections/news?page=²",
+        "/editor/?page=99999999999999999999",
+        "/editor/articles/99999999999999999999/edit",
+        "/attachments/99999999999999999999",
+    ],
+)
+def test_huge_or_odd_numbers_are_not_found_not_server_errors(
+    editor_client, make_article, url
+):
+    make_article()
+    assert editor_client.get(url).status_code == 404
+
+
+def test_huge_ids_in_forms_are_refused_politely(editor_client, make_article):
+    article_id = make_article()
+    huge = "99999999999999999999"
+    response = editor_client.post(
+        f"/editor/articles/{article_id}/edit",
+        data={"title": "标题", "section_id": huge, "version": huge, "cover_id": huge},
+    )
+    assert response.status_code < 500
+    response = editor_client.post(
+        "/editor/uploads/attachment",
+        data={"article_id": huge},
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 400 and "error" in response.get_json()

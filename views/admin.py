@@ -27,11 +27,13 @@ from models import (
     User,
     db,
     get_settings,
+    parse_id,
     set_setting,
 )
 from permissions import admin_required
 from uploads import UploadError
 from views.auth import rotate_session_token
+from views.paging import page_number
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -492,7 +494,8 @@ def _save_logo(file) -> int:
 
 def _delete_old_logo(logo_id: str) -> None:
     """Remove a replaced or removed logo's file and row (nothing else uses it)."""
-    upload = db.session.get(Upload, int(logo_id)) if logo_id.isdigit() else None
+    upload_id = parse_id(logo_id)
+    upload = db.session.get(Upload, upload_id) if upload_id else None
     if upload is not None and upload.article_id is None:
         storage.delete_upload(upload)
 
@@ -548,6 +551,7 @@ def update_settings():
 def audit_log():
     page = db.paginate(
         sa.select(AuditEvent).order_by(AuditEvent.id.desc()),
+        page=page_number(),
         per_page=AUDIT_PER_PAGE,
         error_out=True,
     )

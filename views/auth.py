@@ -29,7 +29,7 @@ from flask_login import (
 
 import audit
 from forms import ChangePasswordForm, LoginForm
-from models import LoginAttempt, User, db, utcnow
+from models import LoginAttempt, User, db, parse_id, utcnow
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -58,9 +58,10 @@ def load_user(user_id: str) -> User | None:
     # The id is "<user id>:<session token>" so that a password reset or a
     # deactivation ends every existing session of that user.
     uid, _sep, token = user_id.partition(":")
-    if not uid.isdigit():
+    uid = parse_id(uid)
+    if uid is None:
         return None
-    user = db.session.get(User, int(uid))
+    user = db.session.get(User, uid)
     if user is None or not token or user.session_token != token:
         return None
     return user

@@ -26,15 +26,15 @@ from wtforms.fields.choices import SelectChoice
 import articles
 from articles import Action, Changes, Conflict, Refused
 from forms import ArticleForm
-from models import Article, Revision, Section, Status, Upload, db, utcnow
+from models import Article, Revision, Section, Status, Upload, db, parse_id, utcnow
 from permissions import can_edit, reviewer_required
 from sanitize import clean_html
+from views.paging import page_number
 
 bp = Blueprint("editor", __name__, url_prefix="/editor")
 
 # Dashboard filter values; "scheduled" is a published post with a future time.
 STATUS_FILTERS = ("draft", "pending", "published", "scheduled")
-MAX_PAGE = 100_000
 
 
 # --- Helpers ------------------------------------------------------------------
@@ -95,12 +95,8 @@ def _local(value):
 
 def _cover_id(raw) -> int | None:
     """A cover must be an uploaded image; anything else is dropped."""
-    if raw in (None, ""):
-        return None
-    try:
-        upload = db.session.get(Upload, int(raw))
-    except (TypeError, ValueError):
-        return None
+    upload_id = parse_id(raw)
+    upload = db.session.get(Upload, upload_id) if upload_id else None
     if upload is None or upload.kind != "image":
         return None
     return upload.id
@@ -126,11 +122,8 @@ def render_editor(form: ArticleForm, article: Article | None, status: int = 200,
     # re-rendered form must never echo submitted markup unfiltered.
     form.body_html.data = clean_html(form.body_html.data or "")
     user = current_user if current_user.is_authenticated else None
-    cover = (
-        db.session.get(Upload, int(form.cover_id.data))
-        if _is_int(form.cover_id.data)
-        else None
-    )
+    cover_id = parse_id(form.cover_id.data)
+    cover = db.session.get(Upload, cover_id) if cover_id else None
     return (
         render_template(
             "editor/edit.html",
@@ -150,16 +143,9 @@ def render_editor(form: ArticleForm, article: Article | None, status: int = 200,
     )
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) or (isinstance(value, str) and value.isdigit())
-
-
 def _expected_version(raw) -> int:
     """The version the form was loaded with; unreadable means conflict-safe 0."""
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        return 0
+    return parse_id(raw) or 0
 
 
 def _flash_done(result: str | None, article: Article) -> None:
@@ -203,13 +189,6 @@ def _session_lost_response(form: ArticleForm, article: Article | None):
 # --- Dashboard ----------------------------------------------------------------
 
 
-def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        abort(404)
-    return int(raw)
-
-
 @bp.get("/")
 @login_required
 def dashboard():
@@ -232,7 +211,8 @@ def dashboard():
     else:
         status = ""
     section_id = request.args.get("section", "")
-    section = db.session.get(Section, int(section_id)) if section_id.isdigit() else None
+    section_id = parse_id(section_id)
+    section = db.session.get(Section, section_id) if section_id else None
     if section is not None:
         stmt = stmt.where(Article.section_id.in_(section.subtree_ids()))
     query = request.args.get("q", "").strip()[:100]
@@ -244,7 +224,7 @@ def dashboard():
     ).order_by(Article.updated_at.desc(), Article.id.desc())
     page = db.paginate(
         stmt,
-        page=_page_number(),
+        page=page_number(),
         per_page=current_app.config["ARTICLES_PER_PAGE"],
         error_out=True,
     )
@@ -380,9 +360,9 @@ def _autosave_fields(data: dict) -> dict:
         fields["body_html"] = data["body_html"]
     if "source" in fields:
         fields["source"] = fields["source"] or None
-    section_id = data.get("section_id")
-    if _is_int(section_id) and db.session.get(Section, int(section_id)):
-        fields["section_id"] = int(section_id)
+    section_id = parse_id(data.get("section_id"))
+    if section_id and db.session.get(Section, section_id):
+        fields["section_id"] = section_id
     if "cover_id" in data:
         fields["cover_id"] = _cover_id(data.get("cover_id"))
     return fields
@@ -565,7 +545,7 @@ def trash():
     )
     page = db.paginate(
         stmt,
-        page=_page_number(),
+        page=page_number(),
         per_page=current_app.config["ARTICLES_PER_PAGE"],
         error_out=True,
     )

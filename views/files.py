@@ -24,7 +24,7 @@ from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 import storage
 from docx_import import docx_to_html
-from models import Article, Upload, db
+from models import Article, Upload, db, parse_id
 from permissions import can_edit
 from uploads import (
     UploadError,
@@ -241,9 +241,10 @@ def _article_from_form(required: bool) -> Article | None:
         if required:
             raise Refused(_("Save the post once before adding attachments."), 400)
         return None
-    if not raw.isdigit():
+    article_id = parse_id(raw)
+    if article_id is None:
         raise Refused(_("This post does not exist."), 400)
-    article = db.session.get(Article, int(raw))
+    article = db.session.get(Article, article_id)
     if article is None:
         raise Refused(_("This post does not exist."), 404)
     if not can_edit(current_user, article):

@@ -15,8 +15,9 @@ from flask import (
 from sqlalchemy.orm import selectinload
 
 import viewcount
-from models import Article, Section, Upload, db, utcnow
+from models import Article, Section, Upload, db, parse_id, utcnow
 from sanitize import summarize
+from views.paging import page_number
 
 bp = Blueprint("public", __name__)
 
@@ -24,8 +25,6 @@ HOME_CHANNEL_POSTS = 6
 # Pinned posts first, then the newest, across the whole site.
 HOME_HEADLINES = 8
 MOST_READ_POSTS = 10
-# Larger page numbers cannot exist and would overflow SQLite's integers.
-MAX_PAGE = 100_000
 
 
 def visible_ids(section_ids: list[int] | None = None):
@@ -82,14 +81,6 @@ def get_visible_or_404(article_id: int) -> Article:
     return article
 
 
-def page_number() -> int:
-    """?page=N; anything that is not a page that could exist is a 404."""
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        abort(404)
-    return int(raw)
-
-
 def nav_channels() -> list[Section]:
     """Channels and their sub-sections for the navigation bar, once per request."""
     if "nav_channels" not in g:
@@ -119,9 +110,8 @@ def attachment_url(upload: Upload) -> str | None:
 
 
 def logo_url(logo_id: str) -> str | None:
-    if not logo_id or not str(logo_id).isdigit():
-        return None
-    return upload_url(db.session.get(Upload, int(logo_id)))
+    upload_id = parse_id(logo_id)
+    return upload_url(db.session.get(Upload, upload_id)) if upload_id else None
 
 
 def lang_url(code: str) -> str:
