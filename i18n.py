@@ -12,9 +12,9 @@ babel = Babel()
 
 
 def select_locale() -> str:
-    choice = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
-    if choice in LANGUAGES:
-        return choice
+    for choice in (request.args.get("lang"), request.cookies.get(LANG_COOKIE)):
+        if choice in LANGUAGES:
+            return choice
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 

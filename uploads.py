@@ -65,7 +65,11 @@ class UploadError(ValueError):
         return _l(self.msgid, **self.params)
 
     def __str__(self) -> str:
-        return translate(self.msgid, **self.params)
+        # "actual" names a file's real type with a label marked N_() below.
+        params = dict(self.params)
+        if isinstance(params.get("actual"), str):
+            params["actual"] = translate(params["actual"])
+        return translate(self.msgid, **params)
 
 
 MSG_IMAGE_TYPE = N_(
@@ -176,22 +180,22 @@ MAX_NAME_LENGTH = 200  # Upload.original_name is String(255)
 # (magic test, label) used only to name a refused file's real type.
 _SNIFFERS = [
     (lambda head: head.startswith(PDF_MAGIC), "PDF"),
-    (lambda head: head.startswith(OLE_MAGIC), "an old Office/WPS document"),
-    (lambda head: head.startswith(ZIP_MAGIC), "a ZIP archive"),
-    (lambda head: head.startswith(b"\xff\xd8\xff"), "a JPEG image"),
-    (lambda head: head.startswith(b"\x89PNG\r\n\x1a\n"), "a PNG image"),
-    (lambda head: head[:6] in (b"GIF87a", b"GIF89a"), "a GIF image"),
-    (lambda head: head[:4] == b"RIFF" and head[8:12] == b"WEBP", "a WebP image"),
+    (lambda head: head.startswith(OLE_MAGIC), N_("an old Office/WPS document")),
+    (lambda head: head.startswith(ZIP_MAGIC), N_("a ZIP archive")),
+    (lambda head: head.startswith(b"\xff\xd8\xff"), N_("a JPEG image")),
+    (lambda head: head.startswith(b"\x89PNG\r\n\x1a\n"), N_("a PNG image")),
+    (lambda head: head[:6] in (b"GIF87a", b"GIF89a"), N_("a GIF image")),
+    (lambda head: head[:4] == b"RIFF" and head[8:12] == b"WEBP", N_("a WebP image")),
     (lambda head: head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1"), "HEIC"),
     (lambda head: head[4:12] in (b"ftypavif", b"ftypavis"), "AVIF"),
     (lambda head: head.startswith(b"BM"), "BMP"),
     (lambda head: head[:4] in (b"II*\x00", b"MM\x00*"), "TIFF"),
-    (lambda head: head.startswith(b"8BPS"), "a Photoshop file"),
+    (lambda head: head.startswith(b"8BPS"), N_("a Photoshop file")),
     # Word clip art and pasted drawings.
     (lambda head: head[:4] == b"\x01\x00\x00\x00" and head[40:44] == b" EMF", "EMF"),
     (lambda head: head.startswith(b"\xd7\xcd\xc6\x9a"), "WMF"),
-    (lambda head: head.startswith(b"MZ"), "a Windows program (.exe)"),
-    (lambda head: head.startswith(b"\x7fELF"), "a program"),
+    (lambda head: head.startswith(b"MZ"), N_("a Windows program (.exe)")),
+    (lambda head: head.startswith(b"\x7fELF"), N_("a program")),
     (lambda head: re.search(rb"<svg[\s>]", head[:2048], re.I) is not None, "SVG"),
     (
         lambda head: (
@@ -407,8 +411,8 @@ def _is_text(data: bytes) -> bool:
 
 def _describe_unknown(data: bytes) -> str:
     if _is_text(data[:4096]):
-        return "plain text"
-    return "an unknown format"
+        return N_("plain text")
+    return N_("an unknown format")
 
 
 # --- names and sizes ---------------------------------------------------------------

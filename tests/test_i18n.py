@@ -214,3 +214,19 @@ def test_article_meta_labels_in_english(client, make_article):
     html = client.get(f"/articles/{article_id}?lang=en").get_data(as_text=True)
     for label in ("Author:", "Source:", "Views:", "Date:"):
         assert label in html
+
+
+def test_unknown_language_keeps_the_readers_earlier_choice(client):
+    client.get("/?lang=en")
+    page = client.get("/?lang=xx").get_data(as_text=True)
+    assert 'lang="en"' in page
+
+
+def test_refused_file_names_its_real_type_in_chinese(app):
+    from uploads import MSG_ATTACHMENT_MISMATCH, UploadError
+
+    error = UploadError(MSG_ATTACHMENT_MISMATCH, ext=".pdf", actual="a PNG image")
+    with app.test_request_context("/"):
+        message = str(error)
+    assert "PNG 图片" in message and ".pdf" in message
+    assert "a PNG image" not in message
