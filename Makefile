@@ -43,8 +43,10 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Re-extract messages and update catalogs after changing visible strings.
+# Re-extract messages and update catalogs after changing visible strings, then
+# translate the new Chinese entries; tests/test_i18n.py lists what is missing.
 translations: $(VENV)/.dev
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -o translations/messages.pot .
-	$(BIN)/pybabel update -i translations/messages.pot -d translations
+	$(BIN)/pybabel update -i translations/messages.pot -d translations -l zh_Hans_CN
+	$(BIN)/pybabel update -i translations/messages.pot -d translations -l en --no-fuzzy-matching
 	$(BIN)/pybabel compile -d translations
