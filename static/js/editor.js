@@ -7,6 +7,7 @@
  *     -> {id, version, message, edit_url, autosave_url} | 409 {error} | 401 {error}
  *   GET  data-csrf-url -> {csrf_token}
  *   POST data-image-url / data-attachment-url / data-docx-url (multipart "file")
+ *     (data: images inside pasted HTML are uploaded to data-image-url too)
  * Every fetch sends Accept: application/json and X-CSRFToken.
  */
 (function () {
@@ -163,7 +164,163 @@
         }
       });
     });
+    if (preparePastedImages(body)) {
+      jodit.message.info(msg("pasteImagesRefused"), 10000);
+    }
+    if (Object.keys(pastedImages.blobs).length) {
+      // Jodit inserts the returned HTML synchronously, right after this.
+      window.setTimeout(uploadPastedImages, 0);
+    }
     return body.innerHTML;
+  }
+
+  /* POST one photo to the image endpoint. Resolves to the server's JSON,
+   * {url, ...} or {error: "<friendly message>"}; never rejects. Used by
+   * Jodit's uploader (button, dropped and pasted files) and pasted HTML. */
+  function uploadImage(formData) {
+    if (state.articleId) {
+      formData.append("article_id", state.articleId);
+    }
+    return request(form.dataset.imageUrl, {
+      method: "POST",
+      headers: jsonHeaders(),
+      body: formData,
+    }).then(function (result) {
+      if (isSessionProblem(result)) {
+        showSessionLost();
+      }
+      if (result.status === 0) {
+        return { error: msg("uploadFailed") };
+      }
+      return result.data;
+    });
+  }
+
+  // --- Images inside pasted HTML ----------------------------------------------
+
+  /* The server keeps only images from the web or from /uploads/ (the same
+   * rule as sanitize.IMAGE_SRC_RE); anything else it drops without a word. */
+  var KEPT_IMAGE_SRC = /^(?:https?:\/\/[^\s\/]|\/uploads\/)\S*$/i;
+  var DATA_IMAGE_SRC = /^data:(image\/[a-z0-9.+-]+)((?:;[^;,]*)*),([\s\S]*)$/i;
+  var PASTE_MARK = "data-paste-upload";
+
+  var pastedImages = {
+    next: 0,
+    blobs: {}, // mark -> Blob, from cleanPastedHtml until the upload starts
+    pending: [], // uploads in flight; the form waits for them before leaving
+  };
+
+  function dataUriToBlob(uri) {
+    var match = DATA_IMAGE_SRC.exec(uri);
+    if (!match) {
+      return null;
+    }
+    try {
+      var text = /;base64$/i.test(match[2])
+        ? window.atob(match[3].replace(/\s+/g, ""))
+        : decodeURIComponent(match[3]);
+      var bytes = new Uint8Array(text.length);
+      for (var i = 0; i < text.length; i += 1) {
+        bytes[i] = text.charCodeAt(i) & 0xff;
+      }
+      return new Blob([bytes], { type: match[1].toLowerCase() });
+    } catch (e) {
+      return null; // broken base64: treated like any refused image
+    }
+  }
+
+  /* Mark data: images for upload and remove images the server would refuse
+   * (Word's file:///C:/... temp files, blob: URLs, relative paths). Returns
+   * how many were removed. */
+  function preparePastedImages(body) {
+    var removed = 0;
+    body.querySelectorAll("img").forEach(function (img) {
+      var src = (img.getAttribute("src") || "").trim();
+      if (KEPT_IMAGE_SRC.test(src)) {
+        return;
+      }
+      var blob = src.indexOf("data:") === 0 ? dataUriToBlob(src) : null;
+      if (!blob || !blob.size) {
+        var parent = img.parentNode;
+        img.remove();
+        if (parent.tagName === "P" && !parent.textContent.trim() && !parent.children.length) {
+          parent.remove(); // Word puts each picture in a paragraph of its own
+        }
+        removed += 1;
+        return;
+      }
+      pastedImages.next += 1;
+      var mark = String(pastedImages.next);
+      pastedImages.blobs[mark] = blob;
+      img.setAttribute(PASTE_MARK, mark);
+      // The data: picture stays visible, faded, until the upload is done.
+      img.style.opacity = "0.5";
+    });
+    return removed;
+  }
+
+  function pastedImage(mark) {
+    return jodit
+      ? jodit.editor.querySelector("img[" + PASTE_MARK + '="' + mark + '"]')
+      : null;
+  }
+
+  /* Runs after Jodit has inserted the cleaned HTML: upload each marked image
+   * and swap its src for the stored photo, or remove it and say why. */
+  function uploadPastedImages() {
+    Object.keys(pastedImages.blobs).forEach(function (mark) {
+      var blob = pastedImages.blobs[mark];
+      delete pastedImages.blobs[mark];
+      if (!pastedImage(mark)) {
+        return; // not inserted after all
+      }
+      var data = new FormData();
+      var ext = blob.type.split("/")[1].split("+")[0] || "png";
+      data.append("file", blob, "pasted-image-" + mark + "." + ext);
+      var job = uploadImage(data).then(function (resp) {
+        pastedImages.pending.splice(pastedImages.pending.indexOf(job), 1);
+        var img = pastedImage(mark);
+        if (!img) {
+          return; // deleted by the teacher while it uploaded
+        }
+        if (resp && resp.url && !resp.error) {
+          img.setAttribute("src", resp.url);
+          img.removeAttribute(PASTE_MARK);
+          img.style.removeProperty("opacity");
+          if (!img.getAttribute("style")) {
+            img.removeAttribute("style");
+          }
+        } else {
+          img.remove();
+          jodit.message.error((resp && resp.error) || msg("uploadFailed"), 8000);
+        }
+        jodit.synchronizeValues();
+        markDirty();
+      });
+      pastedImages.pending.push(job);
+    });
+  }
+
+  function waitForPastedImages() {
+    if (!pastedImages.pending.length) {
+      return Promise.resolve();
+    }
+    return Promise.all(pastedImages.pending.slice()).then(waitForPastedImages);
+  }
+
+  /* A clipboard with both a picture file and HTML text (Word, WPS and Excel
+   * add a picture of the selection) is pasted as HTML; Jodit's uploader,
+   * which would paste only the picture, runs for image-only clipboards. */
+  function onBeforePaste(event) {
+    var data = event && event.clipboardData;
+    if (!data || !data.files || !data.files.length) {
+      return;
+    }
+    var html = data.getData("text/html");
+    var doc = html ? new DOMParser().parseFromString(html, "text/html") : null;
+    if (doc && doc.body && doc.body.textContent.trim()) {
+      jodit.events.stopPropagation("beforePaste");
+    }
   }
 
   function uploadOptions() {
@@ -176,24 +333,7 @@
       },
       // Our endpoint answers JSON errors with 4xx codes, which Jodit's own
       // request helper would turn into a bare "Bad Request"; fetch keeps them.
-      customUploadFunction: function (formData) {
-        if (state.articleId) {
-          formData.append("article_id", state.articleId);
-        }
-        return request(form.dataset.imageUrl, {
-          method: "POST",
-          headers: jsonHeaders(),
-          body: formData,
-        }).then(function (result) {
-          if (isSessionProblem(result)) {
-            showSessionLost();
-          }
-          if (result.status === 0) {
-            return { error: msg("uploadFailed") };
-          }
-          return result.data;
-        });
-      },
+      customUploadFunction: uploadImage,
       isSuccess: function (resp) {
         return Boolean(resp && resp.url && !resp.error);
       },
@@ -278,6 +418,7 @@
       uploader: uploadOptions(),
       link: { noFollowCheckbox: false },
     });
+    jodit.events.on("beforePaste", onBeforePaste, { top: true });
     jodit.events.on("beforePasteInsert", cleanPastedHtml);
     jodit.events.on("change", onChange);
   }
@@ -508,37 +649,43 @@
     var button = event.submitter;
     writeBackup();
     if (submitStatus) {
-      submitStatus.textContent = "";
+      submitStatus.textContent = pastedImages.pending.length ? msg("uploading") : "";
       submitStatus.classList.remove("is-error");
     }
-    request(form.dataset.csrfUrl, {
-      method: "GET",
-      headers: { Accept: "application/json" },
-      cache: "no-store",
-    }).then(function (result) {
-      if (result.status === 200 && result.data.csrf_token) {
-        csrfInput.value = result.data.csrf_token;
-        state.submitting = true;
-        clearTimeout(state.timer);
-        if (jodit) {
-          textarea.value = jodit.value;
+    // A pasted photo still uploading would be saved as a data: image, which
+    // the server drops: leave only once every upload has been answered.
+    waitForPastedImages()
+      .then(function () {
+        return request(form.dataset.csrfUrl, {
+          method: "GET",
+          headers: { Accept: "application/json" },
+          cache: "no-store",
+        });
+      })
+      .then(function (result) {
+        if (result.status === 200 && result.data.csrf_token) {
+          csrfInput.value = result.data.csrf_token;
+          state.submitting = true;
+          clearTimeout(state.timer);
+          if (jodit) {
+            textarea.value = jodit.value;
+          }
+          form.dataset.checked = "yes";
+          if (button && button.name) {
+            // requestSubmit keeps which button was pressed (its action value).
+            form.requestSubmit ? form.requestSubmit(button) : form.submit();
+          } else {
+            form.submit();
+          }
+          return;
         }
-        form.dataset.checked = "yes";
-        if (button && button.name) {
-          // requestSubmit keeps which button was pressed (its action value).
-          form.requestSubmit ? form.requestSubmit(button) : form.submit();
+        if (result.status === 401) {
+          showSessionLost();
         } else {
-          form.submit();
+          submitStatus.textContent = msg("offline");
+          submitStatus.classList.add("is-error");
         }
-        return;
-      }
-      if (result.status === 401) {
-        showSessionLost();
-      } else {
-        submitStatus.textContent = msg("offline");
-        submitStatus.classList.add("is-error");
-      }
-    });
+      });
   });
 
   window.addEventListener("beforeunload", function (event) {

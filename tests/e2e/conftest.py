@@ -5,7 +5,8 @@ Generic on purpose, shared by every e2e test module:
   one per test module with its own database and upload folder,
 - `live_server`: its base URL, e.g. "http://127.0.0.1:54321",
 - `browser`: one headless Chromium per session, `page`: a fresh context per test,
-- `login_page(page, username)`: logs a page in through the real login form.
+- `login_page(page, username)`: logs a page in through the real login form,
+- `login_state(username)`: the same once per module, as a context storage state.
 """
 
 import os
@@ -96,14 +97,36 @@ def page(browser, live_server):
     context.close()
 
 
+def _log_in(page, live_server, username):
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
+    return page
+
+
 @pytest.fixture
 def login_page(live_server):
     def login(page, username):
-        page.goto(f"{live_server}/login")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda url: "/login" not in url)
-        return page
+        return _log_in(page, live_server, username)
 
     return login
+
+
+@pytest.fixture(scope="module")
+def login_state(browser, live_server):
+    """`login_state(username)`: cookies of a session opened once per module
+    through the real login form, for browser.new_context(storage_state=...);
+    saves the slow password check in every test."""
+    states = {}
+
+    def state(username):
+        if username not in states:
+            context = browser.new_context()
+            _log_in(context.new_page(), live_server, username)
+            states[username] = context.storage_state()
+            context.close()
+        return states[username]
+
+    return state
