@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 import storage
 from models import (
     Article,
+    ArticleDraft,
     AuditEvent,
     Revision,
     Status,
@@ -173,23 +175,25 @@ def save_article(
     if not _update_if_version(article.id, expected_version, values):
         db.session.rollback()
         raise Conflict()
+    # What the user kept typing is now on the article itself.
+    discard_working_copy(article.id, user.id)
     db.session.refresh(article)
     _claim_images(article, user)
 
 
 def autosave_article(
     article: Article, fields: dict, user: User, expected_version: int
-) -> None:
-    """Store the text of a draft or pending post while the user types.
+) -> ArticleDraft | None:
+    """Store the text of a post while the user types.
 
-    A published post is never autosaved on the server: readers must not see
-    half-edited text, so its working copy stays in the browser (localStorage)
-    until the user presses a save button.
+    A draft or pending post is updated in place (None is returned). Readers
+    must never see half-edited text, so a published post is left alone and
+    the text goes to the user's working copy, which is returned.
     """
     if not may_edit_content(user, article):
         raise Refused("edit")
     if article.status == Status.PUBLISHED:
-        raise Refused("published")
+        return save_working_copy(article, fields, user, expected_version)
     values = {key: fields[key] for key in CONTENT_FIELDS if key in fields}
     if "body_html" in values:
         values["body_html"] = clean_html(values["body_html"] or "")
@@ -203,6 +207,84 @@ def autosave_article(
         raise Conflict()
     db.session.refresh(article)
     _claim_images(article, user)
+    return None
+
+
+# --- Working copies of published posts ---------------------------------------------
+
+
+def working_copy(article_id: int, user_id: int) -> ArticleDraft | None:
+    return db.session.scalar(
+        sa.select(ArticleDraft).where(
+            ArticleDraft.article_id == article_id, ArticleDraft.user_id == user_id
+        )
+    )
+
+
+def _insert_ignoring_duplicates(values: dict) -> None:
+    """Create the row unless it exists; two tabs autosaving at once both succeed."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "sqlite":
+        stmt = sqlite.insert(ArticleDraft).values(**values)
+    elif dialect == "postgresql":
+        stmt = postgresql.insert(ArticleDraft).values(**values)
+    else:  # no portable upsert; the unique constraint still holds
+        if working_copy(values["article_id"], values["user_id"]) is None:
+            db.session.execute(sa.insert(ArticleDraft).values(**values))
+        return
+    db.session.execute(
+        stmt.on_conflict_do_nothing(index_elements=["article_id", "user_id"])
+    )
+
+
+def save_working_copy(
+    article: Article, fields: dict, user: User, base_version: int
+) -> ArticleDraft:
+    """Create or update the user's one working copy of a published post.
+
+    Fields not sent keep their value; a new copy starts from the article.
+    base_version is the version the user's page was loaded with, so a copy
+    made while someone else saved in between can say so.
+    """
+    _insert_ignoring_duplicates(
+        {
+            "article_id": article.id,
+            "user_id": user.id,
+            **{key: getattr(article, key) for key in CONTENT_FIELDS},
+            "base_version": base_version,
+            "saved_at": utcnow(),
+        }
+    )
+    draft = working_copy(article.id, user.id)
+    for key in CONTENT_FIELDS:
+        if key in fields:
+            setattr(draft, key, fields[key])
+    draft.body_html = clean_html(draft.body_html or "")
+    draft.base_version = base_version
+    draft.saved_at = utcnow()
+    # Images pasted into the working copy belong to this post too.
+    storage.claim_uploads(article, draft.body_html, user.id)
+    return draft
+
+
+def working_copy_differs(draft: ArticleDraft, article: Article) -> bool:
+    return any(
+        (getattr(draft, key) or "") != (getattr(article, key) or "")
+        for key in CONTENT_FIELDS
+    )
+
+
+def is_stale(draft: ArticleDraft, article: Article) -> bool:
+    """Someone (or another tab) saved the post after the copy's page was loaded."""
+    return draft.base_version != article.version
+
+
+def discard_working_copy(article_id: int, user_id: int) -> None:
+    db.session.execute(
+        sa.delete(ArticleDraft)
+        .where(ArticleDraft.article_id == article_id, ArticleDraft.user_id == user_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _text_changed(article: Article, values: dict) -> bool:
@@ -259,6 +341,12 @@ def trash(article: Article, user: User) -> None:
     if not may_delete(user, article):
         raise Refused("delete")
     article.deleted_at = utcnow()
+    # Nobody goes on editing a post in the trash; restoring starts afresh.
+    db.session.execute(
+        sa.delete(ArticleDraft)
+        .where(ArticleDraft.article_id == article.id)
+        .execution_options(synchronize_session=False)
+    )
     _audit(user, "article.delete", article)
 
 

@@ -265,6 +265,34 @@ class Revision(db.Model):
     created_by: Mapped[User | None] = relationship()
 
 
+class ArticleDraft(db.Model):
+    """One user's autosaved, unsaved working copy of a published article.
+
+    Readers must never see half-edited text, so autosave of a published post
+    lands here instead of on the article; a real save deletes it.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The unique (article_id, user_id) below also indexes article_id.
+    article_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("article.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(sa.String(200), default="")
+    body_html: Mapped[str] = mapped_column(sa.Text, default="")  # clean_html() output
+    summary: Mapped[str | None] = mapped_column(sa.String(500))
+    author_name: Mapped[str] = mapped_column(sa.String(100), default="")
+    source: Mapped[str | None] = mapped_column(sa.String(100))
+    # The Article.version the user was editing; another differs if someone
+    # else saved the post meanwhile.
+    base_version: Mapped[int] = mapped_column(default=0)
+    saved_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("article_id", "user_id"),)
+
+
 class Upload(db.Model):
     """An image or attachment, stored under a random name in UPLOAD_FOLDER."""
 

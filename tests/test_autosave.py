@@ -100,11 +100,13 @@ def test_autosave_of_published_post_does_not_change_public_page(
         version=1,
     )
     assert response.status_code == 200
-    assert response.get_json()["saved"] is False
+    data = response.get_json()
+    assert data["saved"] is True and data["version"] == 1
     page = editor_client.get(f"/articles/{article_id}").get_data(as_text=True)
     assert "读者看到的" in page and "半成品" not in page
     article = get_article(app, article_id)
     assert article.version == 1 and article.title == "测试文章"
+    assert article.body_html == "<p>读者看到的</p>"
 
 
 def test_autosave_with_stale_version_is_409(app, editor_client, make_article):

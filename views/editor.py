@@ -93,16 +93,36 @@ def _local(value):
     return to_user_timezone(value.replace(tzinfo=UTC)).replace(tzinfo=None)
 
 
-def _cover_id(raw) -> int | None:
-    """A cover must be an uploaded image; anything else is dropped."""
+def _cover(raw, article: Article | None) -> Upload | None:
+    """The image raw names, if this user may put it on this post.
+
+    An author may use their own uploads and the post's own images (a cover an
+    editor chose stays when the author saves); another teacher's photo that
+    belongs to no post is private to them until they publish it. Editors may
+    use any image.
+    """
     upload_id = parse_id(raw)
     upload = db.session.get(Upload, upload_id) if upload_id else None
     if upload is None or upload.kind != "image":
         return None
-    return upload.id
+    if current_user.is_authenticated and current_user.can_review:
+        return upload
+    if current_user.is_authenticated and upload.uploaded_by_id == current_user.id:
+        return upload
+    if article is not None and (
+        upload.article_id == article.id or upload.id == article.cover_id
+    ):
+        return upload
+    return None
 
 
-def changes_from_form(form: ArticleForm) -> Changes:
+def _cover_id(raw, article: Article | None) -> int | None:
+    """A cover must be an image the user may use; anything else is dropped."""
+    upload = _cover(raw, article)
+    return upload.id if upload else None
+
+
+def changes_from_form(form: ArticleForm, article: Article | None = None) -> Changes:
     published_at = form.published_at.data
     return Changes(
         title=form.title.data,
@@ -111,7 +131,7 @@ def changes_from_form(form: ArticleForm) -> Changes:
         author_name=form.author_name.data or current_user.display_name,
         source=form.source.data,
         section_id=form.section_id.data,
-        cover_id=_cover_id(form.cover_id.data),
+        cover_id=_cover_id(form.cover_id.data, article),
         published_at=to_utc(published_at) if published_at else None,
         pinned=form.pinned.data if current_user.can_review else None,
     )
@@ -122,8 +142,7 @@ def render_editor(form: ArticleForm, article: Article | None, status: int = 200,
     # re-rendered form must never echo submitted markup unfiltered.
     form.body_html.data = clean_html(form.body_html.data or "")
     user = current_user if current_user.is_authenticated else None
-    cover_id = parse_id(form.cover_id.data)
-    cover = db.session.get(Upload, cover_id) if cover_id else None
+    cover = _cover(form.cover_id.data, article)
     return (
         render_template(
             "editor/edit.html",
@@ -283,7 +302,7 @@ def edit_article(article_id: int):
     article = get_article_or_404(article_id)
     form = build_form(article)
     if request.method == "GET":
-        return render_editor(form, article)
+        return _edit_page(form, article)
     if not form.validate_on_submit():
         return render_editor(form, article, status=422)
     action = request.form.get("action", Action.SAVE)
@@ -292,7 +311,7 @@ def edit_article(article_id: int):
     try:
         articles.save_article(
             article,
-            changes_from_form(form),
+            changes_from_form(form, article),
             current_user,
             _expected_version(form.version.data),
         )
@@ -308,6 +327,34 @@ def edit_article(article_id: int):
         return render_editor(form, article, status=403)
     db.session.commit()
     _flash_done(result, article)
+    return redirect(url_for("editor.edit_article", article_id=article.id))
+
+
+def _edit_page(form: ArticleForm, article: Article):
+    """The edit page, offering the user's working copy if it has unsaved text.
+
+    With ?restore=1 the form shows the working copy instead of the saved post.
+    It then carries the current version: the page has said that someone else
+    saved meanwhile, and their text stays in the revisions.
+    """
+    draft = articles.working_copy(article.id, current_user.id)
+    if draft is None or not articles.working_copy_differs(draft, article):
+        return render_editor(form, article)
+    stale = articles.is_stale(draft, article)
+    if request.args.get("restore") != "1":
+        return render_editor(form, article, working_copy=draft, stale=stale)
+    for key in articles.CONTENT_FIELDS:
+        getattr(form, key).data = getattr(draft, key)
+    return render_editor(form, article, restored=draft, stale=stale)
+
+
+@bp.post("/articles/<int:article_id>/working-copy/discard")
+@login_required
+def discard_working_copy(article_id: int):
+    article = get_article_or_404(article_id)
+    articles.discard_working_copy(article.id, current_user.id)
+    db.session.commit()
+    flash(_("Your unsaved changes were discarded."), "success")
     return redirect(url_for("editor.edit_article", article_id=article.id))
 
 
@@ -341,7 +388,7 @@ def csrf_error(error):
 # --- Autosave (JSON, called by static/js/editor.js) -----------------------------
 
 
-def _autosave_fields(data: dict) -> dict:
+def _autosave_fields(data: dict, article: Article | None = None) -> dict:
     """Pick and trim the text fields; lengths are capped like the form's."""
 
     def text(key, limit):
@@ -364,7 +411,7 @@ def _autosave_fields(data: dict) -> dict:
     if section_id and db.session.get(Section, section_id):
         fields["section_id"] = section_id
     if "cover_id" in data:
-        fields["cover_id"] = _cover_id(data.get("cover_id"))
+        fields["cover_id"] = _cover_id(data.get("cover_id"), article)
     return fields
 
 
@@ -388,7 +435,7 @@ def autosave_new():
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         return jsonify(error=_("The request could not be understood.")), 400
-    fields = _autosave_fields(data)
+    fields = _autosave_fields(data, None)
     if "section_id" not in fields:
         first = db.session.scalar(
             sa.select(Section.id).order_by(Section.parent_id.is_not(None), Section.id)
@@ -420,9 +467,9 @@ def autosave(article_id: int):
     if not isinstance(data, dict):
         return jsonify(error=_("The request could not be understood.")), 400
     try:
-        articles.autosave_article(
+        draft = articles.autosave_article(
             article,
-            _autosave_fields(data),
+            _autosave_fields(data, article),
             current_user,
             _expected_version(data.get("version")),
         )
@@ -435,14 +482,34 @@ def autosave(article_id: int):
             conflict=True,
             edit_url=url_for("editor.edit_article", article_id=article_id),
         ), 409
-    except Refused:
-        # Published posts keep their working copy in the browser only.
-        return jsonify(
-            saved=False,
-            message=_("Changes are kept in this browser until you press Update."),
-        ), 200
+    except Refused as error:
+        return jsonify(error=_refused_message(error)), 403
     db.session.commit()
+    if draft is not None:
+        return _working_copy_json(article, draft)
     return _saved_json(article)
+
+
+def _working_copy_json(article: Article, draft):
+    """Like _saved_json, for a published post whose readers see no change yet.
+
+    The version echoes the one the page was loaded with: handing out the
+    current one would let a later real save overwrite someone else's edit.
+    """
+    time = format_time(draft.saved_at.replace(tzinfo=UTC), "HH:mm")
+    return jsonify(
+        id=article.id,
+        version=draft.base_version,
+        status=article.status,
+        saved=True,
+        working_copy=True,
+        message=_(
+            "Saved at %(time)s. Readers see the changes after you press Update.",
+            time=time,
+        ),
+        edit_url=url_for("editor.edit_article", article_id=article.id),
+        autosave_url=url_for("editor.autosave", article_id=article.id),
+    )
 
 
 @bp.get("/csrf-token")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 20:02:12.054259
+Create Date: 2026-11-28 20:26:29.000791
 
 """
 from alembic import op
@@ -104,6 +104,25 @@ def upgrade():
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_event_created_at'), ['created_at'], unique=False)
 
+    op.create_table('article_draft',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('article_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body_html', sa.Text(), nullable=False),
+    sa.Column('summary', sa.String(length=500), nullable=True),
+    sa.Column('author_name', sa.String(length=100), nullable=False),
+    sa.Column('source', sa.String(length=100), nullable=True),
+    sa.Column('base_version', sa.Integer(), nullable=False),
+    sa.Column('saved_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['article_id'], ['article.id'], name=op.f('fk_article_draft_article_id_article'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_article_draft_user_id_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_article_draft')),
+    sa.UniqueConstraint('article_id', 'user_id', name=op.f('uq_article_draft_article_id'))
+    )
+    with op.batch_alter_table('article_draft', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_article_draft_user_id'), ['user_id'], unique=False)
+
     op.create_table('article_view',
     sa.Column('article_id', sa.Integer(), nullable=False),
     sa.Column('reader', sa.String(length=64), nullable=False),
@@ -166,6 +185,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_article_view_viewed_at'))
 
     op.drop_table('article_view')
+    with op.batch_alter_table('article_draft', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_article_draft_user_id'))
+
+    op.drop_table('article_draft')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_event_created_at'))
 

@@ -5,6 +5,8 @@
  *   POST data-autosave-new / data-autosave-url  JSON {title, body_html, summary,
  *     author_name, source, section_id, cover_id, version}
  *     -> {id, version, message, edit_url, autosave_url} | 409 {error} | 401 {error}
+ *     (a published post is not changed: the text goes to the user's working
+ *     copy on the server, and version echoes the one the page was loaded with)
  *   GET  data-csrf-url -> {csrf_token}
  *   POST data-image-url / data-attachment-url / data-docx-url (multipart "file")
  *     (data: images inside pasted HTML are uploaded to data-image-url too)
@@ -32,6 +34,7 @@
   var state = {
     articleId: form.dataset.articleId || "",
     status: form.dataset.status || "draft",
+    readOnly: form.dataset.readOnly === "yes",
     dirty: false, // changed since the last server save
     saving: false,
     timer: null,
@@ -498,6 +501,11 @@
     if (!copy || !banner) {
       return;
     }
+    if (document.getElementById("working-copy-banner")) {
+      // The server's working copy is offered first; after restoring it this
+      // copy is offered again if it has anything newer.
+      return;
+    }
     var serverVersion = versionInput ? versionInput.value : "";
     var current = !state.articleId || copy.baseVersion === serverVersion;
     if (!current || sameAsPage(copy)) {
@@ -518,8 +526,9 @@
 
   // --- Autosave -----------------------------------------------------------
 
+  /* Published posts autosave too: into the user's working copy. */
   function canAutosaveToServer() {
-    return state.status !== "published" && !state.conflict;
+    return !state.readOnly && !state.conflict;
   }
 
   function onChange() {
@@ -529,13 +538,9 @@
   function markDirty() {
     state.dirty = true;
     writeBackup();
-    if (!canAutosaveToServer()) {
-      if (state.status === "published") {
-        showStatus(msg("localOnly"));
-      }
-      return;
+    if (canAutosaveToServer()) {
+      scheduleAutosave();
     }
-    scheduleAutosave();
   }
 
   function scheduleAutosave() {
@@ -583,10 +588,6 @@
       state.saving = false;
       var body = result.data;
       if (result.status === 200 || result.status === 201) {
-        if (body.saved === false) {
-          showStatus(body.message || msg("localOnly"));
-          return false;
-        }
         adoptSaved(body);
         showStatus(body.message, "ok");
         writeBackup();
@@ -860,6 +861,18 @@
 
   // --- Start ----------------------------------------------------------------
 
+  /* editor.css keeps Jodit's messages just above the sticky action bar,
+   * whose height changes with the screen width and its status line. */
+  var actionsBar = document.getElementById("ed-actions");
+  if (actionsBar && window.ResizeObserver) {
+    new window.ResizeObserver(function () {
+      document.documentElement.style.setProperty(
+        "--ed-actions-height",
+        actionsBar.offsetHeight + "px"
+      );
+    }).observe(actionsBar);
+  }
+
   initJodit();
   form.addEventListener("input", function (event) {
     if (event.target !== textarea) {
@@ -872,6 +885,13 @@
     }
   });
   offerRestore();
+  var discardForm = document.getElementById("working-copy-discard");
+  if (discardForm) {
+    // Discarding means this text is unwanted, here too.
+    discardForm.addEventListener("submit", function () {
+      dropBackup(state.articleId);
+    });
+  }
   if (document.getElementById("session-lost") || document.getElementById("conflict")) {
     // The server re-showed unsaved text: keep it safe in this browser too.
     state.conflict = Boolean(document.getElementById("conflict"));
