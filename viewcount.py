@@ -138,7 +138,8 @@ def count_view(article_id: int, readers: list[str], now: datetime | None = None)
             db.session.execute(
                 sa.update(Article)
                 .where(Article.id == article_id)
-                .values(views=Article.views + 1)
+                # Keep updated_at: a view is not an edit (the dashboard sorts by it).
+                .values(views=Article.views + 1, updated_at=Article.updated_at)
                 .execution_options(synchronize_session=False)
             )
             if random.random() < PRUNE_PROBABILITY:

@@ -363,3 +363,14 @@ def test_concurrent_refreshes_by_one_reader_count_once(app, article_id):
     assert run_at_once(count, count_one) == []
     assert results.count(True) == 1
     assert views(app, article_id) == 6
+
+
+def test_a_counted_view_is_not_an_edit(app, client, make_article):
+    article_id = make_article()
+    with app.app_context():
+        before = db.session.get(Article, article_id).updated_at
+    client.get(f"/articles/{article_id}", headers={"User-Agent": "Mozilla/5.0"})
+    with app.app_context():
+        article = db.session.get(Article, article_id)
+        assert article.views == 1
+        assert article.updated_at == before
