@@ -1,0 +1,99 @@
+"""WCAG 2.1 A/AA checks with axe-core on every kind of page, phone and desktop.
+
+axe-core comes inside the PyPI package axe-playwright-python (a dev dependency);
+nothing is fetched at run time.
+"""
+
+import pytest
+import sqlalchemy as sa
+from axe_playwright_python.sync_playwright import Axe
+
+import demo
+from models import Article, Section, db
+
+pytestmark = pytest.mark.e2e
+
+WCAG_AA = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}
+}
+VIEWPORTS = {
+    "phone": {"width": 375, "height": 812},
+    "desktop": {"width": 1280, "height": 900},
+}
+
+
+@pytest.fixture(scope="module")
+def paths(live_app):
+    with live_app.app_context():
+        demo.load_demo()
+        article_id = db.session.scalar(
+            sa.select(Article.id).where(Article.visible_clause()).limit(1)
+        )
+        section = db.session.scalar(sa.select(Section.slug).limit(1))
+    return {
+        "home": "/",
+        "section": f"/sections/{section}",
+        "article": f"/articles/{article_id}",
+        "missing": "/no-such-page",
+        "login": "/login",
+        "english home": "/?lang=en",
+    }
+
+
+@pytest.fixture(scope="module")
+def axe():
+    return Axe()
+
+
+def violations(page, axe) -> list[str]:
+    results = axe.run(page, options=WCAG_AA)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — "
+        + "; ".join(node["target"][0] for node in v["nodes"][:3])
+        for v in results.response["violations"]
+    ]
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_reader_pages_pass_wcag_aa(browser, live_server, paths, axe, viewport):
+    # bypass_csp lets the test inject axe; the site itself never needs it.
+    context = browser.new_context(
+        base_url=live_server, viewport=VIEWPORTS[viewport], bypass_csp=True
+    )
+    page = context.new_page()
+    found = {}
+    for name, path in paths.items():
+        page.goto(path)
+        if problems := violations(page, axe):
+            found[name] = problems
+    context.close()
+    assert found == {}
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_editor_pages_pass_wcag_aa(
+    browser, live_server, login_state, paths, axe, viewport
+):
+    context = browser.new_context(
+        base_url=live_server,
+        viewport=VIEWPORTS[viewport],
+        bypass_csp=True,
+        storage_state=login_state("admin"),
+    )
+    page = context.new_page()
+    found = {}
+    for path in [
+        "/editor/",
+        "/editor/articles/new",
+        "/editor/trash",
+        "/account/password",
+        "/admin/users",
+        "/admin/sections",
+        "/admin/settings",
+    ]:
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        if problems := violations(page, axe):
+            found[path] = problems
+    context.close()
+    assert found == {}
