@@ -14,6 +14,21 @@ def user_id(app, username):
         return db.session.scalar(db.select(User.id).where(User.username == username))
 
 
+def add_working_copy(app, article_id, username, body_html):
+    """A working copy saved directly, as autosave would have stored it."""
+    with app.app_context():
+        db.session.add(
+            ArticleDraft(
+                article_id=article_id,
+                user_id=user_id(app, username),
+                title="t",
+                body_html=body_html,
+                base_version=1,
+            )
+        )
+        db.session.commit()
+
+
 def working_copies(app, article_id):
     """{username: (title, body_html, base_version)} of the post's working copies."""
     with app.app_context():
@@ -217,17 +232,7 @@ def test_discard_needs_the_csrf_token(app, client, published):
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[1]
     data = {"username": "editor", "password": PASSWORD, "csrf_token": token}
     assert client.post("/login", data=data).status_code == 302
-    with app.app_context():
-        db.session.add(
-            ArticleDraft(
-                article_id=article_id,
-                user_id=user_id(app, "editor"),
-                title="t",
-                body_html="<p>留着</p>",
-                base_version=1,
-            )
-        )
-        db.session.commit()
+    add_working_copy(app, article_id, "editor", "<p>留着</p>")
     url = f"/editor/articles/{article_id}/working-copy/discard"
     assert client.post(url).status_code == 400
     assert "editor" in working_copies(app, article_id)
@@ -325,17 +330,7 @@ def test_author_cannot_discard_a_working_copy_of_someone_elses_post(
     app, author_client, make_article
 ):
     article_id = make_article(created_by_id=user_id(app, "editor"))
-    with app.app_context():
-        db.session.add(
-            ArticleDraft(
-                article_id=article_id,
-                user_id=user_id(app, "editor"),
-                title="t",
-                body_html="<p>编辑的</p>",
-                base_version=1,
-            )
-        )
-        db.session.commit()
+    add_working_copy(app, article_id, "editor", "<p>编辑的</p>")
     url = f"/editor/articles/{article_id}/working-copy/discard"
     assert author_client.post(url).status_code == 403
     assert "editor" in working_copies(app, article_id)
@@ -385,17 +380,7 @@ def test_a_real_save_deletes_only_the_savers_working_copy(
 
 def test_publishing_a_draft_deletes_the_working_copy(app, editor_client, make_article):
     article_id = make_article(status=Status.DRAFT, published_at=None)
-    with app.app_context():
-        db.session.add(
-            ArticleDraft(
-                article_id=article_id,
-                user_id=user_id(app, "editor"),
-                title="t",
-                body_html="<p>旧的工作副本</p>",
-                base_version=1,
-            )
-        )
-        db.session.commit()
+    add_working_copy(app, article_id, "editor", "<p>旧的工作副本</p>")
     section_id = get_article(app, article_id).section_id
     response = editor_client.post(
         f"/editor/articles/{article_id}/edit",
