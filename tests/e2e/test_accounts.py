@@ -1,15 +1,13 @@
 """Login and admin pages in real Chromium: they work and fit a phone and a desktop."""
 
-import os
-
 import pytest
 import sqlalchemy as sa
 
 from models import Section, db
+from tests.e2e.shots import save_screenshot
 
 pytestmark = pytest.mark.e2e
 
-SHOTS = os.environ.get("SHOTS_DIR", "/tmp/shots")
 SIZES = {"phone": (375, 812), "desktop": (1280, 900)}
 
 
@@ -43,8 +41,7 @@ def fits_width(page) -> bool:
 
 
 def shoot(page, name):
-    os.makedirs(SHOTS, exist_ok=True)
-    page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
+    save_screenshot(page, name)
 
 
 @pytest.mark.parametrize("size", [*SIZES, "narrow"])

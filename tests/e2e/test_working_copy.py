@@ -1,16 +1,14 @@
 """Editing a published post in real Chromium: the unsaved text is kept on the
 server (not only in one browser) and readers never see it half-done."""
 
-import os
 from datetime import timedelta
 
 import pytest
 
 from models import Article, ArticleDraft, Section, Status, User, db, utcnow
+from tests.e2e.shots import save_screenshot
 
 pytestmark = pytest.mark.e2e
-
-SHOTS = "/tmp/shots"
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +56,7 @@ def new_computer(browser, live_server, login_state, width=1280, height=900):
 
 
 def shot(page, name):
-    os.makedirs(SHOTS, exist_ok=True)
-    page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
+    save_screenshot(page, name)
 
 
 def test_unsaved_edit_of_published_post_can_be_restored_on_another_computer(
@@ -172,5 +169,5 @@ def test_editor_messages_stay_above_the_action_bar_on_a_phone(
         [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
     )
     assert centre
-    page.screenshot(path=f"{SHOTS}/jodit-message-375.png")
+    save_screenshot(page, "jodit-message-375", full_page=False)
     page.context.close()
