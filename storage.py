@@ -19,7 +19,7 @@ from typing import BinaryIO
 import sqlalchemy as sa
 from flask import current_app
 
-from models import Article, Upload, db
+from models import Article, ArticleDraft, Revision, Upload, db, get_settings
 from uploads import clean_original_name, process_image, random_name
 
 # What uploads.random_name() produces: hex and one short extension. Anything
@@ -153,7 +153,39 @@ def delete_article_files(article_id: int) -> int:
     uploads = db.session.scalars(
         db.select(Upload).where(Upload.article_id == article_id)
     ).all()
-    return delete_uploads(uploads)
+    # Teachers copy text between posts: an image another post (including one in
+    # the trash or a working copy) still shows is kept, just no longer attached.
+    kept = [upload for upload in uploads if _used_elsewhere(upload, article_id)]
+    for upload in kept:
+        upload.article_id = None
+    db.session.commit()
+    return delete_uploads(u for u in uploads if u not in kept)
+
+
+def _used_elsewhere(upload: Upload, article_id: int) -> bool:
+    if upload.kind != "image":
+        return False
+    url_part = f"/uploads/{upload.stored_name}"
+    in_article = sa.select(Article.id).where(
+        Article.id != article_id,
+        sa.or_(
+            Article.body_html.contains(url_part, autoescape=True),
+            Article.cover_id == upload.id,
+        ),
+    )
+    in_draft = sa.select(ArticleDraft.id).where(
+        ArticleDraft.article_id != article_id,
+        ArticleDraft.body_html.contains(url_part, autoescape=True),
+    )
+    in_revision = sa.select(Revision.id).where(
+        Revision.article_id != article_id,
+        Revision.body_html.contains(url_part, autoescape=True),
+    )
+    is_logo = get_settings()["logo_id"] == str(upload.id)
+    return is_logo or any(
+        db.session.scalar(sa.select(sa.exists(query)))
+        for query in (in_article, in_draft, in_revision)
+    )
 
 
 def claim_uploads(article: Article, body_html: str, user_id: int) -> int:

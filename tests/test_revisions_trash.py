@@ -232,3 +232,40 @@ def test_empty_trash_deletes_posts_revisions_and_files(
     assert not (folder / stored).exists()
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Upload.id))) == 0
+
+
+def test_empty_trash_keeps_an_image_another_post_still_shows(
+    app, editor_client, make_article, published
+):
+    article_id, _section_id = published
+    folder = Path(app.config["UPLOAD_FOLDER"])
+    folder.mkdir(parents=True, exist_ok=True)
+    shared, own = "a" * 32 + ".jpg", "b" * 32 + ".jpg"
+    for name in (shared, own):
+        (folder / name).write_bytes(b"photo")
+    # The teacher copied the first photo into another post.
+    other_id = make_article(
+        title="转载", body_html=f'<p><img src="/uploads/{shared}" alt=""></p>'
+    )
+    with app.app_context():
+        for name in (shared, own):
+            db.session.add(
+                Upload(
+                    kind="image",
+                    stored_name=name,
+                    original_name="照片.jpg",
+                    content_type="image/jpeg",
+                    size=5,
+                    article_id=article_id,
+                )
+            )
+        db.session.commit()
+    editor_client.post(f"/editor/articles/{article_id}/delete")
+    editor_client.post("/editor/trash/empty", data={"confirm": "yes"})
+
+    assert get_article(app, article_id) is None
+    assert (folder / shared).exists() and not (folder / own).exists()
+    response = editor_client.get(f"/uploads/{shared}")
+    response.close()
+    assert response.status_code == 200
+    assert get_article(app, other_id) is not None
