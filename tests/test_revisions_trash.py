@@ -198,6 +198,22 @@ def test_purge_of_post_not_in_trash_is_404(app, editor_client, published):
     assert get_article(app, article_id) is not None
 
 
+def add_photo(app, stored_name, article_id):
+    """An image row for a file already written to the upload folder."""
+    with app.app_context():
+        db.session.add(
+            Upload(
+                kind="image",
+                stored_name=stored_name,
+                original_name="照片.jpg",
+                content_type="image/jpeg",
+                size=5,
+                article_id=article_id,
+            )
+        )
+        db.session.commit()
+
+
 def test_empty_trash_deletes_posts_revisions_and_files(
     app, editor_client, make_article, published
 ):
@@ -208,18 +224,7 @@ def test_empty_trash_deletes_posts_revisions_and_files(
     folder.mkdir(parents=True, exist_ok=True)
     stored = "0123456789abcdef0123456789abcdef.jpg"
     (folder / stored).write_bytes(b"photo")
-    with app.app_context():
-        db.session.add(
-            Upload(
-                kind="image",
-                stored_name=stored,
-                original_name="照片.jpg",
-                content_type="image/jpeg",
-                size=5,
-                article_id=article_id,
-            )
-        )
-        db.session.commit()
+    add_photo(app, stored, article_id)
     editor_client.post(f"/editor/articles/{article_id}/delete")
     editor_client.post("/editor/trash/empty")  # not confirmed: nothing happens
     assert get_article(app, article_id) is not None
@@ -247,19 +252,8 @@ def test_empty_trash_keeps_an_image_another_post_still_shows(
     other_id = make_article(
         title="转载", body_html=f'<p><img src="/uploads/{shared}" alt=""></p>'
     )
-    with app.app_context():
-        for name in (shared, own):
-            db.session.add(
-                Upload(
-                    kind="image",
-                    stored_name=name,
-                    original_name="照片.jpg",
-                    content_type="image/jpeg",
-                    size=5,
-                    article_id=article_id,
-                )
-            )
-        db.session.commit()
+    for name in (shared, own):
+        add_photo(app, name, article_id)
     editor_client.post(f"/editor/articles/{article_id}/delete")
     editor_client.post("/editor/trash/empty", data={"confirm": "yes"})
 
