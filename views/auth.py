@@ -30,6 +30,7 @@ from flask_login import (
 import audit
 from forms import ChangePasswordForm, LoginForm
 from models import LoginAttempt, User, db, parse_id, utcnow
+from views.errors import wants_json
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -72,7 +73,7 @@ def unauthorized():
     # Autosave and uploads call with fetch(): answer 401 JSON so the page can
     # keep the text and ask the user to log in again, instead of a redirect.
     login_url = url_for("auth.login", next=request.full_path.rstrip("?"))
-    if request.is_json or request.accept_mimetypes.best == "application/json":
+    if wants_json():
         message = _("Your session has expired. Please log in again.")
         return jsonify(error=message, login_url=login_url), 401
     flash(_("Please log in to continue."), "warning")

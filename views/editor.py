@@ -29,6 +29,7 @@ from forms import ArticleForm
 from models import Article, Revision, Section, Status, Upload, db, parse_id, utcnow
 from permissions import can_edit, reviewer_required
 from sanitize import clean_html
+from views.errors import wants_json
 from views.paging import page_number
 
 bp = Blueprint("editor", __name__, url_prefix="/editor")
@@ -361,12 +362,11 @@ def discard_working_copy(article_id: int):
 @bp.app_errorhandler(CSRFError)
 def csrf_error(error):
     """A stale token (often an expired session) must not throw away the text."""
-    is_json = request.is_json or request.accept_mimetypes.best == "application/json"
     message = _(
         "Your session has expired or the page is too old. "
         "Log in again in another window, then save again."
     )
-    if is_json:
+    if wants_json():
         return jsonify(error=message, csrf=True, login_url=url_for("auth.login")), 400
     if request.endpoint in ("editor.new_article", "editor.edit_article"):
         article = None

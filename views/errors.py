@@ -6,9 +6,14 @@ from flask_babel import gettext as _
 from uploads import display_size
 
 
+def wants_json() -> bool:
+    """fetch() calls from the editor send JSON or ask for it: answer in JSON."""
+    return request.is_json or request.accept_mimetypes.best == "application/json"
+
+
 def init_app(app: Flask) -> None:
     def page(code: int, title: str, message: str):
-        if request.accept_mimetypes.best == "application/json" or request.is_json:
+        if wants_json():
             return {"error": message}, code
         return render_template(
             "errors/error.html", code=code, title=title, message=message

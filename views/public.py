@@ -95,18 +95,10 @@ def nav_channels() -> list[Section]:
 
 
 def upload_url(upload: Upload | None, external: bool = False) -> str | None:
-    # The files blueprint is another module; without it pages render, minus files.
+    """The URL of an image upload; None for no upload or a non-image."""
     if upload is None or upload.kind != "image":
         return None
-    if "files.upload" not in current_app.view_functions:
-        return None
     return url_for("files.upload", stored_name=upload.stored_name, _external=external)
-
-
-def attachment_url(upload: Upload) -> str | None:
-    if "files.attachment" not in current_app.view_functions:
-        return None
-    return url_for("files.attachment", upload_id=upload.id)
 
 
 def logo_url(logo_id: str) -> str | None:
@@ -134,7 +126,6 @@ def navigation_context():
     return {
         "nav_channels": nav_channels,
         "upload_url": upload_url,
-        "attachment_url": attachment_url,
         "logo_url": logo_url,
         "lang_url": lang_url,
         "format_size": format_size,
