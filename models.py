@@ -160,6 +160,10 @@ class Article(db.Model):
     title: Mapped[str] = mapped_column(sa.String(200))
     body_html: Mapped[str] = mapped_column(sa.Text, default="")  # clean_html() output
     summary: Mapped[str | None] = mapped_column(sa.String(500))
+    # The summary, else the start of the body as plain text: what lists and the
+    # meta description show. Kept by an ORM event on every save (see below), so
+    # readers' pages never parse HTML.
+    excerpt: Mapped[str] = mapped_column(sa.String(500), default="")
     author_name: Mapped[str] = mapped_column(sa.String(100), default="")
     source: Mapped[str | None] = mapped_column(sa.String(100))
     section_id: Mapped[int] = mapped_column(sa.ForeignKey("section.id"))
@@ -245,6 +249,21 @@ class Article(db.Model):
             self.status == Status.PUBLISHED
             and self.published_at is not None
             and self.published_at > utcnow()
+        )
+
+
+@sa.event.listens_for(Article, "before_insert")
+@sa.event.listens_for(Article, "before_update")
+def _keep_excerpt(mapper, connection, article: Article) -> None:
+    from sanitize import summarize  # sanitize imports bleach: load it lazily
+
+    state = sa.inspect(article)
+    changed = any(
+        state.attrs[name].history.has_changes() for name in ("summary", "body_html")
+    )
+    if changed or not article.excerpt:
+        article.excerpt = (article.summary or "").strip() or summarize(
+            article.body_html or ""
         )
 
 
@@ -359,6 +378,22 @@ def set_setting(key: str, value: str) -> None:
         db.session.add(Setting(key=key, value=value))
     else:
         row.value = value
+
+
+class CacheState(db.Model):
+    """One row that every server process reads to know if its cached pages hold.
+
+    It lives in the database so that every process (and machine) sharing the
+    database sees a change at once; see pagecache.py.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Bumped in the same transaction as any change readers could see.
+    version: Mapped[int] = mapped_column(default=1)
+    # When the next scheduled post goes public: pages rendered before then
+    # are stale from that moment, with no cron and no editor action.
+    next_change_at: Mapped[datetime | None]
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AuditEvent(db.Model):

@@ -224,7 +224,7 @@ def article(article_id):
         # A lost count must never cost the reader the article.
         current_app.logger.exception("Could not count a view of article %s", article_id)
     previous, following = neighbours(article)
-    description = article.summary or summarize(article.body_html)
+    description = article.excerpt
     return render_template(
         "public/article.html",
         article=article,
