@@ -27,7 +27,7 @@ run: $(VENV)/.runtime
 	$(FLASK) init-db
 	$(FLASK) demo
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C to stop)"
-	$(BIN)/waitress-serve --host $(HOST) --port $(PORT) --call app:create_app
+	$(BIN)/python serve.py --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev
 	$(BIN)/pytest -q

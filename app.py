@@ -21,7 +21,13 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def create_app(test_config=None):
-    app = Flask(__name__, instance_relative_config=True)
+    # SCHOOLNEWS_INSTANCE points a server at another instance folder (the
+    # benchmark's, a second school's); the default is ./instance.
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=os.environ.get("SCHOOLNEWS_INSTANCE") or None,
+    )
     app.config.from_mapping(
         SQLALCHEMY_DATABASE_URI="sqlite:///cms.sqlite3",  # inside instance/
         ARTICLES_PER_PAGE=20,
