@@ -4,15 +4,17 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, g
+from flask import Flask
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
 import commands
 import i18n
+import pagecache
 import security
-from models import MAX_ID, db, get_settings
+import sitedata
+from models import MAX_ID, db
 from views import admin, auth, editor, errors, files, public
 
 csrf = CSRFProtect()
@@ -73,6 +75,7 @@ def create_app(test_config=None):
     app.register_blueprint(admin.bp)
     app.register_blueprint(files.bp)
     errors.init_app(app)
+    pagecache.init_app(app)
 
     @app.context_processor
     def site_context():
@@ -82,10 +85,8 @@ def create_app(test_config=None):
 
 
 def site_settings() -> dict[str, str]:
-    """The site settings, read once per request."""
-    if "site_settings" not in g:
-        g.site_settings = get_settings()
-    return g.site_settings
+    """The site settings, read once per request (cached on reader pages)."""
+    return sitedata.current().settings
 
 
 class IdConverter(IntegerConverter):

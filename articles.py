@@ -22,6 +22,7 @@ from models import (
     Status,
     User,
     db,
+    derived_values,
     get_settings,
     utcnow,
 )
@@ -113,13 +114,19 @@ def keep_revision(article: Article, user: User) -> Revision:
     return revision
 
 
-def _update_if_version(article_id: int, version: int, values: dict) -> bool:
+def _update_if_version(article: Article, version: int, values: dict) -> bool:
     """Write values only if nobody saved since `version` (one atomic UPDATE)."""
+    values = values | derived_values(article, values, db.session.connection())
     result = db.session.execute(
         sa.update(Article)
-        .where(Article.id == article_id, Article.version == version)
+        .where(Article.id == article.id, Article.version == version)
         .values(version=Article.version + 1, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
+        .execution_options(
+            synchronize_session=False,
+            # Readers never see a draft or pending post: its autosaves leave
+            # the cached pages alone (see cachestate).
+            readers_unaffected=article.status != Status.PUBLISHED,
+        )
     )
     return result.rowcount == 1
 
@@ -172,7 +179,7 @@ def save_article(
         values["pinned"] = changes.pinned
     if article.status == Status.PUBLISHED and _text_changed(article, values):
         keep_revision(article, user)
-    if not _update_if_version(article.id, expected_version, values):
+    if not _update_if_version(article, expected_version, values):
         db.session.rollback()
         raise Conflict()
     # What the user kept typing is now on the article itself.
@@ -202,7 +209,7 @@ def autosave_article(
     if "cover_id" in fields:
         values["cover_id"] = fields["cover_id"]
     values["updated_by_id"] = user.id
-    if not _update_if_version(article.id, expected_version, values):
+    if not _update_if_version(article, expected_version, values):
         db.session.rollback()
         raise Conflict()
     db.session.refresh(article)
@@ -380,7 +387,7 @@ def restore_revision(article: Article, revision: Revision, user: User) -> None:
         "summary": revision.summary,
         "updated_by_id": user.id,
     }
-    if not _update_if_version(article.id, article.version, values):
+    if not _update_if_version(article, article.version, values):
         db.session.rollback()
         raise Conflict()
     _audit(user, "article.restore_revision", article)

@@ -1,9 +1,11 @@
 """Flask-Babel wiring: the reader's language choice, else the site default."""
 
 from datetime import UTC, datetime
+from urllib.parse import parse_qs
 
 from flask import Flask, current_app, request
 from flask_babel import Babel, format_datetime, get_locale, to_user_timezone
+from werkzeug.http import dump_cookie
 
 LANGUAGES = {"zh_Hans_CN": "中文", "en": "English"}
 LANG_COOKIE = "lang"
@@ -11,11 +13,41 @@ LANG_COOKIE = "lang"
 babel = Babel()
 
 
-def select_locale() -> str:
-    for choice in (request.args.get("lang"), request.cookies.get(LANG_COOKIE)):
+LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+def locale_for(query_lang: str | None, cookie_lang: str | None, default: str) -> str:
+    """?lang= first, then the reader's cookie, then the site's language."""
+    for choice in (query_lang, cookie_lang):
         if choice in LANGUAGES:
             return choice
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
+    return default
+
+
+def query_lang(query_string: str) -> str | None:
+    """?lang= from a raw query string (the page cache has no Flask request)."""
+    if "lang=" not in query_string:
+        return None
+    values = parse_qs(query_string).get("lang")
+    return values[0] if values else None
+
+
+def lang_cookie_header(environ, cookies) -> str | None:
+    """Set-Cookie for a language chosen with ?lang=, if the cookie differs."""
+    choice = query_lang(environ.get("QUERY_STRING", ""))
+    if choice in LANGUAGES and cookies.get(LANG_COOKIE) != choice:
+        return dump_cookie(
+            LANG_COOKIE, choice, max_age=LANG_COOKIE_MAX_AGE, samesite="Lax"
+        )
+    return None
+
+
+def select_locale() -> str:
+    return locale_for(
+        request.args.get("lang"),
+        request.cookies.get(LANG_COOKIE),
+        current_app.config["BABEL_DEFAULT_LOCALE"],
+    )
 
 
 def _local(value: datetime) -> datetime:
@@ -51,9 +83,7 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def remember_language(response):
-        choice = request.args.get("lang")
-        if choice in LANGUAGES and request.cookies.get(LANG_COOKIE) != choice:
-            response.set_cookie(
-                LANG_COOKIE, choice, max_age=365 * 24 * 3600, samesite="Lax"
-            )
+        cookie = lang_cookie_header(request.environ, request.cookies)
+        if cookie:
+            response.headers.add("Set-Cookie", cookie)
         return response

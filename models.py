@@ -140,7 +140,9 @@ class Section(db.Model):
     children: Mapped[list[Section]] = relationship(
         back_populates="parent", order_by="(Section.position, Section.id)"
     )
-    articles: Mapped[list[Article]] = relationship(back_populates="section")
+    articles: Mapped[list[Article]] = relationship(
+        back_populates="section", foreign_keys="Article.section_id"
+    )
 
     @property
     def is_channel(self) -> bool:
@@ -167,6 +169,10 @@ class Article(db.Model):
     author_name: Mapped[str] = mapped_column(sa.String(100), default="")
     source: Mapped[str | None] = mapped_column(sa.String(100))
     section_id: Mapped[int] = mapped_column(sa.ForeignKey("section.id"))
+    # The section's channel (the section itself for a channel), copied here so
+    # that a channel page reads one index range in order instead of sorting the
+    # posts of all its sections. Kept by ORM events (see below).
+    channel_id: Mapped[int | None] = mapped_column(sa.ForeignKey("section.id"))
     status: Mapped[str] = mapped_column(sa.String(20), default=Status.DRAFT)
     # A published article with a future time is scheduled (定时发布).
     published_at: Mapped[datetime | None]
@@ -183,7 +189,9 @@ class Article(db.Model):
     updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     deleted_at: Mapped[datetime | None]  # in the trash
 
-    section: Mapped[Section] = relationship(back_populates="articles")
+    section: Mapped[Section] = relationship(
+        back_populates="articles", foreign_keys=[section_id]
+    )
     created_by: Mapped[User | None] = relationship(
         back_populates="articles", foreign_keys=[created_by_id]
     )
@@ -215,6 +223,14 @@ class Article(db.Model):
         sa.Index(
             "ix_article_section_order",
             "section_id",
+            "pinned",
+            "published_at",
+            "status",
+            "deleted_at",
+        ),
+        sa.Index(
+            "ix_article_channel_order",
+            "channel_id",
             "pinned",
             "published_at",
             "status",
@@ -252,18 +268,62 @@ class Article(db.Model):
         )
 
 
-@sa.event.listens_for(Article, "before_insert")
-@sa.event.listens_for(Article, "before_update")
-def _keep_excerpt(mapper, connection, article: Article) -> None:
+def make_excerpt(summary: str | None, body_html: str | None) -> str:
+    """What lists and the meta description show: the summary, else the text."""
     from sanitize import summarize  # sanitize imports bleach: load it lazily
 
-    state = sa.inspect(article)
-    changed = any(
-        state.attrs[name].history.has_changes() for name in ("summary", "body_html")
+    return ((summary or "").strip() or summarize(body_html or ""))[:500]
+
+
+def channel_of(connection, section_id: int | None) -> int | None:
+    """The channel of a section: its parent, or itself for a channel."""
+    if section_id is None:
+        return None
+    parent_id = connection.scalar(
+        sa.select(Section.parent_id).where(Section.id == section_id)
     )
-    if changed or not article.excerpt:
-        article.excerpt = (article.summary or "").strip() or summarize(
-            article.body_html or ""
+    return parent_id or section_id
+
+
+@sa.event.listens_for(Article, "before_insert")
+@sa.event.listens_for(Article, "before_update")
+def _keep_derived_columns(mapper, connection, article: Article) -> None:
+    state = sa.inspect(article)
+    history = state.attrs
+    if (
+        history.summary.history.has_changes()
+        or history.body_html.history.has_changes()
+        or not article.excerpt
+    ):
+        article.excerpt = make_excerpt(article.summary, article.body_html)
+    if history.section_id.history.has_changes() or article.channel_id is None:
+        article.channel_id = channel_of(connection, article.section_id)
+
+
+def derived_values(article: Article, values: dict, connection) -> dict:
+    """The derived columns for a bulk UPDATE of article with these values."""
+    extra = {}
+    if "summary" in values or "body_html" in values:
+        extra["excerpt"] = make_excerpt(
+            values.get("summary", article.summary),
+            values.get("body_html", article.body_html),
+        )
+    if values.get("section_id") is not None:
+        extra["channel_id"] = channel_of(connection, values["section_id"])
+    return extra
+
+
+@sa.event.listens_for(Section, "after_update")
+def _move_posts_with_section(mapper, connection, section: Section) -> None:
+    # A section moved to another channel takes its posts' channel with it.
+    if sa.inspect(section).attrs.parent_id.history.has_changes():
+        connection.execute(
+            sa.update(Article.__table__)
+            .where(Article.__table__.c.section_id == section.id)
+            .values(
+                channel_id=section.parent_id or section.id,
+                updated_at=Article.__table__.c.updated_at,  # not an edit
+            )
         )
 
 

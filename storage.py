@@ -19,7 +19,7 @@ from typing import BinaryIO
 import sqlalchemy as sa
 from flask import current_app
 
-from models import Article, ArticleDraft, Revision, Upload, db, get_settings
+from models import Article, ArticleDraft, Revision, Status, Upload, db, get_settings
 from uploads import clean_original_name, process_image, random_name
 
 # What uploads.random_name() produces: hex and one short extension. Anything
@@ -207,6 +207,7 @@ def claim_uploads(article: Article, body_html: str, user_id: int) -> int:
             Upload.uploaded_by_id == user_id,
         )
         .values(article_id=article.id)
+        .execution_options(readers_unaffected=article.status != Status.PUBLISHED)
     )
     return result.rowcount or 0
 

@@ -1,168 +1,243 @@
-"""View counts readers can trust: atomic, bot-filtered and refresh-proof."""
+"""View counts readers can trust: atomic, bot-filtered and refresh-proof.
 
+Rules: a GET from a browser counts; bots (the crawlerdetect list), HEAD
+requests and link prefetches do not; the same reader's repeat within
+VIEW_DEDUP_MINUTES does not. A reader is their `reader` cookie; the articles
+they were counted for recently ride along in a signed `seen` cookie, so a
+counted view costs one UPDATE and a repeat one SELECT, with no row per view.
+A browser without cookies (a first visit, or cookies refused) is recognised
+by a keyed hash of IP address and User-Agent in the article_view table.
+
+Runs in the page cache middleware (pagecache.py), outside Flask's request
+context, so it works from the WSGI environ and its own connection.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
 import hashlib
 import hmac
+import logging
 import random
 import re
 import secrets
-from datetime import datetime, timedelta
+import time
+from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import Request, Response, current_app, g, request
+from crawlerdetect import CrawlerDetect
+from werkzeug.http import dump_cookie
 
-from models import Article, ArticleView, db, utcnow
+from models import db, utcnow
 
 READER_COOKIE = "reader"
+SEEN_COOKIE = "seen"
 READER_COOKIE_MAX_AGE = 365 * 24 * 3600
 # Tokens we issue are 22 URL-safe characters; anything else is treated as absent.
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-
-# Crawlers, link-preview fetchers, monitors and scripts. "spider" also covers
-# Baiduspider, Sogou web spider, 360Spider, YisouSpider and Bytespider.
-_BOT_RE = re.compile(
-    r"bot|spider|crawl|slurp|headless|curl|wget|python-|httpclient|http-client|"
-    r"okhttp|java/|go-http|libwww|scrapy|aiohttp|axios|node-fetch|phantomjs|"
-    r"facebookexternalhit|whatsapp|embedly|preview|lighthouse|pingdom|"
-    r"uptime|monitor|archiver|mediapartners|feedfetcher|validator",
-    re.IGNORECASE,
-)
-
-# Chance that a counted view also deletes expired dedupe rows; keeps the table
-# small without a scheduler and without slowing every view.
+# The seen cookie keeps the most recent articles only; older ones are past
+# the window on any real visit, and the cookie stays small.
+MAX_SEEN = 40
+# Chance that a cookieless count also deletes expired dedupe rows; keeps the
+# table small without a scheduler and without slowing every view.
 PRUNE_PROBABILITY = 0.01
 
+log = logging.getLogger(__name__)
+_crawlers = CrawlerDetect()
 
+
+@functools.lru_cache(maxsize=4096)
 def is_bot(user_agent: str | None) -> bool:
-    """An empty User-Agent is a script, not a browser."""
-    return not user_agent or not user_agent.strip() or bool(_BOT_RE.search(user_agent))
+    """Crawlers, preview fetchers, scripts; an empty User-Agent is a script too.
+
+    Cached: the list is a long regular expression and readers' browsers
+    repeat the same few User-Agent strings.
+    """
+    if not user_agent or not user_agent.strip():
+        return True
+    return _crawlers.isCrawler(user_agent)
 
 
-def is_prefetch(req: Request) -> bool:
+def is_prefetch(environ) -> bool:
     purpose = " ".join(
-        req.headers.get(name, "")
-        for name in ("Purpose", "Sec-Purpose", "X-Purpose", "X-Moz")
+        environ.get(name, "")
+        for name in ("HTTP_PURPOSE", "HTTP_SEC_PURPOSE", "HTTP_X_PURPOSE", "HTTP_X_MOZ")
     ).lower()
     return "prefetch" in purpose or "preview" in purpose
 
 
-def is_countable(req: Request) -> bool:
-    """A real reader looking at the page, not a bot, a HEAD or a prefetch."""
-    if req.method != "GET":
-        return False
-    return not is_bot(req.headers.get("User-Agent")) and not is_prefetch(req)
+def now_minute() -> int:
+    """Minutes since the epoch: the seen cookie's clock."""
+    return int(time.time() // 60)
 
 
-def _hash(*parts: str) -> str:
-    # Keyed, so the table holds no recoverable IP address (readers are children).
-    key = current_app.config["SECRET_KEY"].encode()
-    message = "\x1f".join(parts).encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+class Visit:
+    """One request's reader: who they are and what was counted for them."""
 
-
-def reader_token() -> str | None:
-    """The reader's cookie token, or None when the browser sent none (yet)."""
-    token = request.cookies.get(READER_COOKIE, "")
-    return token if _TOKEN_RE.match(token) else None
-
-
-def reader_keys() -> list[str]:
-    """Dedupe keys for this request; the first one decides whether it counts.
-
-    With a cookie the reader is the cookie. Without one it is IP + User-Agent,
-    and the cookie issued on this response is recorded as well, so the same
-    browser's next request (now with the cookie) is not counted a second time.
-    """
-    token = reader_token()
-    if token:
-        return [_hash("cookie", token)]
-    ip = request.remote_addr or ""
-    fallback = _hash("ip-ua", ip, request.headers.get("User-Agent", ""))
-    return [fallback, _hash("cookie", issue_reader_token())]
-
-
-def issue_reader_token() -> str:
-    """The token to set on this response for a browser that has none."""
-    if "new_reader_token" not in g:
-        g.new_reader_token = secrets.token_urlsafe(16)
-    return g.new_reader_token
-
-
-def set_reader_cookie(response: Response) -> Response:
-    """First-party, HttpOnly, one year: recognizes a reader across refreshes."""
-    if reader_token() is None:
-        response.set_cookie(
-            READER_COOKIE,
-            issue_reader_token(),
-            max_age=READER_COOKIE_MAX_AGE,
-            httponly=True,
-            samesite="Lax",
-            secure=request.is_secure,
+    def __init__(self, counter: Counter, environ, cookies):
+        self.counter = counter
+        self.countable = (
+            environ["REQUEST_METHOD"] == "GET"
+            and not is_bot(environ.get("HTTP_USER_AGENT"))
+            and not is_prefetch(environ)
         )
-    return response
+        token = cookies.get(READER_COOKIE, "")
+        self.token = token if _TOKEN_RE.match(token) else None
+        self.new_token = None if self.token else secrets.token_urlsafe(16)
+        self.seen = counter.read_seen(self.reader, cookies.get(SEEN_COOKIE, ""))
+        self.seen_changed = False
+        self.environ = environ
+
+    @property
+    def reader(self) -> str:
+        return self.token or self.new_token
+
+    def seen_recently(self, article_id: int, now_minute: int) -> bool:
+        minute = self.seen.get(article_id)
+        return minute is not None and now_minute - minute < self.counter.window
+
+    def remember(self, article_id: int, now_minute: int) -> None:
+        self.seen.pop(article_id, None)
+        self.seen[article_id] = now_minute
+        self.seen_changed = True
+
+    def fallback_key(self) -> str:
+        ip = self.environ.get("REMOTE_ADDR") or ""
+        return self.counter.hash("ip-ua", ip, self.environ.get("HTTP_USER_AGENT", ""))
+
+    def cookies(self) -> list[str]:
+        """Set-Cookie values: first-party, HttpOnly, Lax, a year."""
+        secure = self.environ.get("wsgi.url_scheme") == "https"
+        options = dict(
+            max_age=READER_COOKIE_MAX_AGE, httponly=True, samesite="Lax", secure=secure
+        )
+        values = []
+        if self.new_token:
+            values.append(dump_cookie(READER_COOKIE, self.new_token, **options))
+        if self.seen_changed:
+            payload = self.counter.write_seen(self.reader, self.seen)
+            values.append(dump_cookie(SEEN_COOKIE, payload, **options))
+        return values
 
 
-def count_view(article_id: int, readers: list[str], now: datetime | None = None):
-    """Count one view unless readers[0] was counted within the dedupe window.
+class Counter:
+    """Counts views for one app, on its own pooled connections."""
 
-    Returns True when the view was counted. Must start a fresh transaction:
-    its first statement is a write, because on SQLite a transaction that read
-    first cannot upgrade to a writer while another writer is busy ("database is
-    locked", which the busy timeout does not cure).
+    def __init__(self, app):
+        self.key = app.config["SECRET_KEY"].encode()
+        self.window = app.config["VIEW_DEDUP_MINUTES"]
+        self.app = app
+        self._engine = None
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            with self.app.app_context():
+                self._engine = db.engine
+        return self._engine
+
+    def hash(self, *parts: str) -> str:
+        # Keyed, so the table holds no recoverable IP address (readers are children).
+        message = "\x1f".join(parts).encode()
+        return hmac.new(self.key, message, hashlib.sha256).hexdigest()
+
+    def _sign(self, reader: str, payload: str) -> str:
+        digest = hmac.new(self.key, f"seen|{reader}|{payload}".encode(), "sha256")
+        return base64.urlsafe_b64encode(digest.digest()[:12]).decode()
+
+    def read_seen(self, reader: str, value: str) -> dict[int, int]:
+        """The signed cookie's {article id: minute}; a forged one counts as empty."""
+        payload, _sep, signature = value.rpartition("~")
+        if not payload or not hmac.compare_digest(
+            signature, self._sign(reader, payload)
+        ):
+            return {}
+        seen = {}
+        for item in payload.split("-")[-MAX_SEEN:]:
+            article_id, _sep, minute = item.partition(".")
+            if article_id.isdigit() and minute.isdigit():
+                seen[int(article_id)] = int(minute)
+        return seen
+
+    def write_seen(self, reader: str, seen: dict[int, int]) -> str:
+        items = list(seen.items())[-MAX_SEEN:]
+        payload = "-".join(f"{article_id}.{minute}" for article_id, minute in items)
+        return f"{payload}~{self._sign(reader, payload)}"
+
+    def visit(self, environ, cookies) -> Visit:
+        return Visit(self, environ, cookies)
+
+    def count(self, article_id: int, visit: Visit) -> int | None:
+        """Count this visit if it should count; return the article's views.
+
+        None when the database could not be asked: a lost count must never
+        cost the reader the article.
+        """
+        minute = now_minute()
+        try:
+            with self.engine.connect() as connection:
+                counted = visit.countable and not visit.seen_recently(
+                    article_id, minute
+                )
+                if counted and visit.token is None:
+                    counted = claim_view(
+                        connection, article_id, visit.fallback_key(), self.window
+                    )
+                if counted:
+                    views = add_view(connection, article_id)
+                    connection.commit()
+                    visit.remember(article_id, minute)
+                else:
+                    views = connection.execute(_views, {"id": article_id}).scalar()
+                return views
+        except sa.exc.SQLAlchemyError:
+            log.exception("Could not count a view of article %s", article_id)
+            return None
+
+
+_views = sa.text("SELECT views FROM article WHERE id = :id")
+# In SQL, so concurrent readers never lose an increment; a view is not an
+# edit, so updated_at stays (the editor's dashboard sorts by it).
+_add_returning = sa.text(
+    "UPDATE article SET views = views + 1 WHERE id = :id RETURNING views"
+)
+_add = sa.text("UPDATE article SET views = views + 1 WHERE id = :id")
+_claim = sa.text(
+    "INSERT INTO article_view (article_id, reader, viewed_at)"
+    " VALUES (:article_id, :reader, :now)"
+    " ON CONFLICT (article_id, reader) DO UPDATE"
+    " SET viewed_at = excluded.viewed_at"
+    " WHERE article_view.viewed_at < :cutoff"
+).bindparams(
+    sa.bindparam("now", type_=sa.DateTime()),
+    sa.bindparam("cutoff", type_=sa.DateTime()),
+)
+_prune = sa.text("DELETE FROM article_view WHERE viewed_at < :cutoff").bindparams(
+    sa.bindparam("cutoff", type_=sa.DateTime())
+)
+
+
+def add_view(connection: sa.Connection, article_id: int) -> int | None:
+    """Add one view in SQL and return the new count."""
+    if connection.dialect.update_returning:
+        return connection.execute(_add_returning, {"id": article_id}).scalar()
+    connection.execute(_add, {"id": article_id})
+    return connection.execute(_views, {"id": article_id}).scalar()
+
+
+def claim_view(
+    connection: sa.Connection, article_id: int, reader: str, window: int, now=None
+) -> bool:
+    """Record a cookieless reader's view; False if counted within the window.
+
+    Starts the write transaction itself: on SQLite a transaction that read
+    first cannot become a writer while another writer is busy.
     """
     now = now or utcnow()
-    cutoff = now - timedelta(minutes=current_app.config["VIEW_DEDUP_MINUTES"])
-    upsert = sa.text(
-        "INSERT INTO article_view (article_id, reader, viewed_at)"
-        " VALUES (:article_id, :reader, :now)"
-        " ON CONFLICT (article_id, reader) DO UPDATE"
-        " SET viewed_at = excluded.viewed_at"
-        " WHERE article_view.viewed_at < :cutoff"
-    ).bindparams(
-        sa.bindparam("now", type_=sa.DateTime()),
-        sa.bindparam("cutoff", type_=sa.DateTime()),
-    )
-    try:
-        counted = False
-        for index, reader in enumerate(readers):
-            params = {
-                "article_id": article_id,
-                "reader": reader,
-                "now": now,
-                "cutoff": cutoff,
-            }
-            result = db.session.execute(upsert, params)
-            if index == 0:
-                counted = result.rowcount == 1
-        if counted:
-            # In SQL, so concurrent readers never lose an increment.
-            db.session.execute(
-                sa.update(Article)
-                .where(Article.id == article_id)
-                # Keep updated_at: a view is not an edit (the dashboard sorts by it).
-                .values(views=Article.views + 1, updated_at=Article.updated_at)
-                .execution_options(synchronize_session=False)
-            )
-            if random.random() < PRUNE_PROBABILITY:
-                prune(cutoff)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    return counted
-
-
-def prune(cutoff: datetime) -> int:
-    """Forget dedupe rows older than the window; they can no longer block a view."""
-    result = db.session.execute(
-        sa.delete(ArticleView)
-        .where(ArticleView.viewed_at < cutoff)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount
-
-
-def record_view(article_id: int) -> bool:
-    """Count the current request as a view of the article if it should count."""
-    if not is_countable(request):
-        return False
-    return count_view(article_id, reader_keys())
+    cutoff = now - timedelta(minutes=window)
+    params = {"article_id": article_id, "reader": reader, "now": now, "cutoff": cutoff}
+    claimed = connection.execute(_claim, params).rowcount == 1
+    if claimed and random.random() < PRUNE_PROBABILITY:
+        connection.execute(_prune, {"cutoff": cutoff})
+    return claimed

@@ -5,6 +5,11 @@ import threading
 from models import Article, Status, db
 from tests.conftest import PASSWORD
 
+BROWSER_UA = (
+    "Mozilla/5.0 (Linux; Android 13; V2203A) AppleWebKit/537.36 (KHTML, like "
+    "Gecko) Chrome/98.0.4758.101 Mobile Safari/537.36"
+)
+
 
 def test_views_and_editor_saves_at_the_same_time_all_succeed(app, make_article):
     articles = [make_article(title=f"文章{i}") for i in range(4)]
@@ -19,7 +24,7 @@ def test_views_and_editor_saves_at_the_same_time_all_succeed(app, make_article):
             for article_id in articles:
                 response = client.get(
                     f"/articles/{article_id}",
-                    headers={"User-Agent": f"Mozilla/5.0 reader{n}"},
+                    headers={"User-Agent": BROWSER_UA.replace("V2203A", f"V{n}")},
                 )
                 statuses.append(response.status_code)
         except Exception as error:  # noqa: BLE001 - reported below

@@ -46,34 +46,61 @@ def test_refresh_within_the_window_is_not_counted(app, article_id):
     assert views(app, article_id) == 6
 
 
-def test_view_after_the_window_counts_again(app, article_id):
+@pytest.mark.parametrize("later, expected", [(1, 7), (0, 6)])
+def test_a_view_counts_again_only_after_the_window(
+    app, article_id, monkeypatch, later, expected
+):
     client = reader(app)
+    client.get("/")  # has its cookie: the seen cookie decides
+    start = viewcount.now_minute()
     client.get(f"/articles/{article_id}")
+    window = app.config["VIEW_DEDUP_MINUTES"]
+    monkeypatch.setattr(viewcount, "now_minute", lambda: start + window - 1 + later)
+    client.get(f"/articles/{article_id}")
+    assert views(app, article_id) == expected
+
+
+@pytest.mark.parametrize("later, expected", [(1, 7), (-1, 6)])
+def test_a_cookieless_view_counts_again_only_after_the_window(
+    app, article_id, later, expected
+):
+    reader(app).get(f"/articles/{article_id}")
     with app.app_context():
         window = app.config["VIEW_DEDUP_MINUTES"]
         db.session.execute(
             sa.update(ArticleView).values(
-                viewed_at=utcnow() - timedelta(minutes=window + 1)
+                viewed_at=utcnow() - timedelta(minutes=window + later)
             )
         )
         db.session.commit()
-    client.get(f"/articles/{article_id}")
-    assert views(app, article_id) == 7
+    reader(app).get(f"/articles/{article_id}")  # a new jar, same IP and browser
+    assert views(app, article_id) == expected
 
 
-def test_view_just_inside_the_window_is_not_counted(app, article_id):
+def test_a_forged_or_borrowed_seen_cookie_is_ignored(app, article_id):
+    first = reader(app)
+    first.get(f"/articles/{article_id}")
+    seen = first.get_cookie(viewcount.SEEN_COOKIE).value
+    assert seen.startswith(f"{article_id}.")
+    # Another reader presenting the first one's list, or an unsigned one.
+    for value in (seen, f"{article_id}.{viewcount.now_minute()}~AAAA"):
+        other = reader(app)
+        other.get("/")
+        other.set_cookie(viewcount.SEEN_COOKIE, value)
+        other.get(f"/articles/{article_id}")
+    assert views(app, article_id) == 8
+
+
+def test_the_seen_cookie_keeps_only_recent_articles(app, make_article):
     client = reader(app)
-    client.get(f"/articles/{article_id}")
-    with app.app_context():
-        window = app.config["VIEW_DEDUP_MINUTES"]
-        db.session.execute(
-            sa.update(ArticleView).values(
-                viewed_at=utcnow() - timedelta(minutes=window - 1)
-            )
-        )
-        db.session.commit()
-    client.get(f"/articles/{article_id}")
-    assert views(app, article_id) == 6
+    ids = [make_article(title=f"第{i}篇") for i in range(viewcount.MAX_SEEN + 5)]
+    for article_id in ids:
+        client.get(f"/articles/{article_id}")
+    cookie = client.get_cookie(viewcount.SEEN_COOKIE).value
+    assert len(cookie) < 1200
+    assert cookie.count(".") == viewcount.MAX_SEEN
+    client.get(f"/articles/{ids[-1]}")  # still remembered: not counted again
+    assert views(app, ids[-1]) == 1
 
 
 def test_different_readers_each_count(app, article_id):
@@ -263,10 +290,12 @@ def test_article_is_shown_even_if_counting_fails(app, article_id, monkeypatch):
     def broken(*args, **kwargs):
         raise sa.exc.OperationalError("UPDATE", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(viewcount, "count_view", broken)
+    monkeypatch.setattr(viewcount, "add_view", broken)
     response = reader(app).get(f"/articles/{article_id}")
     assert response.status_code == 200
     assert views(app, article_id) == 5
+    # The count it had when the page was rendered, not an empty gap.
+    assert '<span class="article-views">5</span>' in response.get_data(as_text=True)
 
 
 def test_prune_forgets_rows_older_than_the_window(app, article_id, monkeypatch):
@@ -281,12 +310,29 @@ def test_prune_forgets_rows_older_than_the_window(app, article_id, monkeypatch):
     assert "old" not in remaining and remaining
 
 
-def test_count_view_reports_whether_it_counted(app, article_id):
-    with app.app_context():
-        assert viewcount.count_view(article_id, ["reader-a"]) is True
-        assert viewcount.count_view(article_id, ["reader-a"]) is False
-        assert viewcount.count_view(article_id, ["reader-b"]) is True
-    assert views(app, article_id) == 7
+def claim(app, article_id, reader_key):
+    with app.app_context(), db.engine.connect() as connection:
+        claimed = viewcount.claim_view(connection, article_id, reader_key, 30)
+        connection.commit()
+        return claimed
+
+
+def add(app, article_id):
+    with app.app_context(), db.engine.connect() as connection:
+        views = viewcount.add_view(connection, article_id)
+        connection.commit()
+        return views
+
+
+def test_claim_view_reports_whether_the_reader_is_new(app, article_id):
+    assert claim(app, article_id, "reader-a") is True
+    assert claim(app, article_id, "reader-a") is False
+    assert claim(app, article_id, "reader-b") is True
+
+
+def test_add_view_returns_the_new_count(app, article_id):
+    assert [add(app, article_id) for _ in range(3)] == [6, 7, 8]
+    assert views(app, article_id) == 8
 
 
 def run_at_once(count, work):
@@ -338,31 +384,27 @@ def test_concurrent_new_readers_each_count(app, article_id):
     assert views(app, article_id) == 5 + count
 
 
-def test_concurrent_count_calls_never_lose_an_increment(app, article_id):
+def test_concurrent_add_calls_never_lose_an_increment(app, article_id):
     count = 30
     results = []
 
     def count_one(index):
-        with app.app_context():
-            results.append(viewcount.count_view(article_id, [f"reader-{index}"]))
-            db.session.remove()
+        results.append(add(app, article_id))
 
     assert run_at_once(count, count_one) == []
-    assert results == [True] * count
+    assert sorted(results) == list(range(6, 6 + count))
     assert views(app, article_id) == 5 + count
 
 
-def test_concurrent_refreshes_by_one_reader_count_once(app, article_id):
+def test_concurrent_refreshes_by_one_cookieless_reader_claim_once(app, article_id):
     count = 20
     results = []
 
-    def count_one(index):
-        with app.app_context():
-            results.append(viewcount.count_view(article_id, ["same-reader"]))
+    def claim_one(index):
+        results.append(claim(app, article_id, "same-reader"))
 
-    assert run_at_once(count, count_one) == []
+    assert run_at_once(count, claim_one) == []
     assert results.count(True) == 1
-    assert views(app, article_id) == 6
 
 
 def test_a_counted_view_is_not_an_edit(app, client, make_article):

@@ -461,7 +461,7 @@ def delete_section(section_id):
         db.session.execute(
             sa.update(Article)
             .where(Article.section_id == section.id)
-            .values(section_id=target.id)
+            .values(section_id=target.id, channel_id=target.parent_id or target.id)
         )
         audit.record("posts_moved", f"{count}: {section.name} → {target.name}")
     name = section.name

@@ -1,22 +1,22 @@
-"""Blueprint "public": the reader's site."""
+"""Blueprint "public": the reader's site.
+
+Pages here are served from the page cache (pagecache.py) until the content
+version changes; on a miss each runs a small, fixed number of statements
+(tests/test_page_budget.py), whatever the number of posts or sections:
+settings and sections come from sitedata, lists read ids in index order and
+load their rows in one statement.
+"""
 
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    g,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 from sqlalchemy.orm import selectinload
 
-import viewcount
-from models import Article, Section, Upload, db, parse_id, utcnow
-from sanitize import summarize
+import cachestate
+import sitedata
+from models import Article, Upload, db
+from pagecache import PAGE_HEADER, VERSION_KEY, VIEWS_MARK
 from views.paging import page_number
 
 bp = Blueprint("public", __name__)
@@ -25,73 +25,87 @@ HOME_CHANNEL_POSTS = 6
 # Pinned posts first, then the newest, across the whole site.
 HOME_HEADLINES = 8
 MOST_READ_POSTS = 10
+# Query arguments a cached page may vary by; any other makes it uncached.
+CACHEABLE_ARGS = {"page", "lang"}
+_LISTING_ORDER = (Article.pinned.desc(), Article.published_at.desc(), Article.id.desc())
 
 
-def visible_ids(section_ids: list[int] | None = None):
+def visible_ids(column=None, value=None):
     """Ids of readers' articles, pinned first, newest first.
 
-    Selecting ids alone lets SQLite answer from the listing indexes without
-    reading the table (see models.Article); the rows come from load_articles().
+    Filtered on section_id or channel_id, each with its own listing index, so
+    SQLite reads ids already in order instead of sorting; the rows come from
+    load_articles().
     """
     stmt = sa.select(Article.id).where(Article.visible_clause())
-    if section_ids is not None:
-        stmt = stmt.where(Article.section_id.in_(section_ids))
-    return stmt.order_by(
-        Article.pinned.desc(), Article.published_at.desc(), Article.id.desc()
-    )
+    if column is not None:
+        stmt = stmt.where(column == value)
+    return stmt.order_by(*_LISTING_ORDER)
 
 
 def load_articles(ids) -> list[Article]:
-    """The articles with these ids, in this order, with what lists show."""
-    ids = list(ids)
+    """The articles with these ids, in this order, with their covers."""
+    ids = list(dict.fromkeys(ids))
     if not ids:
         return []
     rows = db.session.scalars(
         sa.select(Article)
         .where(Article.id.in_(ids))
-        .options(selectinload(Article.section), selectinload(Article.cover))
+        .options(selectinload(Article.cover))
     )
     by_id = {article.id: article for article in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 
-def visible_articles(section_ids: list[int] | None = None, limit: int = 10):
-    """The first `limit` visible articles of these sections (or of the site)."""
-    if not section_ids or len(section_ids) == 1:
-        return load_articles(db.session.scalars(visible_ids(section_ids).limit(limit)))
-    # An IN list over several sections makes SQLite sort all their posts; the
-    # top few of each section, read in index order and merged here, are enough.
-    candidates = []
-    for section_id in section_ids:
-        stmt = visible_ids([section_id]).add_columns(
-            Article.pinned, Article.published_at
-        )
-        candidates.extend(db.session.execute(stmt.limit(limit)).all())
-    candidates.sort(
-        key=lambda row: (row.pinned, row.published_at, row.id), reverse=True
-    )
-    return load_articles(row.id for row in candidates[:limit])
+def listing_ids(section) -> sa.Select:
+    """A section's visible ids; a channel lists its sub-sections' posts too."""
+    if section.parent is None:
+        return visible_ids(Article.channel_id, section.id)
+    return visible_ids(Article.section_id, section.id)
+
+
+def channel_heads(channels, limit: int) -> dict[int, list[int]]:
+    """The first `limit` ids of every channel, in one statement.
+
+    One UNION ALL of per-channel subqueries: each reads its own index range,
+    and the number of statements does not grow with the number of channels.
+    """
+    if not channels:
+        return {}
+    parts = [
+        visible_ids(Article.channel_id, channel.id)
+        .add_columns(sa.literal(channel.id).label("channel"))
+        .limit(limit)
+        .subquery()
+        .select()
+        for channel in channels
+    ]
+    heads: dict[int, list[int]] = {channel.id: [] for channel in channels}
+    for row in db.session.execute(sa.union_all(*parts)):
+        heads[row.channel].append(row.id)
+    return heads
 
 
 def get_visible_or_404(article_id: int) -> Article:
-    stmt = sa.select(Article).where(Article.id == article_id, Article.visible_clause())
+    stmt = (
+        sa.select(Article)
+        .where(Article.id == article_id, Article.visible_clause())
+        .options(selectinload(Article.attachments), selectinload(Article.cover))
+    )
     article = db.session.scalar(stmt)
     if article is None:
         abort(404)
     return article
 
 
-def nav_channels() -> list[Section]:
-    """Channels and their sub-sections for the navigation bar, once per request."""
-    if "nav_channels" not in g:
-        stmt = (
-            sa.select(Section)
-            .where(Section.parent_id.is_(None))
-            .order_by(Section.position, Section.id)
-            .options(selectinload(Section.children))
-        )
-        g.nav_channels = list(db.session.scalars(stmt))
-    return g.nav_channels
+def nav_channels():
+    """Channels and their sub-sections for the navigation bar."""
+    return sitedata.current().channels
+
+
+def section_of(article: Article):
+    """The article's section without a query (see sitedata)."""
+    return sitedata.current().by_id.get(article.section_id)
 
 
 def upload_url(upload: Upload | None, external: bool = False) -> str | None:
@@ -99,18 +113,6 @@ def upload_url(upload: Upload | None, external: bool = False) -> str | None:
     if upload is None or upload.kind != "image":
         return None
     return url_for("files.upload", stored_name=upload.stored_name, _external=external)
-
-
-def logo_url(logo_id: str) -> str | None:
-    upload_id = parse_id(logo_id)
-    return upload_url(db.session.get(Upload, upload_id)) if upload_id else None
-
-
-def lang_url(code: str) -> str:
-    """The current page in another language (the choice is kept in a cookie)."""
-    args = request.args.to_dict()
-    args["lang"] = code
-    return f"{request.path}?{urlencode(args)}"
 
 
 def format_size(size: int) -> str:
@@ -121,51 +123,90 @@ def format_size(size: int) -> str:
     return ""
 
 
+def lang_url(code: str) -> str:
+    """The current page in another language (the choice is kept in a cookie)."""
+    args = request.args.to_dict()
+    args["lang"] = code
+    return f"{request.path}?{urlencode(args)}"
+
+
 @bp.app_context_processor
 def navigation_context():
     return {
         "nav_channels": nav_channels,
+        "section_of": section_of,
+        "site_logo_url": lambda: sitedata.current().logo_url,
         "upload_url": upload_url,
-        "logo_url": logo_url,
         "lang_url": lang_url,
         "format_size": format_size,
-        "summarize": summarize,
-        "current_year": utcnow().year,
     }
 
 
+@bp.before_request
+def read_cache_version():
+    # Read before anything else on the page: a change committed while the
+    # page renders moves the version on, so the page is never kept as current.
+    version = request.environ.get(VERSION_KEY)
+    if version is None:
+        with db.engine.connect() as connection:
+            version = cachestate.current(connection).version
+    g.cache_version = version
+    g.site = sitedata.for_version(version)
+
+
 @bp.after_request
-def remember_reader(response):
-    return viewcount.set_reader_cookie(response)
+def mark_cacheable(response):
+    if response.status_code == 200 and request.endpoint in PAGE_ENDPOINTS:
+        cacheable = CACHEABLE_ARGS.issuperset(request.args.keys())
+        response.headers[PAGE_HEADER] = " ".join(
+            str(value)
+            for value in (
+                g.cache_version,
+                g.get("page_article_id", 0),
+                g.get("page_views", 0),
+                int(cacheable),
+            )
+        )
+        response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @bp.get("/")
 def home():
-    headlines = visible_articles(limit=HOME_HEADLINES)
-    channel_posts = [
-        (channel, visible_articles(channel.subtree_ids(), HOME_CHANNEL_POSTS))
-        for channel in nav_channels()
-    ]
+    channels = nav_channels()
+    headline_ids = db.session.scalars(visible_ids().limit(HOME_HEADLINES)).all()
+    heads = channel_heads(channels, HOME_CHANNEL_POSTS)
     most_read_ids = db.session.scalars(
         sa.select(Article.id)
         .where(Article.visible_clause())
         .order_by(Article.views.desc(), Article.published_at.desc())
         .limit(MOST_READ_POSTS)
-    )
-    most_read = load_articles(most_read_ids)
+    ).all()
+    all_ids = [
+        *headline_ids,
+        *most_read_ids,
+        *(i for ids in heads.values() for i in ids),
+    ]
+    by_id = {article.id: article for article in load_articles(all_ids)}
+
+    def pick(ids):
+        return [by_id[i] for i in ids if i in by_id]
+
     return render_template(
         "public/home.html",
-        headlines=headlines,
-        channel_posts=channel_posts,
-        most_read=most_read,
+        headlines=pick(headline_ids),
+        channel_posts=[(channel, pick(heads[channel.id])) for channel in channels],
+        most_read=pick(most_read_ids),
     )
 
 
 @bp.get("/sections/<slug>")
 def section(slug):
-    section = db.first_or_404(sa.select(Section).where(Section.slug == slug))
+    section = sitedata.current().by_slug.get(slug)
+    if section is None:
+        abort(404)
     page = db.paginate(
-        visible_ids(section.subtree_ids()),
+        listing_ids(section),
         page=page_number(),
         per_page=current_app.config["ARTICLES_PER_PAGE"],
         error_out=True,
@@ -179,13 +220,16 @@ def section(slug):
     )
 
 
-def neighbours(article: Article) -> tuple[Article | None, Article | None]:
-    """The visible articles just before (older) and after (newer) in its section."""
+def neighbours(article: Article):
+    """The visible articles just before (older) and after (newer) in its section.
+
+    Rows of (id, title, published_at), or None.
+    """
     # Asked once per pinned value so that each lookup is a range of the listing
     # index (section_id, pinned, published_at) instead of a sort of the section.
     older, newer = [], []
     for pinned in (False, True):
-        same = sa.select(Article.id, Article.published_at).where(
+        same = sa.select(Article.id, Article.title, Article.published_at).where(
             Article.visible_clause(),
             Article.section_id == article.section_id,
             Article.pinned == pinned,
@@ -207,31 +251,28 @@ def neighbours(article: Article) -> tuple[Article | None, Article | None]:
         newer.extend(db.session.execute(after.limit(1)).all())
     previous = max(older, key=lambda row: (row.published_at, row.id), default=None)
     following = min(newer, key=lambda row: (row.published_at, row.id), default=None)
-    return (
-        previous and db.session.get(Article, previous.id),
-        following and db.session.get(Article, following.id),
-    )
+    return previous, following
 
 
 @bp.get("/articles/<int:article_id>")
 def article(article_id):
     article = get_visible_or_404(article_id)
-    # End the read transaction so counting starts with a write (see viewcount).
-    db.session.commit()
-    try:
-        viewcount.record_view(article_id)
-    except sa.exc.SQLAlchemyError:
-        # A lost count must never cost the reader the article.
-        current_app.logger.exception("Could not count a view of article %s", article_id)
+    section = section_of(article)
     previous, following = neighbours(article)
-    description = article.excerpt
+    # The page cache puts the live count here and counts this view.
+    g.page_article_id, g.page_views = article.id, article.views
     return render_template(
         "public/article.html",
         article=article,
+        section=section,
+        views=VIEWS_MARK,
         previous=previous,
         following=following,
-        description=description,
+        description=article.excerpt,
         canonical=url_for("public.article", article_id=article.id, _external=True),
         og_image=upload_url(article.cover, external=True),
-        active_channel_id=article.section.channel.id,
+        active_channel_id=section.channel.id if section else None,
     )
+
+
+PAGE_ENDPOINTS = {"public.home", "public.section", "public.article"}

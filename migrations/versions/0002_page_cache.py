@@ -1,4 +1,4 @@
-"""page cache state and article excerpts
+"""page cache state, article excerpts and channels
 
 Revision ID: 0002
 Revises: 0001
@@ -27,6 +27,19 @@ def upgrade():
         batch_op.add_column(
             sa.Column("excerpt", sa.String(length=500), nullable=False, server_default="")
         )
+        batch_op.add_column(sa.Column("channel_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_article_channel_id_section"), "section", ["channel_id"], ["id"]
+        )
+        batch_op.create_index(
+            "ix_article_channel_order",
+            ["channel_id", "pinned", "published_at", "status", "deleted_at"],
+            unique=False,
+        )
+    op.execute(
+        "UPDATE article SET channel_id = (SELECT coalesce(section.parent_id, section.id)"
+        " FROM section WHERE section.id = article.section_id)"
+    )
     # Existing posts get their excerpt now, so readers' pages never parse HTML.
     from sanitize import summarize
 
@@ -42,5 +55,10 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table("article", schema=None) as batch_op:
+        batch_op.drop_index("ix_article_channel_order")
+        batch_op.drop_constraint(
+            batch_op.f("fk_article_channel_id_section"), type_="foreignkey"
+        )
+        batch_op.drop_column("channel_id")
         batch_op.drop_column("excerpt")
     op.drop_table("cache_state")

@@ -1,0 +1,133 @@
+"""Tell every server process when readers' cached pages no longer hold.
+
+The signal is one row in the database (models.CacheState), bumped in the same
+transaction as any change a reader could see, so every process and every
+machine sharing the database notices it on its next request. Changes are
+found by SQLAlchemy session events, so no view has to remember to call us:
+- ORM flushes of articles that are or were published, sections, settings and
+  uploads (a new upload that no post uses yet shows nowhere);
+- bulk UPDATE/DELETE statements on those tables, unless the statement says
+  `readers_unaffected=True` (a draft's autosave, the view counter).
+Scheduled posts need no cron: the row also holds when the next one goes
+public, and the first request after that moment moves the version on.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from models import Article, CacheState, Section, Setting, Status, Upload, utcnow
+
+_WATCHED = (Article, Section, Setting, Upload)
+_PENDING = "cachestate.changed"
+
+
+@dataclass(frozen=True)
+class State:
+    version: int
+    next_change_at: datetime | None
+
+
+_table = CacheState.__table__
+_article = Article.__table__
+
+_next_scheduled = (
+    sa.select(sa.func.min(_article.c.published_at))
+    .where(
+        _article.c.status == Status.PUBLISHED,
+        _article.c.deleted_at.is_(None),
+        _article.c.published_at > sa.bindparam("now"),
+    )
+    .scalar_subquery()
+)
+_bump = (
+    sa.update(_table)
+    .where(_table.c.id == 1)
+    .values(
+        version=_table.c.version + 1,
+        changed_at=sa.bindparam("now"),
+        next_change_at=_next_scheduled,
+    )
+)
+_read = sa.select(_table.c.version, _table.c.next_change_at).where(_table.c.id == 1)
+
+
+def bump(connection: sa.Connection, now: datetime | None = None) -> None:
+    """Move the version on (inside the caller's transaction)."""
+    now = now or utcnow()
+    if connection.execute(_bump, {"now": now}).rowcount == 0:
+        # A database made by create_all() (tests) has no row yet.
+        next_at = connection.scalar(sa.select(_next_scheduled), {"now": now})
+        connection.execute(
+            sa.insert(_table).values(
+                id=1, version=2, changed_at=now, next_change_at=next_at
+            )
+        )
+
+
+def current(connection: sa.Connection, now: datetime | None = None) -> State:
+    """The version readers' pages must have been rendered at; one statement.
+
+    When a scheduled post has come due, moves the version on first (once: the
+    WHERE makes concurrent requests from several processes agree). Give it a
+    connection of its own: it may commit.
+    """
+    row = connection.execute(_read).first()
+    if row is None:
+        return State(0, None)
+    now = now or utcnow()
+    if row.next_change_at is not None and row.next_change_at <= now:
+        due = _table.c.next_change_at <= sa.bindparam("now")
+        connection.execute(_bump.where(due), {"now": now})
+        connection.commit()
+        row = connection.execute(_read).first()
+    return State(row.version, row.next_change_at)
+
+
+def _affects_readers(obj) -> bool:
+    if isinstance(obj, Article):
+        history = sa.inspect(obj).attrs.status.history
+        return Status.PUBLISHED in (
+            *history.added,
+            *history.deleted,
+            *history.unchanged,
+        )
+    if isinstance(obj, Upload):
+        return obj.article_id is not None or obj not in sa.inspect(obj).session.new
+    return isinstance(obj, _WATCHED)
+
+
+@sa.event.listens_for(Session, "after_flush")
+def _note_flushed_changes(session: Session, flush_context) -> None:
+    if session.info.get(_PENDING):
+        return
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, _WATCHED) and _affects_readers(obj):
+            if obj in session.dirty and not session.is_modified(obj):
+                continue
+            session.info[_PENDING] = True
+            return
+
+
+@sa.event.listens_for(Session, "do_orm_execute")
+def _note_bulk_changes(state) -> None:
+    if not (state.is_update or state.is_delete) or state.bind_mapper is None:
+        return
+    if state.execution_options.get("readers_unaffected"):
+        return
+    if state.bind_mapper.class_ in _WATCHED:
+        state.session.info[_PENDING] = True
+
+
+@sa.event.listens_for(Session, "before_commit")
+def _bump_before_commit(session: Session) -> None:
+    session.flush()
+    if session.info.pop(_PENDING, False):
+        bump(session.connection())
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_PENDING, None)

@@ -1,0 +1,295 @@
+"""Serve readers' pages from memory, rendered once per content version.
+
+A WSGI middleware in front of Flask. The reader's views (views/public.py) mark
+a page as cacheable with the PAGE_HEADER header; the middleware keeps its
+bytes, keyed by path, query and language, and serves them again without
+entering Flask while the database's cache version (cachestate) is unchanged.
+
+An article's view count must stay live: the page is rendered with VIEWS_MARK
+where the number goes, kept in two pieces, and every response puts the count
+it just took (viewcount) between them. Gzip is precomputed for both pieces,
+so a compressed answer costs no compression per request either.
+
+Logged-in staff (a session or remember-me cookie) never get or fill cached
+pages, but their article views are counted through the same code.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import time
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from markupsafe import Markup
+from werkzeug.http import parse_cookie
+
+import cachestate
+import i18n
+import viewcount
+
+# Set by the reader's views, never sent out:
+# "<version> <article id or 0> <views at render> <cacheable 0/1>".
+PAGE_HEADER = "X-SchoolNews-Page"
+# Where the live view count goes; bleach strips comments from bodies and
+# Jinja escapes titles, so no stored text can contain it.
+VIEWS_MARK = Markup("<!--views-->")
+# The version the middleware already read for this request (saves a query).
+VERSION_KEY = "schoolnews.cache_version"
+
+_MARK = VIEWS_MARK.encode()
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+# Headers that belong to one response, never to the stored page.
+_PER_RESPONSE = {"set-cookie", "content-length", "content-encoding", "vary"}
+_PER_READER_COOKIES = {viewcount.READER_COOKIE, viewcount.SEEN_COOKIE, i18n.LANG_COOKIE}
+
+
+def _deflate(data: bytes, final: bool) -> bytes:
+    # A full flush leaves the stream byte-aligned with no references back, so
+    # independently compressed pieces can be joined into one valid stream.
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush(
+        zlib.Z_FINISH if final else zlib.Z_FULL_FLUSH
+    )
+
+
+def _stored_block(data: bytes) -> bytes:
+    """A non-final, uncompressed deflate block: a few digits need no zlib."""
+    return b"\x00" + struct.pack("<HH", len(data), len(data) ^ 0xFFFF) + data
+
+
+@dataclass(slots=True)
+class Page:
+    """A rendered page: its bytes in pieces, ready to be served again."""
+
+    status: str
+    headers: list[tuple[str, str]]
+    parts: tuple[bytes, ...]  # two for an article: before and after the count
+    gzipped: tuple[bytes, ...]
+    crcs: tuple[int, ...]
+    article_id: int | None
+    views: int
+    version: int
+    expires: float
+    size: int
+
+    @classmethod
+    def build(cls, status, headers, body: bytes, marker: str, max_age: float):
+        version, article_id, views, _cacheable = (int(x) for x in marker.split())
+        article_id = article_id or None
+        parts = tuple(body.split(_MARK, 1)) if article_id else (body,)
+        gzipped = tuple(
+            _deflate(part, final=index == len(parts) - 1)
+            for index, part in enumerate(parts)
+        )
+        kept = [(k, v) for k, v in headers if k.lower() not in _PER_RESPONSE]
+        return cls(
+            status=status,
+            headers=kept,
+            parts=parts,
+            gzipped=gzipped,
+            crcs=tuple(zlib.crc32(part) for part in parts),
+            article_id=article_id,
+            views=views,
+            version=version,
+            expires=time.monotonic() + max_age,
+            size=sum(map(len, parts)) + sum(map(len, gzipped)) + 512,
+        )
+
+    def body(self, views: int | None, gzip: bool) -> bytes:
+        count = b"" if views is None else str(views).encode()
+        if len(self.parts) == 1:
+            count = b""
+        if not gzip:
+            return count.join(self.parts)
+        # One gzip member: header, the deflate pieces, CRC and length.
+        crc, length = self.crcs[0], len(self.parts[0])
+        pieces = [_GZIP_HEADER, self.gzipped[0]]
+        for part, gz in zip(self.parts[1:], self.gzipped[1:], strict=True):
+            if count:
+                pieces.append(_stored_block(count))
+                crc = zlib.crc32(count, crc)
+                length += len(count)
+            pieces.append(gz)
+            crc = zlib.crc32(part, crc)
+            length += len(part)
+        pieces.append(struct.pack("<II", crc, length & 0xFFFFFFFF))
+        return b"".join(pieces)
+
+
+class PageStore:
+    """Least recently used pages, at most max_bytes of them."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._pages: OrderedDict[tuple, Page] = OrderedDict()
+        self._lock = threading.Lock()  # waitress serves with threads
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def get(self, key) -> Page | None:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+            return page
+
+    def put(self, key, page: Page) -> None:
+        if page.size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._pages.pop(key, None)
+            if old is not None:
+                self.size -= old.size
+            self._pages[key] = page
+            self.size += page.size
+            while self.size > self.max_bytes:
+                _key, evicted = self._pages.popitem(last=False)
+                self.size -= evicted.size
+
+    def discard(self, key, page: Page) -> None:
+        with self._lock:
+            if self._pages.get(key) is page:
+                del self._pages[key]
+                self.size -= page.size
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+            self.size = 0
+
+
+class PageCache:
+    """The middleware: app.wsgi_app = PageCache(app, app.wsgi_app)."""
+
+    def __init__(self, app, wsgi_app):
+        self.wsgi_app = wsgi_app
+        self.app = app
+        config = app.config
+        self.store = PageStore(config["PAGE_CACHE_MAX_BYTES"])
+        self.max_age = config["PAGE_CACHE_SECONDS"]
+        self.enabled = config["PAGE_CACHE_MAX_BYTES"] > 0
+        self.staff_cookies = {
+            config.get("SESSION_COOKIE_NAME") or "session",
+            config.get("REMEMBER_COOKIE_NAME") or "remember_token",
+        }
+        self.default_locale = config["BABEL_DEFAULT_LOCALE"]
+        self.counter = viewcount.Counter(app)
+        self._version_seen = None
+
+    def __call__(self, environ, start_response):
+        method = environ["REQUEST_METHOD"]
+        if method not in ("GET", "HEAD"):
+            return self.wsgi_app(environ, start_response)
+        cookies = parse_cookie(environ)
+        staff = not self.staff_cookies.isdisjoint(cookies)
+        key = None
+        if self.enabled and not staff:
+            key = self._key(environ, cookies)
+            page = self.store.get(key)
+            if page is not None:
+                version = self._current_version()
+                environ[VERSION_KEY] = version
+                if page.version == version and page.expires > time.monotonic():
+                    return self._serve(page, environ, cookies, start_response, ())
+                self.store.discard(key, page)
+        return self._render(environ, cookies, key, start_response)
+
+    def _key(self, environ, cookies) -> tuple:
+        query = environ.get("QUERY_STRING", "")
+        locale = i18n.locale_for(
+            i18n.query_lang(query), cookies.get(i18n.LANG_COOKIE), self.default_locale
+        )
+        # The host is part of the page (canonical and share links): a forged
+        # Host header must not put its links into other readers' pages.
+        return (
+            environ.get("wsgi.url_scheme"),
+            environ.get("HTTP_HOST", ""),
+            environ.get("PATH_INFO", ""),
+            query,
+            locale,
+        )
+
+    def _current_version(self) -> int:
+        with self.counter.engine.connect() as connection:
+            version = cachestate.current(connection).version
+        if version != self._version_seen:
+            # Everything older is stale: free it now rather than on eviction.
+            self.store.clear()
+            self._version_seen = version
+        return version
+
+    def _render(self, environ, cookies, key, start_response):
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            marker = next((v for k, v in headers if k == PAGE_HEADER), None)
+            if marker is None:
+                return start_response(status, headers, exc_info)
+            captured.update(status=status, headers=headers, marker=marker)
+            return lambda data: None  # the legacy write() is not used by Flask
+
+        app_iter = self.wsgi_app(environ, capture)
+        if not captured:
+            return app_iter
+        try:
+            body = b"".join(app_iter)
+        finally:
+            if hasattr(app_iter, "close"):
+                app_iter.close()
+        page = Page.build(
+            captured["status"],
+            captured["headers"],
+            body,
+            captured["marker"],
+            self.max_age,
+        )
+        cacheable = (
+            environ["REQUEST_METHOD"] == "GET"
+            and key is not None
+            and captured["marker"].endswith(" 1")
+            and captured["status"].startswith("200")
+        )
+        if cacheable:
+            self.store.put(key, page)
+        flask_cookies = [
+            (k, v)
+            for k, v in captured["headers"]
+            if k.lower() == "set-cookie"
+            and v.split("=", 1)[0].strip() not in _PER_READER_COOKIES
+        ]
+        return self._serve(page, environ, cookies, start_response, flask_cookies)
+
+    def _serve(self, page: Page, environ, cookies, start_response, extra_cookies):
+        visit = self.counter.visit(environ, cookies)
+        views = None
+        if page.article_id is not None:
+            views = self.counter.count(page.article_id, visit)
+            if views is None:
+                views = page.views  # the count when the page was rendered
+        gzip = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "")
+        body = page.body(views, gzip)
+        headers = list(page.headers)
+        headers.append(("Vary", "Accept-Encoding, Cookie"))
+        if gzip:
+            headers.append(("Content-Encoding", "gzip"))
+        headers.append(("Content-Length", str(len(body))))
+        headers.extend(extra_cookies)
+        headers.extend(("Set-Cookie", c) for c in visit.cookies())
+        lang_cookie = i18n.lang_cookie_header(environ, cookies)
+        if lang_cookie:
+            headers.append(("Set-Cookie", lang_cookie))
+        start_response(page.status, headers)
+        return [b""] if environ["REQUEST_METHOD"] == "HEAD" else [body]
+
+
+def init_app(app) -> None:
+    app.config.setdefault("PAGE_CACHE_MAX_BYTES", 8 * 1024 * 1024)
+    # How stale view counts in lists and «most read» may get.
+    app.config.setdefault("PAGE_CACHE_SECONDS", 60)
+    app.wsgi_app = PageCache(app, app.wsgi_app)
+    app.extensions["pagecache"] = app.wsgi_app

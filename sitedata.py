@@ -1,0 +1,102 @@
+"""Settings and the section tree, loaded once per content version and process.
+
+Every reader page shows them (header, navigation, footer). They change only
+when an admin edits them, which moves the cache version on (cachestate), so a
+page rendered after a change never sees the old ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import current_app, g, url_for
+
+from models import Section, Upload, db, get_settings, parse_id
+
+
+@dataclass(eq=False)
+class NavSection:
+    """A section as the reader's pages show it: no database session needed."""
+
+    id: int
+    name: str
+    slug: str
+    parent: NavSection | None = None
+    children: list[NavSection] = field(default_factory=list)
+
+    @property
+    def parent_id(self) -> int | None:
+        return self.parent.id if self.parent else None
+
+    @property
+    def channel(self) -> NavSection:
+        return self.parent or self
+
+
+@dataclass
+class SiteData:
+    settings: dict[str, str]
+    channels: list[NavSection]
+    by_id: dict[int, NavSection]
+    by_slug: dict[str, NavSection]
+    logo_url: str | None
+
+
+def load() -> SiteData:
+    """Read settings, sections and the logo: three statements."""
+    settings = get_settings()
+    rows = db.session.execute(
+        sa.select(Section.id, Section.name, Section.slug, Section.parent_id).order_by(
+            Section.position, Section.id
+        )
+    ).all()
+    by_id = {row.id: NavSection(row.id, row.name, row.slug) for row in rows}
+    channels = []
+    for row in rows:
+        node = by_id[row.id]
+        parent = by_id.get(row.parent_id) if row.parent_id else None
+        if parent is None:
+            channels.append(node)
+        else:
+            node.parent = parent
+            parent.children.append(node)
+    logo_url = None
+    logo_id = parse_id(settings.get("logo_id"))
+    if logo_id:
+        stored_name = db.session.scalar(
+            sa.select(Upload.stored_name).where(
+                Upload.id == logo_id, Upload.kind == "image"
+            )
+        )
+        if stored_name:
+            logo_url = url_for("files.upload", stored_name=stored_name)
+    return SiteData(
+        settings=settings,
+        channels=channels,
+        by_id=by_id,
+        by_slug={node.slug: node for node in by_id.values()},
+        logo_url=logo_url,
+    )
+
+
+_lock = threading.Lock()
+
+
+def for_version(version: int) -> SiteData:
+    """The site data at this cache version, read at most once per process."""
+    cached = current_app.extensions.get("sitedata")
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    data = load()
+    with _lock:
+        current_app.extensions["sitedata"] = (version, data)
+    return data
+
+
+def current() -> SiteData:
+    """This request's site data: the cached copy on reader pages, else fresh."""
+    if "site" not in g:
+        g.site = load()
+    return g.site
