@@ -27,6 +27,11 @@ def parse_args(argv=None):
         help="server processes (default: one per core)",
     )
     parser.add_argument(
+        "--app",
+        default="app:create_app",
+        help="module:factory to serve (the benchmark serves its reference app)",
+    )
+    parser.add_argument(
         "--server",
         choices=["granian", "waitress"],
         default=os.environ.get("SERVER")
@@ -38,10 +43,12 @@ def parse_args(argv=None):
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.server == "waitress":
+        import importlib
+
         from waitress import serve
 
-        from app import create_app
-
+        module, _sep, factory = args.app.partition(":")
+        create_app = getattr(importlib.import_module(module), factory)
         serve(create_app(), host=args.host, port=args.port, threads=8)
         return
 
@@ -50,7 +57,7 @@ def main(argv=None) -> None:
     from granian.server import Server
 
     Server(
-        "app:create_app",
+        args.app,
         factory=True,
         address=args.host,
         port=args.port,
