@@ -23,12 +23,15 @@ import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from markupsafe import Markup
 from werkzeug.http import parse_cookie
 
 import cachestate
 import i18n
 import viewcount
+from hotpath import HotPath
+from models import db
 
 # Set by the reader's views, never sent out:
 # "<version> <article id or 0> <views at render> <cacheable 0/1>".
@@ -178,7 +181,9 @@ class PageCache:
             config.get("REMEMBER_COOKIE_NAME") or "remember_token",
         }
         self.default_locale = config["BABEL_DEFAULT_LOCALE"]
-        self.counter = viewcount.Counter(app)
+        with app.app_context():
+            self.hot = HotPath(db.engine.url)
+        self.counter = viewcount.Counter(app, self.hot)
         self._version_seen = None
 
     def __call__(self, environ, start_response):
@@ -192,7 +197,11 @@ class PageCache:
             key = self._key(environ, cookies)
             page = self.store.get(key)
             if page is not None:
-                version = self._current_version()
+                try:
+                    version = self.current_version()
+                except sa.exc.SQLAlchemyError:
+                    # Flask answers with its error page; nothing stale is served.
+                    return self.wsgi_app(environ, start_response)
                 environ[VERSION_KEY] = version
                 if page.version == version and page.expires > time.monotonic():
                     return self._serve(page, environ, cookies, start_response, ())
@@ -214,9 +223,8 @@ class PageCache:
             locale,
         )
 
-    def _current_version(self) -> int:
-        with self.counter.engine.connect() as connection:
-            version = cachestate.current(connection).version
+    def current_version(self) -> int:
+        version = cachestate.current_version(self.hot)
         if version != self._version_seen:
             # Everything older is stale: free it now rather than on eviction.
             self.store.clear()

@@ -27,13 +27,16 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from crawlerdetect import CrawlerDetect
-from werkzeug.http import dump_cookie
 
-from models import db, utcnow
+from hotpath import HotPath
+from models import utcnow
 
 READER_COOKIE = "reader"
 SEEN_COOKIE = "seen"
 READER_COOKIE_MAX_AGE = 365 * 24 * 3600
+_COOKIE_ATTRIBUTES = (
+    f"; Max-Age={READER_COOKIE_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax"
+)
 # Tokens we issue are 22 URL-safe characters; anything else is treated as absent.
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 # The seen cookie keeps the most recent articles only; older ones are past
@@ -108,34 +111,30 @@ class Visit:
 
     def cookies(self) -> list[str]:
         """Set-Cookie values: first-party, HttpOnly, Lax, a year."""
-        secure = self.environ.get("wsgi.url_scheme") == "https"
-        options = dict(
-            max_age=READER_COOKIE_MAX_AGE, httponly=True, samesite="Lax", secure=secure
-        )
+        # Formatted here rather than by werkzeug's dump_cookie, which cost
+        # 80 µs a cookie (dates, quoting) on every counted view. Our values
+        # are URL-safe base64, digits, ".", "-" and "~": nothing to quote.
+        attributes = _COOKIE_ATTRIBUTES
+        if self.environ.get("wsgi.url_scheme") == "https":
+            attributes += "; Secure"
         values = []
         if self.new_token:
-            values.append(dump_cookie(READER_COOKIE, self.new_token, **options))
+            values.append(f"{READER_COOKIE}={self.new_token}{attributes}")
         if self.seen_changed:
             payload = self.counter.write_seen(self.reader, self.seen)
-            values.append(dump_cookie(SEEN_COOKIE, payload, **options))
+            values.append(f"{SEEN_COOKIE}={payload}{attributes}")
         return values
 
 
 class Counter:
-    """Counts views for one app, on its own pooled connections."""
+    """Counts views for one app."""
 
-    def __init__(self, app):
+    def __init__(self, app, hot: HotPath):
         self.key = app.config["SECRET_KEY"].encode()
+        # BLAKE2 keys are at most 64 bytes: derive one for the seen cookie.
+        self.seen_key = hashlib.sha256(b"seen-cookie|" + self.key).digest()
         self.window = app.config["VIEW_DEDUP_MINUTES"]
-        self.app = app
-        self._engine = None
-
-    @property
-    def engine(self) -> sa.Engine:
-        if self._engine is None:
-            with self.app.app_context():
-                self._engine = db.engine
-        return self._engine
+        self.hot = hot
 
     def hash(self, *parts: str) -> str:
         # Keyed, so the table holds no recoverable IP address (readers are children).
@@ -143,8 +142,11 @@ class Counter:
         return hmac.new(self.key, message, hashlib.sha256).hexdigest()
 
     def _sign(self, reader: str, payload: str) -> str:
-        digest = hmac.new(self.key, f"seen|{reader}|{payload}".encode(), "sha256")
-        return base64.urlsafe_b64encode(digest.digest()[:12]).decode()
+        # Keyed BLAKE2 is a MAC in one call, several times cheaper than HMAC.
+        digest = hashlib.blake2b(
+            f"{reader}|{payload}".encode(), key=self.seen_key, digest_size=12
+        )
+        return base64.urlsafe_b64encode(digest.digest()).decode()
 
     def read_seen(self, reader: str, value: str) -> dict[int, int]:
         """The signed cookie's {article id: minute}; a forged one counts as empty."""
@@ -176,33 +178,40 @@ class Counter:
         """
         minute = now_minute()
         try:
-            with self.engine.connect() as connection:
-                counted = visit.countable and not visit.seen_recently(
-                    article_id, minute
-                )
-                if counted and visit.token is None:
-                    counted = claim_view(
-                        connection, article_id, visit.fallback_key(), self.window
-                    )
-                if counted:
-                    views = add_view(connection, article_id)
-                    connection.commit()
-                    visit.remember(article_id, minute)
-                else:
-                    views = connection.execute(_views, {"id": article_id}).scalar()
-                return views
+            counted = visit.countable and not visit.seen_recently(article_id, minute)
+            if counted and visit.token is None:
+                views = self._count_cookieless(article_id, visit)
+                counted = views is not None
+            elif counted:
+                views = add_view(self.hot, article_id)
+            else:
+                row = self.hot.run(VIEWS_SQL, id=article_id)
+                views = row[0] if row else None
+            if counted:
+                visit.remember(article_id, minute)
+            return views
         except sa.exc.SQLAlchemyError:
             log.exception("Could not count a view of article %s", article_id)
             return None
 
+    def _count_cookieless(self, article_id: int, visit: Visit) -> int | None:
+        """Count unless this IP and browser were counted within the window."""
+        with self.hot.engine.connect() as connection:
+            if not claim_view(
+                connection, article_id, visit.fallback_key(), self.window
+            ):
+                return None
+            connection.execute(sa.text(ADD_SQL), {"id": article_id})
+            views = connection.execute(sa.text(VIEWS_SQL), {"id": article_id})
+            connection.commit()
+            return views.scalar()
 
-_views = sa.text("SELECT views FROM article WHERE id = :id")
+
+VIEWS_SQL = "SELECT views FROM article WHERE id = :id"
 # In SQL, so concurrent readers never lose an increment; a view is not an
 # edit, so updated_at stays (the editor's dashboard sorts by it).
-_add_returning = sa.text(
-    "UPDATE article SET views = views + 1 WHERE id = :id RETURNING views"
-)
-_add = sa.text("UPDATE article SET views = views + 1 WHERE id = :id")
+ADD_SQL = "UPDATE article SET views = views + 1 WHERE id = :id"
+ADD_RETURNING_SQL = ADD_SQL + " RETURNING views"
 _claim = sa.text(
     "INSERT INTO article_view (article_id, reader, viewed_at)"
     " VALUES (:article_id, :reader, :now)"
@@ -218,12 +227,14 @@ _prune = sa.text("DELETE FROM article_view WHERE viewed_at < :cutoff").bindparam
 )
 
 
-def add_view(connection: sa.Connection, article_id: int) -> int | None:
-    """Add one view in SQL and return the new count."""
-    if connection.dialect.update_returning:
-        return connection.execute(_add_returning, {"id": article_id}).scalar()
-    connection.execute(_add, {"id": article_id})
-    return connection.execute(_views, {"id": article_id}).scalar()
+def add_view(hot: HotPath, article_id: int) -> int | None:
+    """Add one view in SQL and return the new count: one statement."""
+    if hot.dialect.update_returning:
+        row = hot.run(ADD_RETURNING_SQL, commit=True, id=article_id)
+    else:  # MariaDB/MySQL have no UPDATE ... RETURNING
+        hot.run(ADD_SQL, id=article_id)
+        row = hot.run(VIEWS_SQL, commit=True, id=article_id)
+    return row[0] if row else None
 
 
 def claim_view(

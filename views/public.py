@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 from sqlalchemy.orm import selectinload
 
-import cachestate
 import sitedata
 from models import Article, Upload, db
 from pagecache import PAGE_HEADER, VERSION_KEY, VIEWS_MARK
@@ -148,8 +147,7 @@ def read_cache_version():
     # page renders moves the version on, so the page is never kept as current.
     version = request.environ.get(VERSION_KEY)
     if version is None:
-        with db.engine.connect() as connection:
-            version = cachestate.current(connection).version
+        version = current_app.extensions["pagecache"].current_version()
     g.cache_version = version
     g.site = sitedata.for_version(version)
 
