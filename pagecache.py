@@ -45,7 +45,13 @@ VERSION_KEY = "schoolnews.cache_version"
 _MARK = VIEWS_MARK.encode()
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 # Headers that belong to one response, never to the stored page.
-_PER_RESPONSE = {"set-cookie", "content-length", "content-encoding", "vary"}
+_PER_RESPONSE = {
+    "set-cookie",
+    "content-length",
+    "content-encoding",
+    "vary",
+    PAGE_HEADER.lower(),
+}
 _PER_READER_COOKIES = {viewcount.READER_COOKIE, viewcount.SEEN_COOKIE, i18n.LANG_COOKIE}
 
 

@@ -1,9 +1,13 @@
 """Shared fixtures: a real SQLite file per test, real login, article factory."""
 
 import secrets
+import sqlite3
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from werkzeug.security import generate_password_hash
 
 from app import create_app
@@ -13,6 +17,36 @@ PASSWORD = "correct horse 42"
 # Hashed once with few rounds: scrypt for three users in every test's set-up
 # would dominate the run time. The login path still verifies it for real.
 FAST_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
+
+
+# Every SQLite connection the app opens (SQLAlchemy's pool and the page
+# cache's own per-thread connections) reports its statements here, so a test
+# can count what one request runs, whichever layer ran it.
+_recorders: list[list[str]] = []
+_HOUSEKEEPING = ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE")
+
+
+def _record(statement: str) -> None:
+    if _recorders and not statement.lstrip().upper().startswith(_HOUSEKEEPING):
+        for seen in _recorders:
+            seen.append(statement)
+
+
+@sa.event.listens_for(Engine, "connect")
+def _trace_statements(dbapi_connection, connection_record):
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.set_trace_callback(_record)
+
+
+@contextmanager
+def count_statements():
+    """Collect the SQL statements run meanwhile (transaction control aside)."""
+    seen: list[str] = []
+    _recorders.append(seen)
+    try:
+        yield seen
+    finally:
+        _recorders.remove(seen)
 
 
 @pytest.fixture
@@ -41,6 +75,7 @@ def app(tmp_path, request):
             )
         db.session.commit()
     yield app
+    app.extensions["pagecache"].hot.dispose()
     with app.app_context():
         db.engine.dispose()
 

@@ -221,32 +221,41 @@ def section(slug):
 def neighbours(article: Article):
     """The visible articles just before (older) and after (newer) in its section.
 
-    Rows of (id, title, published_at), or None.
+    Rows of (id, title, published_at), or None; two statements.
     """
-    # Asked once per pinned value so that each lookup is a range of the listing
-    # index (section_id, pinned, published_at) instead of a sort of the section.
+    # One branch per pinned value, so that each reads a range of the listing
+    # index (section_id, pinned, published_at) instead of sorting the section.
+    when, key = article.published_at, article.id
     older, newer = [], []
     for pinned in (False, True):
         same = sa.select(Article.id, Article.title, Article.published_at).where(
             Article.visible_clause(),
             Article.section_id == article.section_id,
             Article.pinned == pinned,
-            Article.id != article.id,
+            Article.id != key,
         )
-        before = same.where(
-            Article.published_at <= article.published_at,
-            sa.or_(
-                Article.published_at < article.published_at, Article.id < article.id
-            ),
-        ).order_by(Article.published_at.desc(), Article.id.desc())
-        after = same.where(
-            Article.published_at >= article.published_at,
-            sa.or_(
-                Article.published_at > article.published_at, Article.id > article.id
-            ),
-        ).order_by(Article.published_at, Article.id)
-        older.extend(db.session.execute(before.limit(1)).all())
-        newer.extend(db.session.execute(after.limit(1)).all())
+        older.append(
+            same.where(
+                Article.published_at <= when,
+                sa.or_(Article.published_at < when, Article.id < key),
+            )
+            .order_by(Article.published_at.desc(), Article.id.desc())
+            .limit(1)
+            .subquery()
+            .select()
+        )
+        newer.append(
+            same.where(
+                Article.published_at >= when,
+                sa.or_(Article.published_at > when, Article.id > key),
+            )
+            .order_by(Article.published_at, Article.id)
+            .limit(1)
+            .subquery()
+            .select()
+        )
+    older = db.session.execute(sa.union_all(*older)).all()
+    newer = db.session.execute(sa.union_all(*newer)).all()
     previous = max(older, key=lambda row: (row.published_at, row.id), default=None)
     following = min(newer, key=lambda row: (row.published_at, row.id), default=None)
     return previous, following

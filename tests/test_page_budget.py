@@ -1,0 +1,111 @@
+"""Every reader page runs a fixed number of SQL statements on a cache miss,
+whatever the number of posts, channels and sections."""
+
+import secrets
+from datetime import timedelta
+
+import pytest
+
+from models import Article, Section, Status, Upload, db, set_setting, utcnow
+from tests.conftest import count_statements
+
+BROWSER_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148"
+
+# Statements on a miss with nothing cached in the process: the cache version,
+# settings, the section tree and the logo, then the page's own.
+BUDGET = {
+    "home": 9,  # 4 + headlines, channel heads (one UNION), most read, rows, covers
+    "section": 8,  # 4 + count, ids, rows, covers
+    "deep": 8,
+    "article": 10,  # 4 + the article, attachments, cover, 2 neighbours, the count
+}
+
+
+def build_site(app, prefix: str, channels: int, sections: int, posts: int) -> dict:
+    """A site with covers, a logo and attachments, so every query runs."""
+    with app.app_context():
+        logo = Upload(
+            kind="image",
+            stored_name=f"{secrets.token_hex(8)}.png",
+            original_name="logo.png",
+            content_type="image/png",
+        )
+        db.session.add(logo)
+        db.session.flush()
+        set_setting("logo_id", str(logo.id))
+        leaves = []
+        for c in range(channels):
+            channel = Section(name=f"频道{c}", slug=f"{prefix}{c}", position=c)
+            db.session.add(channel)
+            db.session.flush()
+            for s in range(sections):
+                child = Section(
+                    name=f"栏目{c}-{s}", slug=f"{prefix}{c}-s{s}", parent=channel
+                )
+                db.session.add(child)
+                db.session.flush()
+                leaves.append(child.id)
+        now = utcnow()
+        first = None
+        for i in range(posts):
+            cover = Upload(
+                kind="image",
+                stored_name=f"{secrets.token_hex(8)}.jpg",
+                original_name="cover.jpg",
+                content_type="image/jpeg",
+            )
+            db.session.add(cover)
+            db.session.flush()
+            article = Article(
+                title=f"第{i}篇",
+                body_html="<p>正文</p>",
+                author_name="教务处",
+                section_id=leaves[i % len(leaves)],
+                status=Status.PUBLISHED,
+                published_at=now - timedelta(minutes=i + 1),
+                pinned=i % 17 == 0,
+                cover_id=cover.id,
+            )
+            db.session.add(article)
+            db.session.flush()
+            first = first or article.id
+            db.session.add(
+                Upload(
+                    kind="attachment",
+                    stored_name=f"{secrets.token_hex(8)}.pdf",
+                    original_name="通知.pdf",
+                    content_type="application/pdf",
+                    article_id=article.id,
+                )
+            )
+        db.session.commit()
+        middle = first + posts // 2
+    per_page = app.config["ARTICLES_PER_PAGE"]
+    return {
+        "home": "/",
+        "section": f"/sections/{prefix}0",
+        "deep": f"/sections/{prefix}0?page={max(1, posts // channels // per_page)}",
+        "article": f"/articles/{middle}",
+    }
+
+
+def cold_statements(app, path) -> int:
+    """Statements for one anonymous request with nothing cached in the process."""
+    app.extensions["pagecache"].store.clear()
+    app.extensions.pop("sitedata", None)
+    client = app.test_client()
+    client.environ_base["HTTP_USER_AGENT"] = BROWSER_UA
+    client.set_cookie("reader", secrets.token_urlsafe(16))
+    with count_statements() as seen:
+        response = client.get(path)
+    assert response.status_code == 200, path
+    return len(seen)
+
+
+@pytest.mark.parametrize("page", sorted(BUDGET))
+def test_a_miss_runs_a_fixed_number_of_statements(app, page):
+    small = build_site(app, "a", channels=2, sections=1, posts=6)
+    counts = {"small": cold_statements(app, small[page])}
+    big = build_site(app, "b", channels=5, sections=4, posts=300)
+    counts["big"] = cold_statements(app, big[page])
+    assert counts["small"] == counts["big"] <= BUDGET[page], counts

@@ -1,0 +1,160 @@
+"""Two real server processes on one database: a change made through one shows
+at once in the other, because the cache version lives in the database."""
+
+import http.cookiejar
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+
+from app import create_app
+from commands import create_user
+from models import Article, Role, Section, Status, db, utcnow
+from tests.conftest import PASSWORD
+
+ROOT = Path(__file__).resolve().parent.parent
+BROWSER_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(instance: Path, port: int) -> subprocess.Popen:
+    env = dict(os.environ, SCHOOLNEWS_INSTANCE=str(instance))
+    return subprocess.Popen(
+        [sys.executable, "serve.py", "--port", str(port), "--workers", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def wait_until_up(base: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(base + "/", timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{base} did not start")
+
+
+class Browser:
+    """A cookie-keeping client, like a reader's or teacher's browser."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+    def get(self, path: str) -> str:
+        request = urllib.request.Request(
+            self.base + path, headers={"User-Agent": BROWSER_UA}
+        )
+        with self.opener.open(request, timeout=10) as response:
+            return response.read().decode()
+
+    def post(self, path: str, data: dict) -> str:
+        request = urllib.request.Request(
+            self.base + path,
+            data=urllib.parse.urlencode(data).encode(),
+            headers={"User-Agent": BROWSER_UA},
+        )
+        with self.opener.open(request, timeout=10) as response:
+            return response.read().decode()
+
+
+def csrf_token(page: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    instance = tmp_path / "instance"
+    monkeypatch.setenv("SCHOOLNEWS_INSTANCE", str(instance))
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        create_user("editor", PASSWORD, Role.EDITOR)
+        section = Section(name="新闻中心", slug="news")
+        db.session.add(section)
+        db.session.flush()
+        article = Article(
+            title="开学通知",
+            body_html="<p>九月一日开学</p>",
+            author_name="教务处",
+            section_id=section.id,
+            status=Status.PUBLISHED,
+            published_at=utcnow(),
+        )
+        db.session.add(article)
+        db.session.commit()
+        ids = {"article": article.id, "section": section.id}
+        db.engine.dispose()
+    app.extensions["pagecache"].hot.dispose()
+    ports = [free_port(), free_port()]
+    servers = [start_server(instance, port) for port in ports]
+    try:
+        bases = [f"http://127.0.0.1:{port}" for port in ports]
+        for base in bases:
+            wait_until_up(base)
+        yield bases, ids
+    finally:
+        for server in servers:
+            os.killpg(server.pid, signal.SIGTERM)
+        for server in servers:
+            server.wait(timeout=20)
+
+
+def test_an_edit_through_one_process_shows_at_once_in_the_other(site):
+    (one, two), ids = site
+    article = f"/articles/{ids['article']}"
+    for base in (one, two):  # both processes now hold the pages
+        for _ in range(2):
+            assert "开学通知" in Browser(base).get("/")
+            assert "开学通知" in Browser(base).get(article)
+
+    editor = Browser(one)
+    login_page = editor.get("/login")
+    editor.post(
+        "/login",
+        {
+            "csrf_token": csrf_token(login_page),
+            "username": "editor",
+            "password": PASSWORD,
+        },
+    )
+    edit_page = editor.get(f"/editor/articles/{ids['article']}/edit")
+    editor.post(
+        f"/editor/articles/{ids['article']}/edit",
+        {
+            "csrf_token": csrf_token(edit_page),
+            "title": "开学通知（时间调整）",
+            "section_id": str(ids["section"]),
+            "author_name": "教务处",
+            "body_html": "<p>九月二日开学</p>",
+            "version": "1",
+            "action": "save",
+        },
+    )
+
+    for base in (two, one):
+        assert "开学通知（时间调整）" in Browser(base).get("/")
+        page = Browser(base).get(article)
+        assert "开学通知（时间调整）" in page and "九月二日开学" in page
