@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 import storage
 from models import (
@@ -234,6 +234,9 @@ def _insert_ignoring_duplicates(values: dict) -> None:
     if dialect == "sqlite":
         stmt = sqlite.insert(ArticleDraft).values(**values)
     elif dialect == "postgresql":
+        # Imported here: every server process would otherwise load it.
+        from sqlalchemy.dialects import postgresql
+
         stmt = postgresql.insert(ArticleDraft).values(**values)
     else:  # no portable upsert; the unique constraint still holds
         if working_copy(values["article_id"], values["user_id"]) is None:

@@ -6,7 +6,6 @@ import click
 import sqlalchemy as sa
 from flask import Flask
 from flask.cli import with_appcontext
-from flask_migrate import upgrade
 
 from models import Role, User, db
 
@@ -28,6 +27,8 @@ def create_user(username: str, password: str, role: str, display_name: str = "")
 @with_appcontext
 def init_db_command():
     """Create or upgrade the database; create an admin account on first run."""
+    from flask_migrate import upgrade  # not loaded by server processes
+
     upgrade()
     click.echo("Database is up to date.")
     if db.session.scalar(sa.select(sa.func.count(User.id))) == 0:

@@ -13,8 +13,6 @@ import zipfile
 from collections.abc import Callable
 from typing import BinaryIO, NamedTuple
 
-import mammoth
-
 from sanitize import clean_html
 from uploads import N_, OLE_MAGIC, ZIP_MAGIC, UploadError, translate
 
@@ -95,6 +93,8 @@ def docx_to_html(stream: BinaryIO, save_image: SaveImage) -> DocxResult:
         return {"src": src}
 
     try:
+        import mammoth  # only Word imports need it; server processes stay small
+
         result = mammoth.convert_to_html(
             io.BytesIO(data),
             style_map=STYLE_MAP,

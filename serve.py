@@ -14,10 +14,12 @@ import sys
 
 # A native crash (segfault) in a worker then leaves a Python traceback in the log.
 os.environ.setdefault("PYTHONFAULTHANDLER", "1")
+# Tells create_app() it serves requests: no command-line machinery (Alembic).
+os.environ["SCHOOLNEWS_SERVING"] = "1"
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Serve the SchoolNews site.")
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 5000)))
     parser.add_argument(
