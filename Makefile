@@ -50,3 +50,16 @@ translations: $(VENV)/.dev
 	$(BIN)/pybabel update -i translations/messages.pot -d translations -l zh_Hans_CN
 	$(BIN)/pybabel update -i translations/messages.pot -d translations -l en --no-fuzzy-matching
 	$(BIN)/pybabel compile -d translations
+
+# Load the reader's pages against nginx and a bare Flask app, in one run, and
+# record the table in bench/RESULTS.md (bench/bench_http.py --help for options).
+# A quick check: make bench BENCH_ARGS="--sizes 200 2000 --duration 3 --rounds 1"
+BENCH_ARGS ?=
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: bench
+bench: $(VENV)/.dev
+	command -v wrk >/dev/null && { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null \
+		|| ($(SUDO) apt-get update && { $(SUDO) apt-get install -y wrk nginx-light \
+		|| $(SUDO) apt-get install -y wrk nginx; })
+	$(BIN)/python bench/bench_http.py $(BENCH_ARGS)
