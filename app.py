@@ -8,6 +8,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
+import assets
 import commands
 import i18n
 import pagecache
@@ -79,6 +80,7 @@ def create_app(test_config=None):
     app.register_blueprint(admin.bp)
     app.register_blueprint(files.bp)
     errors.init_app(app)
+    assets.init_app(app)
     pagecache.init_app(app)
 
     @app.context_processor
