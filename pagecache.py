@@ -302,7 +302,8 @@ class PageCache:
 
 
 def init_app(app) -> None:
-    app.config.setdefault("PAGE_CACHE_MAX_BYTES", 8 * 1024 * 1024)
+    # About 300 article pages with their gzip copies: results day needs a few.
+    app.config.setdefault("PAGE_CACHE_MAX_BYTES", 4 * 1024 * 1024)
     # How stale view counts in lists and «most read» may get.
     app.config.setdefault("PAGE_CACHE_SECONDS", 60)
     app.wsgi_app = PageCache(app, app.wsgi_app)
