@@ -1,0 +1,99 @@
+"""Each migration upgrades a school's existing database in place, keeping its data."""
+
+import sqlalchemy as sa
+from flask_migrate import downgrade, upgrade
+
+from app import create_app
+from models import db
+
+
+def app_at(tmp_path):
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'school.sqlite3'}",
+            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        }
+    )
+
+
+def test_0002_fills_excerpts_and_channels_of_existing_posts(tmp_path):
+    app = app_at(tmp_path)
+    with app.app_context():
+        upgrade(revision="0001")
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO section (id, name, slug, position, parent_id) VALUES"
+                    " (1, '教学科研', 'teaching', 0, NULL),"
+                    " (2, '教研动态', 'research', 0, 1)"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO article (id, title, body_html, summary, author_name,"
+                    " section_id, status, published_at, pinned, views, version,"
+                    " created_at, updated_at) VALUES"
+                    " (1, '教研活动', '<p>本周<strong>语文组</strong>开展教研。</p>',"
+                    "  NULL, '教务处', 2, 'published', '2026-03-28 08:00:00', 0, 42,"
+                    "  1, '2026-03-28 08:00:00', '2026-03-28 08:00:00'),"
+                    " (2, '学校简介', '<p>正文</p>', '自己写的摘要', '办公室', 1,"
+                    "  'published', '2026-03-01 08:00:00', 1, 7, 1,"
+                    "  '2026-03-01 08:00:00', '2026-03-01 08:00:00')"
+                )
+            )
+        upgrade()
+        with db.engine.connect() as connection:
+            rows = connection.execute(
+                sa.text(
+                    "SELECT id, excerpt, channel_id, views FROM article ORDER BY id"
+                )
+            ).all()
+            assert [tuple(row) for row in rows] == [
+                (1, "本周语文组开展教研。", 1, 42),
+                (2, "自己写的摘要", 1, 7),
+            ]
+        # And back, for a school that must return to the previous release.
+        downgrade(revision="0001")
+        with db.engine.connect() as connection:
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("article")}
+            assert "excerpt" not in columns and "channel_id" not in columns
+            assert (
+                connection.execute(sa.text("SELECT count(*) FROM article")).scalar()
+                == 2
+            )
+        db.engine.dispose()
+
+
+def test_an_upgraded_site_serves_its_old_posts(tmp_path):
+    app = app_at(tmp_path)
+    with app.app_context():
+        upgrade(revision="0001")
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO section (id, name, slug, position) VALUES"
+                    " (1, '校园新闻', 'news', 0)"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO article (id, title, body_html, author_name,"
+                    " section_id, status, published_at, pinned, views, version, created_at,"
+                    " updated_at) VALUES (1, '运动会', '<p>秋季运动会圆满结束</p>',"
+                    " '体育组', 1, 'published', '2026-10-01 08:00:00', 0, 3, 1,"
+                    " '2026-10-01 08:00:00', '2026-10-01 08:00:00')"
+                )
+            )
+        upgrade()
+        db.engine.dispose()
+    client = app.test_client()
+    client.environ_base["HTTP_USER_AGENT"] = "Mozilla/5.0 (iPhone) Mobile/15E148"
+    for path in ("/", "/sections/news", "/articles/1"):
+        response = client.get(path)
+        assert response.status_code == 200 and "运动会" in response.text, path
+    assert "秋季运动会圆满结束" in client.get("/sections/news").text
+    app.extensions["pagecache"].hot.dispose()
+    with app.app_context():
+        db.engine.dispose()
