@@ -82,7 +82,8 @@ def test_an_upgraded_site_serves_its_old_posts(tmp_path):
                     "INSERT INTO article (id, title, body_html, author_name,"
                     " section_id, status, published_at, pinned, views, version,"
                     " created_at, updated_at) VALUES"
-                    " (1, '运动会', '<p>秋季运动会圆满结束</p>', '体育组', 1, 'published', '2026-10-01 08:00:00', 0, 3, 1,"
+                    " (1, '运动会', '<p>秋季运动会圆满结束</p>', '体育组', 1,"
+                    " 'published', '2026-10-01 08:00:00', 0, 3, 1,"
                     " '2026-10-01 08:00:00', '2026-10-01 08:00:00')"
                 )
             )
