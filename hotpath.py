@@ -135,6 +135,9 @@ class HotPath:
                 # request. Counting never does that; Checkpointer does it aside.
                 cursor = connection.cursor()
                 cursor.execute("PRAGMA wal_autocheckpoint = 0")
+                # It reads one row at a time: a small page cache will do
+                # (SQLite's default keeps 2 MB per connection).
+                cursor.execute("PRAGMA cache_size = -256")
                 cursor.close()
                 self._start_checkpointer()
         return connection

@@ -20,18 +20,16 @@ few tags) -> bleach's sanitizer filter (tags, attributes, URL protocols, CSS)
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from html import escape as escape_html
 from html import unescape as unescape_html
 from html.parser import HTMLParser
+from types import SimpleNamespace
 from xml.etree import ElementTree
 
 import tinycss2
-from bleach import html5lib_shim
-from bleach.css_sanitizer import CSSSanitizer
-from bleach.linkifier import LinkifyFilter
-from bleach.sanitizer import BleachSanitizerFilter
 
 # What Jodit 4 and mammoth produce, minus anything that can run code, load
 # content from elsewhere, submit data or take over the page. h1 is left out on
@@ -193,40 +191,6 @@ _ALIGN_VALUES = frozenset({"left", "right", "center", "justify"})
 _VALIGN_VALUES = frozenset({"top", "middle", "bottom", "baseline"})
 
 
-class StrictCSSSanitizer(CSSSanitizer):
-    """Keep allowed properties whose value is plain: no url(), no strings,
-    no functions but colour ones, no negative numbers, no odd units."""
-
-    def __init__(self):
-        super().__init__(
-            allowed_css_properties=ALLOWED_CSS_PROPERTIES,
-            allowed_svg_properties=frozenset(),
-        )
-
-    def sanitize_css(self, style):
-        kept = {}  # property -> value; the last one wins, as in a browser
-        for declaration in tinycss2.parse_declaration_list(
-            style, skip_comments=True, skip_whitespace=True
-        ):
-            if declaration.type != "declaration":
-                continue
-            name = declaration.lower_name
-            value = declaration.value
-            # Word shades table cells with the "background" shorthand; keep it
-            # only when it is nothing but a colour.
-            if name == "background" and _is_single_color(value):
-                name = "background-color"
-            if name not in self.allowed_css_properties:
-                continue
-            if not _is_plain_css_value(value):
-                continue
-            text = tinycss2.serialize(value).strip()
-            if text:
-                kept.pop(name, None)
-                kept[name] = text
-        return "; ".join(f"{name}: {text}" for name, text in kept.items())
-
-
 def _is_plain_css_value(tokens, inside_function=False):
     for token in tokens:
         kind = token.type
@@ -272,9 +236,6 @@ def _is_single_color(tokens):
     if token.type in ("hash", "ident"):
         return True
     return token.type == "function" and token.lower_name in ALLOWED_CSS_FUNCTIONS
-
-
-_css_sanitizer = StrictCSSSanitizer()
 
 
 def is_safe_image_src(src: str) -> bool:
@@ -331,10 +292,64 @@ def _set_link_rel(attrs, new=False):
 _local = threading.local()
 
 
+@functools.cache
+def _bleach() -> SimpleNamespace:
+    """bleach and html5lib, loaded by the first clean_html().
+
+    Server processes that only serve readers never clean HTML: loading them
+    lazily keeps about 3 MB out of each of those processes.
+    """
+    from bleach import html5lib_shim
+    from bleach.css_sanitizer import CSSSanitizer
+    from bleach.linkifier import LinkifyFilter
+    from bleach.sanitizer import BleachSanitizerFilter
+
+    class StrictCSSSanitizer(CSSSanitizer):
+        """Keep allowed properties whose value is plain: no url(), no strings,
+        no functions but colour ones, no negative numbers, no odd units."""
+
+        def __init__(self):
+            super().__init__(
+                allowed_css_properties=ALLOWED_CSS_PROPERTIES,
+                allowed_svg_properties=frozenset(),
+            )
+
+        def sanitize_css(self, style):
+            kept = {}  # property -> value; the last one wins, as in a browser
+            for declaration in tinycss2.parse_declaration_list(
+                style, skip_comments=True, skip_whitespace=True
+            ):
+                if declaration.type != "declaration":
+                    continue
+                name = declaration.lower_name
+                value = declaration.value
+                # Word shades table cells with the "background" shorthand; keep it
+                # only when it is nothing but a colour.
+                if name == "background" and _is_single_color(value):
+                    name = "background-color"
+                if name not in self.allowed_css_properties:
+                    continue
+                if not _is_plain_css_value(value):
+                    continue
+                text = tinycss2.serialize(value).strip()
+                if text:
+                    kept.pop(name, None)
+                    kept[name] = text
+            return "; ".join(f"{name}: {text}" for name, text in kept.items())
+
+    return SimpleNamespace(
+        shim=html5lib_shim,
+        Sanitizer=BleachSanitizerFilter,
+        Linkify=LinkifyFilter,
+        css_sanitizer=StrictCSSSanitizer(),
+        walker=html5lib_shim.getTreeWalker("etree"),
+    )
+
+
 def _parser():
     parser = getattr(_local, "parser", None)
     if parser is None:
-        parser = html5lib_shim.BleachHTMLParser(
+        parser = _bleach().shim.BleachHTMLParser(
             tags=None,  # parse everything; the tree rewrite and filter decide
             strip=False,
             consume_entities=False,
@@ -344,11 +359,8 @@ def _parser():
     return parser
 
 
-_walker = html5lib_shim.getTreeWalker("etree")
-
-
 def _serializer():
-    return html5lib_shim.BleachHTMLSerializer(
+    return _bleach().shim.BleachHTMLSerializer(
         quote_attr_values="always",
         omit_optional_tags=False,
         escape_lt_in_attrs=True,
@@ -373,16 +385,17 @@ def clean_html(html: str) -> str:
         return f"<p>{escape_html(_rough_text(html))}</p>"
     dom = _parser().parseFragment(html)
     _rewrite_tree(dom)
-    stream = BleachSanitizerFilter(
-        source=_walker(dom),
+    bleach = _bleach()
+    stream = bleach.Sanitizer(
+        source=bleach.walker(dom),
         allowed_tags=ALLOWED_TAGS,
         attributes=_allow_attribute,
         allowed_protocols=ALLOWED_PROTOCOLS,
         strip_disallowed_tags=True,
         strip_html_comments=True,
-        css_sanitizer=_css_sanitizer,
+        css_sanitizer=bleach.css_sanitizer,
     )
-    stream = LinkifyFilter(
+    stream = bleach.Linkify(
         source=stream,
         callbacks=[_set_link_rel],
         skip_tags=LINKIFY_SKIP_TAGS,
@@ -503,7 +516,7 @@ def _rewrite_tree(root):
             tag = RENAME_TAGS[tag]
             element.tag = tag
         if "style" in element.attrib:
-            cleaned = _css_sanitizer.sanitize_css(element.get("style"))
+            cleaned = _bleach().css_sanitizer.sanitize_css(element.get("style"))
             if cleaned:
                 element.set("style", cleaned)
             else:
