@@ -7,8 +7,9 @@ from app import create_app
 from models import db
 
 
-def app_at(tmp_path):
-    return create_app(
+def school_at(tmp_path, revision: str, *statements: str):
+    """A school's database at an older revision, holding the given rows."""
+    app = create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "test",
@@ -16,33 +17,32 @@ def app_at(tmp_path):
             "UPLOAD_FOLDER": str(tmp_path / "uploads"),
         }
     )
+    with app.app_context():
+        upgrade(revision=revision)
+        with db.engine.begin() as connection:
+            for statement in statements:
+                connection.execute(sa.text(statement))
+        db.engine.dispose()
+    return app
 
 
 def test_0002_fills_excerpts_and_channels_of_existing_posts(tmp_path):
-    app = app_at(tmp_path)
+    app = school_at(
+        tmp_path,
+        "0001",
+        "INSERT INTO section (id, name, slug, position, parent_id) VALUES"
+        " (1, '教学科研', 'teaching', 0, NULL), (2, '教研动态', 'research', 0, 1)",
+        "INSERT INTO article (id, title, body_html, summary, author_name,"
+        " section_id, status, published_at, pinned, views, version,"
+        " created_at, updated_at) VALUES"
+        " (1, '教研活动', '<p>本周<strong>语文组</strong>开展教研。</p>',"
+        "  NULL, '教务处', 2, 'published', '2026-03-28 08:00:00', 0, 42,"
+        "  1, '2026-03-28 08:00:00', '2026-03-28 08:00:00'),"
+        " (2, '学校简介', '<p>正文</p>', '自己写的摘要', '办公室', 1,"
+        "  'published', '2026-03-01 08:00:00', 1, 7, 1,"
+        "  '2026-03-01 08:00:00', '2026-03-01 08:00:00')",
+    )
     with app.app_context():
-        upgrade(revision="0001")
-        with db.engine.begin() as connection:
-            connection.execute(
-                sa.text(
-                    "INSERT INTO section (id, name, slug, position, parent_id) VALUES"
-                    " (1, '教学科研', 'teaching', 0, NULL),"
-                    " (2, '教研动态', 'research', 0, 1)"
-                )
-            )
-            connection.execute(
-                sa.text(
-                    "INSERT INTO article (id, title, body_html, summary, author_name,"
-                    " section_id, status, published_at, pinned, views, version,"
-                    " created_at, updated_at) VALUES"
-                    " (1, '教研活动', '<p>本周<strong>语文组</strong>开展教研。</p>',"
-                    "  NULL, '教务处', 2, 'published', '2026-03-28 08:00:00', 0, 42,"
-                    "  1, '2026-03-28 08:00:00', '2026-03-28 08:00:00'),"
-                    " (2, '学校简介', '<p>正文</p>', '自己写的摘要', '办公室', 1,"
-                    "  'published', '2026-03-01 08:00:00', 1, 7, 1,"
-                    "  '2026-03-01 08:00:00', '2026-03-01 08:00:00')"
-                )
-            )
         upgrade()
         with db.engine.connect() as connection:
             rows = connection.execute(
@@ -59,34 +59,24 @@ def test_0002_fills_excerpts_and_channels_of_existing_posts(tmp_path):
         with db.engine.connect() as connection:
             columns = {c["name"] for c in sa.inspect(connection).get_columns("article")}
             assert "excerpt" not in columns and "channel_id" not in columns
-            assert (
-                connection.execute(sa.text("SELECT count(*) FROM article")).scalar()
-                == 2
-            )
+            count = connection.execute(sa.text("SELECT count(*) FROM article"))
+            assert count.scalar() == 2
         db.engine.dispose()
 
 
 def test_an_upgraded_site_serves_its_old_posts(tmp_path):
-    app = app_at(tmp_path)
+    app = school_at(
+        tmp_path,
+        "0001",
+        "INSERT INTO section (id, name, slug, position) VALUES (1, '校园新闻', 'news', 0)",
+        "INSERT INTO article (id, title, body_html, author_name,"
+        " section_id, status, published_at, pinned, views, version,"
+        " created_at, updated_at) VALUES"
+        " (1, '运动会', '<p>秋季运动会圆满结束</p>', '体育组', 1,"
+        " 'published', '2026-10-01 08:00:00', 0, 3, 1,"
+        " '2026-10-01 08:00:00', '2026-10-01 08:00:00')",
+    )
     with app.app_context():
-        upgrade(revision="0001")
-        with db.engine.begin() as connection:
-            connection.execute(
-                sa.text(
-                    "INSERT INTO section (id, name, slug, position) VALUES"
-                    " (1, '校园新闻', 'news', 0)"
-                )
-            )
-            connection.execute(
-                sa.text(
-                    "INSERT INTO article (id, title, body_html, author_name,"
-                    " section_id, status, published_at, pinned, views, version,"
-                    " created_at, updated_at) VALUES"
-                    " (1, '运动会', '<p>秋季运动会圆满结束</p>', '体育组', 1,"
-                    " 'published', '2026-10-01 08:00:00', 0, 3, 1,"
-                    " '2026-10-01 08:00:00', '2026-10-01 08:00:00')"
-                )
-            )
         upgrade()
         db.engine.dispose()
     client = app.test_client()

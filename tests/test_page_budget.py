@@ -21,15 +21,19 @@ BUDGET = {
 }
 
 
+def image_upload(name: str) -> Upload:
+    return Upload(
+        kind="image",
+        stored_name=f"{secrets.token_hex(8)}.{name.rpartition('.')[2]}",
+        original_name=name,
+        content_type="image/jpeg",
+    )
+
+
 def build_site(app, prefix: str, channels: int, sections: int, posts: int) -> dict:
     """A site with covers, a logo and attachments, so every query runs."""
     with app.app_context():
-        logo = Upload(
-            kind="image",
-            stored_name=f"{secrets.token_hex(8)}.png",
-            original_name="logo.png",
-            content_type="image/png",
-        )
+        logo = image_upload("logo.png")
         db.session.add(logo)
         db.session.flush()
         set_setting("logo_id", str(logo.id))
@@ -48,12 +52,7 @@ def build_site(app, prefix: str, channels: int, sections: int, posts: int) -> di
         now = utcnow()
         first = None
         for i in range(posts):
-            cover = Upload(
-                kind="image",
-                stored_name=f"{secrets.token_hex(8)}.jpg",
-                original_name="cover.jpg",
-                content_type="image/jpeg",
-            )
+            cover = image_upload("cover.jpg")
             db.session.add(cover)
             db.session.flush()
             article = Article(
