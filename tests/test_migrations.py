@@ -68,7 +68,8 @@ def test_an_upgraded_site_serves_its_old_posts(tmp_path):
     app = school_at(
         tmp_path,
         "0001",
-        "INSERT INTO section (id, name, slug, position) VALUES (1, '校园新闻', 'news', 0)",
+        "INSERT INTO section (id, name, slug, position)"
+        " VALUES (1, '校园新闻', 'news', 0)",
         "INSERT INTO article (id, title, body_html, author_name,"
         " section_id, status, published_at, pinned, views, version,"
         " created_at, updated_at) VALUES"
