@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 import assets
@@ -46,6 +47,10 @@ def create_app(test_config=None):
         # A view by the same reader within this window is not counted again.
         VIEW_DEDUP_MINUTES=30,
         WTF_CSRF_TIME_LIMIT=None,  # the session lifetime bounds the token
+        # Reverse proxies (nginx) in front of the app; 0 means none. Only then
+        # is X-Forwarded-For believed: login throttling and view counts go by
+        # the client's address, and anyone can send that header.
+        TRUSTED_PROXIES=0,
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -59,6 +64,10 @@ def create_app(test_config=None):
     if not app.config.get("UPLOAD_FOLDER"):
         app.config["UPLOAD_FOLDER"] = os.path.join(app.instance_path, "uploads")
     os.makedirs(app.config["UPLOAD_FOLDER"], exist_ok=True)
+
+    proxies = _trusted_proxies(app.config["TRUSTED_PROXIES"])
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
     db.init_app(app)
     if not os.environ.get(SERVING_ENV):
@@ -101,6 +110,20 @@ class IdConverter(IntegerConverter):
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
+
+
+def _trusted_proxies(value) -> int:
+    """The TRUSTED_PROXIES setting as a number of hops; a typo stops the start."""
+    try:
+        hops = int(value or 0)
+    except (TypeError, ValueError):
+        hops = -1
+    if hops < 0 or isinstance(value, bool):
+        raise ValueError(
+            f"TRUSTED_PROXIES must be the number of proxies in front of the app "
+            f"(0, 1, 2, ...), not {value!r}"
+        )
+    return hops
 
 
 def _instance_secret(instance_path: str) -> str:

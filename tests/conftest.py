@@ -52,15 +52,17 @@ def count_statements():
 @pytest.fixture
 def app(tmp_path, request):
     # Tests post forms without tokens; tests marked `csrf` get the real check.
-    app = create_app(
-        {
-            "TESTING": True,
-            "WTF_CSRF_ENABLED": request.node.get_closest_marker("csrf") is not None,
-            "SECRET_KEY": "test",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}",
-            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
-        }
-    )
+    config = {
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": request.node.get_closest_marker("csrf") is not None,
+        "SECRET_KEY": "test",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}",
+        "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+    }
+    # @pytest.mark.config(NAME=value) sets more config through the real factory.
+    marker = request.node.get_closest_marker("config")
+    config.update(marker.kwargs if marker else {})
+    app = create_app(config)
     with app.app_context():
         db.create_all()
         for role in Role.ALL:

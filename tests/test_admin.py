@@ -647,6 +647,7 @@ def test_admin_posts_without_csrf_token_are_refused(app, client, make_section):
         (f"/admin/users/{author.id}/password", {"generate": "y"}),
         (f"/admin/users/{author.id}/deactivate", {}),
         (f"/admin/users/{author.id}/reactivate", {}),
+        (f"/admin/users/{author.id}/sessions/end", {}),
         ("/admin/sections", section_data()),
         (f"/admin/sections/{sid}", section_data(slug="changed")),
         (f"/admin/sections/{sid}/move", {"direction": "down"}),
@@ -666,6 +667,7 @@ def test_admin_posts_without_csrf_token_are_refused(app, client, make_section):
     after = (all_sections(app), stored_settings(app), get_user(app, "author"))
     assert before[0] == after[0] and before[1] == after[1]
     assert before[2].password_hash == after[2].password_hash
+    assert before[2].session_token == after[2].session_token
     assert (before[2].role, before[2].active) == (after[2].role, after[2].active)
     assert get_user(app, "wang") is None
     assert audit_actions(app) == []

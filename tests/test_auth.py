@@ -1,4 +1,7 @@
-"""Login, remember me, throttling, `next`, idle timeout and own password."""
+"""Login, remember me, `next`, idle timeout and own password.
+
+Throttling is in test_login_throttle.py, ending sessions in test_sessions.py.
+"""
 
 import time
 from datetime import timedelta
@@ -7,13 +10,9 @@ import itsdangerous
 import pytest
 import sqlalchemy as sa
 
-from models import LoginAttempt, User, db, utcnow
+from models import User, db, utcnow
 from tests.conftest import PASSWORD
-from views.auth import (
-    MAX_FAILURES_PER_IP,
-    MAX_FAILURES_PER_USERNAME,
-    is_safe_next,
-)
+from views.auth import is_safe_next
 
 
 def login(client, username="author", password=PASSWORD, **extra):
@@ -200,75 +199,6 @@ def test_idle_minutes_setting_controls_lifetime(tmp_path):
     assert app.permanent_session_lifetime == timedelta(minutes=5)
     with app.app_context():
         db.engine.dispose()
-
-
-# --- throttling ----------------------------------------------------------------
-
-
-def fail(client, username="author", times=1):
-    for _ in range(times):
-        assert login(client, username, "wrong password").status_code == 200
-
-
-def test_too_many_failures_for_a_username_refuse_even_right_password(client):
-    fail(client, times=MAX_FAILURES_PER_USERNAME)
-    response = login(client)
-    assert response.status_code == 429
-    html = response.get_data(as_text=True)
-    assert "Too many failed attempts. Please wait 15 minutes" in html
-    assert client.get("/editor/").status_code == 302
-
-
-def test_fewer_failures_than_the_limit_still_allow_login(client):
-    fail(client, times=MAX_FAILURES_PER_USERNAME - 1)
-    assert login(client).status_code == 302
-
-
-def test_throttle_is_per_username(client):
-    fail(client, "author", times=MAX_FAILURES_PER_USERNAME)
-    assert login(client, "editor").status_code == 302
-
-
-def test_throttle_ignores_username_case(client):
-    fail(client, "AUTHOR", times=MAX_FAILURES_PER_USERNAME)
-    assert login(client).status_code == 429
-
-
-def test_successful_login_clears_username_failures(client, app):
-    fail(client, times=MAX_FAILURES_PER_USERNAME - 1)
-    assert login(client).status_code == 302
-    client.post("/logout")
-    fail(client, times=MAX_FAILURES_PER_USERNAME - 1)
-    assert login(client).status_code == 302
-
-
-def test_too_many_failures_from_one_address_refuse_any_username(client):
-    for n in range(MAX_FAILURES_PER_IP):
-        fail(client, f"guess{n}")
-    assert login(client, "editor").status_code == 429
-
-
-def test_old_failures_no_longer_count(client, app):
-    with app.app_context():
-        old = utcnow() - timedelta(minutes=16)
-        for _ in range(MAX_FAILURES_PER_USERNAME):
-            db.session.add(
-                LoginAttempt(username="author", ip="127.0.0.1", created_at=old)
-            )
-        db.session.commit()
-    assert login(client).status_code == 302
-
-
-def test_wait_message_counts_down_from_oldest_failure(client, app):
-    with app.app_context():
-        start = utcnow() - timedelta(minutes=10)
-        for _ in range(MAX_FAILURES_PER_USERNAME):
-            db.session.add(
-                LoginAttempt(username="author", ip="10.0.0.9", created_at=start)
-            )
-        db.session.commit()
-    html = login(client).get_data(as_text=True)
-    assert "Please wait 5 minutes" in html
 
 
 # --- next ----------------------------------------------------------------------

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_user
+from flask_login import current_user
 
 import audit
 import storage
@@ -32,7 +32,7 @@ from models import (
 )
 from permissions import admin_required
 from uploads import UploadError
-from views.auth import rotate_session_token
+from views.auth import relogin, rotate_session_token
 from views.paging import page_number
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -46,6 +46,7 @@ AUDIT_LABELS = {
     "user_reactivated": _l("Reactivated a user"),
     "password_reset": _l("Reset a password"),
     "password_changed": _l("Changed own password"),
+    "sessions_ended": _l("Ended a user's sessions"),
     "section_created": _l("Created a section"),
     "section_updated": _l("Changed a section"),
     "section_moved": _l("Reordered a section"),
@@ -186,7 +187,26 @@ def reset_password(user_id):
         flash(_("The password of %(name)s was changed.", name=user.username), "success")
     if user.id == current_user.id:
         # The admin reset their own password: keep this session alive.
-        login_user(user)
+        relogin(user)
+    return redirect(url_for("admin.user", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/sessions/end")
+@admin_required
+def end_sessions(user_id):
+    """Log the user out on every device: a lost phone, a shared PC left open."""
+    user = _user_or_404(user_id)
+    rotate_session_token(user)
+    audit.record("sessions_ended", user.username)
+    db.session.commit()
+    if user.id == current_user.id:
+        relogin(user)
+        flash(_("Your sessions on other devices have been ended."), "success")
+    else:
+        flash(
+            _("%(name)s has been logged out on every device.", name=user.username),
+            "success",
+        )
     return redirect(url_for("admin.user", user_id=user.id))
 
 

@@ -1,6 +1,6 @@
 """Blueprint "auth": /login, /logout, own password and the login manager."""
 
-import math
+import functools
 import secrets
 import unicodedata
 from datetime import timedelta
@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import (
     LoginManager,
     current_user,
@@ -26,20 +27,18 @@ from flask_login import (
     login_user,
     logout_user,
 )
+from werkzeug.security import check_password_hash, generate_password_hash
 
 import audit
+import throttle
 from forms import ChangePasswordForm, LoginForm
-from models import LoginAttempt, User, db, parse_id, utcnow
+from models import User, db, parse_id, utcnow
 from views.errors import wants_json
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 
-# Password guessing: failures counted per username and per client address.
-THROTTLE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_USERNAME = 5
-MAX_FAILURES_PER_IP = 20
 REMEMBER_DAYS = 14
 
 
@@ -56,14 +55,18 @@ def _configure_sessions(state):
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    # The id is "<user id>:<session token>" so that a password reset or a
-    # deactivation ends every existing session of that user.
+    # The id is "<user id>:<session token>", in the session cookie and (signed
+    # by Flask-Login) in the remember-me cookie alike, so rotating the token at
+    # logout, a password change or reset, a deactivation or an admin's «end
+    # sessions» turns every earlier cookie of that user into a stranger's.
     uid, _sep, token = user_id.partition(":")
     uid = parse_id(uid)
-    if uid is None:
+    if uid is None or not token:
         return None
     user = db.session.get(User, uid)
-    if user is None or not token or user.session_token != token:
+    if user is None or not secrets.compare_digest(
+        user.session_token.encode(), token.encode()
+    ):
         return None
     return user
 
@@ -85,6 +88,16 @@ def rotate_session_token(user: User) -> None:
     user.session_token = secrets.token_hex(16)
 
 
+def relogin(user: User) -> None:
+    """Keep this browser logged in after rotate_session_token() ended the rest.
+
+    A remember-me cookie it had is re-issued with the new token.
+    """
+    remember_cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+    session.permanent = True
+    login_user(user, remember=remember_cookie in request.cookies)
+
+
 def is_safe_next(target: str | None) -> bool:
     """Only follow `next` to a path on this site, never to another host."""
     if not isinstance(target, str) or not target.startswith("/"):
@@ -100,42 +113,42 @@ def is_safe_next(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc
 
 
-def _client_ip() -> str:
+def _client_address() -> str:
+    # remote_addr is the proxy's address unless TRUSTED_PROXIES wrapped the app
+    # in ProxyFix; X-Forwarded-For is never read here, so it cannot be forged.
     return (request.remote_addr or "unknown")[:45]
 
 
-def _wait_minutes(column, value, limit: int) -> int:
-    """Minutes until fewer than `limit` failures remain in the window, or 0."""
-    since = utcnow() - THROTTLE_WINDOW
-    times = db.session.scalars(
-        sa.select(LoginAttempt.created_at)
-        .where(column == value, LoginAttempt.created_at > since)
-        .order_by(LoginAttempt.created_at.desc())
-        .limit(limit)
-    ).all()
-    if len(times) < limit:
-        return 0
-    # When the limit-th most recent failure leaves the window, one more try is allowed.
-    remaining = times[-1] + THROTTLE_WINDOW - utcnow()
-    return max(1, math.ceil(remaining.total_seconds() / 60))
+@functools.cache
+def _dummy_hash() -> str:
+    # Made with the default method, like real passwords, so that checking it
+    # takes as long as checking a real user's password.
+    return generate_password_hash(secrets.token_hex(16))
 
 
-def _throttle_minutes(username: str) -> int:
-    return max(
-        _wait_minutes(LoginAttempt.username, username, MAX_FAILURES_PER_USERNAME),
-        _wait_minutes(LoginAttempt.ip, _client_ip(), MAX_FAILURES_PER_IP),
-    )
+def _password_matches(user: User | None, password: str) -> bool:
+    """Check the password; for an unknown name, spend the same time and fail."""
+    if user is None:
+        check_password_hash(_dummy_hash(), password)
+        return False
+    return user.check_password(password)
 
 
-def _record_failure(username: str) -> None:
-    # Old rows are useless for throttling; dropping them keeps the table small.
-    db.session.execute(
-        sa.delete(LoginAttempt).where(
-            LoginAttempt.created_at < utcnow() - timedelta(days=1)
+def _refusal(attempt: throttle.Attempt) -> str:
+    wait = throttle.minutes(attempt.wait)
+    if attempt.scope == "address":
+        return ngettext(
+            "Too many failed logins from your network. Please wait %(num)d minute "
+            "and try again.",
+            "Too many failed logins from your network. Please wait %(num)d minutes "
+            "and try again.",
+            wait,
         )
+    return ngettext(
+        "Too many failed attempts. Please wait %(num)d minute and try again.",
+        "Too many failed attempts. Please wait %(num)d minutes and try again.",
+        wait,
     )
-    db.session.add(LoginAttempt(username=username, ip=_client_ip()))
-    db.session.commit()
 
 
 def _after_login_url(next_url: str | None) -> str:
@@ -153,27 +166,21 @@ def login():
     if form.validate_on_submit():
         username = form.username.data.strip()
         # Throttle on the lowercased name so "Admin" and "admin" share a budget.
-        key = username.lower()[:64]
-        wait = _throttle_minutes(key)
-        if wait:
-            form.username.errors.append(
-                _(
-                    "Too many failed attempts. Please wait %(minutes)d minutes "
-                    "and try again.",
-                    minutes=wait,
-                )
-            )
+        # Unknown names are throttled and answered exactly like real ones, so
+        # neither the message, the status nor the timing tells them apart.
+        attempt = throttle.begin(username.lower()[:64], _client_address())
+        if attempt.refused:
+            form.username.errors.append(_refusal(attempt))
             return render_template("auth/login.html", form=form), 429
         user = db.session.scalar(sa.select(User).where(User.username == username))
-        if user is None or not user.check_password(form.password.data):
-            _record_failure(key)
+        if not _password_matches(user, form.password.data):
             form.password.errors.append(_("Wrong username or password."))
         elif not user.active:
+            # Only someone who knows the password learns this.
+            throttle.succeeded(attempt)
             form.username.errors.append(_("This account has been deactivated."))
         else:
-            db.session.execute(
-                sa.delete(LoginAttempt).where(LoginAttempt.username == key)
-            )
+            throttle.succeeded(attempt)
             user.last_login_at = utcnow()
             db.session.commit()
             session.permanent = True
@@ -185,8 +192,12 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    # A copied session cookie or an old remember-me cookie must not outlive the
+    # logout (a shared staff-room computer), so every session of the user ends.
+    rotate_session_token(current_user._get_current_object())
+    db.session.commit()
     logout_user()
-    flash(_("You have been logged out."), "info")
+    flash(_("You have been logged out on every device."), "info")
     return redirect(url_for("public.home"))
 
 
@@ -207,13 +218,7 @@ def change_password():
             rotate_session_token(user)
             audit.record("password_changed", user.username)
             db.session.commit()
-            # The new token ends other sessions; log this one in again with it,
-            # keeping a remember-me cookie if the user had one.
-            remember_cookie = current_app.config.get(
-                "REMEMBER_COOKIE_NAME", "remember_token"
-            )
-            session.permanent = True
-            login_user(user, remember=remember_cookie in request.cookies)
+            relogin(user)
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("editor.dashboard"))
     return render_template("auth/change_password.html", form=form)
