@@ -1,0 +1,224 @@
+"""Ending sessions: old session and remember-me cookies stop working everywhere.
+
+Each test copies a teacher's cookies before the action (as someone at a shared
+staff-room computer could) and replays them afterwards in a fresh browser.
+"""
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from models import AuditEvent, User, db
+from tests.conftest import PASSWORD, _login
+
+
+def get_user(app, username):
+    with app.app_context():
+        return db.session.scalar(sa.select(User).where(User.username == username))
+
+
+def csrf_token(client):
+    """The login form's CSRF token, when the test runs with CSRF on."""
+    page = client.get("/login").text
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    return {"csrf_token": found[1]} if found else {}
+
+
+def log_in(app, username="author", remember=True):
+    client = app.test_client()
+    data = {"username": username, "password": PASSWORD, **csrf_token(client)}
+    if remember:
+        data["remember"] = "y"
+    assert client.post("/login", data=data).status_code == 302
+    return client
+
+
+def copy_cookies(client):
+    """The session and remember-me cookies as a thief would copy them."""
+    cookies = {
+        name: client.get_cookie(name).value for name in ("session", "remember_token")
+    }
+    assert all(cookies.values()), cookies
+    return cookies
+
+
+def replay(app, name, value):
+    """Status of /editor/ in a fresh browser holding only the copied cookie."""
+    browser = app.test_client()
+    browser.set_cookie(name, value)
+    return browser.get("/editor/").status_code
+
+
+def assert_replays(app, cookies, expected):
+    assert {name: replay(app, name, value) for name, value in cookies.items()} == {
+        name: expected for name in cookies
+    }
+
+
+def admin_post(app, url, **data):
+    admin = _login(app.test_client(), "admin")
+    response = admin.post(url, data=data)
+    assert response.status_code == 302, response.text
+    return admin
+
+
+def audit_events(app):
+    with app.app_context():
+        return db.session.execute(sa.select(AuditEvent.action, AuditEvent.target)).all()
+
+
+@pytest.fixture
+def stolen(app):
+    """The author's cookies copied from a logged-in browser; they work now."""
+    teacher = log_in(app)
+    cookies = copy_cookies(teacher)
+    assert_replays(app, cookies, 200)
+    return teacher, cookies
+
+
+# --- each way a session ends ------------------------------------------------------
+
+
+def test_logout_ends_copied_session_and_remember_cookies(app, stolen):
+    teacher, cookies = stolen
+    assert teacher.post("/logout").status_code == 302
+    assert teacher.get("/editor/").status_code == 302
+    assert_replays(app, cookies, 302)
+
+
+def test_logging_in_again_does_not_revive_cookies_from_before_logout(app, stolen):
+    teacher, cookies = stolen
+    teacher.post("/logout")
+    log_in(app)
+    assert_replays(app, cookies, 302)
+
+
+def test_logout_ends_the_users_sessions_on_other_devices(app, stolen):
+    teacher, _cookies = stolen
+    phone = log_in(app, remember=False)
+    teacher.post("/logout")
+    assert phone.get("/editor/").status_code == 302
+
+
+def test_logout_message_says_every_device(client, stolen):
+    teacher, _cookies = stolen
+    html = teacher.post("/logout?lang=en", follow_redirects=True).text
+    assert "You have been logged out on every device." in html
+
+
+def test_password_change_ends_copied_cookies(app, stolen):
+    teacher, cookies = stolen
+    response = teacher.post(
+        "/account/password",
+        data={
+            "current_password": PASSWORD,
+            "new_password": "a new secret 9",
+            "confirm": "a new secret 9",
+        },
+    )
+    assert response.status_code == 302
+    assert teacher.get("/editor/").status_code == 200  # this browser stays in
+    assert_replays(app, cookies, 302)
+
+
+def test_admin_deactivation_ends_copied_cookies(app, stolen):
+    _teacher, cookies = stolen
+    author = get_user(app, "author")
+    admin_post(app, f"/admin/users/{author.id}/deactivate")
+    assert_replays(app, cookies, 302)
+
+
+def test_admin_password_reset_ends_copied_cookies(app, stolen):
+    _teacher, cookies = stolen
+    author = get_user(app, "author")
+    admin_post(
+        app,
+        f"/admin/users/{author.id}/password",
+        new_password="reset by admin",
+        set_password="y",
+    )
+    assert_replays(app, cookies, 302)
+
+
+def test_admin_end_sessions_ends_copied_cookies_and_is_audited(app, stolen):
+    teacher, cookies = stolen
+    author = get_user(app, "author")
+    admin_post(app, f"/admin/users/{author.id}/sessions/end")
+    assert teacher.get("/editor/").status_code == 302
+    assert_replays(app, cookies, 302)
+    assert ("sessions_ended", "author") in audit_events(app)
+    # The account itself is untouched: the teacher simply logs in again.
+    assert get_user(app, "author").active
+    log_in(app)
+
+
+def test_ending_sessions_leaves_other_users_logged_in(app, stolen):
+    editor = log_in(app, "editor")
+    editor_cookies = copy_cookies(editor)
+    author = get_user(app, "author")
+    admin_post(app, f"/admin/users/{author.id}/sessions/end")
+    assert editor.get("/editor/").status_code == 200
+    assert_replays(app, editor_cookies, 200)
+
+
+# --- the admin's page and button -----------------------------------------------
+
+
+def test_user_page_shows_last_login_and_end_sessions_button(app, stolen):
+    admin = _login(app.test_client(), "admin")
+    author = get_user(app, "author")
+    html = admin.get(f"/admin/users/{author.id}?lang=en").text
+    assert re.search(r"Last login:\s*\d{4}-\d{2}-\d{2}", html), html
+    form = re.search(
+        rf'<form method="post" action="/admin/users/{author.id}/sessions/end">'
+        r"(.*?)</form>",
+        html,
+        re.S,
+    )
+    assert form and 'name="csrf_token"' in form[1]
+    assert "End all sessions of author" in form[1]
+
+
+def test_users_list_shows_last_login(app, stolen):
+    admin = _login(app.test_client(), "admin")
+    html = admin.get("/admin/users?lang=en").text
+    row = re.search(r"<tr[^>]*>\s*<th[^>]*>author</th>(.*?)</tr>", html, re.S)[1]
+    assert re.search(r'data-label="Last login">\d{4}-\d{2}-\d{2}', row), row
+
+
+def test_admin_ending_own_sessions_keeps_this_browser(app):
+    here = log_in(app, "admin")
+    elsewhere = log_in(app, "admin")
+    cookies = copy_cookies(elsewhere)
+    me = get_user(app, "admin")
+    response = here.post(f"/admin/users/{me.id}/sessions/end?lang=en")
+    assert "other devices have been ended" in here.get(response.location).text
+    assert here.get("/admin/users").status_code == 200
+    here.delete_cookie("session")  # its remember-me cookie got the new token
+    assert here.get("/admin/users").status_code == 200
+    assert_replays(app, cookies, 302)
+
+
+def test_audit_log_names_the_end_of_sessions(app, stolen):
+    author = get_user(app, "author")
+    admin = admin_post(app, f"/admin/users/{author.id}/sessions/end")
+    assert "Ended a user's sessions" in admin.get("/admin/audit?lang=en").text
+
+
+def test_only_admins_can_end_sessions(app, stolen):
+    _teacher, cookies = stolen
+    editor = _login(app.test_client(), "editor")
+    author = get_user(app, "author")
+    assert editor.post(f"/admin/users/{author.id}/sessions/end").status_code == 403
+    assert_replays(app, cookies, 200)
+
+
+@pytest.mark.csrf
+def test_end_sessions_without_csrf_token_changes_nothing(app, stolen):
+    _teacher, cookies = stolen
+    admin = log_in(app, "admin")
+    assert admin.get("/admin/users").status_code == 200
+    author = get_user(app, "author")
+    assert admin.post(f"/admin/users/{author.id}/sessions/end").status_code == 400
+    assert_replays(app, cookies, 200)
