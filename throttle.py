@@ -69,11 +69,12 @@ def begin(username: str, address: str) -> Attempt:
     cannot all pass the check before any of them is recorded.
     """
     now = utcnow()
+    row = LoginAttempt(username=username, ip=address, created_at=now)
+    db.session.add(row)
+    db.session.flush()
     db.session.execute(
         sa.delete(LoginAttempt).where(LoginAttempt.created_at < now - FAILURE_WINDOW)
     )
-    row = LoginAttempt(username=username, ip=address, created_at=now)
-    db.session.add(row)
     db.session.commit()
     attempt = Attempt(id=row.id, username=username, address=address)
     earlier = sa.select(LoginAttempt.created_at).where(

@@ -1,0 +1,328 @@
+"""Login throttling: guessing slows down, then stops; nobody can lock others out."""
+
+import re
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.security import generate_password_hash
+
+import throttle
+import views.auth
+from app import create_app
+from models import LoginAttempt, db
+from tests.conftest import PASSWORD
+from throttle import PER_ADDRESS, PER_NAME
+
+ATTACKER = "203.0.113.9"
+TEACHER = "198.51.100.7"
+NGINX = "127.0.0.1"
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The throttle's clock, moved by hand: clock.advance(minutes)."""
+
+    class Clock:
+        now = datetime(2026, 9, 1, 8, 0)
+
+        def advance(self, minutes):
+            self.now += timedelta(minutes=minutes)
+
+    clock = Clock()
+    monkeypatch.setattr(throttle, "utcnow", lambda: clock.now)
+    return clock
+
+
+def login(client, username="author", password=PASSWORD, address=TEACHER, **headers):
+    return client.post(
+        "/login?lang=en",
+        data={"username": username, "password": password},
+        environ_base={"REMOTE_ADDR": address},
+        headers=headers,
+    )
+
+
+def fail(client, username="author", times=1, **kwargs):
+    for _ in range(times):
+        response = login(client, username, "wrong password", **kwargs)
+        assert response.status_code == 200, response.text
+
+
+def error_of(response):
+    """The message under the form's fields."""
+    return re.findall(r'class="a-error"[^>]*>([^<]+)<', response.text)
+
+
+# --- the same answer for every name -------------------------------------------------
+
+
+def test_unknown_name_and_wrong_password_get_the_same_answer(client):
+    known = login(client, "author", "wrong password")
+    unknown = login(client, "nobody", "wrong password")
+    assert known.status_code == unknown.status_code == 200
+    assert error_of(known) == error_of(unknown) == ["Wrong username or password."]
+
+
+def test_unknown_name_is_throttled_like_a_real_one(client, clock):
+    fail(client, "author", times=PER_NAME.free)
+    fail(client, "nobody", times=PER_NAME.free)
+    known, unknown = login(client, "author"), login(client, "nobody")
+    assert known.status_code == unknown.status_code == 429
+    assert error_of(known) == error_of(unknown)
+
+
+def test_unknown_name_costs_a_real_password_check(client, monkeypatch):
+    # Without it, a fast "wrong password" would tell that the name is unknown.
+    checked = []
+    real_check = views.auth.check_password_hash
+
+    def spy(pwhash, password):
+        checked.append(pwhash)
+        return real_check(pwhash, password)
+
+    monkeypatch.setattr(views.auth, "check_password_hash", spy)
+    login(client, "nobody", "wrong password")
+    method = generate_password_hash("x").split("$")[0]
+    assert [h.split("$")[0] for h in checked] == [method]
+
+
+# --- slowing down, then blocking ----------------------------------------------------
+
+
+def test_first_failures_cost_nothing(client, clock):
+    fail(client, times=PER_NAME.free - 1)
+    assert login(client).status_code == 302
+
+
+def test_after_the_free_failures_even_the_right_password_waits(client, clock):
+    fail(client, times=PER_NAME.free)
+    response = login(client)
+    assert response.status_code == 429
+    assert error_of(response) == [
+        "Too many failed attempts. Please wait 1 minute and try again."
+    ]
+    assert client.get("/editor/").status_code == 302
+    clock.advance(1)
+    assert login(client).status_code == 302
+
+
+def test_the_wait_grows_after_each_failure_then_blocks(client, clock):
+    fail(client, times=PER_NAME.free)
+    waits = []
+    while True:
+        response = login(client, password="still wrong")
+        assert response.status_code == 429
+        waits.append(int(re.search(r"Please wait (\d+) minute", response.text)[1]))
+        clock.advance(waits[-1] - 1)
+        assert login(client).status_code == 429  # a minute early
+        clock.advance(1)
+        if len(waits) > PER_NAME.block - PER_NAME.free:
+            break
+        fail(client)  # the next guess, once the wait is over
+    # 1, 2, 4, 8, 15 minutes; then the block lasts until the oldest of the
+    # ten failures is an hour old (30 minutes after the tenth).
+    assert waits == [1, 2, 4, 8, 15, 30]
+    assert login(client).status_code == 302
+
+
+def test_refused_tries_do_not_stretch_the_wait(client, clock):
+    fail(client, times=PER_NAME.free)
+    for _ in range(20):
+        assert login(client, password="wrong again").status_code == 429
+    clock.advance(1)
+    assert login(client).status_code == 302
+
+
+def test_throttle_ignores_name_case(client, clock):
+    fail(client, "AUTHOR", times=PER_NAME.free)
+    assert login(client, "author").status_code == 429
+
+
+def test_throttle_is_per_name(client, clock):
+    fail(client, "author", times=PER_NAME.free)
+    assert login(client, "author").status_code == 429
+    assert login(client, "editor").status_code == 302
+
+
+def test_failures_older_than_the_window_no_longer_count(client, clock, app):
+    with app.app_context():
+        old = clock.now - throttle.FAILURE_WINDOW
+        for _ in range(PER_NAME.block):
+            db.session.add(LoginAttempt(username="author", ip=TEACHER, created_at=old))
+        db.session.commit()
+    assert login(client).status_code == 302
+    with app.app_context():  # and they are deleted
+        assert db.session.scalar(sa.select(sa.func.count(LoginAttempt.id))) == 0
+
+
+def test_success_clears_the_failures_from_that_address(client, clock):
+    fail(client, times=PER_NAME.free - 1)
+    assert login(client).status_code == 302
+    client.post("/logout")
+    fail(client, times=PER_NAME.free - 1)
+    assert login(client).status_code == 302
+
+
+def test_message_in_chinese_by_default_with_the_wait(app, client, clock):
+    fail(client, times=PER_NAME.free)
+    response = app.test_client().post(
+        "/login",
+        data={"username": "author", "password": PASSWORD},
+        environ_base={"REMOTE_ADDR": TEACHER},
+    )
+    assert response.status_code == 429
+    assert "登录失败次数过多，请 1 分钟后再试。" in response.text
+
+
+# --- the attack: a storm from one address ---------------------------------------------
+
+
+def test_storm_from_one_address_does_not_lock_out_the_real_admin(app, clock):
+    attacker, admin = app.test_client(), app.test_client()
+    refused = 0
+    for _ in range(100):
+        response = login(attacker, "admin", "guess", address=ATTACKER)
+        refused += response.status_code == 429
+        clock.advance(0.2)
+    assert refused > 80
+    # The attacker is blocked even when the guess is right...
+    assert login(attacker, "admin", PASSWORD, address=ATTACKER).status_code == 429
+    # ...while the administrator logs in from the school at once.
+    assert login(admin, "admin", PASSWORD, address=TEACHER).status_code == 302
+    assert admin.get("/admin/users").status_code == 200
+
+
+def test_real_users_login_elsewhere_does_not_reset_the_attackers_budget(app, clock):
+    attacker, teacher = app.test_client(), app.test_client()
+    fail(attacker, "author", times=PER_NAME.free, address=ATTACKER)
+    assert login(teacher, address=TEACHER).status_code == 302
+    assert login(attacker, "author", "guess", address=ATTACKER).status_code == 429
+
+
+def test_spraying_many_names_from_one_address_is_slowed_down(app, clock):
+    attacker = app.test_client()
+    for n in range(PER_ADDRESS.free):
+        fail(attacker, f"name{n}", address=ATTACKER)
+    response = login(attacker, "editor", PASSWORD, address=ATTACKER)
+    assert response.status_code == 429
+    assert error_of(response) == [
+        "Too many failed logins from your network. Please wait 1 minute and try again."
+    ]
+    assert login(app.test_client(), "editor", address=TEACHER).status_code == 302
+
+
+def test_parallel_burst_checks_no_more_passwords_than_the_budget(app, monkeypatch):
+    # Hold every request at the moment it records its attempt until all of
+    # them are there: a throttle that checks first and records afterwards
+    # would then have let every one of them guess.
+    count = 12  # within the connection pool (5 + 10 overflow)
+    arrived = threading.Barrier(count, timeout=10)
+
+    def hold(conn, cursor, statement, *args):
+        if statement.startswith("INSERT INTO login_attempt"):
+            arrived.wait()
+
+    checked = []
+    real_check = views.auth._password_matches
+
+    def counting_check(user, password):
+        checked.append(password)
+        return real_check(user, password)
+
+    monkeypatch.setattr(views.auth, "_password_matches", counting_check)
+    statuses = []
+
+    def guess(n):
+        response = login(app.test_client(), "admin", f"guess {n}", address=ATTACKER)
+        statuses.append(response.status_code)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", hold)
+    try:
+        threads = [threading.Thread(target=guess, args=(n,)) for n in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", hold)
+    assert sorted(statuses) == [200] * PER_NAME.free + [429] * (count - PER_NAME.free)
+    assert len(checked) == PER_NAME.free
+
+
+# --- the school behind nginx: TRUSTED_PROXIES ----------------------------------------
+
+
+def behind_nginx(client, username, password, teacher_address):
+    return login(
+        client,
+        username,
+        password,
+        address=NGINX,
+        **{"X-Forwarded-For": teacher_address},
+    )
+
+
+def lock_out_one_teacher(app):
+    """One teacher at 10.0.0.5 mistypes until the address is blocked."""
+    teacher = app.test_client()
+    for n in range(PER_ADDRESS.free):
+        behind_nginx(teacher, f"typo{n}", "wrong password", "10.0.0.5")
+    response = behind_nginx(teacher, "author", PASSWORD, "10.0.0.5")
+    assert response.status_code == 429
+
+
+@pytest.mark.config(TRUSTED_PROXIES=1)
+def test_with_trusted_proxy_one_teachers_typos_do_not_lock_out_colleagues(
+    app, clock
+):
+    lock_out_one_teacher(app)
+    for n, user in enumerate(["editor", "admin"], start=6):
+        colleague = app.test_client()
+        response = behind_nginx(colleague, user, PASSWORD, f"10.0.0.{n}")
+        assert response.status_code == 302
+        assert colleague.get("/editor/").status_code == 200
+
+
+@pytest.mark.config(TRUSTED_PROXIES=1)
+def test_with_trusted_proxy_the_failures_are_stored_per_teacher(app, clock):
+    behind_nginx(app.test_client(), "author", "wrong password", "10.0.0.5")
+    with app.app_context():
+        assert db.session.scalars(sa.select(LoginAttempt.ip)).all() == ["10.0.0.5"]
+
+
+def test_without_trusted_proxies_x_forwarded_for_is_ignored(app, clock):
+    # Without the setting the header is the client's own claim: believing it
+    # would let an attacker pick a new address for every guess.
+    attacker = app.test_client()
+    for n in range(PER_NAME.free):
+        response = behind_nginx(attacker, "admin", "guess", f"192.0.2.{n}")
+        assert response.status_code == 200
+    assert behind_nginx(attacker, "admin", PASSWORD, "192.0.2.99").status_code == 429
+    with app.app_context():
+        assert set(db.session.scalars(sa.select(LoginAttempt.ip))) == {NGINX}
+
+
+def test_without_trusted_proxies_the_whole_school_shares_one_address(app, clock):
+    # What TRUSTED_PROXIES is for: without it every teacher behind nginx has
+    # nginx's address, so one teacher's typos slow everyone down.
+    lock_out_one_teacher(app)
+    response = behind_nginx(app.test_client(), "editor", PASSWORD, "10.0.0.6")
+    assert response.status_code == 429
+
+
+@pytest.mark.parametrize("value", ["two", -1, True])
+def test_bad_trusted_proxies_setting_stops_the_start(tmp_path, value):
+    with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
+        create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "t",
+                "TRUSTED_PROXIES": value,
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+                "UPLOAD_FOLDER": str(tmp_path / "u"),
+            }
+        )
