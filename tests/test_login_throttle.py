@@ -276,9 +276,7 @@ def lock_out_one_teacher(app):
 
 
 @pytest.mark.config(TRUSTED_PROXIES=1)
-def test_with_trusted_proxy_one_teachers_typos_do_not_lock_out_colleagues(
-    app, clock
-):
+def test_with_trusted_proxy_one_teachers_typos_do_not_lock_out_colleagues(app, clock):
     lock_out_one_teacher(app)
     for n, user in enumerate(["editor", "admin"], start=6):
         colleague = app.test_client()
