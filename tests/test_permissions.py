@@ -70,6 +70,7 @@ def admin_routes(w):
         ("POST", f"/admin/users/{user}/password", {"generate": "y"}),
         ("POST", f"/admin/users/{user}/deactivate", {}),
         ("POST", f"/admin/users/{user}/reactivate", {}),
+        ("POST", f"/admin/users/{user}/sessions/end", {}),
         (
             "POST",
             "/admin/sections",
@@ -150,13 +151,17 @@ def test_refused_actions_change_nothing(app, world):
     client = client_as(app, AUTHOR)
     with app.app_context():
         before = db.session.execute(
-            sa.select(User.role, User.active, User.password_hash).order_by(User.id)
+            sa.select(
+                User.role, User.active, User.password_hash, User.session_token
+            ).order_by(User.id)
         ).all()
     for method, url, data in admin_routes(world):
         client.open(url, method=method, data=data)
     with app.app_context():
         after = db.session.execute(
-            sa.select(User.role, User.active, User.password_hash).order_by(User.id)
+            sa.select(
+                User.role, User.active, User.password_hash, User.session_token
+            ).order_by(User.id)
         ).all()
         assert db.session.scalar(sa.select(sa.func.count(User.id))) == 3
     assert before == after
