@@ -469,9 +469,12 @@ class AuditEvent(db.Model):
 
 
 class LoginAttempt(db.Model):
-    """Failed logins, for throttling password guessing by username and IP."""
+    """Failed logins, and ones still checking a password, for throttle.py."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(sa.String(64), index=True)
     ip: Mapped[str] = mapped_column(sa.String(45), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # True while the password is being checked: a parallel burst of guesses
+    # counts before any of them has failed (see throttle.begin).
+    pending: Mapped[bool] = mapped_column(default=False, server_default=sa.false())

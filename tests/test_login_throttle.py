@@ -213,17 +213,40 @@ def test_spraying_many_names_from_one_address_is_slowed_down(app, clock):
     assert login(app.test_client(), "editor", address=TEACHER).status_code == 302
 
 
-def test_parallel_burst_checks_no_more_passwords_than_the_budget(app, monkeypatch):
-    # Hold every request at the moment it records its attempt until all of
-    # them are there: a throttle that checks first and records afterwards
-    # would then have let every one of them guess.
-    count = 12  # within the connection pool (5 + 10 overflow)
+def all_at_once(app, count, request):
+    """Run request(client, n) in count threads, all recording their attempt
+    together; return the statuses.
+
+    Each is held at the moment it records its attempt until all of them are
+    there: a throttle that checked first and recorded afterwards would then let
+    every one of them through.
+    """
     arrived = threading.Barrier(count, timeout=10)
 
     def hold(conn, cursor, statement, *args):
         if statement.startswith("INSERT INTO login_attempt"):
             arrived.wait()
 
+    statuses = []
+
+    def run(n):
+        statuses.append(request(app.test_client(), n).status_code)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", hold)
+    try:
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", hold)
+    return sorted(statuses)
+
+
+def test_parallel_burst_checks_no_more_passwords_than_the_budget(app, monkeypatch):
     checked = []
     real_check = views.auth._password_matches
 
@@ -232,25 +255,51 @@ def test_parallel_burst_checks_no_more_passwords_than_the_budget(app, monkeypatc
         return real_check(user, password)
 
     monkeypatch.setattr(views.auth, "_password_matches", counting_check)
-    statuses = []
-
-    def guess(n):
-        response = login(app.test_client(), "admin", f"guess {n}", address=ATTACKER)
-        statuses.append(response.status_code)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", hold)
-    try:
-        threads = [threading.Thread(target=guess, args=(n,)) for n in range(count)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", hold)
-    assert sorted(statuses) == [200] * PER_NAME.free + [429] * (count - PER_NAME.free)
+    count = 12  # within the connection pool (5 + 10 overflow)
+    statuses = all_at_once(
+        app,
+        count,
+        lambda client, n: login(client, "admin", f"guess {n}", address=ATTACKER),
+    )
+    assert statuses == [200] * PER_NAME.free + [429] * (count - PER_NAME.free)
     assert len(checked) == PER_NAME.free
+
+
+def test_a_room_logging_in_at_once_all_get_in(app):
+    # Twelve logins of one account from one address at the same moment: the
+    # ones still checking their password hold the others back only until
+    # they have succeeded, and successes do not count.
+    statuses = all_at_once(app, 12, lambda client, n: login(client, "editor"))
+    assert statuses == [302] * 12
+
+
+def test_an_attempt_that_died_mid_check_is_not_waited_for(
+    app, client, clock, monkeypatch
+):
+    with app.app_context():
+        long_ago = clock.now - throttle.STALE_IN_FLIGHT - timedelta(seconds=1)
+        for _ in range(PER_NAME.block):
+            db.session.add(
+                LoginAttempt(
+                    username="author", ip=TEACHER, created_at=long_ago, pending=True
+                )
+            )
+        db.session.commit()
+
+    def no_waiting(seconds):
+        raise AssertionError("waited for an attempt that will never finish")
+
+    monkeypatch.setattr(throttle.time, "sleep", no_waiting)
+    assert login(client).status_code == 429  # they still count as failures
+
+
+def test_failed_attempts_are_no_longer_in_flight(app, client, clock):
+    fail(client, times=2)
+    with app.app_context():
+        assert db.session.scalars(sa.select(LoginAttempt.pending)).all() == [
+            False,
+            False,
+        ]
 
 
 # --- the school behind nginx: TRUSTED_PROXIES ----------------------------------------

@@ -174,6 +174,7 @@ def login():
             return render_template("auth/login.html", form=form), 429
         user = db.session.scalar(sa.select(User).where(User.username == username))
         if not _password_matches(user, form.password.data):
+            throttle.failed(attempt)
             form.password.errors.append(_("Wrong username or password."))
         elif not user.active:
             # Only someone who knows the password learns this.
