@@ -66,8 +66,6 @@ def create_app(test_config=None):
     os.makedirs(app.config["UPLOAD_FOLDER"], exist_ok=True)
 
     proxies = _trusted_proxies(app.config["TRUSTED_PROXIES"])
-    if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
     db.init_app(app)
     if not os.environ.get(SERVING_ENV):
@@ -91,6 +89,10 @@ def create_app(test_config=None):
     errors.init_app(app)
     assets.init_app(app)
     pagecache.init_app(app)
+    if proxies:
+        # Outermost, so that the page cache too sees the reader's address
+        # and scheme (cookieless counting, Secure cookies).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
     @app.context_processor
     def site_context():

@@ -387,3 +387,17 @@ def test_a_change_committed_outside_the_web_app_shows_at_once(app, article_id):
         db.session.commit()
     assert "校园新闻" in reader(app).get(f"/articles/{article_id}").text
     assert "校园新闻" in reader(app).get("/").text
+
+
+@pytest.mark.config(TRUSTED_PROXIES=1)
+def test_behind_a_trusted_proxy_cached_pages_see_the_reader(app, article_id):
+    reader(app).get(f"/articles/{article_id}")  # fills the cache
+    for address in ("203.0.113.7", "198.51.100.9"):  # two schools' first visits
+        client = app.test_client()
+        client.environ_base["HTTP_USER_AGENT"] = BROWSER_UA
+        response = client.get(
+            f"/articles/{article_id}",
+            headers={"X-Forwarded-For": address, "X-Forwarded-Proto": "https"},
+        )
+        assert "Secure" in response.headers["Set-Cookie"]
+    assert db_views(app, article_id) == 8
