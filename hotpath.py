@@ -33,14 +33,24 @@ class WriteLock:
 
     def __init__(self, path: str):
         self._thread_lock = threading.Lock()
+        self._path = path
         self._fd = None
-        if fcntl is not None:
-            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def _file(self) -> int | None:
+        # Opened on the first write, not at start: the app must start (and
+        # say what is wrong) even when the database folder is not there yet.
+        if self._fd is None and fcntl is not None:
+            try:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                return None  # SQLite's own locking still keeps writes safe
+        return self._fd
 
     def __enter__(self):
         self._thread_lock.acquire()
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        fd = self._file()
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
         return self
 
     def __exit__(self, *exc):
