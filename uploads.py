@@ -161,7 +161,10 @@ ATTACHMENT_TYPES = {
     "ods": ("odf", "application/vnd.oasis.opendocument.spreadsheet"),
     "odp": ("odf", "application/vnd.oasis.opendocument.presentation"),
     "zip": ("zip", "application/zip"),
-    "txt": ("text", "text/plain; charset=utf-8"),
+    # The charset is added by _text_content_type(): teachers save .txt files
+    # from Notepad as UTF-8 or as GBK (GB18030), and a wrong charset shows
+    # mojibake when a phone opens the file in the browser.
+    "txt": ("text", "text/plain"),
 }
 
 # The part that makes a zip an Office Open XML document of each kind.
@@ -372,7 +375,17 @@ def check_attachment(filename: str, stream: BinaryIO) -> AttachmentInfo:
     if not _content_matches(ext, family, data):
         actual = _sniff(data[:4096]) or _describe_unknown(data)
         raise UploadError(MSG_ATTACHMENT_MISMATCH, ext=f".{ext}", actual=actual)
+    if family == "text":
+        content_type = _text_content_type(data)
     return AttachmentInfo(ext, content_type, len(data))
+
+
+def _text_content_type(data: bytes) -> str:
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return "text/plain; charset=gb18030"
+    return "text/plain; charset=utf-8"
 
 
 def _content_matches(ext: str, family: str, data: bytes) -> bool:

@@ -798,3 +798,22 @@ def test_upload_without_csrf_token_is_refused_as_json(app, client):
     )
     assert accepted.status_code == 200, accepted.get_json()
     assert accepted.get_json()["url"].startswith("/uploads/")
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "content_type"),
+    [
+        ("运动会通知：四月十日。", "utf-8", "text/plain; charset=utf-8"),
+        ("运动会通知：四月十日。", "gb18030", "text/plain; charset=gb18030"),
+    ],
+)
+def test_text_attachment_names_its_charset_once(
+    app, author_client, make_article, text, encoding, content_type
+):
+    article_id = make_article(created_by_id=user_id(app, "author"))  # published
+    data = text.encode(encoding)
+    body = upload_attachment(author_client, data, "通知.txt", article_id).get_json()
+    download = fetch(app.test_client(), body["url"])
+    assert download.status_code == 200
+    assert download.headers["Content-Type"] == content_type
+    assert download.data.decode(download.mimetype_params["charset"]) == text

@@ -274,10 +274,18 @@ def _image_url(upload: Upload) -> str:
     return url_for("files.upload", stored_name=upload.stored_name)
 
 
-def _send(row: Upload, **kwargs):
+def _send(row: Upload, mimetype: str, **kwargs):
     response = send_from_directory(
-        storage.upload_folder(), row.stored_name, conditional=True, **kwargs
+        storage.upload_folder(),
+        row.stored_name,
+        conditional=True,
+        mimetype=mimetype,
+        **kwargs,
     )
+    # Werkzeug appends "; charset=utf-8" to any text/* mimetype, even one that
+    # already names its charset: the stored type is sent exactly as decided
+    # at upload time.
+    response.headers["Content-Type"] = mimetype
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = UPLOAD_CSP
     return response
