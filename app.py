@@ -1,5 +1,6 @@
 """Application factory: config, extensions, blueprints, CLI and Jinja set-up."""
 
+import faulthandler
 import os
 import secrets
 from pathlib import Path
@@ -16,7 +17,7 @@ import pagecache
 import security
 import sitedata
 from models import MAX_ID, db
-from views import admin, auth, editor, errors, files, public
+from views import admin, auth, editor, errors, files, health, public
 
 csrf = CSRFProtect()
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -24,6 +25,10 @@ SERVING_ENV = "SCHOOLNEWS_SERVING"
 
 
 def create_app(test_config=None):
+    # A native crash (a segfault in a C extension) then leaves a Python
+    # traceback in the server's log instead of vanishing without a word.
+    if not faulthandler.is_enabled():
+        faulthandler.enable()
     # SCHOOLNEWS_INSTANCE points a server at another instance folder (the
     # benchmark's, a second school's); the default is ./instance.
     app = Flask(
@@ -86,6 +91,7 @@ def create_app(test_config=None):
     app.register_blueprint(editor.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(files.bp)
+    app.register_blueprint(health.bp)
     errors.init_app(app)
     assets.init_app(app)
     pagecache.init_app(app)
