@@ -41,6 +41,10 @@ def create_app(test_config=None):
         ARTICLES_PER_PAGE=20,
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
         UPLOAD_FOLDER=None,  # defaults to instance/uploads
+        BACKUP_FOLDER=None,  # defaults to instance/backups
+        # After each backup, older archives beyond the newest this many are
+        # deleted from the backup folder (0 keeps them all).
+        BACKUP_KEEP=10,
         BABEL_DEFAULT_LOCALE="zh_Hans_CN",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         # Minutes of inactivity before an editor session ends.

@@ -1,13 +1,17 @@
-"""CLI: init-db, create-user, demo."""
+"""CLI: init-db, create-user, demo, backup, restore."""
 
 import secrets
+import tempfile
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+import backup
 from models import Role, User, db
+from uploads import display_size
 
 
 def create_user(username: str, password: str, role: str, display_name: str = ""):
@@ -71,7 +75,94 @@ def demo_command():
     click.echo(f"Demo content ready ({created} new articles).")
 
 
+@click.command("backup")
+@click.argument(
+    "folder",
+    required=False,
+    type=click.Path(file_okay=False, writable=True, path_type=Path),
+)
+@with_appcontext
+def backup_command(folder):
+    """Write one backup archive (database, uploads, settings) into FOLDER.
+
+    FOLDER defaults to BACKUP_FOLDER (instance/backups). Safe while the site
+    runs. Afterwards only the newest BACKUP_KEEP archives there are kept.
+    """
+    app = current_app._get_current_object()
+    try:
+        result = backup.run_backup(app, folder)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    counts = result.manifest["counts"]
+    size = display_size(result.path.stat().st_size)
+    click.echo(f"Wrote {result.path} ({size}).")
+    click.echo(
+        f"It holds {counts['article']} posts, {counts['revision']} revisions "
+        f"and {result.manifest['upload_files']} uploaded files."
+    )
+    for path in result.pruned:
+        click.echo(f"Deleted the older backup {path.name}.")
+
+
+@click.command("restore")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an instance that has data (it is moved aside, not deleted).",
+)
+@click.option("--yes", is_flag=True, help="Do not ask before replacing data.")
+@with_appcontext
+def restore_command(archive, force, yes):
+    """Check ARCHIVE and restore it into this instance (stop the server first)."""
+    app = current_app._get_current_object()
+    try:
+        instance = backup.Instance.of(app)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    # This process must not hold the database open while it is replaced.
+    db.session.remove()
+    db.engine.dispose()
+    replacing = not backup.is_empty(instance)
+    if replacing and not force:
+        raise click.ClickException(
+            f"{instance.database} or {instance.uploads} already holds data. "
+            "Restore into an empty instance, or add --force to replace it "
+            "(the current data is moved aside, not deleted)."
+        )
+    instance.folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=instance.folder, prefix=".restore-") as tmp:
+        click.echo(f"Checking {archive} ...")
+        try:
+            checked = backup.unpack_and_check(archive, Path(tmp))
+        except backup.BackupError as error:
+            raise click.ClickException(f"Nothing was restored. {error}") from None
+        manifest = checked.manifest
+        counts = manifest["counts"]
+        click.echo(
+            f"The archive is sound: made {manifest['created_at']}, "
+            f"{counts['article']} posts, {manifest['upload_files']} uploaded "
+            "files, database integrity check ok."
+        )
+        if replacing and not yes:
+            click.confirm(
+                "Replace this instance's database, uploads and settings?",
+                abort=True,
+            )
+        aside = backup.restore_backup(checked, instance)
+    click.echo(f"Restored the database to {instance.database}.")
+    click.echo(f"Restored the uploads to {instance.uploads}.")
+    if aside is not None:
+        click.echo(f"The replaced data was moved to {aside}.")
+    if manifest.get("alembic_revision"):
+        # An archive from an older release gets this release's migrations.
+        upgrade()
+        click.echo("Database is up to date.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(demo_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

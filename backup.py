@@ -1,0 +1,496 @@
+"""Back up a whole instance into one archive, and restore it after checking it.
+
+An archive (schoolnews-YYYYmmdd-HHMMSS.tar.gz) holds:
+
+    manifest.json     what is inside: versions, counts, when it was made
+    cms.sqlite3       the database, copied with SQLite's online backup API
+    uploads/<name>    every photo and attachment the database refers to
+    secret_key        and config.py, when the instance has them
+
+Copying cms.sqlite3 while the site runs loses what is still in the -wal file
+(the issue that started this lost 73 acknowledged posts that way). The online
+backup API reads one consistent snapshot through SQLite itself, WAL included,
+while readers and writers go on. Uploads are copied after the snapshot: a
+file is always written before its row is committed (storage.py), so every row
+in the snapshot already has its file on disk.
+
+The archive is written under a temporary name and renamed when complete, so a
+crash or a full disk never leaves something that looks like a backup.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import sqlite3
+import tarfile
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+from alembic.script import ScriptDirectory
+
+ROOT = Path(__file__).resolve().parent
+MIGRATIONS_DIR = ROOT / "migrations"
+
+FORMAT = 1
+ARCHIVE_RE = re.compile(r"schoolnews-(\d{8}-\d{6})(?:-(\d+))?\.tar\.gz")
+DATABASE_MEMBER = "cms.sqlite3"
+MANIFEST_MEMBER = "manifest.json"
+UPLOADS_DIR = "uploads"
+# Instance files that make the copy run elsewhere: without the secret key,
+# every session and remember-me cookie of the old server would be refused.
+SETTINGS_FILES = ("secret_key", "config.py")
+# Names storage.random_name() produces; nothing else is ever restored.
+STORED_NAME_RE = re.compile(r"[0-9a-f]{16,64}\.[a-z0-9]{1,8}")
+
+# A row whose file disappears between the snapshot and the copy was deleted
+# meanwhile (the row goes first, then the file); a new snapshot sees that.
+SNAPSHOT_ATTEMPTS = 5
+
+
+class BackupError(Exception):
+    """A backup or restore that cannot go on; str() says why, for the admin."""
+
+
+@dataclass
+class Instance:
+    """Where one site keeps its data."""
+
+    database: Path
+    uploads: Path
+    folder: Path  # instance/: secret_key, config.py
+
+    @classmethod
+    def of(cls, app) -> Instance:
+        from models import db
+
+        with app.app_context():
+            url = db.engine.url
+        if url.get_backend_name() != "sqlite" or not url.database:
+            raise BackupError(
+                "Backup and restore handle the SQLite database only; "
+                "back up PostgreSQL with pg_dump."
+            )
+        return cls(
+            database=Path(url.database),
+            uploads=Path(app.config["UPLOAD_FOLDER"]),
+            folder=Path(app.instance_path),
+        )
+
+
+# --- backup ------------------------------------------------------------------
+
+
+@dataclass
+class BackupResult:
+    path: Path
+    manifest: dict
+    pruned: list[Path]
+
+
+def backup_folder(app) -> Path:
+    """Where archives go unless told otherwise: BACKUP_FOLDER, else instance/backups."""
+    return Path(app.config.get("BACKUP_FOLDER") or Path(app.instance_path, "backups"))
+
+
+def run_backup(app, folder: Path | None = None) -> BackupResult:
+    """Back up the app's instance and keep only the newest BACKUP_KEEP archives."""
+    folder = Path(folder) if folder else backup_folder(app)
+    try:
+        path, manifest = create_backup(Instance.of(app), folder)
+    except sqlite3.Error as error:
+        raise BackupError(f"The database could not be copied: {error}") from None
+    except OSError as error:  # a full disk, a folder without write access
+        raise BackupError(f"The backup could not be written: {error}") from None
+    keep = int(app.config.get("BACKUP_KEEP") or 0)
+    pruned = prune_backups(folder, keep) if keep > 0 else []
+    return BackupResult(path, manifest, pruned)
+
+
+def create_backup(instance: Instance, folder: Path) -> tuple[Path, dict]:
+    """Write one archive of the instance into folder; return it and its manifest."""
+    if not instance.database.exists():
+        raise BackupError(f"There is no database at {instance.database}.")
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".backup-") as work:
+        snapshot = Path(work) / DATABASE_MEMBER
+        for _attempt in range(SNAPSHOT_ATTEMPTS):
+            copy_database(instance.database, snapshot)
+            names = referenced_uploads(snapshot)
+            missing = [n for n in names if not (instance.uploads / n).is_file()]
+            if not missing:
+                break
+        else:
+            raise BackupError(
+                f"{len(missing)} uploaded files are missing from "
+                f"{instance.uploads}, for example {missing[0]}."
+            )
+        manifest = _manifest(snapshot, len(names))
+        path = _new_archive_path(folder)
+        partial = path.with_name(path.name + ".part")
+        try:
+            # The archive holds the secret key and password hashes: only the
+            # owner may read it (Windows keeps the folder's own permissions).
+            os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            with tarfile.open(partial, "w:gz", compresslevel=6) as archive:
+                _add_bytes(archive, MANIFEST_MEMBER, _json(manifest))
+                archive.add(snapshot, DATABASE_MEMBER)
+                for name in SETTINGS_FILES:
+                    source = instance.folder / name
+                    if source.is_file():
+                        archive.add(source, name)
+                for name in names:
+                    archive.add(instance.uploads / name, f"{UPLOADS_DIR}/{name}")
+            _fsync(partial)
+            os.replace(partial, path)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    return path, manifest
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """Copy a live SQLite database to target, consistently, as one file."""
+    target.unlink(missing_ok=True)
+    src = sqlite3.connect(source, timeout=30)
+    dst = sqlite3.connect(target)
+    try:
+        # pages=-1 copies everything in one step from one read snapshot, so
+        # writers committing meanwhile can neither be half-included nor make
+        # the copy start over.
+        src.backup(dst, pages=-1)
+        # The copy must not depend on a -wal file that the archive lacks.
+        dst.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        dst.close()
+        src.close()
+
+
+def referenced_uploads(database: Path) -> list[str]:
+    """The stored names of every upload row, in a closed database file."""
+    with _connect(database) as connection:
+        rows = connection.execute("SELECT stored_name FROM upload").fetchall()
+    return sorted(name for (name,) in rows)
+
+
+def prune_backups(folder: Path, keep: int) -> list[Path]:
+    """Delete archives beyond the newest `keep`; return what was deleted."""
+    archives = list_backups(folder)
+    old = archives[keep:]
+    for path in old:
+        path.unlink(missing_ok=True)
+    return old
+
+
+def list_backups(folder: Path) -> list[Path]:
+    """Archives in folder, newest first (their names sort by time)."""
+    if not folder.is_dir():
+        return []
+    archives = [p for p in folder.iterdir() if ARCHIVE_RE.fullmatch(p.name)]
+    return sorted(archives, key=_archive_order, reverse=True)
+
+
+def _archive_order(path: Path) -> tuple[str, int]:
+    # By name, not mtime (a copy elsewhere and back changes mtime); the
+    # "-2" of a second backup within the same second must sort after none.
+    stamp, n = ARCHIVE_RE.fullmatch(path.name).groups()
+    return stamp, int(n or 1)
+
+
+def _new_archive_path(folder: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = folder / f"schoolnews-{stamp}.tar.gz"
+    n = 1
+    # Two backups within one second (an admin's double click, cron meanwhile).
+    while path.exists() or path.with_name(path.name + ".part").exists():
+        n += 1
+        path = folder / f"schoolnews-{stamp}-{n}.tar.gz"
+    return path
+
+
+def _manifest(snapshot: Path, uploads: int) -> dict:
+    with _connect(snapshot) as connection:
+        revision = _alembic_revision(connection)
+        counts = {
+            table: connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("article", "revision", "upload", "user", "section")
+        }
+    return {
+        "format": FORMAT,
+        "app": "SchoolNews",
+        "app_version": app_version(),
+        "alembic_revision": revision,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "counts": counts,
+        "upload_files": uploads,
+    }
+
+
+def app_version() -> str:
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return data["project"]["version"]
+
+
+def _alembic_revision(connection: sqlite3.Connection) -> str | None:
+    try:
+        row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.OperationalError:  # made by create_all(), not migrations
+        return None
+    return row[0] if row else None
+
+
+# --- checking an archive -------------------------------------------------------
+
+
+@dataclass
+class Checked:
+    """An archive unpacked into a staging folder and found sound."""
+
+    folder: Path
+    manifest: dict
+
+    @property
+    def database(self) -> Path:
+        return self.folder / DATABASE_MEMBER
+
+    @property
+    def uploads(self) -> Path:
+        return self.folder / UPLOADS_DIR
+
+
+def unpack_and_check(archive_path: Path, staging: Path) -> Checked:
+    """Unpack archive_path into the empty folder staging and check everything.
+
+    Refuses (BackupError) an archive that is not ours, a member name that
+    could write outside staging, a database that fails SQLite's integrity
+    check, and any upload the database refers to that is missing.
+    """
+    try:
+        archive = tarfile.open(archive_path, "r:gz")
+    except (OSError, tarfile.TarError) as error:
+        raise BackupError(
+            f"{archive_path} is not a SchoolNews backup: {error}"
+        ) from None
+    with archive:
+        try:
+            members = archive.getmembers()
+            for member in members:
+                target = _member_target(member)
+                if target is None:
+                    continue
+                destination = staging.joinpath(*target.parts)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                source = archive.extractfile(member)
+                with source, open(destination, "xb") as out:
+                    shutil.copyfileobj(source, out)
+        except (OSError, EOFError, tarfile.TarError) as error:
+            raise BackupError(f"The archive is damaged: {error}") from None
+
+    manifest_path = staging / MANIFEST_MEMBER
+    if not manifest_path.is_file() or not (staging / DATABASE_MEMBER).is_file():
+        raise BackupError("The archive has no manifest.json or no cms.sqlite3.")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BackupError(f"manifest.json cannot be read: {error}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BackupError("This archive was made by an unknown SchoolNews version.")
+    checked = Checked(staging, manifest)
+    _check_database(checked.database)
+    _check_revision(manifest.get("alembic_revision"))
+    try:
+        names = referenced_uploads(checked.database)
+    except sqlite3.DatabaseError as error:
+        raise BackupError(f"The database in the archive is damaged: {error}") from None
+    missing = [name for name in names if not (checked.uploads / name).is_file()]
+    if missing:
+        raise BackupError(
+            f"{len(missing)} uploaded files the database refers to are missing "
+            f"from the archive, for example uploads/{missing[0]}."
+        )
+    return checked
+
+
+def _member_target(member: tarfile.TarInfo) -> PurePosixPath | None:
+    """Where a member may go inside the staging folder; refuse anything else.
+
+    Only the names create_backup() writes are accepted, as plain files: no
+    absolute paths, "..", backslashes, links or devices, which could make
+    extraction write outside the instance (a path traversal).
+    """
+    name = member.name
+    path = PurePosixPath(name)
+    if (
+        "\\" in name
+        or "\x00" in name
+        or path.is_absolute()
+        or ".." in path.parts
+        or name != str(path)
+    ):
+        raise BackupError(f"Refused the member {name!r}: unsafe path.")
+    if member.isdir():
+        if name == UPLOADS_DIR:
+            return None
+        raise BackupError(f"Refused the member {name!r}: unexpected folder.")
+    if not member.isfile():
+        raise BackupError(f"Refused the member {name!r}: not a regular file.")
+    allowed_top = (MANIFEST_MEMBER, DATABASE_MEMBER, *SETTINGS_FILES)
+    if len(path.parts) == 1 and name in allowed_top:
+        return path
+    if (
+        len(path.parts) == 2
+        and path.parts[0] == UPLOADS_DIR
+        and STORED_NAME_RE.fullmatch(path.parts[1])
+    ):
+        return path
+    raise BackupError(f"Refused the member {name!r}: not part of a backup.")
+
+
+def _check_database(database: Path) -> None:
+    try:
+        with _connect(database) as connection:
+            rows = connection.execute("PRAGMA integrity_check").fetchall()
+            connection.execute("SELECT count(*) FROM upload").fetchone()
+    except sqlite3.DatabaseError as error:
+        raise BackupError(f"The database in the archive is damaged: {error}") from None
+    if rows != [("ok",)]:
+        problems = "; ".join(row[0] for row in rows[:3])
+        raise BackupError(f"The database in the archive is damaged: {problems}")
+
+
+def _check_revision(revision: str | None) -> None:
+    if revision is None:
+        return
+    scripts = ScriptDirectory(str(MIGRATIONS_DIR))
+    try:
+        known = scripts.get_revision(revision)
+    except Exception:  # noqa: BLE001 - alembic raises several kinds here
+        known = None
+    if known is None:
+        raise BackupError(
+            f"This backup comes from a newer SchoolNews (database revision "
+            f"{revision}). Update SchoolNews first, then restore it."
+        )
+
+
+# --- restore -----------------------------------------------------------------
+
+
+def is_empty(instance: Instance) -> bool:
+    """True for a new instance: no data in the database, no uploaded files.
+
+    The app itself creates an empty uploads folder and a secret key on start,
+    so those do not count as data.
+    """
+    if instance.uploads.is_dir() and any(instance.uploads.iterdir()):
+        return False
+    if not instance.database.exists() or instance.database.stat().st_size == 0:
+        return True
+    try:
+        with _connect(instance.database) as connection:
+            tables = connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+                " AND name NOT LIKE 'sqlite_%' AND name != 'alembic_version'"
+            ).fetchall()
+            return all(
+                connection.execute(f'SELECT 1 FROM "{name}" LIMIT 1').fetchone() is None
+                for (name,) in tables
+            )
+    except sqlite3.DatabaseError:
+        return False  # something is there, even if broken: never overwrite it
+
+
+def restore_backup(checked: Checked, instance: Instance) -> Path | None:
+    """Put a checked archive's files in place of the instance's.
+
+    Data that was there before is moved, not deleted, into
+    instance/replaced-YYYYmmdd-HHMMSS/, whose path is returned (None when
+    the instance was empty). The server must be stopped: a running one
+    keeps the old database file open.
+    """
+    replacing = not is_empty(instance)
+    aside = instance.folder / f"replaced-{time.strftime('%Y%m%d-%H%M%S')}"
+    moved = False
+
+    def move_aside(path: Path) -> None:
+        nonlocal moved
+        if path.exists():
+            aside.mkdir(parents=True, exist_ok=True)
+            shutil.move(path, aside / path.name)
+            moved = True
+
+    # A -wal or -shm left from the old database would be replayed into the
+    # restored one and corrupt it: they go with the file they belong to.
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        move_aside(instance.database.with_name(instance.database.name + suffix))
+    if instance.uploads.is_dir() and any(instance.uploads.iterdir()):
+        move_aside(instance.uploads)
+    else:
+        shutil.rmtree(instance.uploads, ignore_errors=True)
+
+    instance.database.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(checked.database, instance.database)
+    if checked.uploads.is_dir():
+        shutil.move(checked.uploads, instance.uploads)
+    else:
+        instance.uploads.mkdir(parents=True, exist_ok=True)
+    for name in SETTINGS_FILES:
+        source = checked.folder / name
+        if source.is_file():
+            # An empty instance's secret_key was generated on start: not data.
+            if replacing:
+                move_aside(instance.folder / name)
+            shutil.move(source, instance.folder / name)
+            _make_private(instance.folder / name)
+    return aside if moved else None
+
+
+# --- helpers -------------------------------------------------------------------
+
+
+class _connect:
+    """A sqlite3 connection closed on exit (sqlite3's own `with` only commits)."""
+
+    def __init__(self, path: Path):
+        # as_uri() escapes "?", "#" and "%" that a folder name may contain.
+        uri = Path(path).resolve().as_uri() + "?mode=ro"
+        self.connection = sqlite3.connect(uri, uri=True)
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.connection
+
+    def __exit__(self, *exc) -> None:
+        self.connection.close()
+
+
+def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = int(time.time())
+    info.mode = 0o600
+    archive.addfile(info, io.BytesIO(data))
+
+
+def _json(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def _make_private(path: Path) -> None:
+    try:
+        path.chmod(0o600)
+    except OSError:  # Windows has no POSIX modes
+        pass
+
+
+def _fsync(path: Path) -> None:
+    # The archive must be on disk before it counts as a backup, and before
+    # older ones are pruned because of it.
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())

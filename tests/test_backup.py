@@ -1,0 +1,346 @@
+"""Backup and restore: one command each, consistent while the site writes, checked."""
+
+import io
+import os
+import tarfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import storage
+from app import create_app
+from models import Article, Revision, Role, Section, Status, Upload, User, db, utcnow
+from tests.conftest import FAST_HASH
+
+SECRET = "ab" * 32
+CONFIG = 'SITE_NOTE = "第一中学"\n'
+
+
+@pytest.fixture
+def make_site(tmp_path, monkeypatch):
+    """An app whose instance (database, uploads, secret_key) is tmp_path/name."""
+    apps = []
+
+    def make(name, *, seed=True, **config):
+        folder = tmp_path / name
+        # create_app() reads the instance folder from here, as `serve.py` does.
+        monkeypatch.setenv("SCHOOLNEWS_INSTANCE", str(folder))
+        app = create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "test",
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'cms.sqlite3'}",
+                "UPLOAD_FOLDER": str(folder / "uploads"),
+                **config,
+            }
+        )
+        apps.append(app)
+        if seed:
+            (folder / "secret_key").write_text(SECRET)
+            (folder / "config.py").write_text(CONFIG, encoding="utf-8")
+            with app.app_context():
+                db.create_all()
+                db.session.add(
+                    User(
+                        username="admin",
+                        display_name="管理员",
+                        role=Role.ADMIN,
+                        password_hash=FAST_HASH,
+                        session_token="t",
+                    )
+                )
+                db.session.add(Section(name="校园新闻", slug="campus"))
+                db.session.commit()
+        return app
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
+
+
+def add_post(app, n: int) -> tuple[int, str, bytes]:
+    """Commit a published post with two revisions and an attachment."""
+    data = b"%PDF-1.7\n" + os.urandom(3000)
+    with app.app_context():
+        article = Article(
+            title=f"第{n}号通知",
+            body_html=f"<p>正文{n}</p>",
+            section_id=1,
+            status=Status.PUBLISHED,
+            published_at=utcnow() - timedelta(hours=1),
+            created_by_id=1,
+        )
+        db.session.add(article)
+        db.session.flush()
+        for version in (1, 2):
+            db.session.add(
+                Revision(article_id=article.id, title=f"v{version}", body_html="<p/>")
+            )
+        upload = storage.save_upload(
+            data,
+            kind="attachment",
+            ext="pdf",
+            content_type="application/pdf",
+            original_name=f"通知{n}.pdf",
+            user_id=1,
+            article_id=article.id,
+        )
+        db.session.commit()
+        return article.id, upload.stored_name, data
+
+
+def backup(app, *args):
+    result = app.test_cli_runner().invoke(args=["backup", *map(str, args)])
+    assert result.exit_code == 0, (result.output, result.exc_info)
+    return Path(result.output.split("Wrote ")[1].split(" (")[0])
+
+
+def restore(app, archive, *options):
+    return app.test_cli_runner().invoke(args=["restore", str(archive), *options])
+
+
+def repack(archive: Path, edit) -> Path:
+    """A copy of archive with its members changed by edit([(TarInfo, bytes)])."""
+    with tarfile.open(archive, "r:gz") as source:
+        members = [
+            (m, source.extractfile(m).read() if m.isfile() else b"")
+            for m in source.getmembers()
+        ]
+    out = archive.with_name("edited-" + archive.name)
+    with tarfile.open(out, "w:gz") as target:
+        for info, data in edit(members):
+            info.size = len(data) if info.isfile() else 0
+            target.addfile(info, io.BytesIO(data) if info.isfile() else None)
+    return out
+
+
+def test_backup_while_writers_commit_restores_every_acknowledged_post(make_site):
+    old = make_site("old")
+    acknowledged = []  # appended only after the commit returned
+    errors = []
+    stop = threading.Event()
+
+    def writer(offset):
+        try:
+            for n in range(offset, offset + 400):
+                if stop.is_set():
+                    return
+                acknowledged.append(add_post(old, n))
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(repr(error))
+
+    threads = [threading.Thread(target=writer, args=(k * 1000,)) for k in range(3)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while len(acknowledged) < 30 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    before = list(acknowledged)
+    archive = backup(old, old.instance_path + "/backups")
+    during = len(acknowledged) - len(before)
+    time.sleep(0.1)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len(before) >= 30
+
+    new = make_site("new", seed=False)
+    result = restore(new, archive)
+    assert result.exit_code == 0, (result.output, result.exc_info)
+    uploads = Path(new.config["UPLOAD_FOLDER"])
+    with new.app_context():
+        restored = set(db.session.scalars(sa.select(Article.id)))
+        for article_id, stored_name, data in before:
+            assert article_id in restored
+            revisions = db.session.scalar(
+                sa.select(sa.func.count(Revision.id)).where(
+                    Revision.article_id == article_id
+                )
+            )
+            assert revisions == 2
+            assert (uploads / stored_name).read_bytes() == data
+        # Posts committed while the backup ran are in it whole or not at all.
+        for upload in db.session.scalars(sa.select(Upload)):
+            assert (uploads / upload.stored_name).is_file()
+        assert len(restored) <= len(before) + during + len(threads)
+    assert Path(new.instance_path, "secret_key").read_text() == SECRET
+    assert Path(new.instance_path, "config.py").read_text(encoding="utf-8") == CONFIG
+
+
+def test_restored_site_serves_the_posts_and_files(make_site):
+    old = make_site("old")
+    article_id, _name, data = add_post(old, 1)
+    archive = backup(old)
+    assert archive.parent == Path(old.instance_path, "backups")
+
+    new = make_site("new", seed=False)
+    assert restore(new, archive).exit_code == 0
+    client = new.test_client()
+    with new.app_context():
+        upload_id = db.session.scalar(sa.select(Upload.id))
+    page = client.get(f"/articles/{article_id}")
+    assert page.status_code == 200 and "第1号通知" in page.get_data(as_text=True)
+    download = client.get(f"/attachments/{upload_id}")
+    assert download.get_data() == data
+    download.close()  # send_file keeps the file open until then
+
+
+def corrupt_database(members):
+    for info, data in members:
+        if info.name == "cms.sqlite3":
+            # Scribble over the second page: a table's b-tree.
+            data = data[:4096] + b"\xa5" * 4096 + data[8192:]
+        yield info, data
+
+
+def drop_one_upload(members):
+    dropped = False
+    for info, data in members:
+        if info.name.startswith("uploads/") and not dropped:
+            dropped = True
+            continue
+        yield info, data
+
+
+def member(name, data=b"x", kind=tarfile.REGTYPE, linkname=""):
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = linkname
+    return info, data
+
+
+def adding(*extra):
+    return lambda members: [*members, *extra]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (corrupt_database, "damaged"),
+        (drop_one_upload, "missing from the archive"),
+        (adding(member("../escaped.txt")), "unsafe path"),
+        (adding(member("uploads/../../escaped.txt")), "unsafe path"),
+        (adding(member("/tmp/escaped.txt")), "unsafe path"),
+        (adding(member("uploads\\..\\..\\escaped.txt")), "unsafe path"),
+        (
+            adding(
+                member(
+                    "uploads/" + "e" * 32 + ".jpg",
+                    kind=tarfile.SYMTYPE,
+                    linkname="/etc/passwd",
+                )
+            ),
+            "not a regular file",
+        ),
+        (adding(member("app.py", b"import os")), "not part of a backup"),
+    ],
+    ids=[
+        "corrupt-db",
+        "missing-upload",
+        "dotdot",
+        "dotdot-in-uploads",
+        "absolute",
+        "backslash",
+        "symlink",
+        "stray-file",
+    ],
+)
+def test_restore_refuses_a_bad_archive_and_changes_nothing(make_site, edit, message):
+    old = make_site("old")
+    for n in range(3):
+        add_post(old, n)
+    bad = repack(backup(old), edit)
+
+    new = make_site("new", seed=False)
+    result = restore(new, bad)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Nothing was restored" in result.output
+    assert not Path(new.instance_path, "cms.sqlite3").exists()
+    assert list(Path(new.config["UPLOAD_FOLDER"]).iterdir()) == []
+    assert not list(Path(new.instance_path).parent.rglob("escaped.txt"))
+
+
+def test_restore_refuses_a_truncated_archive(make_site):
+    old = make_site("old")
+    add_post(old, 1)
+    archive = backup(old)
+    truncated = archive.with_name("truncated.tar.gz")
+    truncated.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    new = make_site("new", seed=False)
+    result = restore(new, truncated)
+    assert result.exit_code != 0 and "damaged" in result.output
+    assert not Path(new.instance_path, "cms.sqlite3").exists()
+
+
+def test_restore_over_data_needs_force_and_keeps_the_old_data_aside(make_site):
+    old = make_site("old")
+    add_post(old, 1)
+    archive = backup(old)
+    current = make_site("current")
+    current_id, current_file, _data = add_post(current, 2)
+    add_post(current, 3)
+
+    refused = restore(current, archive)
+    assert refused.exit_code != 0 and "--force" in refused.output
+    with current.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Article.id))) == 2
+        db.engine.dispose()
+
+    result = restore(current, archive, "--force", "--yes")
+    assert result.exit_code == 0, result.output
+    with current.app_context():
+        db.engine.dispose()  # connections opened before the restore
+        assert db.session.scalar(sa.select(sa.func.count(Article.id))) == 1
+    aside = next(Path(current.instance_path).glob("replaced-*"))
+    assert (aside / "uploads" / current_file).is_file()
+    assert (aside / "cms.sqlite3").is_file()
+
+
+def test_restore_with_force_asks_before_replacing(make_site):
+    old = make_site("old")
+    add_post(old, 1)
+    archive = backup(old)
+    current = make_site("current")
+    add_post(current, 2)
+    result = current.test_cli_runner().invoke(
+        args=["restore", str(archive), "--force"], input="n\n"
+    )
+    assert result.exit_code != 0
+    with current.app_context():
+        title = db.session.scalar(sa.select(Article.title))
+        assert title == "第2号通知"
+
+
+def test_backup_keeps_only_the_newest_archives(make_site):
+    old = make_site("old", BACKUP_KEEP=2)
+    add_post(old, 1)
+    folder = Path(old.instance_path, "backups")
+    folder.mkdir()
+    unrelated = folder / "notes.txt"
+    unrelated.write_text("keep me")
+    made = [backup(old) for _ in range(3)]
+    left = sorted(p.name for p in folder.iterdir())
+    assert left == sorted([made[1].name, made[2].name, "notes.txt"])
+
+
+def test_backup_archive_is_private_and_has_a_manifest(make_site):
+    old = make_site("old")
+    add_post(old, 1)
+    archive = backup(old)
+    if os.name == "posix":
+        assert archive.stat().st_mode & 0o077 == 0
+    with tarfile.open(archive) as tar:
+        import json
+
+        manifest = json.loads(tar.extractfile("manifest.json").read())
+    assert manifest["counts"]["article"] == 1
+    assert manifest["counts"]["revision"] == 2
+    assert manifest["upload_files"] == 1
+    assert manifest["app_version"]
