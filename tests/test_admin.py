@@ -653,6 +653,7 @@ def test_admin_posts_without_csrf_token_are_refused(app, client, make_section):
         (f"/admin/sections/{sid}/move", {"direction": "down"}),
         (f"/admin/sections/{sid}/delete", {"target_id": "0"}),
         ("/admin/settings", settings_data()),
+        ("/admin/backups", {}),
     ]
     admin_posts = {
         rule.rule.replace("<int:user_id>", str(author.id)).replace(

@@ -2,6 +2,7 @@
 
 import io
 import os
+import re
 import tarfile
 import threading
 import time
@@ -13,8 +14,19 @@ import sqlalchemy as sa
 
 import storage
 from app import create_app
-from models import Article, Revision, Role, Section, Status, Upload, User, db, utcnow
-from tests.conftest import FAST_HASH
+from models import (
+    Article,
+    AuditEvent,
+    Revision,
+    Role,
+    Section,
+    Status,
+    Upload,
+    User,
+    db,
+    utcnow,
+)
+from tests.conftest import FAST_HASH, PASSWORD
 
 SECRET = "ab" * 32
 CONFIG = 'SITE_NOTE = "第一中学"\n'
@@ -344,3 +356,94 @@ def test_backup_archive_is_private_and_has_a_manifest(make_site):
     assert manifest["counts"]["revision"] == 2
     assert manifest["upload_files"] == 1
     assert manifest["app_version"]
+
+
+# --- the admin page ----------------------------------------------------------
+
+
+def csrf_token(page) -> str:
+    """The page's CSRF token ("" when the app runs with CSRF off)."""
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(True))
+    return match[1] if match else ""
+
+
+def log_in(app, username="admin"):
+    client = app.test_client()
+    token = csrf_token(client.get("/login"))
+    response = client.post(
+        "/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.status_code == 302
+    return client
+
+
+def test_admin_makes_and_downloads_a_backup_from_the_browser(make_site):
+    site = make_site("site")
+    add_post(site, 1)
+    client = log_in(site)
+    folder = Path(site.instance_path, "backups")
+
+    refused = client.post("/admin/backups")  # no CSRF token
+    assert refused.status_code == 400
+    assert not folder.exists() or not list(folder.iterdir())
+
+    page = client.get("/admin/backups")
+    made = client.post("/admin/backups", data={"csrf_token": csrf_token(page)})
+    assert made.status_code == 302
+    (archive,) = folder.iterdir()
+    listing = client.get("/admin/backups").get_data(as_text=True)
+    assert archive.name in listing
+
+    download = client.get(f"/admin/backups/{archive.name}")
+    assert download.status_code == 200
+    assert download.headers["Content-Disposition"].startswith("attachment")
+    assert "no-store" in download.headers["Cache-Control"]
+    assert download.get_data() == archive.read_bytes()
+    download.close()
+    with site.app_context():
+        actions = db.session.scalars(sa.select(AuditEvent.action)).all()
+    assert actions == ["backup_created", "backup_downloaded"]
+    audit_page = client.get("/admin/audit?lang=en").get_data(as_text=True)
+    assert "Made a backup" in audit_page and "Downloaded a backup" in audit_page
+
+    # The archive restores like one made with the command.
+    new = make_site("new", seed=False)
+    assert restore(new, archive).exit_code == 0
+
+
+def test_backups_are_for_administrators_only(make_site):
+    site = make_site("site", WTF_CSRF_ENABLED=False)
+    with site.app_context():
+        db.session.add(
+            User(
+                username="editor",
+                display_name="编辑",
+                role=Role.EDITOR,
+                password_hash=FAST_HASH,
+                session_token="e",
+            )
+        )
+        db.session.commit()
+    archive = backup(site)
+    anonymous = site.test_client()
+    assert anonymous.get("/admin/backups").status_code == 302
+    assert anonymous.get(f"/admin/backups/{archive.name}").status_code == 302
+    editor = log_in(site, "editor")
+    assert editor.get("/admin/backups").status_code == 403
+    assert editor.post("/admin/backups").status_code == 403
+    assert editor.get(f"/admin/backups/{archive.name}").status_code == 403
+    assert len(list(archive.parent.iterdir())) == 1
+
+
+@pytest.mark.parametrize(
+    "name", ["secret_key", "..%2Fsecret_key", "%2E%2E%2Fcms.sqlite3", "x.tar.gz"]
+)
+def test_backup_download_serves_nothing_but_archives(make_site, name):
+    site = make_site("site")
+    Path(site.instance_path, "backups").mkdir()
+    Path(site.instance_path, "backups", "secret_key").write_text(SECRET)
+    client = log_in(site)
+    response = client.get(f"/admin/backups/{name}")
+    assert response.status_code == 404
+    assert SECRET not in response.get_data(as_text=True)

@@ -1,14 +1,26 @@
-"""Blueprint "admin", /admin: users, sections, site settings and the audit log."""
+"""Blueprint "admin", /admin: users, sections, site settings, backups, audit log."""
 
 import secrets
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 import audit
+import backup
 import storage
 from forms import (
     PasswordResetForm,
@@ -31,7 +43,7 @@ from models import (
     set_setting,
 )
 from permissions import admin_required
-from uploads import UploadError
+from uploads import UploadError, display_size
 from views.auth import relogin, rotate_session_token
 from views.paging import page_number
 
@@ -53,6 +65,8 @@ AUDIT_LABELS = {
     "section_deleted": _l("Deleted a section"),
     "posts_moved": _l("Moved posts to another section"),
     "settings_changed": _l("Changed site settings"),
+    "backup_created": _l("Made a backup"),
+    "backup_downloaded": _l("Downloaded a backup"),
 }
 
 
@@ -561,6 +575,59 @@ def update_settings():
         _delete_old_logo(values["logo_id"])
     flash(_("The site settings have been saved."), "success")
     return redirect(url_for("admin.settings"))
+
+
+# --- Backups -----------------------------------------------------------------
+
+
+@bp.get("/backups")
+@admin_required
+def backups():
+    folder = backup.backup_folder(current_app)
+    archives = []
+    for path in backup.list_backups(folder):
+        stat = path.stat()
+        made = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
+        archives.append((path.name, display_size(stat.st_size), made))
+    return render_template(
+        "admin/backups.html",
+        archives=archives,
+        keep=current_app.config.get("BACKUP_KEEP") or 0,
+    )
+
+
+@bp.post("/backups")
+@admin_required
+def create_backup():
+    try:
+        result = backup.run_backup(current_app._get_current_object())
+    except backup.BackupError as error:
+        current_app.logger.error("backup from the admin page failed: %s", error)
+        flash(_("The backup failed: %(reason)s", reason=str(error)), "error")
+        return redirect(url_for("admin.backups"))
+    audit.record("backup_created", result.path.name)
+    db.session.commit()
+    flash(_("Made the backup %(name)s.", name=result.path.name), "success")
+    return redirect(url_for("admin.backups"))
+
+
+@bp.get("/backups/<name>")
+@admin_required
+def download_backup(name):
+    # Only archive names reach the file system: no other file in the folder
+    # (nor outside it) can be fetched through this URL.
+    folder = backup.backup_folder(current_app)
+    if not backup.ARCHIVE_RE.fullmatch(name) or not (folder / name).is_file():
+        abort(404)
+    # The archive holds every password hash and the secret key: who took a
+    # copy is worth knowing.
+    audit.record("backup_downloaded", name)
+    db.session.commit()
+    response = send_from_directory(
+        folder, name, as_attachment=True, mimetype="application/gzip"
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 # --- Audit log ---------------------------------------------------------------
