@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import re
 import secrets
+import threading
 import unicodedata
 import zipfile
 from typing import BinaryIO, NamedTuple
@@ -85,8 +86,15 @@ MSG_IMAGE_CORRUPT = N_(
     "again and upload it once more."
 )
 MSG_IMAGE_TOO_BIG = N_(
-    "This image has too many pixels. The limit is %(megapixels)s megapixels: "
-    "please make it smaller and upload it again."
+    "This image has too many pixels: the limit is %(megapixels)s megapixels "
+    "(a 48-megapixel phone photo is fine). Please make it smaller and upload "
+    "it again: on a computer, open it in Paint, choose Resize and set the "
+    "width to 4000 pixels, then save; on a phone, send it to yourself in "
+    "WeChat without «Original» and upload the copy you receive."
+)
+MSG_IMAGE_BUSY = N_(
+    "The server is busy with other large photos. Please upload this one "
+    "again in a minute."
 )
 MSG_ATTACHMENT_TYPE = N_(
     "This file type is not allowed: %(name)s. Allowed attachments: PDF, Word, "
@@ -113,12 +121,18 @@ class AttachmentInfo(NamedTuple):
     size: int
 
 
-# Refuse images above this many pixels before decoding them. 12-megapixel
-# phone photos are the norm; 50 MP modes exist. Decoded RGB costs 3 bytes a
-# pixel, so this caps one decode at about 200 MB, and Pillow's own
-# decompression-bomb guard (about 89 MP, an error at twice that) never fires
-# first for anything we would accept.
-MAX_IMAGE_PIXELS = 64_000_000
+# Refuse images above this many pixels before decoding them: what a phone
+# camera produces (12 MP is the norm, 48 and 50 MP modes exist) and no more.
+# A JPEG is decoded at a reduced scale (see _decode), but a PNG or WebP is
+# decoded whole at 3-4 bytes a pixel, so this caps one decode near 200 MB.
+# Pillow's own decompression-bomb guard (about 89 MP) never fires first.
+MAX_IMAGE_PIXELS = 50_000_000
+# Decodes running at once in one server process; further uploads wait their
+# turn, so a burst of large photos is slower instead of exhausting memory.
+# (Measured in bench/RESULTS.md, «Image uploads».)
+MAX_PARALLEL_DECODES = 2
+DECODE_WAIT_SECONDS = 120.0
+_decode_slots = threading.BoundedSemaphore(MAX_PARALLEL_DECODES)
 DEFAULT_MAX_SIDE = 1600
 JPEG_QUALITY = 85
 WEBP_QUALITY = 85
@@ -255,18 +269,18 @@ def process_image(
     if not data:
         raise UploadError(MSG_EMPTY)
     image = _open_image(data, filename)
+    output_format, ext, content_type = IMAGE_OUTPUTS[image.format]
+    if not _decode_slots.acquire(timeout=DECODE_WAIT_SECONDS):
+        raise UploadError(MSG_IMAGE_BUSY)
     try:
-        output_format, ext, content_type = IMAGE_OUTPUTS[image.format]
-        if image.format == "JPEG":
-            # Decode large JPEGs at a reduced scale: faster and far less memory.
-            image.draft("RGB", (max_side, max_side))
-        image.load()  # decode now, so truncated or corrupt data fails here
-        image = _to_srgb(image)
-        image = ImageOps.exif_transpose(image)
-        image = _normalise_mode(image, output_format)
-        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-        # Nothing from the original file may be written back.
-        image.info = {}
+        image = _decode(image, output_format, max_side)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise _too_big() from error
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as error:
+        raise UploadError(MSG_IMAGE_CORRUPT) from error
+    finally:
+        _decode_slots.release()
+    try:
         out = io.BytesIO()
         if output_format == "JPEG":
             image.save(
@@ -280,13 +294,36 @@ def process_image(
             image.save(out, "WEBP", quality=WEBP_QUALITY, method=4)
         else:
             image.save(out, "PNG", optimize=True)
-    except UploadError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise _too_big() from error
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as error:
+    except (OSError, ValueError) as error:
         raise UploadError(MSG_IMAGE_CORRUPT) from error
     return ProcessedImage(out.getvalue(), ext, content_type, *image.size)
+
+
+def _decode(image: Image.Image, output_format: str, max_side: int) -> Image.Image:
+    """Decode, make upright and shrink to max_side: the memory-hungry part."""
+    if image.format == "JPEG":
+        # libjpeg can decode at 1/2, 1/4 or 1/8 scale: ask for the smallest
+        # that is still at least the final size, so a 48 MP photo is decoded
+        # as 2000 x 1500 (9 MB) instead of 8000 x 6000 (144 MB).
+        image.draft("RGB", _fitted_size(image.size, max_side))
+    image.load()  # decode now, so truncated or corrupt data fails here
+    image = _to_srgb(image)
+    image = _normalise_mode(image, output_format)
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    # Turned upright only now: exif_transpose() copies the image, which is
+    # cheap at 1600 pixels and was 200 MB at full size. thumbnail() bounds
+    # both sides, so turning it afterwards keeps it within max_side.
+    image = ImageOps.exif_transpose(image)
+    # Nothing from the original file may be written back.
+    image.info = {}
+    return image
+
+
+def _fitted_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """size scaled down (never up) so its long side is at most max_side."""
+    width, height = size
+    scale = min(1.0, max_side / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def _open_image(data: bytes, filename: str | None) -> Image.Image:

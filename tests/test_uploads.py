@@ -1,6 +1,8 @@
 import io
 import re
 import struct
+import threading
+import time
 import zipfile
 import zlib
 
@@ -10,6 +12,7 @@ from flask_babel import Babel
 from PIL import ExifTags, Image, ImageCms
 from PIL.PngImagePlugin import PngInfo
 
+import uploads
 from uploads import (
     MAX_IMAGE_PIXELS,
     UploadError,
@@ -441,3 +444,89 @@ def test_random_name_refuses_odd_extensions(bad):
 )
 def test_display_size(size, text):
     assert display_size(size) == text
+
+
+# --- bounded image work ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def photo_48mp():
+    """An 8000 x 6000 JPEG: what a 48-megapixel phone camera produces."""
+    out = io.BytesIO()
+    Image.new("RGB", (8000, 6000), (120, 130, 140)).save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def small_jpeg():
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (0, 128, 0)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_48_megapixel_photo_is_accepted_and_decoded_at_reduced_scale(
+    photo_48mp, monkeypatch
+):
+    decoded = []
+    thumbnail = Image.Image.thumbnail
+
+    def spy(image, *args, **kwargs):
+        decoded.append(image.size)
+        return thumbnail(image, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "thumbnail", spy)
+    result = process_image(io.BytesIO(photo_48mp))
+    assert (result.width, result.height) == (1600, 1200)
+    # libjpeg decoded a quarter of each side: 9 MB of pixels, not 144 MB.
+    assert decoded == [(2000, 1500)]
+
+
+def test_more_than_50_megapixels_is_refused_with_how_to_shrink_it():
+    with pytest.raises(UploadError) as caught:
+        process_image(io.BytesIO(png_header(8000, 6400)))  # 51.2 MP
+    message = str(caught.value)
+    assert "50 megapixels" in message
+    assert "Resize" in message and "4000 pixels" in message
+
+
+def test_only_two_images_are_decoded_at_once(monkeypatch):
+    running, most = 0, 0
+    lock = threading.Lock()
+    decode = uploads._decode
+
+    def slow_decode(*args):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)
+        try:
+            return decode(*args)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(uploads, "_decode", slow_decode)
+    results, data = [], small_jpeg()
+    threads = [
+        threading.Thread(target=lambda: results.append(process_image(io.BytesIO(data))))
+        for _ in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(results) == 6
+    assert most == uploads.MAX_PARALLEL_DECODES == 2
+
+
+def test_upload_that_waits_too_long_for_a_decode_is_asked_to_retry(monkeypatch):
+    monkeypatch.setattr(uploads, "DECODE_WAIT_SECONDS", 0.05)
+    taken = [uploads._decode_slots.acquire(timeout=5) for _ in range(2)]
+    try:
+        with pytest.raises(UploadError) as caught:
+            process_image(io.BytesIO(small_jpeg()))
+    finally:
+        for _ in taken:
+            uploads._decode_slots.release()
+    assert "busy" in str(caught.value)
+    assert process_image(io.BytesIO(small_jpeg())).width == 64  # slots freed
