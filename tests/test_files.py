@@ -330,6 +330,14 @@ def test_decompression_bomb_is_refused(app, author_client):
     assert list(Path(app.config["UPLOAD_FOLDER"]).iterdir()) == []
 
 
+def test_too_large_photo_is_refused_in_chinese_with_how_to_shrink_it(author_client):
+    # 8000 x 6400: 51 megapixels, just over what a phone camera makes.
+    response = upload_image(author_client, png_header_only(8000, 6400), "海报.png")
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert "50 百万像素" in error and "画图" in error and "4000 像素" in error
+
+
 def test_missing_file_is_a_friendly_400(author_client):
     response = author_client.post("/editor/uploads/image", data={}, headers=JSON)
     assert response.status_code == 400
