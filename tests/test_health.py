@@ -1,6 +1,7 @@
 """For monitors and service managers: /healthz, and tracebacks of native crashes."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,16 +19,17 @@ def test_healthz_answers_ok_without_login_and_is_never_cached(client):
 
 
 def test_healthz_answers_503_when_the_database_cannot_be_opened(tmp_path):
-    # The database's folder has gone (a disk unmounted, a wrong path in config).
-    missing = tmp_path / "unmounted" / "cms.sqlite3"
+    folder = tmp_path / "disk"
+    folder.mkdir()
     app = create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "test",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{missing}",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'cms.sqlite3'}",
             "UPLOAD_FOLDER": str(tmp_path / "uploads"),
         }
     )
+    shutil.rmtree(folder)  # the disk holding the database went away
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json() == {"status": "error"}
