@@ -304,7 +304,7 @@ def _decode(image: Image.Image, output_format: str, max_side: int) -> Image.Imag
     if image.format == "JPEG":
         # libjpeg can decode at 1/2, 1/4 or 1/8 scale: ask for the smallest
         # that is still at least the final size, so a 48 MP photo is decoded
-        # as 2000 x 1500 (9 MB) instead of 8000 x 6000 (144 MB).
+        # as 2000 x 1500 (12 MB) instead of 8000 x 6000 (192 MB).
         image.draft("RGB", _fitted_size(image.size, max_side))
     image.load()  # decode now, so truncated or corrupt data fails here
     image = _to_srgb(image)

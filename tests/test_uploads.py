@@ -476,7 +476,7 @@ def test_48_megapixel_photo_is_accepted_and_decoded_at_reduced_scale(
     monkeypatch.setattr(Image.Image, "thumbnail", spy)
     result = process_image(io.BytesIO(photo_48mp))
     assert (result.width, result.height) == (1600, 1200)
-    # libjpeg decoded a quarter of each side: 9 MB of pixels, not 144 MB.
+    # libjpeg decoded a quarter of each side: 12 MB of pixels, not 192 MB.
     assert decoded == [(2000, 1500)]
 
 
