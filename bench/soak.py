@@ -34,18 +34,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from live_server import Client, Server, memory_kb  # noqa: E402
 
+# A writer starts a new post after this many autosaves of one.
+SAVES_PER_POST = 20
+
 
 @dataclass
 class Post:
     id: int
     acked: int = 0  # the last save number the server acknowledged
     attempted: set[int] = field(default_factory=set)  # every save number sent
+    attempted_from: int = 0  # the save that created it
 
 
 @dataclass
 class Stats:
     lock: threading.Lock = field(default_factory=threading.Lock)
     served: Counter = field(default_factory=Counter)  # kind -> acknowledged
+    seconds: dict = field(default_factory=dict)  # kind -> [answer times]
     errors: list[str] = field(default_factory=list)  # while the server was up
     outage: int = 0  # refused or cut off by the kill and restart
     posts: list[Post] = field(default_factory=list)
@@ -65,10 +70,13 @@ class Soak:
     def running(self) -> bool:
         return time.monotonic() < self.deadline
 
-    def record(self, kind: str, status: int | None, ok: tuple[int, ...], detail=""):
+    def record(
+        self, kind: str, status: int | None, ok: tuple[int, ...], detail="", took=0.0
+    ):
         with self.stats.lock:
             if status in ok:
                 self.stats.served[kind] += 1
+                self.stats.seconds.setdefault(kind, []).append(took)
                 return True
             if status is None or self.down.is_set():
                 self.stats.outage += 1
@@ -77,11 +85,14 @@ class Soak:
         return False
 
     def call(self, fn, *args):
-        """fn(*args) -> (status, body); a refused or cut connection is None."""
+        """fn(*args) -> (status, body, seconds); a refused or cut connection
+        has the status None."""
+        started = time.monotonic()
         try:
-            return fn(*args)
+            status, body = fn(*args)
         except OSError as error:
-            return None, str(error).encode()
+            status, body = None, str(error).encode()
+        return status, body, time.monotonic() - started
 
     # --- the users ---------------------------------------------------------
 
@@ -90,8 +101,8 @@ class Soak:
         client = Client(self.server.url, timeout=30)
         while self.running():
             path = rng.choice(paths)
-            status, body = self.call(client.request, "GET", path, None, {})
-            self.record("read", status, (200,), path)
+            status, body, took = self.call(client.request, "GET", path, None, {})
+            self.record("read", status, (200,), path, took)
             if status is None:
                 time.sleep(0.2)
 
@@ -105,13 +116,13 @@ class Soak:
             save += 1
             body = f"<p>{username} 第{save}次保存：" + "学校新闻。" * rng.randint(5, 80)
             data = {"title": f"{username} 的通知 {save}", "body_html": body + "</p>"}
-            if post is None:
-                status, answer = self.call(
+            if post is None or save - post.attempted_from >= SAVES_PER_POST:
+                status, answer, took = self.call(
                     client.post_json, "/editor/articles/autosave", data
                 )
-                if self.record("autosave", status, (201,), answer[:100]):
+                if self.record("autosave", status, (201,), answer[:100], took):
                     reply = json.loads(answer)
-                    post = Post(reply["id"], acked=save, attempted={save})
+                    post = Post(reply["id"], save, {save}, attempted_from=save)
                     version = reply["version"]
                     with self.stats.lock:
                         self.stats.posts.append(post)
@@ -119,12 +130,12 @@ class Soak:
                     time.sleep(0.3)
                 continue
             post.attempted.add(save)
-            status, answer = self.call(
+            status, answer, took = self.call(
                 client.post_json,
                 f"/editor/articles/{post.id}/autosave",
                 {**data, "version": version},
             )
-            if self.record("autosave", status, (200,), answer[:100]):
+            if self.record("autosave", status, (200,), answer[:100], took):
                 post.acked = save
                 version = json.loads(answer)["version"]
             else:
@@ -141,14 +152,14 @@ class Soak:
         rng = random.Random(2000 + n)
         while self.running():
             data = rng.choice(photos)
-            status, answer = self.call(
+            status, answer, took = self.call(
                 client.post_file,
                 "/editor/uploads/image",
                 f"照片{n}.jpg",
                 data,
                 "image/jpeg",
             )
-            if self.record("upload", status, (200,), answer[:200]):
+            if self.record("upload", status, (200,), answer[:200], took):
                 reply = json.loads(answer)
                 with self.stats.lock:
                     self.stats.photos.append(
@@ -302,7 +313,13 @@ def main() -> None:
     lost = len(result["lost_saves"]) + len(result["lost_photos"])
     rate = served / elapsed
     print(f"requests served:      {served} in {elapsed:.0f} s ({rate:.0f}/s)")
-    print(f"  by kind:            {dict(stats.served)}")
+    for kind, times in sorted(stats.seconds.items()):
+        times.sort()
+        p50, p95 = times[len(times) // 2], times[int(len(times) * 0.95)]
+        print(
+            f"  {kind + ':':19} {len(times)}, answered in {p50 * 1000:.0f} ms "
+            f"(median), {p95 * 1000:.0f} ms (95%), {times[-1] * 1000:.0f} ms (max)"
+        )
     print(f"errors (server up):   {len(stats.errors)}")
     for error in stats.errors[:10]:
         print(f"  {error}")

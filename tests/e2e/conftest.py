@@ -55,6 +55,7 @@ def live_app(tmp_path_factory):
             "SECRET_KEY": "e2e",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{base / 'e2e.sqlite3'}",
             "UPLOAD_FOLDER": str(base / "uploads"),
+            "BACKUP_FOLDER": str(base / "backups"),
         }
     )
     with app.app_context():

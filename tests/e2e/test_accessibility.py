@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
 
+import backup
 import demo
 from models import Article, Section, db
 
@@ -72,8 +73,9 @@ def test_reader_pages_pass_wcag_aa(browser, live_server, paths, axe, viewport):
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
 def test_editor_pages_pass_wcag_aa(
-    browser, live_server, login_state, paths, axe, viewport
+    browser, live_app, live_server, login_state, paths, axe, viewport
 ):
+    backup.run_backup(live_app)  # so the backups page shows its table
     context = browser.new_context(
         base_url=live_server,
         viewport=VIEWPORTS[viewport],
@@ -90,6 +92,7 @@ def test_editor_pages_pass_wcag_aa(
         "/admin/users",
         "/admin/sections",
         "/admin/settings",
+        "/admin/backups",
     ]:
         page.goto(path)
         page.wait_for_load_state("networkidle")

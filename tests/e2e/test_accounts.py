@@ -68,6 +68,7 @@ ADMIN_PAGES = [
     ("sections", "/admin/sections"),
     ("section", "/admin/sections/{news}"),
     ("settings", "/admin/settings"),
+    ("backups", "/admin/backups"),
     ("audit", "/admin/audit"),
     ("password", "/account/password"),
 ]
