@@ -308,7 +308,7 @@ def _decode(image: Image.Image, output_format: str, max_side: int) -> Image.Imag
         image.draft("RGB", _fitted_size(image.size, max_side))
     image.load()  # decode now, so truncated or corrupt data fails here
     image = _to_srgb(image)
-    image = _normalise_mode(image, output_format)
+    image = _normalise_mode(image, output_format, max_side)
     image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     # Turned upright only now: exif_transpose() copies the image, which is
     # cheap at 1600 pixels and was 200 MB at full size. thumbnail() bounds
@@ -381,15 +381,41 @@ def _to_srgb(image: Image.Image) -> Image.Image:
     return converted
 
 
-def _normalise_mode(image: Image.Image, output_format: str) -> Image.Image:
+def _normalise_mode(
+    image: Image.Image, output_format: str, max_side: int
+) -> Image.Image:
     if output_format == "JPEG":
-        return image if image.mode in ("RGB", "L") else image.convert("RGB")
+        if image.mode in ("RGB", "L"):
+            return image
+        return _convert_shrinking(image, "RGB", max_side)
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (
         image.mode == "P" and "transparency" in image.info
     )
     if image.mode in ("RGB", "RGBA", "L", "LA"):
         return image
-    return image.convert("RGBA" if has_alpha else "RGB")
+    return _convert_shrinking(image, "RGBA" if has_alpha else "RGB", max_side)
+
+
+def _convert_shrinking(image: Image.Image, mode: str, max_side: int) -> Image.Image:
+    """image.convert(mode), already halved (or more) when it is far larger
+    than max_side: the same first step thumbnail() takes (reducing_gap=2).
+
+    A paletted 48 MP PNG is 48 MB decoded but 192 MB once converted to RGB
+    (Pillow keeps 4 bytes a pixel); converting and reducing it band by band
+    never holds that full-size copy.
+    """
+    width, height = image.size
+    fitted = _fitted_size(image.size, max_side)
+    factor = int(min(width / fitted[0], height / fitted[1]) / 2)
+    if factor < 2:
+        return image.convert(mode)
+    out = Image.new(mode, (-(-width // factor), -(-height // factor)))
+    rows = factor * 128
+    for top in range(0, height, rows):
+        band = image.crop((0, top, width, min(top + rows, height)))
+        out.paste(band.convert(mode).reduce(factor), (0, top // factor))
+    out.info = dict(image.info)
+    return out
 
 
 # --- attachments ----------------------------------------------------------------

@@ -530,3 +530,28 @@ def test_upload_that_waits_too_long_for_a_decode_is_asked_to_retry(monkeypatch):
             uploads._decode_slots.release()
     assert "busy" in str(caught.value)
     assert process_image(io.BytesIO(small_jpeg())).width == 64  # slots freed
+
+
+def test_large_paletted_png_is_converted_band_by_band_with_right_colours(
+    monkeypatch,
+):
+    image = Image.new("RGB", (6400, 600), (255, 0, 0))
+    image.paste((0, 0, 255), (3200, 0, 6400, 600))
+    paletted = image.quantize(4)
+    out = io.BytesIO()
+    paletted.save(out, "PNG")
+    converted = []
+    convert = Image.Image.convert
+
+    def spy(self, mode=None, *args, **kwargs):
+        if self.mode == "P":
+            converted.append(self.size)
+        return convert(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "convert", spy)
+    result = reopen(process_image(io.BytesIO(out.getvalue())))
+    assert result.size == (1600, 150)
+    assert result.getpixel((400, 75))[:3] == (255, 0, 0)
+    assert result.getpixel((1200, 75))[:3] == (0, 0, 255)
+    # Never the whole 6400 x 600 picture at 4 bytes a pixel at once.
+    assert converted and all(height < 600 for _width, height in converted)
