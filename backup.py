@@ -34,8 +34,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from alembic.script import ScriptDirectory
-
 ROOT = Path(__file__).resolve().parent
 MIGRATIONS_DIR = ROOT / "migrations"
 
@@ -368,6 +366,10 @@ def _check_database(database: Path) -> None:
 def _check_revision(revision: str | None) -> None:
     if revision is None:
         return
+    # Alembic is loaded here only: server processes run without it, and the
+    # admin page's backups never check revisions.
+    from alembic.script import ScriptDirectory
+
     scripts = ScriptDirectory(str(MIGRATIONS_DIR))
     try:
         known = scripts.get_revision(revision)

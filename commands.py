@@ -155,6 +155,8 @@ def restore_command(archive, force, yes):
     if aside is not None:
         click.echo(f"The replaced data was moved to {aside}.")
     if manifest.get("alembic_revision"):
+        from flask_migrate import upgrade  # not loaded by server processes
+
         # An archive from an older release gets this release's migrations.
         upgrade()
         click.echo("Database is up to date.")

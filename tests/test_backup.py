@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 
 import storage
-from app import create_app
+from app import MIGRATIONS_DIR, create_app
 from models import (
     Article,
     AuditEvent,
@@ -447,3 +448,26 @@ def test_backup_download_serves_nothing_but_archives(make_site, name):
     response = client.get(f"/admin/backups/{name}")
     assert response.status_code == 404
     assert SECRET not in response.get_data(as_text=True)
+
+
+def test_backup_of_a_migrated_site_restores_and_stays_migrated(make_site):
+    # A real installation: `init-db` (Alembic migrations), not create_all().
+    old = make_site("old", seed=False)
+    assert old.test_cli_runner().invoke(args=["init-db"]).exit_code == 0
+    assert old.test_cli_runner().invoke(args=["demo"]).exit_code == 0
+    with old.app_context():
+        posts = db.session.scalar(sa.select(sa.func.count(Article.id)))
+    archive = backup(old)
+
+    new = make_site("new", seed=False)
+    result = restore(new, archive)
+    assert result.exit_code == 0, (result.output, result.exc_info)
+    assert "Database is up to date." in result.output
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    with new.app_context():
+        db.engine.dispose()
+        assert db.session.scalar(sa.select(sa.func.count(Article.id))) == posts
+        revision = db.session.execute(
+            sa.text("SELECT version_num FROM alembic_version")
+        ).scalar()
+        assert revision == head
