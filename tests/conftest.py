@@ -58,6 +58,7 @@ def app(tmp_path, request):
         "SECRET_KEY": "test",
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}",
         "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        "BACKUP_FOLDER": str(tmp_path / "backups"),
     }
     # @pytest.mark.config(NAME=value) sets more config through the real factory.
     marker = request.node.get_closest_marker("config")

@@ -4,6 +4,8 @@ The url_map walks at the end also cover routes added later: every /editor/ and
 /admin/ rule must refuse anonymous users, and every /admin/ rule non-admins.
 """
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from flask import url_for
@@ -36,6 +38,10 @@ def world(app, make_section, make_article):
         db.session.add(upload)
         db.session.commit()
         upload_id = upload.id
+    backups = Path(app.config["BACKUP_FOLDER"])
+    backups.mkdir()
+    backup_name = "schoolnews-20260301-023000.tar.gz"
+    (backups / backup_name).write_bytes(b"\x1f\x8b")
     return {
         "user_id": author,
         "section_id": section,
@@ -43,6 +49,7 @@ def world(app, make_section, make_article):
         "other_id": other,
         "article_id": article,
         "upload_id": upload_id,
+        "backup_name": backup_name,
     }
 
 
@@ -56,6 +63,9 @@ def admin_routes(w):
         ("GET", f"/admin/sections/{section}", None),
         ("GET", "/admin/settings", None),
         ("GET", "/admin/audit", None),
+        ("GET", "/admin/backups", None),
+        ("GET", f"/admin/backups/{w['backup_name']}", None),
+        ("POST", "/admin/backups", {}),
         (
             "POST",
             "/admin/users",
@@ -117,6 +127,7 @@ def test_admin_route_matrix(app, world, role):
     wrong = []
     for method, url, data in admin_routes(world):
         response = client.open(url, method=method, data=data)
+        response.close()  # a downloaded backup is sent from an open file
         location = response.headers.get("Location", "")
         if role == ANONYMOUS:
             ok = response.status_code == 302 and location.startswith("/login?next=")
@@ -138,6 +149,7 @@ def test_matrix_covers_every_admin_rule(app, world):
             values = {
                 "user_id": world["user_id"],
                 "section_id": world["section_id"],
+                "name": world["backup_name"],
             }
             url = url_for(rule.endpoint, **values)
             url = url.split("?")[0]
