@@ -17,16 +17,19 @@ which keeps the first frame lossless.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import secrets
 import threading
 import unicodedata
 import zipfile
-from typing import BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from flask import has_app_context
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 try:
     from flask_babel import gettext
@@ -265,6 +268,8 @@ def process_image(
 
     filename is optional and only used to name a refused type in the message.
     """
+    from PIL import Image  # loaded by the first upload, not by every server process
+
     data = _read_all(stream)
     if not data:
         raise UploadError(MSG_EMPTY)
@@ -301,6 +306,8 @@ def process_image(
 
 def _decode(image: Image.Image, output_format: str, max_side: int) -> Image.Image:
     """Decode, make upright and shrink to max_side: the memory-hungry part."""
+    from PIL import Image, ImageOps
+
     if image.format == "JPEG":
         # libjpeg can decode at 1/2, 1/4 or 1/8 scale: ask for the smallest
         # that is still at least the final size, so a 48 MP photo is decoded
@@ -327,6 +334,8 @@ def _fitted_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
 
 
 def _open_image(data: bytes, filename: str | None) -> Image.Image:
+    from PIL import Image, UnidentifiedImageError
+
     try:
         image = Image.open(io.BytesIO(data), formats=list(IMAGE_OUTPUTS))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -358,12 +367,18 @@ def _too_big() -> UploadError:
     return UploadError(MSG_IMAGE_TOO_BIG, megapixels=MAX_IMAGE_PIXELS // 1_000_000)
 
 
-_SRGB = ImageCms.createProfile("sRGB")
+@functools.cache
+def _srgb():
+    from PIL import ImageCms
+
+    return ImageCms.createProfile("sRGB")
 
 
 def _to_srgb(image: Image.Image) -> Image.Image:
     """Convert from an embedded colour profile (e.g. iPhone Display P3) to
     sRGB, the space browsers assume once the profile is gone."""
+    from PIL import ImageCms
+
     icc = image.info.get("icc_profile")
     if not icc or image.mode not in ("RGB", "RGBA", "CMYK"):
         return image
@@ -371,7 +386,7 @@ def _to_srgb(image: Image.Image) -> Image.Image:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         output_mode = "RGBA" if image.mode == "RGBA" else "RGB"
         converted = ImageCms.profileToProfile(
-            image, source, _SRGB, outputMode=output_mode
+            image, source, _srgb(), outputMode=output_mode
         )
     except (ImageCms.PyCMSError, OSError, ValueError):
         # A broken profile is not worth refusing a photo for.
@@ -404,6 +419,8 @@ def _convert_shrinking(image: Image.Image, mode: str, max_side: int) -> Image.Im
     (Pillow keeps 4 bytes a pixel); converting and reducing it band by band
     never holds that full-size copy.
     """
+    from PIL import Image
+
     width, height = image.size
     fitted = _fitted_size(image.size, max_side)
     factor = int(min(width / fitted[0], height / fitted[1]) / 2)
