@@ -302,8 +302,9 @@ class PageCache:
 
 
 def init_app(app) -> None:
-    # About 300 article pages with their gzip copies: results day needs a few.
-    app.config.setdefault("PAGE_CACHE_MAX_BYTES", 4 * 1024 * 1024)
+    # About 150 article pages with their gzip copies: results day needs a few,
+    # and every server process must stay under 80 MB with the cache full.
+    app.config.setdefault("PAGE_CACHE_MAX_BYTES", 2 * 1024 * 1024)
     # How stale view counts in lists and «most read» may get.
     app.config.setdefault("PAGE_CACHE_SECONDS", 60)
     app.wsgi_app = PageCache(app, app.wsgi_app)
