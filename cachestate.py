@@ -12,7 +12,6 @@ Scheduled posts need no cron: the row also holds when the next one goes
 public, and the first request after that moment moves the version on.
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -23,12 +22,6 @@ from models import Article, CacheState, Section, Setting, Status, Upload, utcnow
 
 _WATCHED = (Article, Section, Setting, Upload)
 _PENDING = "cachestate.changed"
-
-
-@dataclass(frozen=True)
-class State:
-    version: int
-    next_change_at: datetime | None
 
 
 _table = CacheState.__table__
@@ -52,7 +45,6 @@ _bump = (
         next_change_at=_next_scheduled,
     )
 )
-_read = sa.select(_table.c.version, _table.c.next_change_at).where(_table.c.id == 1)
 _READ_SQL = "SELECT version, next_change_at FROM cache_state WHERE id = 1"
 
 
@@ -69,37 +61,26 @@ def bump(connection: sa.Connection, now: datetime | None = None) -> None:
         )
 
 
-def current(connection: sa.Connection, now: datetime | None = None) -> State:
+def current_version(hot: HotPath, now: datetime | None = None) -> int:
     """The version readers' pages must have been rendered at; one statement.
 
     When a scheduled post has come due, moves the version on first (once: the
-    WHERE makes concurrent requests from several processes agree). Give it a
-    connection of its own: it may commit.
+    WHERE makes concurrent requests from several processes agree).
     """
-    row = connection.execute(_read).first()
-    if row is None:
-        return State(0, None)
-    now = now or utcnow()
-    if row.next_change_at is not None and row.next_change_at <= now:
-        due = _table.c.next_change_at <= sa.bindparam("now")
-        connection.execute(_bump.where(due), {"now": now})
-        connection.commit()
-        row = connection.execute(_read).first()
-    return State(row.version, row.next_change_at)
-
-
-def current_version(hot: HotPath, now: datetime | None = None) -> int:
-    """current().version on the reader's hot path: one statement."""
     row = hot.run(_READ_SQL)
     if row is None:
         return 0
     version, next_change_at = row
     if isinstance(next_change_at, str):  # SQLite's driver returns text
         next_change_at = datetime.fromisoformat(next_change_at)
-    if next_change_at is not None and next_change_at <= (now or utcnow()):
-        with hot.engine.connect() as connection:  # a scheduled post came due
-            return current(connection, now).version
-    return version
+    now = now or utcnow()
+    if next_change_at is None or next_change_at > now:
+        return version
+    with hot.engine.connect() as connection:  # a scheduled post came due
+        due = _table.c.next_change_at <= sa.bindparam("now")
+        connection.execute(_bump.where(due), {"now": now})
+        connection.commit()
+    return hot.run(_READ_SQL)[0]
 
 
 def _affects_readers(obj) -> bool:
