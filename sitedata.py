@@ -96,7 +96,11 @@ def for_version(version: int) -> SiteData:
 
 
 def current() -> SiteData:
-    """This request's site data: the cached copy on reader pages, else fresh."""
+    """This request's site data, at the database's current cache version.
+
+    Any change to settings or sections moves the version on, so the copy
+    read once per version is as fresh for staff as a new read would be.
+    """
     if "site" not in g:
-        g.site = load()
+        g.site = for_version(current_app.extensions["pagecache"].current_version())
     return g.site
