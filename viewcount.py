@@ -180,8 +180,7 @@ class Counter:
         try:
             counted = visit.countable and not visit.seen_recently(article_id, minute)
             if counted and visit.token is None:
-                views = self._count_cookieless(article_id, visit)
-                counted = views is not None
+                counted, views = self._count_cookieless(article_id, visit)
             elif counted:
                 views = add_view(self.hot, article_id)
             else:
@@ -194,17 +193,21 @@ class Counter:
             log.exception("Could not count a view of article %s", article_id)
             return None
 
-    def _count_cookieless(self, article_id: int, visit: Visit) -> int | None:
-        """Count unless this IP and browser were counted within the window."""
+    def _count_cookieless(self, article_id: int, visit: Visit) -> tuple[bool, int]:
+        """Count unless this IP and browser were counted within the window.
+
+        Returns whether it counted, and the views either way.
+        """
         with self.hot.engine.connect() as connection:
-            if not claim_view(
+            claimed = claim_view(
                 connection, article_id, visit.fallback_key(), self.window
-            ):
-                return None
-            connection.execute(sa.text(ADD_SQL), {"id": article_id})
+            )
+            if claimed:
+                connection.execute(sa.text(ADD_SQL), {"id": article_id})
             views = connection.execute(sa.text(VIEWS_SQL), {"id": article_id})
+            views = views.scalar()
             connection.commit()
-            return views.scalar()
+            return claimed, views
 
 
 VIEWS_SQL = "SELECT views FROM article WHERE id = :id"

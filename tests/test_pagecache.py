@@ -117,6 +117,20 @@ def test_cookieless_readers_of_a_cached_page_are_counted_once(app, article_id):
     assert db_views(app, article_id) == 7
 
 
+def test_a_cookieless_repeat_sees_the_live_count(app, article_id):
+    def cookieless():
+        client = app.test_client()
+        client.environ_base["HTTP_USER_AGENT"] = BROWSER_UA
+        return client
+
+    assert shown_views(cookieless().get(f"/articles/{article_id}")) == 6
+    assert shown_views(reader(app).get(f"/articles/{article_id}")) == 7
+    # The same address and browser again: not counted, but the page shows the
+    # count as it is now, not as it was when the page was rendered.
+    assert shown_views(cookieless().get(f"/articles/{article_id}")) == 7
+    assert db_views(app, article_id) == 7
+
+
 def test_gzip_answers_decompress_to_the_page_with_the_live_count(app, article_id):
     plain = reader(app).get(f"/articles/{article_id}")
     for expected in (7, 8):  # a miss already happened: both are cache hits
