@@ -17,7 +17,7 @@ import pagecache
 import security
 import sitedata
 from models import MAX_ID, db
-from views import admin, auth, editor, errors, files, health, public
+from views import admin, auth, editor, errors, feeds, files, health, public
 
 csrf = CSRFProtect()
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -39,6 +39,10 @@ def create_app(test_config=None):
     app.config.from_mapping(
         SQLALCHEMY_DATABASE_URI="sqlite:///cms.sqlite3",  # inside instance/
         ARTICLES_PER_PAGE=20,
+        FEED_ENTRIES=20,  # posts in each Atom feed
+        # URLs per sitemap file (the protocol allows 50,000); beyond it
+        # /sitemap.xml becomes an index of /sitemap-<n>.xml files.
+        SITEMAP_MAX_URLS=50_000,
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
         UPLOAD_FOLDER=None,  # defaults to instance/uploads
         BACKUP_FOLDER=None,  # defaults to instance/backups
@@ -91,6 +95,7 @@ def create_app(test_config=None):
 
     app.url_map.converters["int"] = IdConverter
     app.register_blueprint(public.bp)
+    app.register_blueprint(feeds.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(editor.bp)
     app.register_blueprint(admin.bp)

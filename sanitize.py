@@ -27,6 +27,7 @@ from html import escape as escape_html
 from html import unescape as unescape_html
 from html.parser import HTMLParser
 from types import SimpleNamespace
+from urllib.parse import urljoin
 from xml.etree import ElementTree
 
 import tinycss2
@@ -717,3 +718,28 @@ def summarize(html: str, length: int = 120) -> str:
         if space > length // 2:
             cut = cut[:space]
     return cut.rstrip(_TRAILING_PUNCTUATION) + "…"
+
+
+# --- absolute URLs for other sites ------------------------------------------
+
+# clean_html() output quotes every attribute value with '"' and escapes "<"
+# everywhere and '"' inside values, so these patterns find the real start
+# tags and attributes, never text that merely looks like them.
+_LINKING_TAG_RE = re.compile(r"<(?:a|img)(?:\s+[^\s\"'>/=]+(?:=\"[^\"]*\")?)*\s*/?>")
+_URL_ATTRIBUTE_RE = re.compile(r"(\s(?:href|src)=\")([^\"]*)(\")")
+
+
+def absolute_urls(html: str, base: str) -> str:
+    """Return clean_html() output with relative links and images made absolute.
+
+    Feed readers and other sites show a body away from our pages, where
+    "/uploads/x.jpg" would point at their own host.
+    """
+
+    def attribute(match: re.Match) -> str:
+        url = urljoin(base, unescape_html(match[2]))
+        return match[1] + escape_html(url, quote=True) + match[3]
+
+    return _LINKING_TAG_RE.sub(
+        lambda tag: _URL_ATTRIBUTE_RE.sub(attribute, tag[0]), html
+    )

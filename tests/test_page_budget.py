@@ -18,6 +18,11 @@ BUDGET = {
     "section": 8,  # 4 + count, ids, rows, covers
     "deep": 8,
     "article": 10,  # 4 + the article, attachments, cover, 2 neighbours, the count
+    "feed": 5,  # 4 + the newest posts (one UNION of index ranges)
+    "channel feed": 5,
+    "section feed": 5,
+    "sitemap": 7,  # 4 + count, each section's newest date, the streamed ids
+    "robots": 4,  # the cache version and the site data
 }
 
 
@@ -85,6 +90,11 @@ def build_site(app, prefix: str, channels: int, sections: int, posts: int) -> di
         "section": f"/sections/{prefix}0",
         "deep": f"/sections/{prefix}0?page={max(1, posts // channels // per_page)}",
         "article": f"/articles/{middle}",
+        "feed": "/feed.xml",
+        "channel feed": f"/sections/{prefix}0/feed.xml",
+        "section feed": f"/sections/{prefix}0-s0/feed.xml",
+        "sitemap": "/sitemap.xml",
+        "robots": "/robots.txt",
     }
 
 
@@ -108,3 +118,20 @@ def test_a_miss_runs_a_fixed_number_of_statements(app, page):
     big = build_site(app, "b", channels=5, sections=4, posts=300)
     counts["big"] = cold_statements(app, big[page])
     assert counts["small"] == counts["big"] <= BUDGET[page], counts
+
+
+@pytest.mark.config(SITEMAP_MAX_URLS=50)
+def test_a_sitemap_index_and_its_pages_run_a_fixed_number_of_statements(app):
+    build_site(app, "a", channels=2, sections=1, posts=60)
+    # The index: 4 + the count. A page: 4 + the count, (on page 1) the
+    # sections' newest dates, the streamed ids.
+    pages = ["/sitemap.xml", "/sitemap-1.xml", "/sitemap-2.xml"]
+    counts = {path: [cold_statements(app, path)] for path in pages}
+    build_site(app, "b", channels=5, sections=4, posts=300)
+    for path in pages:
+        counts[path].append(cold_statements(app, path))
+    assert counts == {
+        "/sitemap.xml": [5, 5],
+        "/sitemap-1.xml": [7, 7],
+        "/sitemap-2.xml": [6, 6],
+    }, counts

@@ -308,4 +308,14 @@ def article(article_id):
     )
 
 
-PAGE_ENDPOINTS = {"public.home", "public.section", "public.article"}
+PAGE_ENDPOINTS = {
+    "public.home",
+    "public.section",
+    "public.article",
+    # views/feeds.py registers read_cache_version and mark_cacheable too.
+    "feeds.site_feed",
+    "feeds.section_feed",
+    "feeds.sitemap",
+    "feeds.sitemap_page",
+    "feeds.robots",
+}
