@@ -10,12 +10,22 @@ load their rows in one statement.
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, g, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy.orm import selectinload
 
 import sitedata
 from models import Article, Status, Upload, db, utcnow
 from pagecache import PAGE_HEADER, VERSION_KEY, VIEWS_MARK
+from qrsvg import qr_svg
 from views.paging import page_number
 
 bp = Blueprint("public", __name__)
@@ -306,6 +316,26 @@ def article(article_id):
         og_image=upload_url(article.cover, external=True),
         active_channel_id=section.channel.id if section else None,
     )
+
+
+# The QR code only changes with the article's address, which is in its own URL
+# (host and scheme included): browsers may keep it.
+QR_MAX_AGE = 365 * 24 * 3600
+
+
+@bp.get("/articles/<int:article_id>/qr.svg")
+def article_qr(article_id):
+    """The QR code of an article's address (page tools: 分享到手机)."""
+    visible = db.session.scalar(
+        sa.select(Article.id).where(Article.id == article_id, Article.visible_clause())
+    )
+    if visible is None:
+        abort(404)
+    url = url_for("public.article", article_id=article_id, _external=True)
+    response = Response(qr_svg(url, title=url), mimetype="image/svg+xml")
+    response.cache_control.public = True
+    response.cache_control.max_age = QR_MAX_AGE
+    return response
 
 
 PAGE_ENDPOINTS = {
