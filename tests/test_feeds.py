@@ -447,3 +447,12 @@ def test_absolute_urls_rewrites_only_links_and_images(body, expected):
     assert expected in result
     if 'href="/z"' in body:
         assert 'href="https://school.example/z"' in result
+
+
+@pytest.mark.config(TRUSTED_HOSTS=["localhost"])
+def test_with_trusted_hosts_a_forged_host_is_refused(app, make_article):
+    make_article()
+    forged = reader(app).get("/feed.xml", headers={"Host": "evil.example"})
+    assert forged.status_code == 400
+    assert b"evil.example" not in forged.data
+    assert reader(app).get("/feed.xml").status_code == 200

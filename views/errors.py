@@ -1,7 +1,8 @@
 """Friendly error pages in the site's layout."""
 
-from flask import Flask, render_template, request
+from flask import Flask, Response, render_template, request
 from flask_babel import gettext as _
+from werkzeug.exceptions import SecurityError
 
 from uploads import display_size
 
@@ -22,6 +23,13 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(400)
     def bad_request(error):
         return page(400, _("Bad request"), _("The request could not be understood."))
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(error):
+        # A Host header outside TRUSTED_HOSTS: no link can be built for it,
+        # so the answer has no layout (and repeats nothing of the header).
+        message = _("This site is not served at this address.")
+        return Response(message, 400, mimetype="text/plain")
 
     @app.errorhandler(403)
     def forbidden(error):
