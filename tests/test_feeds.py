@@ -396,15 +396,17 @@ def test_robots_txt_keeps_crawlers_out_of_staff_pages(client):
         "/login",
         "/logout",
         "/account/password",
+        "/articles/*/qr.svg",
     }
     assert "Sitemap: http://localhost/sitemap.xml" in lines
-    # Every staff route is covered; photos and attachments stay allowed.
-    for rule in client.application.url_map.iter_rules():
-        path = rule.rule
-        staff = rule.endpoint.split(".")[0] in {"editor", "admin", "auth"}
-        staff = staff or path.startswith("/editor/")
-        covered = any(path.startswith(prefix) for prefix in disallowed)
-        assert covered == staff, path
+    # Every staff route and QR code is kept out; the rest (pages, photos and
+    # attachments) stays open. "*" matches one path segment here.
+    patterns = [re.escape(path).replace(r"\*", "[^/]+") for path in disallowed]
+    for route in client.application.url_map.iter_rules():
+        path = route.rule.replace("<", "").replace(">", "")
+        kept_out = route.endpoint.split(".")[0] in {"editor", "admin", "auth"}
+        kept_out = kept_out or path.startswith("/editor/") or path.endswith("/qr.svg")
+        assert any(re.match(p, path) for p in patterns) == kept_out, path
 
 
 @pytest.mark.parametrize(

@@ -305,8 +305,10 @@ def robots():
         url_for("auth.logout"),
         url_for("auth.change_password"),
     ]
+    # QR codes of articles (RFC 9309 wildcard): no use in image search.
+    qr_codes = url_for("public.article_qr", article_id=1).replace("/1/", "/*/")
     lines = ["User-agent: *"]
-    lines += [f"Disallow: {path}" for path in private]
+    lines += [f"Disallow: {path}" for path in (*private, qr_codes)]
     # Photos and attachments are public: image search may show them.
     lines += ["Allow: /uploads/", "Allow: /attachments/", ""]
     lines.append(f"Sitemap: {url_for('feeds.sitemap', _external=True)}")
