@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 FLASK := $(BIN)/flask --app app
+# DEMO=0: a brand-new site starts empty instead of with the demo school.
+DEMO ?= 1
 
 .PHONY: run test e2e lint format translations
 
@@ -25,7 +27,7 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 
 run: $(VENV)/.runtime
 	$(FLASK) init-db
-	$(FLASK) demo
+	$(FLASK) demo $(if $(filter 0 no false,$(DEMO)),--skip)
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C to stop)"
 	$(BIN)/python serve.py --host $(HOST) --port $(PORT)
 

@@ -17,7 +17,17 @@ import pagecache
 import security
 import sitedata
 from models import MAX_ID, db
-from views import admin, auth, editor, errors, feeds, files, health, public
+from views import (
+    admin,
+    auth,
+    editor,
+    errors,
+    feeds,
+    files,
+    firstrun,
+    health,
+    public,
+)
 
 csrf = CSRFProtect()
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -99,6 +109,7 @@ def create_app(test_config=None):
     app.register_blueprint(auth.bp)
     app.register_blueprint(editor.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(firstrun.bp)
     app.register_blueprint(files.bp)
     app.register_blueprint(health.bp)
     errors.init_app(app)

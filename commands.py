@@ -10,7 +10,8 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 import backup
-from models import Role, User, db
+import sitetree
+from models import Role, User, db, get_settings, set_setting
 from uploads import display_size
 
 
@@ -33,14 +34,25 @@ def init_db_command():
     """Create or upgrade the database; create an admin account on first run."""
     from flask_migrate import upgrade  # not loaded by server processes
 
+    is_new = not sa.inspect(db.engine).has_table("alembic_version")
     upgrade()
-    click.echo("Database is up to date.")
+    if is_new:
+        click.echo(f"Created the database {db.engine.url.database}.")
+    else:
+        click.echo("Database is up to date.")
     if db.session.scalar(sa.select(sa.func.count(User.id))) == 0:
         password = secrets.token_urlsafe(12)
-        create_user("admin", password, Role.ADMIN, "管理员")
+        admin = create_user("admin", password, Role.ADMIN, "管理员")
+        admin.needs_setup = True  # cleared by the first-run setup page
+        sitetree.ensure_default_sections()
+        db.session.commit()
         click.echo("Created the administrator account. Note this password now,")
         click.echo("it is shown only once:")
         click.echo(f"  username: admin   password: {password}")
+        click.echo(
+            "You will be asked to change it, and to enter the school's details, "
+            "at the first login."
+        )
 
 
 @click.command("create-user")
@@ -66,11 +78,30 @@ def create_user_command(username, role, display_name, password):
 
 
 @click.command("demo")
+@click.option(
+    "--force", is_flag=True, help="Load it even on a site with content of its own."
+)
+@click.option(
+    "--skip",
+    is_flag=True,
+    help="Do not load it, and remember not to on later runs (make run DEMO=0).",
+)
 @with_appcontext
-def demo_command():
-    """Load the demo school's sections and articles (safe to run again)."""
+def demo_command(force, skip):
+    """Load the demo school on a brand-new site (safe to run again)."""
     import demo
 
+    if skip:
+        if get_settings()["demo_state"] == "":
+            set_setting("demo_state", "skipped")
+            db.session.commit()
+        click.echo("Skipped the demo content.")
+        return
+    reason = None if force else demo.reason_not_to_load()
+    if reason:
+        click.echo(reason)
+        return
+    click.echo("Loading the demo content ...")
     created = demo.load_demo()
     click.echo(f"Demo content ready ({created} new articles).")
 

@@ -1,7 +1,9 @@
 """Demo content: a plausible school with channels, sections and articles.
 
 Loading is idempotent: sections are keyed on their slug, articles on their title,
-and site settings are only filled in while they still hold the defaults.
+and site settings are only filled in while they still hold the defaults. Every
+row it creates is recorded as an Origin with source "demo", so democlear.py
+can remove exactly that; `flask demo` loads it only on a brand-new instance.
 """
 
 import random
@@ -9,12 +11,14 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+import origins
 from models import (
     SETTING_DEFAULTS,
     Article,
     Role,
     Section,
     Status,
+    Upload,
     User,
     db,
     get_settings,
@@ -22,6 +26,9 @@ from models import (
     utcnow,
 )
 from sanitize import clean_html
+from sitetree import DEFAULT_SLUGS
+
+SOURCE = "demo"
 
 SETTINGS = {
     "school_name": "阳光实验中学",
@@ -364,16 +371,19 @@ def _fill_settings() -> None:
     for key, value in SETTINGS.items():
         if current.get(key) == SETTING_DEFAULTS[key]:
             set_setting(key, value)
+            origins.record(SOURCE, "setting", key, target_key=key)
 
 
 def _ensure_sections() -> dict[str, Section]:
     by_slug = {s.slug: s for s in db.session.scalars(sa.select(Section))}
+    created = []
     for position, (slug, name, children) in enumerate(SECTIONS):
         channel = by_slug.get(slug)
         if channel is None:
             channel = Section(slug=slug, name=name, position=position)
             db.session.add(channel)
             by_slug[slug] = channel
+            created.append(channel)
         for child_position, (child_slug, child_name) in enumerate(children):
             if child_slug not in by_slug:
                 child = Section(
@@ -384,7 +394,13 @@ def _ensure_sections() -> dict[str, Section]:
                 )
                 db.session.add(child)
                 by_slug[child_slug] = child
+                created.append(child)
     db.session.flush()
+    for section in created:
+        # The default tree (sitetree.py) is the school's, even when the demo
+        # happened to create it: clearing the demo keeps it.
+        if section.slug not in DEFAULT_SLUGS:
+            origins.record(SOURCE, "section", section.slug, target_id=section.id)
     return by_slug
 
 
@@ -400,23 +416,24 @@ def load_demo() -> int:
         sa.select(User).where(User.role == Role.ADMIN).order_by(User.id).limit(1)
     )
     created = 0
+    new_articles = []
 
     def add(slug, title, source, body, **fields):
         nonlocal created
         if title in existing:
             return
-        db.session.add(
-            Article(
-                title=title,
-                body_html=clean_html(body),
-                author_name=fields.pop("author"),
-                source=source,
-                section=sections[slug],
-                created_by=admin,
-                created_at=min(fields.get("published_at") or now, now),
-                **fields,
-            )
+        article = Article(
+            title=title,
+            body_html=clean_html(body),
+            author_name=fields.pop("author"),
+            source=source,
+            section=sections[slug],
+            created_by=admin,
+            created_at=min(fields.get("published_at") or now, now),
+            **fields,
         )
+        db.session.add(article)
+        new_articles.append(article)
         existing.add(title)
         created += 1
 
@@ -454,5 +471,44 @@ def load_demo() -> int:
             published_at=published_at,
         )
 
+    db.session.flush()
+    for article in new_articles:
+        origins.record(SOURCE, "article", article.title, target_id=article.id)
+    set_setting("demo_state", "loaded")
     db.session.commit()
     return created
+
+
+def reason_not_to_load() -> str | None:
+    """Why `flask demo` must leave this instance alone, or None if it is new."""
+    state = get_settings()["demo_state"]
+    if state == "cleared":
+        return (
+            "The demo content was cleared on this site, so it is not loaded "
+            "again (flask demo --force loads it anyway)."
+        )
+    if state == "skipped":
+        return (
+            "Loading the demo content was skipped when this site was created "
+            "(flask demo --force loads it anyway)."
+        )
+    if has_staff_content():
+        return (
+            "This site already has content of its own, so the demo content is "
+            "not loaded (flask demo --force loads it anyway)."
+        )
+    return None
+
+
+def has_staff_content() -> bool:
+    """Whether anyone added posts, uploads or sections that the demo did not."""
+    for model, target_type, extra in (
+        (Article, "article", ()),
+        (Upload, "upload", ()),
+        (Section, "section", (Section.slug.not_in(DEFAULT_SLUGS),)),
+    ):
+        demo_ids = origins.target_ids(SOURCE, target_type)
+        query = sa.select(model.id).where(model.id.not_in(demo_ids), *extra)
+        if db.session.scalar(query.limit(1)) is not None:
+            return True
+    return False

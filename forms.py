@@ -14,6 +14,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
+from wtforms.widgets import PasswordInput
 from wtforms.validators import (
     DataRequired,
     EqualTo,
@@ -43,9 +44,10 @@ def _slug_filter(value):
     return value.strip().lower() if isinstance(value, str) else value
 
 
-def _new_password(label, required=True):
+def _new_password(label, required=True, **kwargs):
     return PasswordField(
         label,
+        **kwargs,
         validators=[
             DataRequired() if required else Optional(),
             Length(
@@ -161,9 +163,44 @@ class SettingsForm(FlaskForm):
     icp_number = StringField(
         _l("ICP filing number"), filters=[_strip], validators=[Length(max=50)]
     )
+    psb_number = StringField(
+        _l("Public security filing number"),
+        filters=[_strip],
+        validators=[Length(max=50)],
+    )
     logo = FileField(_l("Logo"))
     remove_logo = BooleanField(_l("Remove the logo"))
     authors_can_publish = BooleanField(_l("Authors may publish without review"))
+
+
+class SetupForm(FlaskForm):
+    """The first-run setup: a password of one's own, then the school (optional)."""
+
+    # Typed values come back after an error elsewhere on the form: the page
+    # is sent only to the person who typed them, and is never cached.
+    new_password = _new_password(
+        _l("New password"), widget=PasswordInput(hide_value=False)
+    )
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        widget=PasswordInput(hide_value=False),
+        validators=[
+            DataRequired(),
+            EqualTo("new_password", message=_l("The two passwords do not match.")),
+        ],
+    )
+    school_name = StringField(
+        _l("School name"), filters=[_strip], validators=[Length(max=100)]
+    )
+    phone = SettingsForm.phone
+    address = SettingsForm.address
+    icp_number = SettingsForm.icp_number
+    psb_number = SettingsForm.psb_number
+    logo = FileField(_l("Logo"))
+
+
+class ConfirmForm(FlaskForm):
+    """A button that only needs its CSRF token (a confirmed action)."""
 
 
 # --- Articles (editor) ---------------------------------------------------------

@@ -98,6 +98,9 @@ class User(UserMixin, db.Model):
     session_token: Mapped[str] = mapped_column(sa.String(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # The administrator made by init-db with a generated password: until the
+    # first-run setup (views/firstrun.py) is done, that is the only page open.
+    needs_setup: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     articles: Mapped[list[Article]] = relationship(
         back_populates="created_by", foreign_keys="Article.created_by_id"
@@ -420,9 +423,14 @@ SETTING_DEFAULTS = {
     "address": "",
     "footer_text": "",
     "icp_number": "",
+    # 公网安备号, shown in the footer beside the ICP number.
+    "psb_number": "",
     "logo_id": "",
     # "1": authors publish directly; "0": their posts wait for review (审核).
     "authors_can_publish": "0",
+    # "": never decided; "loaded", "skipped" or "cleared": `flask demo` loads
+    # the demo school only on a brand-new instance, never after a clear.
+    "demo_state": "",
 }
 
 
@@ -442,6 +450,31 @@ def set_setting(key: str, value: str) -> None:
         db.session.add(Setting(key=key, value=value))
     else:
         row.value = value
+
+
+class Origin(db.Model):
+    """Where a row came from: the demo, or an import from another site.
+
+    One row per item a source created, keyed on the item's id in the source,
+    so a source can find its items again: to clear the demo, or to update
+    what an earlier import brought in instead of duplicating it. Settings
+    have no id here: their key is the target_key.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(20))  # "demo", "wordpress", …
+    source_key: Mapped[str] = mapped_column(sa.String(255))
+    target_type: Mapped[str] = mapped_column(sa.String(20))  # see TARGET_TYPES
+    target_id: Mapped[int | None]
+    target_key: Mapped[str | None] = mapped_column(sa.String(50))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    TARGET_TYPES = ("article", "section", "upload", "setting", "user")
+
+    __table_args__ = (
+        sa.UniqueConstraint("source", "target_type", "source_key"),
+        sa.Index("ix_origin_target", "target_type", "target_id"),
+    )
 
 
 class CacheState(db.Model):

@@ -118,15 +118,21 @@ def save_image(
 def discard(uploads: Iterable[Upload]) -> None:
     """Remove the files of uploads whose rows were rolled back."""
     for upload in uploads:
-        _unlink(file_path(upload))
+        unlink_files(files_of(upload))
 
 
-def delete_uploads(uploads: Iterable[Upload]) -> int:
-    """Delete the rows (committing) and then their files; return how many."""
+def files_of(upload: Upload) -> list[Path]:
+    """Every file kept on disk for the upload."""
+    return [file_path(upload)]
+
+
+def remove_upload_rows(uploads: Iterable[Upload]) -> list[Path]:
+    """Delete the rows without committing; return the files to unlink_files()
+    once the caller has committed (a rollback then leaves every file)."""
     uploads = list(uploads)
     if not uploads:
-        return 0
-    paths = [file_path(upload) for upload in uploads]
+        return []
+    paths = [path for upload in uploads for path in files_of(upload)]
     ids = [upload.id for upload in uploads]
     # A cover or logo pointing at a deleted image would break the page.
     db.session.execute(
@@ -134,9 +140,22 @@ def delete_uploads(uploads: Iterable[Upload]) -> int:
     )
     for upload in uploads:
         db.session.delete(upload)
-    db.session.commit()
+    return paths
+
+
+def unlink_files(paths: Iterable[Path]) -> None:
     for path in paths:
         _unlink(path)
+
+
+def delete_uploads(uploads: Iterable[Upload]) -> int:
+    """Delete the rows (committing) and then their files; return how many."""
+    uploads = list(uploads)
+    paths = remove_upload_rows(uploads)
+    if not uploads:
+        return 0
+    db.session.commit()
+    unlink_files(paths)
     return len(uploads)
 
 
@@ -162,23 +181,28 @@ def delete_article_files(article_id: int) -> int:
     return delete_uploads(u for u in uploads if u not in kept)
 
 
-def _used_elsewhere(upload: Upload, article_id: int) -> bool:
+def in_use(upload: Upload) -> bool:
+    """Whether a post, working copy, revision or the logo still shows the image."""
+    return _used_elsewhere(upload, None)
+
+
+def _used_elsewhere(upload: Upload, article_id: int | None) -> bool:
     if upload.kind != "image":
         return False
     url_part = f"/uploads/{upload.stored_name}"
     in_article = sa.select(Article.id).where(
-        Article.id != article_id,
+        Article.id != (article_id or 0),
         sa.or_(
             Article.body_html.contains(url_part, autoescape=True),
             Article.cover_id == upload.id,
         ),
     )
     in_draft = sa.select(ArticleDraft.id).where(
-        ArticleDraft.article_id != article_id,
+        ArticleDraft.article_id != (article_id or 0),
         ArticleDraft.body_html.contains(url_part, autoescape=True),
     )
     in_revision = sa.select(Revision.id).where(
-        Revision.article_id != article_id,
+        Revision.article_id != (article_id or 0),
         Revision.body_html.contains(url_part, autoescape=True),
     )
     is_logo = get_settings()["logo_id"] == str(upload.id)

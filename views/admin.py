@@ -67,6 +67,8 @@ AUDIT_LABELS = {
     "settings_changed": _l("Changed site settings"),
     "backup_created": _l("Made a backup"),
     "backup_downloaded": _l("Downloaded a backup"),
+    "setup_completed": _l("Completed the first-run setup"),
+    "demo_cleared": _l("Cleared the demo content"),
 }
 
 
@@ -508,7 +510,14 @@ def delete_section(section_id):
 
 # --- Site settings -----------------------------------------------------------
 
-TEXT_SETTINGS = ("school_name", "phone", "address", "footer_text", "icp_number")
+TEXT_SETTINGS = (
+    "school_name",
+    "phone",
+    "address",
+    "footer_text",
+    "icp_number",
+    "psb_number",
+)
 
 
 class LogoError(Exception):
@@ -547,23 +556,17 @@ def settings():
     return _render_settings(form)
 
 
-@bp.post("/settings")
-@admin_required
-def update_settings():
+def save_settings(new: dict[str, str], logo=None, remove_logo=False) -> list[str]:
+    """Store a new logo, write the settings that changed, commit; the changed keys.
+
+    Used by the settings page and the first-run setup. A logo that cannot be
+    used raises LogoError before anything is written.
+    """
     values = get_settings()
-    form = SettingsForm()
-    if not form.validate_on_submit():
-        return _render_settings(form)
-    new = {key: form[key].data or "" for key in TEXT_SETTINGS}
-    new["authors_can_publish"] = "1" if form.authors_can_publish.data else "0"
-    upload = form.logo.data
-    if upload and getattr(upload, "filename", ""):
-        try:
-            new["logo_id"] = str(_save_logo(upload))
-        except LogoError as error:
-            form.logo.errors.append(str(error))
-            return _render_settings(form)
-    elif form.remove_logo.data:
+    new = dict(new)
+    if logo and getattr(logo, "filename", ""):
+        new["logo_id"] = str(_save_logo(logo))
+    elif remove_logo:
         new["logo_id"] = ""
     changed = [key for key, value in new.items() if values.get(key) != value]
     for key in changed:
@@ -573,6 +576,22 @@ def update_settings():
     db.session.commit()
     if "logo_id" in changed:
         _delete_old_logo(values["logo_id"])
+    return changed
+
+
+@bp.post("/settings")
+@admin_required
+def update_settings():
+    form = SettingsForm()
+    if not form.validate_on_submit():
+        return _render_settings(form)
+    new = {key: form[key].data or "" for key in TEXT_SETTINGS}
+    new["authors_can_publish"] = "1" if form.authors_can_publish.data else "0"
+    try:
+        save_settings(new, form.logo.data, form.remove_logo.data)
+    except LogoError as error:
+        form.logo.errors.append(str(error))
+        return _render_settings(form)
     flash(_("The site settings have been saved."), "success")
     return redirect(url_for("admin.settings"))
 

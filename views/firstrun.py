@@ -1,0 +1,163 @@
+"""Blueprint "firstrun", /admin: the first-run setup and clearing the demo."""
+
+from flask import (
+    Blueprint,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf.csrf import CSRFError
+
+import audit
+import democlear
+from forms import ConfirmForm, SetupForm
+from models import db, get_settings
+from permissions import admin_required
+from uploads import display_size
+from views.admin import LogoError, save_settings
+from views.auth import relogin, rotate_session_token
+from views.editor import csrf_error
+from views.errors import wants_json
+
+bp = Blueprint("firstrun", __name__, url_prefix="/admin")
+
+SCHOOL_FIELDS = ("school_name", "phone", "address", "icp_number", "psb_number")
+# Everything staff reach after logging in; the readers' pages, the files
+# they show, login and logout stay open.
+_GATED_BLUEPRINTS = ("editor", "admin", "firstrun")
+_GATED_PREFIXES = ("/editor/", "/admin/")
+
+
+def _gated() -> bool:
+    if request.endpoint == "firstrun.setup":
+        return False
+    return (
+        request.blueprint in _GATED_BLUEPRINTS
+        or request.path.startswith(_GATED_PREFIXES)
+        or request.endpoint == "auth.change_password"
+    )
+
+
+@bp.before_app_request
+def _setup_comes_first():
+    # Reader pages return before current_user is loaded: no query for them.
+    if not _gated() or not current_user.is_authenticated:
+        return None
+    if not current_user.needs_setup:
+        return None
+    setup_url = url_for("firstrun.setup")
+    if wants_json():
+        message = _("Please finish the first-run setup first.")
+        return jsonify(error=message, location=setup_url), 403
+    return redirect(setup_url)
+
+
+def _render_setup(form: SetupForm, status: int = 200):
+    response = render_template(
+        "admin/setup.html", form=form, has_demo=get_settings()["demo_state"]
+    )
+    # The page may carry the passwords just typed back: never keep a copy.
+    return response, status, {"Cache-Control": "no-store"}
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+@login_required
+def setup():
+    user = current_user._get_current_object()
+    if not user.needs_setup:
+        return redirect(url_for("editor.dashboard"))
+    form = SetupForm()
+    if request.method == "GET":
+        settings = get_settings()
+        for key in SCHOOL_FIELDS:
+            form[key].data = settings[key]
+        return _render_setup(form)
+    if not form.validate_on_submit():
+        return _render_setup(form, 400 if form.errors else 200)
+    if user.check_password(form.new_password.data):
+        form.new_password.errors.append(
+            _("The new password must differ from the current one.")
+        )
+        return _render_setup(form, 400)
+    new = {key: form[key].data or "" for key in SCHOOL_FIELDS}
+    if not new["school_name"]:
+        del new["school_name"]  # left for later: keep the current name
+    user.set_password(form.new_password.data)
+    rotate_session_token(user)
+    user.needs_setup = False
+    audit.record("setup_completed", user.username)
+    try:
+        save_settings(new, form.logo.data)  # commits the password too
+    except LogoError as error:
+        db.session.rollback()
+        form.logo.errors.append(str(error))
+        return _render_setup(form, 400)
+    relogin(user)
+    flash(_("Setup is complete. Welcome!"), "success")
+    return redirect(url_for("editor.dashboard"))
+
+
+@bp.errorhandler(CSRFError)
+def _stale_form(error):
+    # A setup page left open past the session's idle time: show what was
+    # typed again with a fresh token instead of a bare error page.
+    if request.endpoint != "firstrun.setup" or not (
+        current_user.is_authenticated and current_user.needs_setup
+    ):
+        return csrf_error(error)
+    form = SetupForm()  # filled in from the request; renders a fresh token
+    form.new_password.errors = [
+        _("The page was too old to be saved. Check the form and save it again.")
+    ]
+    return _render_setup(form, 400)
+
+
+SETTING_LABELS = {
+    "school_name": _l("School name"),
+    "phone": _l("Contact phone"),
+    "address": _l("Address"),
+    "footer_text": _l("Footer text"),
+    "icp_number": _l("ICP filing number"),
+    "psb_number": _l("Public security filing number"),
+    "logo_id": _l("Logo"),
+}
+
+
+@bp.get("/demo")
+@admin_required
+def demo_content():
+    plan = democlear.make_plan()
+    return render_template(
+        "admin/demo.html",
+        plan=plan,
+        form=ConfirmForm(),
+        labels=SETTING_LABELS,
+        upload_size=display_size(plan.upload_bytes),
+    )
+
+
+@bp.post("/demo/clear")
+@admin_required
+def clear_demo():
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        flash(_("The form had expired. Please try again."), "error")
+        return redirect(url_for("firstrun.demo_content"))
+    cleared = democlear.clear()
+    flash(
+        _(
+            "The demo content has been cleared: %(posts)d posts, %(sections)d "
+            "sections and %(files)d files removed.",
+            posts=cleared.posts,
+            sections=cleared.sections,
+            files=cleared.files,
+        ),
+        "success",
+    )
+    return redirect(url_for("firstrun.demo_content"))
