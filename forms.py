@@ -14,7 +14,6 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.widgets import PasswordInput
 from wtforms.validators import (
     DataRequired,
     EqualTo,
@@ -23,6 +22,7 @@ from wtforms.validators import (
     Optional,
     Regexp,
 )
+from wtforms.widgets import PasswordInput
 
 
 class LoginForm(FlaskForm):

@@ -1,11 +1,13 @@
 """The CLI a self-hoster uses: init-db, create-user."""
 
+from pathlib import Path
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from app import create_app
-from models import Article, Role, User, db
+from models import Article, Role, Section, User, db
 
 
 def fresh_app(tmp_path):
@@ -110,3 +112,68 @@ def test_missing_secret_key_is_generated_once_and_kept(tmp_path):
     second = create_app(config)
     assert first.config["SECRET_KEY"] and len(first.config["SECRET_KEY"]) >= 32
     assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+
+
+# --- A fresh install, as `make run` does it ----------------------------------
+
+
+def test_fresh_install_messages_read_in_order(tmp_path):
+    app = fresh_app(tmp_path)
+    runner = app.test_cli_runner()
+    output = runner.invoke(args=["init-db"]).output
+    output += runner.invoke(args=["demo"]).output
+    lines = output.splitlines()
+
+    def line_of(text):
+        return next(i for i, line in enumerate(lines) if text in line)
+
+    steps = [
+        line_of("Created the database"),
+        line_of("username: admin"),
+        line_of("asked to change it"),
+        line_of("Loading the demo content"),
+        line_of("Demo content ready"),
+    ]
+    assert steps == sorted(steps), output
+    assert "up to date" not in output
+    with app.app_context():
+        admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
+        assert admin.needs_setup
+        db.engine.dispose()
+
+
+def test_init_db_gives_a_new_site_the_default_sections(tmp_path):
+    from sitetree import DEFAULT_SLUGS
+
+    app = fresh_app(tmp_path)
+    app.test_cli_runner().invoke(args=["init-db"])
+    with app.app_context():
+        assert set(db.session.scalars(sa.select(Section.slug))) == DEFAULT_SLUGS
+        db.engine.dispose()
+
+
+def test_demo_skipped_on_a_new_site_is_not_loaded_later(tmp_path):
+    app = fresh_app(tmp_path)
+    runner = app.test_cli_runner()
+    runner.invoke(args=["init-db"])
+    assert "Skipped" in runner.invoke(args=["demo", "--skip"]).output
+    output = runner.invoke(args=["demo"]).output
+    assert "skipped" in output and "Demo content ready" not in output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Article.id))) == 0
+        db.engine.dispose()
+
+
+def test_demo_leaves_a_site_with_its_own_posts_alone(app, runner, make_article):
+    make_article(title="我们自己的新闻")
+    output = runner.invoke(args=["demo"]).output
+    assert "content of its own" in output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Article.id))) == 1
+
+
+def test_make_run_skips_the_demo_with_demo_0():
+    makefile = (Path(__file__).parent.parent / "Makefile").read_text()
+    recipe = makefile.split("\nrun:")[1].split("\n\n")[0]
+    assert recipe.index("init-db") < recipe.index(" demo") < recipe.index("serve.py")
+    assert "--skip" in recipe and "DEMO" in recipe

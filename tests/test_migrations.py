@@ -89,3 +89,77 @@ def test_an_upgraded_site_serves_its_old_posts(tmp_path):
     app.extensions["pagecache"].hot.dispose()
     with app.app_context():
         db.engine.dispose()
+
+
+def test_0004_demo_loaded_before_origins_existed_can_still_be_cleared(tmp_path):
+    import demo
+    import democlear
+    from models import Article, Origin, Section, get_settings
+    from sitetree import DEFAULT_SLUGS
+
+    def quoted(text):
+        return "'" + text.replace("'", "''") + "'"
+
+    rows, ids = [], {}
+    for position, (slug, name, children) in enumerate(demo.SECTIONS):
+        ids[slug] = len(ids) + 1
+        rows.append(f"({ids[slug]}, {quoted(name)}, '{slug}', {position}, NULL)")
+        for child_position, (child, child_name) in enumerate(children):
+            ids[child] = len(ids) + 1
+            rows.append(
+                f"({ids[child]}, {quoted(child_name)}, '{child}', {child_position},"
+                f" {ids[slug]})"
+            )
+    posts = [(slug, title) for slug, title, *_ in demo.ARTICLES]
+    posts += [(slug, title) for slug, title, *_ in demo.HIDDEN_ARTICLES]
+    # The demo's posts, by its account (the first admin); then a teacher's post
+    # in a section only the demo made.
+    posts.append(("classroom", "我的公开课"))
+    articles = [
+        f"({n}, {quoted(title)}, '<p>正文</p>', '', '', {ids[slug]}, 'published',"
+        f" '2026-03-01 08:00:00', 0, 0, 1, '2026-03-01 08:00:00',"
+        f" '2026-03-01 08:00:00', {2 if title == '我的公开课' else 1})"
+        for n, (slug, title) in enumerate(posts, start=1)
+    ]
+    settings = [f"('{key}', {quoted(value)})" for key, value in demo.SETTINGS.items()]
+    settings.append("('phone', '0571-1111 2222')")  # staff changed it
+    app = school_at(
+        tmp_path,
+        "0003",
+        "INSERT INTO user (id, username, display_name, password_hash, role,"
+        " active, session_token, created_at) VALUES"
+        " (1, 'admin', '管理员', 'x', 'admin', 1, 't', '2026-01-01 00:00:00'),"
+        " (2, 'wang', '王老师', 'x', 'author', 1, 't', '2026-01-01 00:00:00')",
+        "INSERT INTO section (id, name, slug, position, parent_id) VALUES "
+        + ", ".join(rows),
+        "INSERT INTO article (id, title, body_html, excerpt, author_name,"
+        " section_id, status, published_at, pinned, views, version, created_at,"
+        " updated_at, created_by_id) VALUES " + ", ".join(articles),
+        "INSERT OR REPLACE INTO setting (key, value) VALUES "
+        + ", ".join(settings[:-1]),
+        "UPDATE setting SET value = '0571-1111 2222' WHERE key = 'phone'",
+    )
+    with app.app_context():
+        upgrade()
+        assert db.session.scalar(sa.select(sa.func.count(Origin.id))) == 0
+        with app.test_request_context():
+            cleared = democlear.clear()
+        titles = db.session.scalars(sa.select(Article.title)).all()
+        slugs = set(db.session.scalars(sa.select(Section.slug)))
+        settings = get_settings()
+        db.session.remove()
+        # And back: the accounts survive the column being dropped.
+        downgrade(revision="0003")
+        with db.engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            assert not inspector.has_table("origin")
+            columns = {c["name"] for c in inspector.get_columns("user")}
+            assert "needs_setup" not in columns
+            users = connection.execute(sa.text("SELECT count(*) FROM user"))
+            assert users.scalar() == 2
+        db.engine.dispose()
+    assert cleared.posts == len(posts) - 1
+    assert titles == ["我的公开课"]
+    assert slugs == DEFAULT_SLUGS | {"teaching", "classroom"}
+    assert settings["phone"] == "0571-1111 2222"
+    assert settings["icp_number"] == "" and settings["school_name"] == "SchoolNews"

@@ -17,12 +17,14 @@ depends_on = None
 
 def upgrade():
     # Existing accounts have long been in use: none of them needs the setup.
-    with op.batch_alter_table("user", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "needs_setup", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
-        )
+    # A plain ADD COLUMN, not a batch copy: SQLite refuses to drop the old
+    # "user" table while other tables' foreign keys point at it.
+    op.add_column(
+        "user",
+        sa.Column(
+            "needs_setup", sa.Boolean(), nullable=False, server_default=sa.false()
+        ),
+    )
     # Demo content loaded before this table existed has no rows here; the
     # clear-demo action recognises it by the demo's slugs and titles instead
     # (democlear.py), so nothing needs filling in.
@@ -50,5 +52,8 @@ def downgrade():
     with op.batch_alter_table("origin", schema=None) as batch_op:
         batch_op.drop_index("ix_origin_target")
     op.drop_table("origin")
-    with op.batch_alter_table("user", schema=None) as batch_op:
-        batch_op.drop_column("needs_setup")
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite 3.35+ drops a column in place (see upgrade for why no batch).
+        op.execute('ALTER TABLE "user" DROP COLUMN needs_setup')
+    else:
+        op.drop_column("user", "needs_setup")
