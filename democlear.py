@@ -138,11 +138,13 @@ def make_plan() -> Plan:
             sa.select(Article.section_id).where(Article.id.not_in(removed)).distinct()
         )
     )
-    candidates = db.session.scalars(
-        sa.select(Section)
-        .where(Section.id.in_(_demo_section_ids()))
-        .order_by(Section.parent_id.is_not(None), Section.position, Section.id)
-    ).all()
+    candidates = sorted(
+        db.session.scalars(
+            sa.select(Section).where(Section.id.in_(_demo_section_ids()))
+        ),
+        # In navigation order: by channel, then within it.
+        key=lambda s: (s.channel.position, s.channel.id, s.parent_id or 0, s.position),
+    )
     candidate_ids = {section.id for section in candidates}
     for section in candidates:
         children = {child.id for child in section.children}

@@ -654,6 +654,8 @@ def test_admin_posts_without_csrf_token_are_refused(app, client, make_section):
         (f"/admin/sections/{sid}/delete", {"target_id": "0"}),
         ("/admin/settings", settings_data()),
         ("/admin/backups", {}),
+        ("/admin/setup", {"new_password": "x" * 10, "confirm": "x" * 10}),
+        ("/admin/demo/clear", {}),
     ]
     admin_posts = {
         rule.rule.replace("<int:user_id>", str(author.id)).replace(

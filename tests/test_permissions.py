@@ -102,12 +102,20 @@ def admin_routes(w):
             "/admin/settings",
             {"school_name": "学校", "phone": "", "address": ""},
         ),
+        ("GET", "/admin/setup", None),
+        ("POST", "/admin/setup", {"new_password": "x", "confirm": "x"}),
+        ("GET", "/admin/demo", None),
+        ("POST", "/admin/demo/clear", {}),
         (
             "POST",
             f"/admin/sections/{section}/delete",
             {"target_id": str(w["other_id"])},
         ),
     ]
+
+
+# Pages an admin is sent away from once they are done with them.
+DONE_REDIRECTS = {"/admin/setup": "/editor/"}
 
 
 def client_as(app, role):
@@ -133,6 +141,8 @@ def test_admin_route_matrix(app, world, role):
             ok = response.status_code == 302 and location.startswith("/login?next=")
         elif role in (AUTHOR, EDITOR):
             ok = response.status_code == 403
+        elif url in DONE_REDIRECTS:
+            ok = response.status_code == 302 and location == DONE_REDIRECTS[url]
         else:
             ok = expected_ok(method, response.status_code, location)
         if not ok:

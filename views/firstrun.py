@@ -11,7 +11,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 import audit
@@ -67,7 +67,7 @@ def _render_setup(form: SetupForm, status: int = 200):
 
 
 @bp.route("/setup", methods=["GET", "POST"])
-@login_required
+@admin_required  # init-db's generated account is an administrator
 def setup():
     user = current_user._get_current_object()
     if not user.needs_setup:

@@ -93,6 +93,7 @@ def test_editor_pages_pass_wcag_aa(
         "/admin/sections",
         "/admin/settings",
         "/admin/backups",
+        "/admin/demo",
     ]:
         page.goto(path)
         page.wait_for_load_state("networkidle")
