@@ -487,6 +487,8 @@ def reason_not_to_load() -> str | None:
             "The demo content was cleared on this site, so it is not loaded "
             "again (flask demo --force loads it anyway)."
         )
+    if state == "loaded" and not has_staff_content():
+        return "The demo content is already loaded."
     if state == "skipped":
         return (
             "Loading the demo content was skipped when this site was created "

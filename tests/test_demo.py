@@ -32,8 +32,10 @@ def test_demo_creates_channels_sections_and_forty_articles(app, runner):
 def test_demo_twice_creates_nothing_new(app, runner):
     run_demo(runner)
     articles, sections = count(app, Article), count(app, Section)
-    output = run_demo(runner)
-    assert "(0 new articles)" in output
+    assert "already loaded" in run_demo(runner)
+    assert (count(app, Article), count(app, Section)) == (articles, sections)
+    # Even when asked to load it again regardless.
+    assert "(0 new articles)" in runner.invoke(args=["demo", "--force"]).output
     assert (count(app, Article), count(app, Section)) == (articles, sections)
 
 

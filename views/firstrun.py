@@ -60,7 +60,7 @@ def _setup_comes_first():
 
 def _render_setup(form: SetupForm, status: int = 200):
     response = render_template(
-        "admin/setup.html", form=form, has_demo=get_settings()["demo_state"]
+        "admin/setup.html", form=form, demo_state=get_settings()["demo_state"]
     )
     # The page may carry the passwords just typed back: never keep a copy.
     return response, status, {"Cache-Control": "no-store"}
@@ -79,7 +79,7 @@ def setup():
             form[key].data = settings[key]
         return _render_setup(form)
     if not form.validate_on_submit():
-        return _render_setup(form, 400 if form.errors else 200)
+        return _render_setup(form, 400)
     if user.check_password(form.new_password.data):
         form.new_password.errors.append(
             _("The new password must differ from the current one.")
