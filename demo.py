@@ -504,13 +504,17 @@ def reason_not_to_load() -> str | None:
 
 def has_staff_content() -> bool:
     """Whether anyone added posts, uploads or sections that the demo did not."""
-    for model, target_type, extra in (
-        (Article, "article", ()),
-        (Upload, "upload", ()),
-        (Section, "section", (Section.slug.not_in(DEFAULT_SLUGS),)),
-    ):
-        demo_ids = origins.target_ids(SOURCE, target_type)
-        query = sa.select(model.id).where(model.id.not_in(demo_ids), *extra)
-        if db.session.scalar(query.limit(1)) is not None:
-            return True
-    return False
+    articles = origins.target_ids(SOURCE, "article")
+    staff = (
+        sa.select(Article.id).where(Article.id.not_in(articles)),
+        # Photos in the demo's posts are the demo's, recorded or not.
+        sa.select(Upload.id).where(
+            Upload.id.not_in(origins.target_ids(SOURCE, "upload")),
+            sa.or_(Upload.article_id.is_(None), Upload.article_id.not_in(articles)),
+        ),
+        sa.select(Section.id).where(
+            Section.id.not_in(origins.target_ids(SOURCE, "section")),
+            Section.slug.not_in(DEFAULT_SLUGS),
+        ),
+    )
+    return any(db.session.scalar(query.limit(1)) is not None for query in staff)

@@ -1,9 +1,13 @@
 """The `demo` command: a plausible school, loaded idempotently."""
 
+import io
+
 import sqlalchemy as sa
+from PIL import Image
 
 import demo
-from models import Article, Section, db, get_settings, set_setting
+import storage
+from models import Article, Section, Upload, db, get_settings, set_setting
 from sanitize import clean_html
 
 
@@ -97,3 +101,23 @@ def test_demo_home_page_renders_every_channel(app, runner, client):
     html = client.get("/").get_data(as_text=True)
     for _slug, name, _children in demo.SECTIONS:
         assert name in html
+
+
+def test_demo_photos_do_not_make_the_site_look_used(app, runner):
+    run_demo(runner)
+    with app.app_context():
+        post = db.session.scalar(sa.select(Article).limit(1))
+        buffer = io.BytesIO()
+        Image.new("RGB", (20, 20)).save(buffer, "PNG")
+        buffer.seek(0)
+        storage.save_image(buffer, "操场.png", user_id=None, article_id=post.id)
+        db.session.commit()
+    assert "already loaded" in run_demo(runner)
+    with app.app_context():
+        buffer = io.BytesIO()
+        Image.new("RGB", (20, 20)).save(buffer, "PNG")
+        buffer.seek(0)
+        storage.save_image(buffer, "校徽.png", user_id=None)  # a teacher's logo
+        db.session.commit()
+        assert db.session.scalar(sa.select(sa.func.count(Upload.id))) == 2
+    assert "content of its own" in run_demo(runner)
