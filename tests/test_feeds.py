@@ -405,7 +405,8 @@ def test_robots_txt_keeps_crawlers_out_of_staff_pages(client):
     for route in client.application.url_map.iter_rules():
         path = route.rule.replace("<", "").replace(">", "")
         kept_out = route.endpoint.split(".")[0] in {"editor", "admin", "auth"}
-        kept_out = kept_out or path.startswith("/editor/") or path.endswith("/qr.svg")
+        staff_path = path.startswith(("/editor/", "/admin/"))
+        kept_out = kept_out or staff_path or path.endswith("/qr.svg")
         assert any(re.match(p, path) for p in patterns) == kept_out, path
 
 
