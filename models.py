@@ -12,6 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from pictures import picture_id_for
+
 
 class Base(DeclarativeBase):
     pass
@@ -187,6 +189,12 @@ class Article(db.Model):
     cover_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("upload.id", use_alter=True, ondelete="SET NULL")
     )
+    # What lists, the picture-news block and share previews show: the chosen
+    # cover, else the first of the site's own images in the body (pictures.py).
+    # Kept by ORM events (see below) like the excerpt.
+    picture_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("upload.id", use_alter=True, ondelete="SET NULL")
+    )
     views: Mapped[int] = mapped_column(default=0)
     # Bumped on every editor save; a save based on an older version is a conflict.
     version: Mapped[int] = mapped_column(default=1)
@@ -204,6 +212,9 @@ class Article(db.Model):
     )
     updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
     cover: Mapped[Upload | None] = relationship(foreign_keys=[cover_id])
+    picture: Mapped[Upload | None] = relationship(
+        foreign_keys=[picture_id], viewonly=True
+    )
     attachments: Mapped[list[Upload]] = relationship(
         primaryjoin=(
             "and_(Upload.article_id == Article.id, Upload.kind == 'attachment')"
@@ -244,6 +255,16 @@ class Article(db.Model):
             "deleted_at",
         ),
         sa.Index("ix_article_views", "views"),
+        # Newest posts with a picture (the home page's picture news), in index
+        # order. Partial, so only queries asking for a picture can pick it.
+        sa.Index(
+            "ix_article_picture_order",
+            "published_at",
+            "status",
+            "deleted_at",
+            sqlite_where=sa.text("picture_id IS NOT NULL"),
+            postgresql_where=sa.text("picture_id IS NOT NULL"),
+        ),
         sa.Index("ix_article_updated", "updated_at"),
     )
 
@@ -305,6 +326,15 @@ def _keep_derived_columns(mapper, connection, article: Article) -> None:
         article.excerpt = make_excerpt(article.summary, article.body_html)
     if history.section_id.history.has_changes() or article.channel_id is None:
         article.channel_id = channel_of(connection, article.section_id)
+    if (
+        state.key is None  # being inserted
+        or history.body_html.history.has_changes()
+        or history.cover_id.history.has_changes()
+        or history.cover.history.has_changes()
+    ):
+        article.picture_id = picture_id_for(
+            connection, article.cover_id, article.body_html
+        )
 
 
 def derived_values(article: Article, values: dict, connection) -> dict:
@@ -317,6 +347,12 @@ def derived_values(article: Article, values: dict, connection) -> dict:
         )
     if values.get("section_id") is not None:
         extra["channel_id"] = channel_of(connection, values["section_id"])
+    if "cover_id" in values or "body_html" in values:
+        extra["picture_id"] = picture_id_for(
+            connection,
+            values.get("cover_id", article.cover_id),
+            values.get("body_html", article.body_html),
+        )
     return extra
 
 

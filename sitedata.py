@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app, g, url_for
@@ -35,6 +36,15 @@ class NavSection:
         return self.parent or self
 
 
+class Logo(NamedTuple):
+    """The logo's upload as pages need it (thumbnails.url() accepts it)."""
+
+    stored_name: str
+    width: int | None
+    height: int | None
+    kind: str = "image"
+
+
 @dataclass
 class SiteData:
     settings: dict[str, str]
@@ -42,6 +52,7 @@ class SiteData:
     by_id: dict[int, NavSection]
     by_slug: dict[str, NavSection]
     logo_url: str | None
+    logo: Logo | None = None
 
 
 def load() -> SiteData:
@@ -62,22 +73,24 @@ def load() -> SiteData:
         else:
             node.parent = parent
             parent.children.append(node)
-    logo_url = None
+    logo_url = logo = None
     logo_id = parse_id(settings.get("logo_id"))
     if logo_id:
-        stored_name = db.session.scalar(
-            sa.select(Upload.stored_name).where(
+        row = db.session.execute(
+            sa.select(Upload.stored_name, Upload.width, Upload.height).where(
                 Upload.id == logo_id, Upload.kind == "image"
             )
-        )
-        if stored_name:
-            logo_url = url_for("files.upload", stored_name=stored_name)
+        ).first()
+        if row:
+            logo = Logo(row.stored_name, row.width, row.height)
+            logo_url = url_for("files.upload", stored_name=row.stored_name)
     return SiteData(
         settings=settings,
         channels=channels,
         by_id=by_id,
         by_slug={node.slug: node for node in by_id.values()},
         logo_url=logo_url,
+        logo=logo,
     )
 
 

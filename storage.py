@@ -19,7 +19,9 @@ from typing import BinaryIO
 import sqlalchemy as sa
 from flask import current_app
 
+import thumbnails
 from models import Article, ArticleDraft, Revision, Status, Upload, db, get_settings
+from pictures import picture_id_for
 from uploads import clean_original_name, process_image, random_name
 
 # What uploads.random_name() produces: hex and one short extension. Anything
@@ -102,7 +104,7 @@ def save_image(
     a usable JPEG, PNG, GIF or WebP.
     """
     image = process_image(stream, filename=original_name)
-    return save_upload(
+    upload = save_upload(
         image.data,
         kind="image",
         ext=image.ext,
@@ -113,6 +115,10 @@ def save_image(
         width=image.width,
         height=image.height,
     )
+    # Made now, once, at the sizes the pages show; one that fails here is
+    # made on its first request instead (see thumbnails.py).
+    thumbnails.make(upload, thumbnails.PHOTO_VARIANTS, data=image.data)
+    return upload
 
 
 def discard(uploads: Iterable[Upload]) -> None:
@@ -122,8 +128,8 @@ def discard(uploads: Iterable[Upload]) -> None:
 
 
 def files_of(upload: Upload) -> list[Path]:
-    """Every file kept on disk for the upload."""
-    return [file_path(upload)]
+    """Every file kept on disk for the upload: the original and its thumbnails."""
+    return [file_path(upload), *thumbnails.paths(upload.stored_name)]
 
 
 def remove_upload_rows(uploads: Iterable[Upload]) -> list[Path]:
@@ -138,8 +144,23 @@ def remove_upload_rows(uploads: Iterable[Upload]) -> list[Path]:
     db.session.execute(
         sa.update(Article).where(Article.cover_id.in_(ids)).values(cover_id=None)
     )
+    shown_by = db.session.execute(
+        sa.select(Article.id, Article.body_html).where(Article.picture_id.in_(ids))
+    ).all()
     for upload in uploads:
         db.session.delete(upload)
+    db.session.flush()
+    # Posts that showed a deleted image as their picture fall back to the
+    # next choice (a body image that is still there), else none.
+    for article_id, body_html in shown_by:
+        db.session.execute(
+            sa.update(Article)
+            .where(Article.id == article_id)
+            .values(
+                picture_id=picture_id_for(db.session.connection(), None, body_html),
+                updated_at=Article.updated_at,  # not an edit
+            )
+        )
     return paths
 
 

@@ -608,7 +608,12 @@ def test_replacing_logo_deletes_the_old_file(app, admin_client, tmp_path):
     with app.app_context():
         uploads = db.session.scalars(sa.select(Upload)).all()
         assert [str(u.id) for u in uploads] == [stored_settings(app)["logo_id"]]
-    assert len(list((tmp_path / "uploads").iterdir())) == 1
+    assert len([p for p in (tmp_path / "uploads").iterdir() if p.is_file()]) == 1
+    # Only the current logo's thumbnails and icons are left.
+    stem = uploads[0].stored_name.partition(".")[0]
+    assert {
+        p.name.partition("-")[0] for p in (tmp_path / "uploads/thumbs").iterdir()
+    } == {stem}
 
 
 # --- audit log -----------------------------------------------------------------

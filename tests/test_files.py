@@ -662,8 +662,13 @@ def test_deleting_an_articles_files_removes_rows_and_files(
         assert db.session.scalar(db.select(db.func.count(Upload.id))) == 1
     assert not stored_file(app, image["url"]).exists()
     assert stored_file(app, other["url"]).exists()
-    assert [p.name for p in Path(app.config["UPLOAD_FOLDER"]).iterdir()] == [
-        other["url"].rsplit("/", 1)[1]
+    folder = Path(app.config["UPLOAD_FOLDER"])
+    other_name = other["url"].rsplit("/", 1)[1]
+    assert [p.name for p in folder.iterdir() if p.is_file()] == [other_name]
+    # The deleted photo's thumbnails went with it; the other's stay.
+    other_stem = other_name.partition(".")[0]
+    assert sorted(p.name for p in (folder / "thumbs").iterdir()) == [
+        f"{other_stem}-{size}.jpg" for size in ("240", "480", "960")
     ]
 
 

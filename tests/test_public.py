@@ -366,10 +366,13 @@ def test_article_cover_is_the_share_preview_image(app, client, make_article):
     cover_id = image_upload(app)
     article_id = make_article(cover_id=cover_id)
     html = text(client.get(f"/articles/{article_id}"))
+    # Its 960 x 640 thumbnail: a JPEG of known size, whatever was uploaded.
     assert (
-        '<meta property="og:image" content="http://localhost/uploads/c0ffee.jpg">'
-        in html
+        '<meta property="og:image"'
+        ' content="http://localhost/uploads/thumbs/c0ffee-960.jpg">' in html
     )
+    assert '<meta property="og:image:width" content="960">' in html
+    assert '<meta property="og:image:height" content="640">' in html
 
 
 def test_article_without_cover_has_no_share_image(client, article_id):

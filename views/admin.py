@@ -22,6 +22,7 @@ from flask_login import current_user
 import audit
 import backup
 import storage
+import thumbnails
 from forms import (
     PasswordResetForm,
     SectionDeleteForm,
@@ -532,6 +533,8 @@ def _save_logo(file) -> int:
         )
     except UploadError as error:
         raise LogoError(str(error)) from error
+    # The site's icons, made once now (or on their first request if this fails).
+    thumbnails.make(upload, thumbnails.ICON_VARIANTS)
     return upload.id
 
 

@@ -13,6 +13,7 @@ from flask import (
     Blueprint,
     current_app,
     jsonify,
+    redirect,
     request,
     send_from_directory,
     url_for,
@@ -22,7 +23,9 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
+import sitedata
 import storage
+import thumbnails
 from docx_import import docx_to_html
 from models import Article, Upload, db, parse_id
 from permissions import can_edit
@@ -209,6 +212,68 @@ def upload(stored_name: str):
     return response
 
 
+@bp.get("/uploads/thumbs/<name>")
+def thumbnail(name: str):
+    # A thumbnail on disk is served without a query: it exists only while
+    # its upload does (storage.files_of names both for deletion).
+    parsed = thumbnails.parse_name(name)
+    if parsed is None:
+        raise NotFound()
+    stem, variant = parsed
+    if not (thumbnails.folder() / name).is_file():
+        row = _image_by_stem(stem)
+        if row is None:
+            raise NotFound()
+        if not thumbnails.make(row, [variant]):
+            # Missing or undecodable original: the page shows the original's
+            # URL instead (a broken picture at worst, as before thumbnails).
+            response = redirect(_image_url(row))
+            response.cache_control.max_age = 300
+            return response
+    response = send_from_directory(
+        thumbnails.folder(),
+        name,
+        conditional=True,
+        mimetype=thumbnails.VARIANTS[variant].content_type,
+        max_age=IMAGE_MAX_AGE,
+    )
+    response.cache_control.public = True
+    response.cache_control.immutable = True
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = UPLOAD_CSP
+    return response
+
+
+# Not fingerprinted (browsers and crawlers ask for this fixed path), so a
+# changed logo shows within a day; pages link the logo's immutable icon URLs.
+FAVICON_MAX_AGE = 24 * 3600
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """The school's logo as an icon, else the bundled default icon."""
+    logo = sitedata.current().logo
+    if logo is not None:
+        name = thumbnails.name_of(logo.stored_name, "favicon")
+        if (thumbnails.folder() / name).is_file() or thumbnails.make(logo, ["favicon"]):
+            response = send_from_directory(
+                thumbnails.folder(), name, conditional=True, mimetype="image/x-icon"
+            )
+        else:
+            logo = None
+    if logo is None:
+        response = send_from_directory(
+            current_app.static_folder,
+            "favicon.ico",
+            conditional=True,
+            mimetype="image/x-icon",
+        )
+    response.cache_control.no_cache = None
+    response.cache_control.public = True
+    response.cache_control.max_age = FAVICON_MAX_AGE
+    return response
+
+
 @bp.get("/attachments/<int:upload_id>")
 def attachment(upload_id: int):
     row = db.session.get(Upload, upload_id)
@@ -268,6 +333,17 @@ def _may_download(upload: Upload) -> bool:
     if article is not None:
         return can_edit(current_user, article)
     return current_user.can_review or upload.uploaded_by_id == current_user.id
+
+
+def _image_by_stem(stem: str) -> Upload | None:
+    # A range on the unique stored_name index: "<stem>." up to "<stem>/".
+    return db.session.scalar(
+        db.select(Upload).where(
+            Upload.stored_name > f"{stem}.",
+            Upload.stored_name < f"{stem}/",
+            Upload.kind == "image",
+        )
+    )
 
 
 def _image_url(upload: Upload) -> str:

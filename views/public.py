@@ -7,6 +7,7 @@ settings and sections come from sitedata, lists read ids in index order and
 load their rows in one statement.
 """
 
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -23,6 +24,7 @@ from flask import (
 from sqlalchemy.orm import selectinload
 
 import sitedata
+import thumbnails
 from models import Article, Status, Upload, db, utcnow
 from pagecache import PAGE_HEADER, VERSION_KEY, VIEWS_MARK
 from qrsvg import qr_svg
@@ -31,6 +33,8 @@ from views.paging import page_number
 bp = Blueprint("public", __name__)
 
 HOME_CHANNEL_POSTS = 6
+# 图片新闻: one big picture and four small ones.
+HOME_PICTURES = 5
 # Pinned posts first, then the newest, across the whole site.
 HOME_HEADLINES = 8
 MOST_READ_POSTS = 10
@@ -53,14 +57,14 @@ def visible_ids(column=None, value=None):
 
 
 def load_articles(ids) -> list[Article]:
-    """The articles with these ids, in this order, with their covers."""
+    """The articles with these ids, in this order, with their pictures."""
     ids = list(dict.fromkeys(ids))
     if not ids:
         return []
     rows = db.session.scalars(
         sa.select(Article)
         .where(Article.id.in_(ids))
-        .options(selectinload(Article.cover))
+        .options(selectinload(Article.picture))
     )
     by_id = {article.id: article for article in rows}
     return [by_id[i] for i in ids if i in by_id]
@@ -89,33 +93,42 @@ def listing_total(section, ids: sa.Select) -> int:
     return totals[section.id]
 
 
-def channel_heads(channels, limit: int) -> dict[int, list[int]]:
-    """The first `limit` ids of every channel, in one statement.
+def picture_ids() -> sa.Select:
+    """Visible posts with a picture, newest first (pinning aside).
 
-    One UNION ALL of per-channel subqueries: each reads its own index range,
-    and the number of statements does not grow with the number of channels.
+    Read in order from the partial index ix_article_picture_order.
     """
-    if not channels:
+    return (
+        sa.select(Article.id)
+        .where(Article.visible_clause(), Article.picture_id.is_not(None))
+        .order_by(Article.published_at.desc(), Article.id.desc())
+    )
+
+
+def heads(queries: dict) -> dict[object, list[int]]:
+    """The ids of each of these (limited) id queries, in one statement.
+
+    One UNION ALL of subqueries: each reads its own index range, and the
+    number of statements does not grow with the number of queries.
+    """
+    if not queries:
         return {}
+    keys = list(queries)
     parts = [
-        visible_ids(Article.channel_id, channel.id)
-        .add_columns(sa.literal(channel.id).label("channel"))
-        .limit(limit)
-        .subquery()
-        .select()
-        for channel in channels
+        queries[key].add_columns(sa.literal(index).label("part")).subquery().select()
+        for index, key in enumerate(keys)
     ]
-    heads: dict[int, list[int]] = {channel.id: [] for channel in channels}
+    found: dict[object, list[int]] = {key: [] for key in keys}
     for row in db.session.execute(sa.union_all(*parts)):
-        heads[row.channel].append(row.id)
-    return heads
+        found[keys[row.part]].append(row.id)
+    return found
 
 
 def get_visible_or_404(article_id: int) -> Article:
     stmt = (
         sa.select(Article)
         .where(Article.id == article_id, Article.visible_clause())
-        .options(selectinload(Article.attachments), selectinload(Article.cover))
+        .options(selectinload(Article.attachments), selectinload(Article.picture))
     )
     article = db.session.scalar(stmt)
     if article is None:
@@ -140,6 +153,32 @@ def upload_url(upload: Upload | None, external: bool = False) -> str | None:
     return url_for("files.upload", stored_name=upload.stored_name, _external=external)
 
 
+class ShareImage(NamedTuple):
+    url: str  # absolute: WeChat and other previews fetch it from elsewhere
+    width: int | None
+    height: int | None
+
+
+def share_image(picture: Upload | None) -> ShareImage | None:
+    """The picture for link previews (og:image): the post's picture as a
+    960 x 640 JPEG, else the school's logo, else None."""
+    if picture is not None and picture.kind == "image":
+        variant = thumbnails.VARIANTS[thumbnails.SHARE_VARIANT]
+        return ShareImage(
+            thumbnails.url(picture, thumbnails.SHARE_VARIANT, external=True),
+            variant.width,
+            variant.height,
+        )
+    logo = sitedata.current().logo
+    if logo is not None:
+        return ShareImage(
+            url_for("files.upload", stored_name=logo.stored_name, _external=True),
+            logo.width,
+            logo.height,
+        )
+    return None
+
+
 def format_size(size: int) -> str:
     for unit in ("B", "KB", "MB"):
         if size < 1024 or unit == "MB":
@@ -162,6 +201,9 @@ def navigation_context():
         "section_of": section_of,
         "site_logo_url": lambda: sitedata.current().logo_url,
         "upload_url": upload_url,
+        "thumb_url": thumbnails.url,
+        "thumb_size": lambda variant: thumbnails.VARIANTS[variant][:2],
+        "site_logo": lambda: sitedata.current().logo,
         "lang_url": lang_url,
         "format_size": format_size,
     }
@@ -199,7 +241,16 @@ def mark_cacheable(response):
 def home():
     channels = nav_channels()
     headline_ids = db.session.scalars(visible_ids().limit(HOME_HEADLINES)).all()
-    heads = channel_heads(channels, HOME_CHANNEL_POSTS)
+    # The picture news rides in the channels' statement: no extra round trip.
+    queries = {
+        channel.id: visible_ids(Article.channel_id, channel.id).limit(
+            HOME_CHANNEL_POSTS
+        )
+        for channel in channels
+    }
+    queries["pictures"] = picture_ids().limit(HOME_PICTURES)
+    channel_ids = heads(queries)
+    pictures_ids = channel_ids.pop("pictures")
     most_read_ids = db.session.scalars(
         sa.select(Article.id)
         .where(Article.visible_clause())
@@ -211,7 +262,8 @@ def home():
     all_ids = [
         *headline_ids,
         *most_read_ids,
-        *(i for ids in heads.values() for i in ids),
+        *pictures_ids,
+        *(i for ids in channel_ids.values() for i in ids),
     ]
     by_id = {article.id: article for article in load_articles(all_ids)}
 
@@ -221,8 +273,12 @@ def home():
     return render_template(
         "public/home.html",
         headlines=pick(headline_ids),
-        channel_posts=[(channel, pick(heads[channel.id])) for channel in channels],
+        channel_posts=[
+            (channel, pick(channel_ids[channel.id])) for channel in channels
+        ],
         most_read=pick(most_read_ids),
+        pictures=pick(pictures_ids),
+        share_image=share_image(None),
     )
 
 
@@ -313,7 +369,7 @@ def article(article_id):
         following=following,
         description=article.excerpt,
         canonical=url_for("public.article", article_id=article.id, _external=True),
-        og_image=upload_url(article.cover, external=True),
+        share_image=share_image(article.picture),
         active_channel_id=section.channel.id if section else None,
     )
 
