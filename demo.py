@@ -4,14 +4,22 @@ Loading is idempotent: sections are keyed on their slug, articles on their title
 and site settings are only filled in while they still hold the defaults. Every
 row it creates is recorded as an Origin with source "demo", so democlear.py
 can remove exactly that; `flask demo` loads it only on a brand-new instance.
+About half of the posts get a picture drawn by demo_images.py and stored
+through the real upload pipeline, so thumbnails exist as for a teacher's
+photo; the demo's logo too.
 """
 
+import io
 import random
 from datetime import timedelta
 
 import sqlalchemy as sa
 
 import origins
+import storage
+import thumbnails
+from demo_images import logo as draw_logo
+from demo_images import scene
 from models import (
     SETTING_DEFAULTS,
     Article,
@@ -179,6 +187,35 @@ SUMMARIES = {
         "创办于 1958 年的完全中学，科技创新、阳光体育、书香校园特色鲜明。"
     ),
 }
+
+# title -> (scene, words on the picture); the picture goes into the body after
+# the first paragraph, except for COVER_ONLY posts, which get it as a chosen
+# cover (封面图) only.
+PHOTOS = {
+    "阳光实验中学简介": ("campus", "阳光实验中学"),
+    "我校荣获“省级文明校园”称号": ("campus", "文明校园"),
+    "我校获评市级科技创新教育示范学校": ("science", "科技创新"),
+    "我校隆重举行高三毕业典礼": ("stage", "毕业典礼"),
+    "我校召开新学期全体教职工大会": ("stage", "教职工大会"),
+    "市教育局领导莅临我校调研指导工作": ("campus", "调研指导"),
+    "我校举行新学年开学典礼暨表彰大会": ("stage", "开学典礼"),
+    "我校与阳光大学签订人才培养合作协议": ("stage", "合作签约"),
+    "我校举行春季田径运动会": ("sports", "春季田径运动会"),
+    "第十二届校园科技节圆满落幕": ("science", "校园科技节"),
+    "“书香校园”读书月活动正式启动": ("books", "书香校园"),
+    "我校合唱团在市中小学艺术展演中获一等奖": ("music", "合唱展演"),
+    "我校举行消防安全应急疏散演练": ("campus", "安全演练"),
+    "我校举行青年教师课堂教学比赛": ("books", "课堂教学比赛"),
+    "我校承办全市初中数学教研活动": ("books", "数学教研"),
+    "物理组开展“走进生活的物理”公开课": ("science", "生活中的物理"),
+    "信息技术课走进人工智能": ("science", "人工智能"),
+    "“青蓝工程”师徒结对仪式举行": ("stage", "青蓝工程"),
+    "我校开展“学雷锋 志愿行”主题活动": ("campus", "志愿服务"),
+    "十四岁集体生日暨青春仪式举行": ("stage", "青春仪式"),
+    "高一（5）班获评“优秀班集体”": ("music", "优秀班集体"),
+    "我校开展“5·25”心理健康活动月": ("sports", "阳光心态"),
+}
+COVER_ONLY = {"阳光实验中学简介"}
 
 AUTHORS = ["王老师", "李明", "张华", "陈静", "刘洋", "赵敏", "孙老师", "周丽"]
 PLACES = ["学校报告厅", "田径场", "图书馆多功能厅", "科技楼", "体育馆", "各班教室"]
@@ -366,12 +403,38 @@ BODIES = {
 }
 
 
-def _fill_settings() -> None:
+def _fill_settings(user_id: int | None) -> None:
     current = get_settings()
     for key, value in SETTINGS.items():
         if current.get(key) == SETTING_DEFAULTS[key]:
             set_setting(key, value)
             origins.record(SOURCE, "setting", key, target_key=key)
+    if current.get("logo_id") == SETTING_DEFAULTS["logo_id"]:
+        logo = storage.save_image(io.BytesIO(draw_logo()), "校徽.png", user_id=user_id)
+        thumbnails.make(logo, thumbnails.ICON_VARIANTS)
+        set_setting("logo_id", str(logo.id))
+        origins.record(SOURCE, "upload", "logo", target_id=logo.id)
+        origins.record(SOURCE, "setting", "logo_id", target_key="logo_id")
+
+
+def _picture(title: str, seed: int, user_id: int | None):
+    """The post's demo picture, stored like a teacher's upload; None if it has none."""
+    if title not in PHOTOS:
+        return None
+    kind, words = PHOTOS[title]
+    return storage.save_image(
+        io.BytesIO(scene(kind, words, seed)), f"{words}.jpg", user_id=user_id
+    )
+
+
+def _with_picture(body: str, upload, words: str) -> str:
+    """body with the picture after its first paragraph."""
+    figure = (
+        f'<p><img src="/uploads/{upload.stored_name}" alt="{words}"'
+        f' width="{upload.width}" height="{upload.height}"></p>'
+    )
+    head, sep, tail = body.partition("</p>")
+    return f"{head}{sep}{figure}{tail}" if sep else figure + body
 
 
 def _ensure_sections() -> dict[str, Section]:
@@ -409,12 +472,13 @@ def load_demo() -> int:
     # Fixed seed: the same demo every time, whatever order titles are created in.
     rng = random.Random(20240901)
     now = utcnow()
-    _fill_settings()
-    sections = _ensure_sections()
-    existing = set(db.session.scalars(sa.select(Article.title)))
     admin = db.session.scalar(
         sa.select(User).where(User.role == Role.ADMIN).order_by(User.id).limit(1)
     )
+    admin_id = admin.id if admin else None
+    _fill_settings(admin_id)
+    sections = _ensure_sections()
+    existing = set(db.session.scalars(sa.select(Article.title)))
     created = 0
     new_articles = []
 
@@ -422,6 +486,9 @@ def load_demo() -> int:
         nonlocal created
         if title in existing:
             return
+        picture = _picture(title, created, admin_id)
+        if picture is not None and title not in COVER_ONLY:
+            body = _with_picture(body, picture, PHOTOS[title][1])
         article = Article(
             title=title,
             body_html=clean_html(body),
@@ -430,10 +497,14 @@ def load_demo() -> int:
             section=sections[slug],
             created_by=admin,
             created_at=min(fields.get("published_at") or now, now),
+            cover_id=picture.id if title in COVER_ONLY else None,
             **fields,
         )
         db.session.add(article)
         new_articles.append(article)
+        if picture is not None:
+            db.session.flush()
+            picture.article_id = article.id  # cleared and deleted with the post
         existing.add(title)
         created += 1
 

@@ -1,11 +1,13 @@
 """The `demo` command: a plausible school, loaded idempotently."""
 
 import io
+from pathlib import Path
 
 import sqlalchemy as sa
 from PIL import Image
 
 import demo
+import demo_images
 import storage
 from models import Article, Section, Upload, db, get_settings, set_setting
 from sanitize import clean_html
@@ -105,6 +107,7 @@ def test_demo_home_page_renders_every_channel(app, runner, client):
 
 def test_demo_photos_do_not_make_the_site_look_used(app, runner):
     run_demo(runner)
+    demo_uploads = count(app, Upload)  # the demo's logo and pictures
     with app.app_context():
         post = db.session.scalar(sa.select(Article).limit(1))
         buffer = io.BytesIO()
@@ -119,5 +122,53 @@ def test_demo_photos_do_not_make_the_site_look_used(app, runner):
         buffer.seek(0)
         storage.save_image(buffer, "校徽.png", user_id=None)  # a teacher's logo
         db.session.commit()
-        assert db.session.scalar(sa.select(sa.func.count(Upload.id))) == 2
+        uploads = db.session.scalar(sa.select(sa.func.count(Upload.id)))
+        assert uploads == demo_uploads + 2
     assert "content of its own" in run_demo(runner)
+
+
+def test_demo_has_a_logo_and_pictures_with_thumbnails(app, runner, client):
+    run_demo(runner)
+    with app.app_context():
+        logo_id = get_settings()["logo_id"]
+        assert logo_id and db.session.get(Upload, int(logo_id)).kind == "image"
+        visible = db.session.scalars(
+            sa.select(Article).where(Article.visible_clause())
+        ).all()
+        pictured = [a for a in visible if a.picture_id]
+        names = [a.picture.stored_name for a in pictured]
+    # About half of the posts, most of them with the photo in the body.
+    assert len(pictured) >= len(visible) * 0.4
+    assert (
+        sum(
+            f"/uploads/{n}" in a.body_html for a, n in zip(pictured, names, strict=True)
+        )
+        >= 15
+    )
+    thumbs = Path(app.config["UPLOAD_FOLDER"]) / "thumbs"
+    for name in names:
+        assert (thumbs / f"{name.partition('.')[0]}-240.jpg").is_file()
+    html = client.get("/").text
+    assert 'class="panel picture-news"' in html
+    assert html.count("/uploads/thumbs/") >= 5 + 2  # the block and the icons
+
+
+def test_demo_pictures_are_drawn_without_a_cjk_font(app, runner, monkeypatch):
+    monkeypatch.setattr(demo_images, "FONT_PATHS", [])
+    demo_images._font_file.cache_clear()
+    try:
+        run_demo(runner)
+    finally:
+        demo_images._font_file.cache_clear()
+    assert count(app, Article, Article.picture_id.is_not(None)) >= 20
+
+
+def test_demo_twice_keeps_one_logo_and_adds_no_pictures(app, runner):
+    run_demo(runner)
+    uploads = count(app, Upload)
+    with app.app_context():
+        logo_id = get_settings()["logo_id"]
+    run_demo(runner)
+    assert count(app, Upload) == uploads
+    with app.app_context():
+        assert get_settings()["logo_id"] == logo_id

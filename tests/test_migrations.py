@@ -163,3 +163,57 @@ def test_0004_demo_loaded_before_origins_existed_can_still_be_cleared(tmp_path):
     assert slugs == DEFAULT_SLUGS | {"teaching", "classroom"}
     assert settings["phone"] == "0571-1111 2222"
     assert settings["icp_number"] == "" and settings["school_name"] == "SchoolNews"
+
+
+def test_0005_fills_the_picture_of_existing_posts(tmp_path):
+    posts = [
+        # (id, cover_id, body): chosen cover; first own image (after an image
+        # from elsewhere); an absolute link to an own image; none at all.
+        (1, 2, '<p><img src="/uploads/' + "a" * 32 + '.jpg"></p>'),
+        (
+            2,
+            None,
+            '<p><img src="https://example.com/x.jpg"></p>'
+            '<p><img alt="运动会" src="/uploads/' + "b" * 32 + '.png"></p>'
+            '<p><img src="/uploads/' + "a" * 32 + '.jpg"></p>',
+        ),
+        (
+            3,
+            None,
+            '<p><img src="http://school.example/uploads/' + "a" * 32 + '.jpg"></p>',
+        ),
+        (4, None, "<p>只有文字</p>"),
+    ]
+    app = school_at(
+        tmp_path,
+        "0004",
+        "INSERT INTO section (id, name, slug, position)"
+        " VALUES (1, '校园新闻', 'news', 0)",
+        "INSERT INTO upload (id, kind, stored_name, original_name, content_type,"
+        " size, created_at) VALUES"
+        f" (1, 'image', '{'a' * 32}.jpg', 'a.jpg', 'image/jpeg', 1, '2026-01-01'),"
+        f" (2, 'image', '{'c' * 32}.jpg', 'c.jpg', 'image/jpeg', 1, '2026-01-01'),"
+        f" (3, 'image', '{'b' * 32}.png', 'b.png', 'image/png', 1, '2026-01-01')",
+        *(
+            "INSERT INTO article (id, title, body_html, author_name, section_id,"
+            " status, published_at, pinned, views, version, created_at,"
+            f" updated_at, cover_id, excerpt) VALUES ({id_}, '第{id_}篇', '{body}',"
+            " '教务处', 1, 'published', '2026-03-01 08:00:00', 0, 0, 1,"
+            f" '2026-03-01', '2026-03-01', {cover or 'NULL'}, '')"
+            for id_, cover, body in posts
+        ),
+    )
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as connection:
+            rows = connection.execute(
+                sa.text("SELECT id, picture_id FROM article ORDER BY id")
+            ).all()
+        assert [tuple(row) for row in rows] == [(1, 2), (2, 3), (3, 1), (4, None)]
+        downgrade(revision="0004")
+        with db.engine.connect() as connection:
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("article")}
+            assert "picture_id" not in columns
+            count = connection.execute(sa.text("SELECT count(*) FROM article"))
+            assert count.scalar() == 4
+        db.engine.dispose()
