@@ -34,6 +34,7 @@ def paths(live_app):
     return {
         "home": "/",
         "section": f"/sections/{section}",
+        "section with thumbnails": "/sections/campus",
         "article": f"/articles/{article_id}",
         "missing": "/no-such-page",
         "login": "/login",
