@@ -1,4 +1,4 @@
-"""CLI: init-db, create-user, demo, backup, restore."""
+"""CLI: init-db, create-user, demo, thumbnails, backup, restore."""
 
 import secrets
 import tempfile
@@ -106,6 +106,36 @@ def demo_command(force, skip):
     click.echo(f"Demo content ready ({created} new articles).")
 
 
+@click.command("thumbnails")
+@with_appcontext
+def thumbnails_command():
+    """Make the missing thumbnails of every photo (after an upgrade or a restore).
+
+    Optional: a reader's request makes a missing thumbnail too; this only
+    spares the first readers the wait.
+    """
+    import thumbnails
+    from models import Upload
+
+    made = failed = 0
+    for upload in db.session.scalars(sa.select(Upload).where(Upload.kind == "image")):
+        missing = [
+            variant
+            for variant in thumbnails.PHOTO_VARIANTS
+            if not (
+                thumbnails.folder() / thumbnails.name_of(upload.stored_name, variant)
+            ).is_file()
+        ]
+        if not missing:
+            continue
+        if thumbnails.make(upload, missing):
+            made += 1
+        else:
+            failed += 1
+            click.echo(f"Could not read {upload.stored_name} ({upload.original_name}).")
+    click.echo(f"Photos given thumbnails: {made}. Unreadable originals: {failed}.")
+
+
 @click.command("backup")
 @click.argument(
     "folder",
@@ -197,5 +227,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(demo_command)
+    app.cli.add_command(thumbnails_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)

@@ -189,8 +189,10 @@ def test_upload_makes_thumbnails_at_page_sizes_without_metadata(app, editor_clie
 
 def test_thumbnail_is_served_cacheable(app, client, editor_client):
     photo = upload(editor_client)
-    response = get(client, f"/uploads/thumbs/{stem(photo)}-480.jpg")
+    with count_statements() as seen:
+        response = get(client, f"/uploads/thumbs/{stem(photo)}-480.jpg")
     assert response.status_code == 200
+    assert seen == []  # a file on disk: served like a static file
     assert response.mimetype == "image/jpeg"
     assert Image.open(io.BytesIO(response.data)).size == (480, 320)
     cache = response.cache_control
@@ -423,3 +425,19 @@ def test_favicon_reads_no_more_than_the_cache_version(app, client):
     with count_statements() as seen:
         assert get(client, "/favicon.ico").status_code == 200
     assert len(seen) <= 1, seen
+
+
+def test_thumbnails_command_makes_the_missing_ones(app, runner, editor_client):
+    photos = [upload(editor_client), upload(editor_client)]
+    for path in thumbs_folder(app).iterdir():
+        path.unlink()
+    lost = Path(app.config["UPLOAD_FOLDER"]) / photos[1]["url"].rsplit("/", 1)[1]
+    lost.unlink()
+    result = runner.invoke(args=["thumbnails"])
+    assert result.exit_code == 0, result.output
+    assert "Photos given thumbnails: 1. Unreadable originals: 1." in result.output
+    assert sorted(p.name for p in thumbs_folder(app).iterdir()) == [
+        f"{stem(photos[0])}-{size}.jpg" for size in ("240", "480", "960")
+    ]
+    again = runner.invoke(args=["thumbnails"])
+    assert "Photos given thumbnails: 0. Unreadable originals: 1." in again.output
