@@ -189,11 +189,14 @@ def test_cover_image_shows_in_list_and_share_preview_until_removed(
     reader = browser.new_context(base_url=live_server).new_page()
     reader.goto(f"/articles/{article_id}")
     og_image = reader.get_attribute("meta[property='og:image']", "content")
-    assert re.fullmatch(rf"{live_server}/uploads/\w+\.png", og_image)
-    assert reader.request.get(og_image).headers["content-type"] == "image/png"
+    # The cover's 960 x 640 thumbnail, a JPEG whatever was uploaded.
+    match = re.fullmatch(rf"{live_server}/uploads/thumbs/(\w+)-960\.jpg", og_image)
+    assert match
+    assert reader.request.get(og_image).headers["content-type"] == "image/jpeg"
     reader.goto(f"/sections/{section['slug']}")
     card = reader.locator(".article-card", has_text="校园开放日")
-    assert card.locator("img.article-card-cover").get_attribute("src") in og_image
+    thumbnail = card.locator(".article-card-cover img").get_attribute("src")
+    assert thumbnail == f"/uploads/thumbs/{match[1]}-240.jpg"
 
     page.click("#cover-remove")
     assert page.locator("#cover-preview img").count() == 0
