@@ -8,7 +8,6 @@ from PIL import Image
 
 import demo
 import democlear
-import origins
 import storage
 from models import (
     Article,
@@ -63,12 +62,10 @@ def demo_site(app, runner):
     assert "52 new articles" in result.output, result.output
     with app.app_context():
         admin, editor = user_id("admin"), user_id("editor")
-        # The demo's own pictures: a photo in a post, and the logo.
+        # The demo's own pictures: its logo, its posts' pictures, and one
+        # more photo in a demo post.
+        logo = db.session.get(Upload, int(get_settings()["logo_id"]))
         photo = image("操场.png", admin, article(DEMO_POST_WITH_PHOTO).id)
-        logo = image("校徽.png", admin, color=(0, 80, 160))
-        origins.record("demo", "upload", "logo.png", target_id=logo.id)
-        set_setting("logo_id", str(logo.id))
-        origins.record("demo", "setting", "logo_id", target_key="logo_id")
         # Staff: two posts (one in a section only the demo made), a photo,
         # the phone number, and an edit of a demo post.
         for title, slug in (
@@ -112,11 +109,24 @@ def counts(app):
         } | {"settings": get_settings()}
 
 
+def kept_uploads(app) -> set[str]:
+    """The staff photo and the pictures of the demo post a teacher edited."""
+    with app.app_context():
+        edited = article(EDITED_DEMO_POST)
+        return {"篮球.png"} | set(
+            db.session.scalars(
+                sa.select(Upload.original_name).where(Upload.article_id == edited.id)
+            )
+        )
+
+
 def test_confirmation_page_lists_what_goes_and_what_stays(app, admin_client, demo_site):
     page = admin_client.get("/admin/demo").get_data(as_text=True)
     demo_posts = len(demo.ARTICLES) + len(demo.HIDDEN_ARTICLES)
     assert f"{demo_posts - 1} 篇演示文章" in page
-    assert "2 个演示图片和附件" in page
+    going = counts(app)["Upload"] - len(kept_uploads(app))
+    assert going > 20  # the logo and most of the demo's pictures
+    assert f"{going} 个演示图片和附件" in page
     assert "课堂教学" in page  # a demo section that goes
     assert "校园动态" in page  # stays: it holds a teacher's post
     assert EDITED_DEMO_POST in page
@@ -128,6 +138,7 @@ def test_confirmation_page_lists_what_goes_and_what_stays(app, admin_client, dem
 def test_clearing_removes_the_demo_and_keeps_what_staff_made(
     app, admin_client, demo_site
 ):
+    kept = kept_uploads(app)
     response = admin_client.post("/admin/demo/clear")
     assert response.status_code == 302
     with app.app_context():
@@ -140,8 +151,14 @@ def test_clearing_removes_the_demo_and_keeps_what_staff_made(
     assert titles == {STAFF_IN_DEMO_SECTION, STAFF_IN_DEFAULT_SECTION, EDITED_DEMO_POST}
     # The default tree, and the demo section holding staff posts; nothing else.
     assert slugs == DEFAULT_SLUGS | {"campus"}
-    assert uploads == ["篮球.png"]
+    assert set(uploads) == kept
     assert not demo_site["photo"].exists() and not demo_site["logo"].exists()
+    # The thumbnails and icons of what went, went too.
+    with app.app_context():
+        names = db.session.scalars(sa.select(Upload.stored_name)).all()
+    stems = {name.partition(".")[0] for name in names}
+    thumbs = demo_site["logo"].parent / "thumbs"
+    assert {path.name.partition("-")[0] for path in thumbs.iterdir()} <= stems
     assert demo_site["staff_photo"].exists()
     assert settings["phone"] == STAFF_PHONE
     assert settings["icp_number"] == "" and settings["logo_id"] == ""
