@@ -39,7 +39,7 @@ ALLOWED_TAGS = frozenset(
     {
         "p", "br", "hr", "div", "span",
         "h2", "h3", "h4", "h5", "h6",
-        "strong", "b", "em", "i", "u", "s", "sub", "sup",
+        "strong", "b", "em", "i", "u", "s", "sub", "sup", "mark",
         "blockquote", "pre", "code",
         "ul", "ol", "li",
         "a", "img", "figure", "figcaption",
@@ -85,36 +85,37 @@ ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto", "tel"})
 # metadata stripping) and bloat the database.
 IMAGE_SRC_RE = re.compile(r"(?:https?://[^\s/]|/uploads/)[^\s]*", re.IGNORECASE)
 
-# Layout-neutral formatting that the editor offers. Anything positional
-# (position, top, z-index, display, transform...) is out, so pasted content
-# cannot cover the page or hide text.
-ALLOWED_CSS_PROPERTIES = frozenset(
-    {
-        "text-align",
-        "text-decoration",
-        "text-decoration-line",
-        "text-indent",  # Chinese paragraphs indent their first line by 2em
-        "font-weight",
-        "font-style",
-        "color",
-        "background-color",
-        "width",
-        "height",
-        "vertical-align",
-        "border-collapse",
-        "padding-left",
-        "margin-left",  # Jodit's indent button and Word's indented paragraphs
-        "list-style-type",
-        "float",  # Jodit's image alignment
-    }
-)
+# The font sizes and line heights the editor's toolbar offers (static/js/editor.js
+# reads them from the page, so toolbar and policy are one list). Any other size,
+# from Word, WPS or a web page, becomes the nearest one of these.
+FONT_SIZES_PX = (12, 14, 16, 18, 20, 24, 28, 32)
+LINE_HEIGHTS = (1, 1.2, 1.5, 1.8, 2, 2.5)
+# The editor's indent button adds this much left margin per step (2em at 16px:
+# two Chinese characters).
+INDENT_STEP_PX = 32
 
-# CSS units that a sane document uses; viewport units would let content grow
-# past the article column.
-ALLOWED_CSS_UNITS = frozenset({"px", "pt", "em", "rem", "cm", "mm", "in", "pc", "ex"})
+# CSS lengths in px, for bounds and for mapping onto the sets above. Viewport
+# units are absent on purpose: content must not grow past the article column.
+_PX_PER_UNIT = {
+    "px": 1.0,
+    "pt": 4 / 3,
+    "pc": 16.0,
+    "em": 16.0,
+    "rem": 16.0,
+    "ex": 8.0,
+    "cm": 96 / 2.54,
+    "mm": 96 / 25.4,
+    "in": 96.0,
+}
+_FONT_SIZE_KEYWORDS = {
+    "x-small": 10, "small": 13, "medium": 16, "large": 18,
+    "x-large": 24, "xx-large": 32,
+}  # fmt: skip
+_BORDER_STYLES = frozenset({"solid", "dashed", "dotted", "double", "none", "hidden"})
+_BORDER_WIDTH_KEYWORDS = {"thin": 1, "medium": 2, "thick": 3}
+
 ALLOWED_CSS_FUNCTIONS = frozenset({"rgb", "rgba", "hsl", "hsla"})
 ALLOWED_CSS_ANGLE_UNITS = frozenset({"deg"})
-
 # Elements dropped together with everything inside them. For script, style,
 # xml, title and the like, stripping only the tag would leave their source
 # code as visible text.
@@ -187,56 +188,236 @@ _ORDERED_MARKER_RE = re.compile(
     r"[(（]?(?:\d+|[a-z]|[ivxlcdm]+|[一二三四五六七八九十百]+)[.)）、．]",
     re.IGNORECASE,
 )
-_INLINE_FORMATTING = frozenset({"span", "strong", "em", "u", "s", "sub", "sup"})
+_INLINE_FORMATTING = frozenset({"span", "strong", "em", "u", "s", "sub", "sup", "mark"})
 _ALIGN_VALUES = frozenset({"left", "right", "center", "justify"})
 _VALIGN_VALUES = frozenset({"top", "middle", "bottom", "baseline"})
 
 
-def _is_plain_css_value(tokens, inside_function=False):
-    for token in tokens:
-        kind = token.type
-        if kind in ("whitespace", "ident", "percentage", "comment"):
-            if kind == "percentage" and token.value < 0:
-                return False
-            continue
-        if kind == "number":
-            if token.value < 0:
-                return False
-            continue
-        if kind == "dimension":
-            unit = token.lower_unit
-            allowed = ALLOWED_CSS_UNITS | (
-                ALLOWED_CSS_ANGLE_UNITS if inside_function else frozenset()
-            )
-            if token.value < 0 or unit not in allowed:
-                return False
-            continue
-        if kind == "hash":
-            if not re.fullmatch(r"[0-9a-fA-F]{3,8}", token.value):
-                return False
-            continue
-        if kind == "literal" and token.value in (",", "/"):
-            continue
-        if kind == "function" and not inside_function:
-            if token.lower_name not in ALLOWED_CSS_FUNCTIONS:
-                return False
-            if not _is_plain_css_value(token.arguments, inside_function=True):
-                return False
-            continue
-        # url(), strings, blocks, at-keywords, "!", "\" escapes that did not
-        # form an identifier, unicode ranges: none belongs in inline style.
+def _meaningful(tokens):
+    return [t for t in tokens if t.type not in ("whitespace", "comment")]
+
+
+def _is_color_token(token) -> bool:
+    if token.type == "hash":
+        return bool(re.fullmatch(r"[0-9a-fA-F]{3,8}", token.value))
+    if token.type == "ident":
+        return token.lower_value not in ("inherit", "initial", "unset", "revert")
+    if token.type != "function" or token.lower_name not in ALLOWED_CSS_FUNCTIONS:
         return False
+    for arg in _meaningful(token.arguments):
+        if arg.type in ("number", "percentage"):
+            if arg.value < 0:
+                return False
+        elif arg.type == "dimension":
+            if arg.lower_unit not in ALLOWED_CSS_ANGLE_UNITS or arg.value < 0:
+                return False
+        elif not (arg.type == "literal" and arg.value in (",", "/")):
+            return False
     return True
 
 
-def _is_single_color(tokens):
-    meaningful = [t for t in tokens if t.type not in ("whitespace", "comment")]
-    if len(meaningful) != 1:
-        return False
-    token = meaningful[0]
-    if token.type in ("hash", "ident"):
-        return True
-    return token.type == "function" and token.lower_name in ALLOWED_CSS_FUNCTIONS
+def _px(token) -> float | None:
+    """A length token in px; None if it is not a plain length."""
+    if token.type == "number" and token.value == 0:
+        return 0.0
+    if token.type == "dimension" and token.lower_unit in _PX_PER_UNIT:
+        return token.value * _PX_PER_UNIT[token.lower_unit]
+    return None
+
+
+def _nearest(value: float, choices) -> float:
+    return min(choices, key=lambda choice: (abs(choice - value), choice))
+
+
+def _number_text(value: float) -> str:
+    return f"{value:g}"
+
+
+# Each rule takes the value's tokens (whitespace and comments removed) and
+# returns the value to keep, normalised, or None to drop the declaration.
+
+
+def _keywords(*allowed, many=False):
+    allowed = frozenset(allowed)
+
+    def rule(tokens):
+        if not tokens or (len(tokens) > 1 and not many):
+            return None
+        if all(t.type == "ident" and t.lower_value in allowed for t in tokens):
+            return " ".join(t.lower_value for t in tokens)
+        return None
+
+    return rule
+
+
+def _color(tokens):
+    if len(tokens) == 1 and _is_color_token(tokens[0]):
+        return tinycss2.serialize(tokens).strip()
+    return None
+
+
+def _length(minimum, maximum, *, percent=False, auto=False):
+    """One plain length within [minimum, maximum] px, kept as written."""
+
+    def rule(tokens):
+        if len(tokens) != 1:
+            return None
+        token = tokens[0]
+        if auto and token.type == "ident" and token.lower_value == "auto":
+            return "auto"
+        if percent and token.type == "percentage":
+            return token.serialize() if 0 <= token.value <= 100 else None
+        px = _px(token)
+        if px is None or not minimum <= px <= maximum:
+            return None
+        return token.serialize()
+
+    return rule
+
+
+def _font_size(tokens):
+    """Map a size onto the nearest of FONT_SIZES_PX (Word's 三号 16pt = 20px)."""
+    if len(tokens) != 1:
+        return None
+    token = tokens[0]
+    if token.type == "dimension" and token.lower_unit == "pt" and token.value <= 12:
+        # Word's and WPS's body text (五号 10.5pt, 小四 12pt): pasted text
+        # should read like typed text, in the site's body size.
+        return None
+    if token.type == "ident":
+        px = _FONT_SIZE_KEYWORDS.get(token.lower_value)
+    elif token.type == "percentage":
+        px = token.value * 16 / 100
+    else:
+        px = _px(token)
+    if not px or px <= 0:
+        return None
+    return f"{_nearest(px, FONT_SIZES_PX)}px"
+
+
+def _line_height(tokens):
+    """Map a ratio, a percentage or a length (over a 16px line) onto LINE_HEIGHTS."""
+    if len(tokens) != 1:
+        return None
+    token = tokens[0]
+    if token.type == "number":
+        ratio = token.value
+    elif token.type == "percentage":
+        ratio = token.value / 100
+    else:
+        px = _px(token)
+        ratio = px / 16 if px else None
+    if not ratio or ratio <= 0:
+        return None
+    return _number_text(_nearest(ratio, LINE_HEIGHTS))
+
+
+def _border(tokens):
+    """Width, style and colour of a table border, width rounded to 1-3px."""
+    if len(tokens) == 1 and tokens[0].type == "ident":
+        if tokens[0].lower_value in ("none", "hidden"):
+            return "none"
+    width = style = color = None
+    for token in tokens:
+        if token.type == "ident" and token.lower_value in _BORDER_STYLES:
+            style = token.lower_value
+        elif token.type == "ident" and token.lower_value in _BORDER_WIDTH_KEYWORDS:
+            width = _BORDER_WIDTH_KEYWORDS[token.lower_value]
+        elif _px(token) is not None:
+            width = min(3, max(1, round(_px(token)))) if _px(token) else 0
+        elif _is_color_token(token) and color is None:
+            color = tinycss2.serialize([token]).strip()
+        else:
+            return None
+    if style in (None, "none", "hidden") or width == 0:
+        return "none"
+    parts = [f"{width if width is not None else 1}px", style]
+    if color:
+        parts.append(color)
+    return " ".join(parts)
+
+
+def _font_weight(tokens):
+    if len(tokens) == 1 and tokens[0].type == "number":
+        value = tokens[0].value
+        if tokens[0].is_integer and 100 <= value <= 900 and value % 100 == 0:
+            return str(tokens[0].int_value)
+        return None
+    return _keywords("bold", "normal", "bolder", "lighter")(tokens)
+
+
+_INDENT_MAX_PX = 20 * INDENT_STEP_PX
+
+# Everything the toolbar can produce, and the layout-neutral formatting that
+# Word and WPS bring. Anything positional (position, top, z-index, transform,
+# display other than block...) is out, so pasted content cannot cover the page
+# or hide text.
+CSS_RULES = {
+    "text-align": _keywords("left", "right", "center", "justify"),
+    "text-decoration": _keywords("underline", "line-through", "none", many=True),
+    "text-decoration-line": _keywords("underline", "line-through", "none", many=True),
+    # Chinese paragraphs indent their first line by 2em; Word's hanging
+    # indents are a negative first line under a left margin.
+    "text-indent": _length(-8 * 16, 8 * 16),
+    "font-weight": _font_weight,
+    "font-style": _keywords("italic", "normal", "oblique"),
+    "font-size": _font_size,
+    "line-height": _line_height,
+    "color": _color,
+    "background-color": _color,
+    "width": _length(0, 3000, percent=True, auto=True),
+    "height": _length(0, 3000, auto=True),
+    "vertical-align": _keywords("top", "middle", "bottom", "baseline"),
+    "border-collapse": _keywords("collapse", "separate"),
+    "border": _border,
+    "border-top": _border,
+    "border-right": _border,
+    "border-bottom": _border,
+    "border-left": _border,
+    "border-color": _color,  # the table cell menu's border colour
+    "padding-left": _length(0, _INDENT_MAX_PX),  # the indent button in cells
+    "margin-left": _length(0, _INDENT_MAX_PX, auto=True),  # the indent button
+    "margin-right": _keywords("auto"),  # with margin-left: auto, a centred image
+    "display": _keywords("block"),  # a centred image
+    "list-style-type": _keywords(
+        "disc",
+        "circle",
+        "square",
+        "decimal",
+        "lower-alpha",
+        "upper-alpha",
+        "lower-roman",
+        "upper-roman",
+        "lower-latin",
+        "upper-latin",
+        "cjk-ideographic",
+        "none",
+    ),
+    "float": _keywords("left", "right", "none"),  # the image's alignment
+}
+ALLOWED_CSS_PROPERTIES = frozenset(CSS_RULES)
+
+
+def clean_css(style: str) -> str:
+    """Return the declarations of style that the policy keeps, normalised."""
+    kept = {}  # property -> value; the last one wins, as in a browser
+    for declaration in tinycss2.parse_declaration_list(
+        style, skip_comments=True, skip_whitespace=True
+    ):
+        if declaration.type != "declaration":
+            continue
+        name = declaration.lower_name
+        tokens = _meaningful(declaration.value)
+        # Word shades table cells with the "background" shorthand; keep it
+        # only when it is nothing but a colour.
+        if name == "background" and _color(tokens):
+            name = "background-color"
+        rule = CSS_RULES.get(name)
+        value = rule(tokens) if rule else None
+        if value:
+            kept.pop(name, None)
+            kept[name] = value
+    return "; ".join(f"{name}: {value}" for name, value in kept.items())
 
 
 def is_safe_image_src(src: str) -> bool:
@@ -306,8 +487,8 @@ def _bleach() -> SimpleNamespace:
     from bleach.sanitizer import BleachSanitizerFilter
 
     class StrictCSSSanitizer(CSSSanitizer):
-        """Keep allowed properties whose value is plain: no url(), no strings,
-        no functions but colour ones, no negative numbers, no odd units."""
+        """Keep what CSS_RULES allows: no url(), no strings, no functions but
+        colour ones, sizes from the toolbar's sets, lengths within bounds."""
 
         def __init__(self):
             super().__init__(
@@ -316,27 +497,7 @@ def _bleach() -> SimpleNamespace:
             )
 
         def sanitize_css(self, style):
-            kept = {}  # property -> value; the last one wins, as in a browser
-            for declaration in tinycss2.parse_declaration_list(
-                style, skip_comments=True, skip_whitespace=True
-            ):
-                if declaration.type != "declaration":
-                    continue
-                name = declaration.lower_name
-                value = declaration.value
-                # Word shades table cells with the "background" shorthand; keep it
-                # only when it is nothing but a colour.
-                if name == "background" and _is_single_color(value):
-                    name = "background-color"
-                if name not in self.allowed_css_properties:
-                    continue
-                if not _is_plain_css_value(value):
-                    continue
-                text = tinycss2.serialize(value).strip()
-                if text:
-                    kept.pop(name, None)
-                    kept[name] = text
-            return "; ".join(f"{name}: {text}" for name, text in kept.items())
+            return clean_css(style)
 
     return SimpleNamespace(
         shim=html5lib_shim,
@@ -517,7 +678,7 @@ def _rewrite_tree(root):
             tag = RENAME_TAGS[tag]
             element.tag = tag
         if "style" in element.attrib:
-            cleaned = _bleach().css_sanitizer.sanitize_css(element.get("style"))
+            cleaned = clean_css(element.get("style"))
             if cleaned:
                 element.set("style", cleaned)
             else:
