@@ -26,9 +26,10 @@ from wtforms.fields.choices import SelectChoice
 import articles
 from articles import Action, Changes, Conflict, Refused
 from forms import ArticleForm
+from jodit_i18n import jodit_strings
 from models import Article, Revision, Section, Status, Upload, db, parse_id, utcnow
 from permissions import can_edit, reviewer_required
-from sanitize import clean_html
+from sanitize import FONT_SIZES_PX, INDENT_STEP_PX, LINE_HEIGHTS, clean_html
 from views.errors import wants_json
 from views.paging import page_number
 
@@ -157,6 +158,10 @@ def render_editor(form: ArticleForm, article: Article | None, status: int = 200,
             read_only=bool(
                 user and article and not articles.may_edit_content(user, article)
             ),
+            jodit_strings=jodit_strings(),
+            font_sizes=FONT_SIZES_PX,
+            line_heights=[f"{value:g}" for value in LINE_HEIGHTS],
+            indent_step=INDENT_STEP_PX,
             **kw,
         ),
         status,

@@ -351,6 +351,7 @@
           messages: [],
         };
       },
+      defaultHandlerSuccess: insertUploadedImages,
       defaultHandlerError: function (error) {
         var j = this.j || this;
         j.message.error(error.message || msg("uploadFailed"), 6000);
@@ -358,20 +359,155 @@
     };
   }
 
+  // --- Photos: a description (alt text) and an optional caption -----------
+
+  var imageDialog = document.getElementById("image-details");
+
+  /* Ask for the photo's description and caption; resolves to {alt, caption}
+   * (empty strings when skipped). Without <dialog> support it resolves at once. */
+  function askImageDetails(url) {
+    if (!imageDialog || typeof imageDialog.showModal !== "function") {
+      return Promise.resolve({ alt: "", caption: "" });
+    }
+    var altInput = document.getElementById("image-alt");
+    var captionInput = document.getElementById("image-caption");
+    var preview = document.getElementById("image-details-preview");
+    altInput.value = "";
+    captionInput.value = "";
+    preview.src = url;
+    return new Promise(function (resolve) {
+      imageDialog.addEventListener(
+        "close",
+        function () {
+          var skipped = imageDialog.returnValue !== "insert";
+          resolve({
+            alt: skipped ? "" : altInput.value.trim(),
+            caption: skipped ? "" : captionInput.value.trim(),
+          });
+        },
+        { once: true }
+      );
+      imageDialog.returnValue = "";
+      imageDialog.showModal();
+      altInput.focus();
+    });
+  }
+
+  /* A photo with a caption is a figure; the sanitizer keeps figure/figcaption. */
+  function imageNode(url, details) {
+    var img = jodit.createInside.element("img");
+    img.setAttribute("src", url);
+    img.setAttribute("alt", details.alt);
+    if (!details.caption) {
+      return img;
+    }
+    var figure = jodit.createInside.element("figure");
+    var caption = jodit.createInside.element("figcaption");
+    caption.textContent = details.caption;
+    figure.appendChild(img);
+    figure.appendChild(caption);
+    return figure;
+  }
+
+  /* Jodit's uploader calls this after a photo is stored (button, drop, paste). */
+  function insertUploadedImages(data) {
+    var urls = (data.files || []).slice();
+    function next() {
+      var url = urls.shift();
+      if (!url) {
+        return Promise.resolve();
+      }
+      jodit.s.save();
+      return askImageDetails(url).then(function (details) {
+        jodit.s.restore();
+        jodit.s.insertNode(imageNode(url, details), true, false);
+        jodit.synchronizeValues();
+        markDirty();
+        return next();
+      });
+    }
+    return next();
+  }
+
+  // --- Tables: a header row ---------------------------------------------------
+
+  /* Turn the table's first row into header cells (<th scope="col"> in a
+   * <thead>), or back into ordinary cells. */
+  function toggleHeaderRow(table) {
+    var row = table && table.rows[0];
+    if (!row) {
+      return;
+    }
+    var makeHeader = row.cells[0].tagName !== "TH";
+    Array.prototype.slice.call(row.cells).forEach(function (cell) {
+      var replacement = jodit.createInside.element(makeHeader ? "th" : "td");
+      Array.prototype.slice.call(cell.attributes).forEach(function (attr) {
+        if (attr.name !== "scope") {
+          replacement.setAttribute(attr.name, attr.value);
+        }
+      });
+      if (makeHeader) {
+        replacement.setAttribute("scope", "col");
+      }
+      while (cell.firstChild) {
+        replacement.appendChild(cell.firstChild);
+      }
+      cell.replaceWith(replacement);
+    });
+    if (makeHeader) {
+      var head = table.tHead || table.createTHead();
+      head.appendChild(row);
+    } else {
+      var body = table.tBodies[0] || table.createTBody();
+      body.insertBefore(row, body.firstChild);
+      if (table.tHead && !table.tHead.rows.length) {
+        table.tHead.remove();
+      }
+    }
+    jodit.synchronizeValues();
+    markDirty();
+  }
+
+  function numberList(value) {
+    return (value || "")
+      .split(",")
+      .map(Number)
+      .filter(function (n) {
+        return n > 0;
+      });
+  }
+
+  function joditStrings() {
+    try {
+      return JSON.parse(form.dataset.joditStrings || "{}");
+    } catch (e) {
+      return {};
+    }
+  }
+
   function initJodit() {
     if (typeof window.Jodit === "undefined") {
       return; // the plain textarea still works and is submitted as is
     }
+    /* Every button here produces only markup that sanitize.py keeps as it is
+     * (tests/e2e/test_editor_roundtrip.py drives each one); font sizes, line
+     * heights and the indent step come from sanitize.py through the page. */
     var buttons = [
       "paragraph",
+      "fontsize",
+      "lineHeight",
       "|",
       "bold",
       "italic",
       "underline",
+      "strikethrough",
+      "mark",
+      "brush",
       "|",
       "ul",
       "ol",
-      "|",
+      "indent",
+      "outdent",
       "align",
       "|",
       "link",
@@ -382,8 +518,22 @@
       "undo",
       "redo",
     ];
+    var lang = form.dataset.lang || "zh_cn";
+    var i18n = {};
+    i18n[lang] = joditStrings();
+    var cells = window.Jodit.defaultOptions.popup.cells.slice();
+    cells.push({
+      name: "tableHeader",
+      icon: "th",
+      tooltip: "Header row",
+      exec: function (editor, current) {
+        toggleHeaderRow(current && current.closest ? current.closest("table") : null);
+      },
+    });
+    var popup = Object.assign({}, window.Jodit.defaultOptions.popup, { cells: cells });
     jodit = window.Jodit.make(textarea, {
-      language: form.dataset.lang || "zh_cn",
+      language: lang,
+      i18n: i18n,
       buttons: buttons,
       buttonsMD: buttons,
       buttonsSM: buttons,
@@ -396,12 +546,16 @@
       showWordsCounter: false,
       showXPathInStatusbar: false,
       hidePoweredByJodit: true,
+      // The content area is styled by static/css/body.css, like the article.
+      editorClassName: "article-body",
       // Nothing may be fetched from a CDN (no ace/beautify for source view).
       sourceEditor: "area",
       beautifyHTML: false,
       disablePlugins: ["ai-assistant", "speech-recognize", "about", "print"],
+      indentMargin: Number(form.dataset.indentStep) || 32,
       controls: {
         paragraph: {
+          // h1 is the article's title and becomes h2 on save: not offered.
           list: {
             p: "Paragraph",
             h2: "Heading 2",
@@ -410,6 +564,27 @@
             blockquote: "Quote",
           },
         },
+        fontsize: { list: numberList(form.dataset.fontSizes) },
+        lineHeight: { list: numberList(form.dataset.lineHeights) },
+        mark: {
+          icon: "pencil",
+          tooltip: "Highlight",
+          exec: function (editor) {
+            editor.s.commitStyle({ element: "mark" });
+            editor.synchronizeValues();
+          },
+        },
+      },
+      popup: popup,
+      // The image properties: only what the sanitizer keeps (no classes, ids,
+      // margins, free styles or rounded corners).
+      image: {
+        editClass: false,
+        editId: false,
+        editStyle: false,
+        editMargins: false,
+        editBorderRadius: false,
+        useImageEditor: false,
       },
       // Paste keeps the structure without asking; the server sanitizer
       // decides what stays (see cleanPastedHtml).
@@ -419,7 +594,7 @@
       defaultActionOnPaste: "insert_as_html",
       imageDefaultWidth: null,
       uploader: uploadOptions(),
-      link: { noFollowCheckbox: false },
+      link: { noFollowCheckbox: false, openInNewTabCheckbox: false },
     });
     jodit.events.on("beforePaste", onBeforePaste, { top: true });
     jodit.events.on("beforePasteInsert", cleanPastedHtml);
