@@ -54,6 +54,9 @@ def create_app(test_config=None):
         # /sitemap.xml becomes an index of /sitemap-<n>.xml files.
         SITEMAP_MAX_URLS=50_000,
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+        # Only tests turn this on, to serve «remote» images from 127.0.0.1;
+        # remote_images.py refuses loopback addresses otherwise.
+        REMOTE_IMAGES_ALLOW_LOOPBACK=False,
         UPLOAD_FOLDER=None,  # defaults to instance/uploads
         BACKUP_FOLDER=None,  # defaults to instance/backups
         # After each backup, older archives beyond the newest this many are

@@ -24,6 +24,8 @@ from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 import articles
+import remote_images
+import storage
 from articles import Action, Changes, Conflict, Refused
 from forms import ArticleForm
 from jodit_i18n import jodit_strings
@@ -188,6 +190,37 @@ def _flash_done(result: str | None, article: Article) -> None:
         flash(_("Saved."), "success")
 
 
+def _localise_remote_images(form: ArticleForm, article_id: int | None):
+    """Bring the body's images from other sites home (real saves only, never
+    autosave); the form then holds the body that will be saved."""
+    result = remote_images.localise_images(
+        clean_html(form.body_html.data or ""),
+        user_id=current_user.id,
+        article_id=article_id,
+    )
+    if result.saved or result.failed:
+        form.body_html.data = result.html
+    return result
+
+
+def _flash_remote_failures(result) -> None:
+    if not result.failed:
+        return
+    names = "; ".join(
+        _("%(name)s (%(reason)s)", name=name, reason=reason)
+        for name, reason in result.failed
+    )
+    flash(
+        _(
+            "These images from other sites could not be copied to this site and "
+            "were left out: %(names)s. The text was saved. Save the images on "
+            "your computer and insert them with the image button.",
+            names=names,
+        ),
+        "error",
+    )
+
+
 def _refused_message(error: Refused) -> str:
     reason = str(error)
     if reason == Action.PUBLISH:
@@ -287,14 +320,19 @@ def new_article():
     action = request.form.get("action", Action.SAVE)
     if action not in Action.ALL:
         action = Action.SAVE
+    submitted_body = form.body_html.data
+    fetched = _localise_remote_images(form, None)
     article = articles.create_article(changes_from_form(form), current_user)
     try:
         result = articles.apply_action(article, action, current_user)
     except Refused as error:
         db.session.rollback()
+        storage.discard(fetched.saved)
+        form.body_html.data = submitted_body
         form.form_errors.append(_refused_message(error))
         return render_editor(form, None, status=403)
     db.session.commit()
+    _flash_remote_failures(fetched)
     _flash_done(result, article)
     return redirect(url_for("editor.edit_article", article_id=article.id))
 
@@ -314,6 +352,12 @@ def edit_article(article_id: int):
     action = request.form.get("action", Action.SAVE)
     if action not in Action.ALL:
         action = Action.SAVE
+    submitted_body = form.body_html.data
+    fetched = (
+        _localise_remote_images(form, article.id)
+        if articles.may_edit_content(current_user, article)
+        else remote_images.Result(html=submitted_body)
+    )
     try:
         articles.save_article(
             article,
@@ -322,16 +366,17 @@ def edit_article(article_id: int):
             _expected_version(form.version.data),
         )
         result = articles.apply_action(article, action, current_user)
-    except Conflict:
+    except (Conflict, Refused) as error:
         db.session.rollback()
+        storage.discard(fetched.saved)
+        form.body_html.data = submitted_body  # exactly what the teacher had
         article = db.session.get(Article, article_id)
-        return render_editor(form, article, status=409, conflict=True)
-    except Refused as error:
-        db.session.rollback()
-        article = db.session.get(Article, article_id)
+        if isinstance(error, Conflict):
+            return render_editor(form, article, status=409, conflict=True)
         form.form_errors.append(_refused_message(error))
         return render_editor(form, article, status=403)
     db.session.commit()
+    _flash_remote_failures(fetched)
     _flash_done(result, article)
     return redirect(url_for("editor.edit_article", article_id=article.id))
 
