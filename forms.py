@@ -81,6 +81,22 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
+def _byline_field():
+    return StringField(
+        _l("Byline"),
+        filters=[_strip],
+        validators=[Length(max=100)],
+        description=_l(
+            "The author shown on new posts, e.g. a department such as 德育处. "
+            "Leave empty to use the display name."
+        ),
+    )
+
+
+class BylineForm(FlaskForm):
+    byline = _byline_field()
+
+
 class UserCreateForm(FlaskForm):
     username = StringField(
         _l("Username"),
@@ -96,6 +112,7 @@ class UserCreateForm(FlaskForm):
         filters=[_strip],
         validators=[DataRequired(), Length(max=100)],
     )
+    byline = _byline_field()
     role = SelectField(_l("Role"), choices=_role_choices, default="author")
     password = _new_password(_l("Initial password"))
 
@@ -106,6 +123,7 @@ class UserEditForm(FlaskForm):
         filters=[_strip],
         validators=[DataRequired(), Length(max=100)],
     )
+    byline = _byline_field()
     role = SelectField(_l("Role"), choices=_role_choices)
 
 

@@ -93,6 +93,9 @@ class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(sa.String(64), unique=True)
     display_name: Mapped[str] = mapped_column(sa.String(100))
+    # 署名: the author shown on their new posts, e.g. 德育处; empty means
+    # display_name.
+    byline: Mapped[str] = mapped_column(sa.String(100), default="", server_default="")
     password_hash: Mapped[str] = mapped_column(sa.String(256))
     role: Mapped[str] = mapped_column(sa.String(20), default=Role.AUTHOR)
     active: Mapped[bool] = mapped_column(default=True)
@@ -124,6 +127,11 @@ class User(UserMixin, db.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+    @property
+    def default_byline(self) -> str:
+        """The author name a new post starts with."""
+        return self.byline or self.display_name
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

@@ -115,6 +115,7 @@ def create_user():
             user = User(
                 username=form.username.data,
                 display_name=form.display_name.data,
+                byline=form.byline.data or "",
                 role=form.role.data,
             )
             user.set_password(form.password.data)
@@ -159,9 +160,13 @@ def update_user(user_id):
     if form.role.data != user.role:
         audit.record("role_changed", f"{user.username}: {user.role} → {form.role.data}")
         user.role = form.role.data
-    if form.display_name.data != user.display_name:
+    if (form.display_name.data, form.byline.data or "") != (
+        user.display_name,
+        user.byline,
+    ):
         audit.record("user_updated", user.username)
         user.display_name = form.display_name.data
+        user.byline = form.byline.data or ""
     db.session.commit()
     flash(_("Saved the account %(name)s.", name=user.username), "success")
     return redirect(url_for("admin.user", user_id=user.id))

@@ -31,7 +31,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 import audit
 import throttle
-from forms import ChangePasswordForm, LoginForm
+from forms import BylineForm, ChangePasswordForm, LoginForm
 from models import User, db, parse_id, utcnow
 from views.errors import wants_json
 
@@ -222,4 +222,27 @@ def change_password():
             relogin(user)
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("editor.dashboard"))
-    return render_template("auth/change_password.html", form=form)
+    return _account_page(form=form)
+
+
+def _account_page(form=None, byline_form=None):
+    user = current_user._get_current_object()
+    return render_template(
+        "auth/change_password.html",
+        form=form or ChangePasswordForm(formdata=None),
+        byline_form=byline_form or BylineForm(obj=user),
+    )
+
+
+@bp.post("/account/byline")
+@login_required
+def update_byline():
+    """Each teacher sets the author their new posts start with (署名)."""
+    form = BylineForm()
+    if not form.validate_on_submit():
+        return _account_page(byline_form=form), 422
+    user = current_user._get_current_object()
+    user.byline = form.byline.data or ""
+    db.session.commit()
+    flash(_("Your byline has been saved."), "success")
+    return redirect(url_for("auth.change_password"))

@@ -79,7 +79,7 @@ def build_form(article: Article | None = None, **kwargs) -> ArticleForm:
     form.section_id.choices = section_choices()
     if request.method == "GET":
         if article is None:
-            form.author_name.data = current_user.display_name
+            form.author_name.data = current_user.default_byline
             form.version.data = ""
         else:
             form.process(obj=article)
@@ -132,7 +132,7 @@ def changes_from_form(form: ArticleForm, article: Article | None = None) -> Chan
         title=form.title.data,
         body_html=form.body_html.data or "",
         summary=form.summary.data,
-        author_name=form.author_name.data or current_user.display_name,
+        author_name=form.author_name.data or current_user.default_byline,
         source=form.source.data,
         section_id=form.section_id.data,
         cover_id=_cover_id(form.cover_id.data, article),
@@ -498,7 +498,7 @@ def autosave_new():
             title=fields.get("title", ""),
             body_html=fields.get("body_html", ""),
             summary=fields.get("summary"),
-            author_name=fields.get("author_name") or current_user.display_name,
+            author_name=fields.get("author_name") or current_user.default_byline,
             source=fields.get("source"),
             section_id=fields["section_id"],
             cover_id=fields.get("cover_id"),
