@@ -175,6 +175,14 @@ def _expected_version(raw) -> int:
     return parse_id(raw) or 0
 
 
+def _after_save(result: str | None, article: Article):
+    """Back to the editor, or, once a post has gone live, to its confirmation."""
+    if result in ("publish", "approve") and article.is_public:
+        return redirect(url_for("editor.published", article_id=article.id))
+    _flash_done(result, article)
+    return redirect(url_for("editor.edit_article", article_id=article.id))
+
+
 def _flash_done(result: str | None, article: Article) -> None:
     if result in ("publish", "approve") and article.is_scheduled:
         flash(_("Scheduled: it will appear at the publish time."), "success")
@@ -333,8 +341,7 @@ def new_article():
         return render_editor(form, None, status=403)
     db.session.commit()
     _flash_remote_failures(fetched)
-    _flash_done(result, article)
-    return redirect(url_for("editor.edit_article", article_id=article.id))
+    return _after_save(result, article)
 
 
 @bp.route("/articles/<int:article_id>/edit", methods=["GET", "POST"])
@@ -377,8 +384,7 @@ def edit_article(article_id: int):
         return render_editor(form, article, status=403)
     db.session.commit()
     _flash_remote_failures(fetched)
-    _flash_done(result, article)
-    return redirect(url_for("editor.edit_article", article_id=article.id))
+    return _after_save(result, article)
 
 
 def _edit_page(form: ArticleForm, article: Article):
@@ -397,6 +403,20 @@ def _edit_page(form: ArticleForm, article: Article):
     for key in articles.CONTENT_FIELDS:
         getattr(form, key).data = getattr(draft, key)
     return render_editor(form, article, restored=draft, stale=stale)
+
+
+@bp.get("/articles/<int:article_id>/published")
+@login_required
+def published(article_id: int):
+    """The confirmation after 发布: the live article's address to open or share."""
+    article = get_article_or_404(article_id)
+    if not article.is_public:
+        return redirect(url_for("editor.edit_article", article_id=article.id))
+    return render_template(
+        "editor/published.html",
+        article=article,
+        live_url=url_for("public.article", article_id=article.id, _external=True),
+    )
 
 
 @bp.post("/articles/<int:article_id>/working-copy/discard")
