@@ -594,7 +594,12 @@
       defaultActionOnPaste: "insert_as_html",
       imageDefaultWidth: null,
       uploader: uploadOptions(),
-      link: { noFollowCheckbox: false, openInNewTabCheckbox: false },
+      // The sanitizer keeps no class, no target and no rel but its own.
+      link: {
+        noFollowCheckbox: false,
+        openInNewTabCheckbox: false,
+        modeClassName: null,
+      },
     });
     jodit.events.on("beforePaste", onBeforePaste, { top: true });
     jodit.events.on("beforePasteInsert", cleanPastedHtml);
