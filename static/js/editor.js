@@ -554,18 +554,22 @@
       disablePlugins: ["ai-assistant", "speech-recognize", "about", "print"],
       indentMargin: Number(form.dataset.indentStep) || 32,
       controls: {
+        // Jodit.atom: replace Jodit's lists instead of merging into them (a
+        // merge brought back 标题1, 代码 and sizes the sanitizer maps away).
         paragraph: {
           // h1 is the article's title and becomes h2 on save: not offered.
-          list: {
+          list: window.Jodit.atom({
             p: "Paragraph",
             h2: "Heading 2",
             h3: "Heading 3",
             h4: "Heading 4",
             blockquote: "Quote",
-          },
+          }),
         },
-        fontsize: { list: numberList(form.dataset.fontSizes) },
-        lineHeight: { list: numberList(form.dataset.lineHeights) },
+        fontsize: { list: window.Jodit.atom(numberList(form.dataset.fontSizes)) },
+        lineHeight: {
+          list: window.Jodit.atom(numberList(form.dataset.lineHeights)),
+        },
         mark: {
           icon: "pencil",
           tooltip: "Highlight",
