@@ -88,6 +88,8 @@ def test_editor_pages_pass_wcag_aa(
     for path in [
         "/editor/",
         "/editor/articles/new",
+        # The confirmation after publishing (a demo post is published).
+        paths["article"].replace("/articles/", "/editor/articles/") + "/published",
         "/editor/trash",
         "/account/password",
         "/admin/users",
@@ -100,5 +102,11 @@ def test_editor_pages_pass_wcag_aa(
         page.wait_for_load_state("networkidle")
         if problems := violations(page, axe):
             found[path] = problems
+    # The photo description dialog, as it opens after an upload.
+    page.goto("/editor/articles/new")
+    page.wait_for_selector(".jodit-wysiwyg")
+    page.evaluate("document.getElementById('image-details').showModal()")
+    if problems := violations(page, axe):
+        found["photo description dialog"] = problems
     context.close()
     assert found == {}
