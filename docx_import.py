@@ -9,6 +9,7 @@ always goes through sanitize.clean_html().
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Callable
 from typing import BinaryIO, NamedTuple
@@ -60,6 +61,18 @@ def _build_style_map() -> str:
 
 STYLE_MAP = _build_style_map()
 
+# A picture's displayed size in the document: <wp:extent cx=".." cy=".."/> in
+# EMU inside a <w:drawing>, or a width in the style of an old VML <w:pict>.
+# mammoth hands images over in document order without their size, so the
+# n-th image it converts is the n-th picture found here.
+_PICTURE_RE = re.compile(
+    r"<w:drawing\b.*?</w:drawing>|<w:pict\b.*?</w:pict>", re.DOTALL
+)
+_EXTENT_RE = re.compile(r"<wp:extent\b[^>]*\bcx=\"(\d+)\"")
+_VML_WIDTH_RE = re.compile(r"\bwidth:\s*([\d.]+)(pt|px|in|cm|mm)\b")
+_EMU_PER_PX = 9525
+_PX_PER = {"pt": 4 / 3, "px": 1.0, "in": 96.0, "cm": 96 / 2.54, "mm": 96 / 25.4}
+
 _IGNORED_WARNINGS = ("Unrecognised", "Image of type")
 
 
@@ -81,8 +94,13 @@ def docx_to_html(stream: BinaryIO, save_image: SaveImage) -> DocxResult:
     data = stream.read()
     _check_docx(data)
     messages: list[str] = []
+    widths = _picture_widths(data)
+    converted = 0
 
     def convert_image(image):
+        nonlocal converted
+        width = widths[converted] if converted < len(widths) else None
+        converted += 1
         with image.open() as image_stream:
             image_bytes = image_stream.read()
         try:
@@ -90,7 +108,9 @@ def docx_to_html(stream: BinaryIO, save_image: SaveImage) -> DocxResult:
         except UploadError as error:
             messages.append(translate(MSG_IMAGE_SKIPPED, reason=str(error)))
             return {}  # an <img> without src, which clean_html() removes
-        return {"src": src}
+        # The width the teacher gave the picture in Word (the sanitizer keeps
+        # the attribute; body.css caps it at the column's width).
+        return {"src": src, "width": str(width)} if width else {"src": src}
 
     try:
         import mammoth  # only Word imports need it; server processes stay small
@@ -113,6 +133,28 @@ def docx_to_html(stream: BinaryIO, save_image: SaveImage) -> DocxResult:
     ):
         messages.append(translate(MSG_SOME_FORMATTING_LOST))
     return DocxResult(clean_html(result.value), messages)
+
+
+def _picture_widths(data: bytes) -> list[int | None]:
+    """The displayed width in px of each picture of the body, in order."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            xml = archive.read("word/document.xml").decode("utf-8", "replace")
+    except (KeyError, zipfile.BadZipFile, OSError, ValueError):
+        return []
+    widths: list[int | None] = []
+    for picture in _PICTURE_RE.finditer(xml):
+        text = picture.group(0)
+        extent = _EXTENT_RE.search(text)
+        vml = _VML_WIDTH_RE.search(text)
+        if extent:
+            px = int(extent.group(1)) / _EMU_PER_PX
+        elif vml:
+            px = float(vml.group(1)) * _PX_PER[vml.group(2)]
+        else:
+            px = 0
+        widths.append(round(px) if 0 < px < 100_000 else None)
+    return widths
 
 
 def _check_docx(data: bytes) -> None:

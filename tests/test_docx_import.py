@@ -180,10 +180,11 @@ def test_docx_becomes_clean_html(saved_images):
     assert "<table>" in html
     assert '<td colspan="2"><p>项目表头</p></td>' in html
     assert "<td><p>跳远</p></td>" in html
+    # Word's displayed size (952500 EMU = 100 px) survives as the width.
     assert (
-        '<img alt="运动会照片" src="/uploads/00000000000000000000000000000001.png">'
-        in html
-    )
+        '<img alt="运动会照片" src="/uploads/00000000000000000000000000000001.png" '
+        'width="100">'
+    ) in html
     assert (
         '<a href="https://www.example.edu.cn/sports" rel="noopener noreferrer">' in html
     )
