@@ -6,6 +6,8 @@ import pytest
 from sanitize import (
     ALLOWED_CSS_PROPERTIES,
     ALLOWED_TAGS,
+    FONT_SIZES_PX,
+    LINE_HEIGHTS,
     clean_html,
     html_to_text,
     is_safe_image_src,
@@ -577,3 +579,85 @@ def test_summarize_short_text_is_unchanged():
 def test_summarize_cuts_english_at_a_word_boundary():
     summary = summarize("<p>" + "sports day " * 20 + "</p>", length=38)
     assert summary == "sports day sports day sports day…"
+
+
+# --- the toolbar's agreement with the policy (static/js/editor.js) -------------
+# Each snippet is what a toolbar action produces, as the sanitizer writes it
+# back; tests/e2e/test_editor_roundtrip.py drives the same actions in Jodit.
+
+TOOLBAR_OUTPUT = [
+    "<p><strong>粗</strong><em>斜</em><u>下</u><s>删</s><mark>亮</mark></p>",
+    '<p><span style="color: rgb(255, 0, 0)">红</span></p>',
+    '<p><span style="background-color: rgb(255, 255, 0)">底色</span></p>',
+    "<h2>二级</h2><h3>三级</h3><h4>四级</h4><blockquote>引用</blockquote>",
+    '<p style="text-align: center">中</p><p style="text-align: right">右</p>',
+    '<p style="text-align: justify">两端</p>',
+    '<p style="margin-left: 32px">缩进一次</p><p style="margin-left: 64px">两次</p>',
+    '<table style="border-collapse: collapse; width: 100%"><thead><tr>'
+    '<th style="width: 50%" scope="col">表头</th><th style="width: 50%" scope="col">'
+    "二</th></tr></thead><tbody><tr>"
+    '<td style="padding-left: 32px; vertical-align: middle; '
+    'background-color: rgb(230, 230, 230); border-color: rgb(0, 0, 0)">格</td>'
+    '<td colspan="1">乙</td></tr></tbody></table>',
+    "<ul><li>一</li></ul><ol><li>甲</li></ol><hr>",
+    '<p><a href="https://www.example.edu.cn/" rel="noopener noreferrer">链接</a></p>',
+    '<figure><img src="/uploads/0123456789abcdef.jpg" alt="跳绳" '
+    'style="width: 240px; height: 150px"><figcaption>课间</figcaption></figure>',
+    '<p><img src="/uploads/0123456789abcdef.jpg" alt="" style="float: left"></p>',
+    '<p><img src="/uploads/0123456789abcdef.jpg" alt="" '
+    'style="display: block; margin-left: auto; margin-right: auto"></p>',
+    '<p><img src="/uploads/0123456789abcdef.jpg" alt="" width="300"></p>',
+]
+
+
+@pytest.mark.parametrize("html", TOOLBAR_OUTPUT)
+def test_what_the_toolbar_produces_survives_unchanged(html):
+    assert clean_html(html) == html
+
+
+@pytest.mark.parametrize("size", FONT_SIZES_PX)
+def test_every_offered_font_size_survives(size):
+    html = f'<p><span style="font-size: {size}px">字</span></p>'
+    assert clean_html(html) == html
+
+
+@pytest.mark.parametrize("height", LINE_HEIGHTS)
+def test_every_offered_line_height_survives(height):
+    html = f'<p style="line-height: {height:g}">字</p>'
+    assert clean_html(html) == html
+
+
+def test_jodit_serialisation_is_kept_in_the_policys_own_form():
+    # Jodit writes "font-size: 18px;" with a trailing semicolon; the stored
+    # form drops it, and saving again changes nothing.
+    once = clean_html(
+        '<p style="line-height: 1.5;"><span style="font-size: 18px;">字</span></p>'
+    )
+    assert (
+        once
+        == '<p style="line-height: 1.5"><span style="font-size: 18px">字</span></p>'
+    )
+    assert clean_html(once) == once
+
+
+def test_word_paste_maps_sizes_spacing_indents_and_borders():
+    pasted = (
+        "<p class=MsoNormal style='margin-left:21.0pt;text-indent:-21.0pt;"
+        "line-height:150%;mso-pagination:widow-orphan'>"
+        "<span style='font-size:16.0pt;font-family:黑体'>三号标题</span>"
+        "<span style='font-size:12.0pt'>正文</span></p>"
+        "<table class=MsoTableGrid border=1 style='border-collapse:collapse;"
+        "border:none;mso-border-alt:solid windowtext .5pt'><tr>"
+        "<td style='border:solid windowtext 1.0pt;border-left:none;"
+        "padding:0cm 5.4pt 0cm 5.4pt'>格</td></tr></table>"
+        "<p><span style='background:yellow;mso-highlight:yellow'>高亮</span></p>"
+    )
+    cleaned = clean_html(pasted)
+    assert cleaned == (
+        '<p style="margin-left: 21.0pt; text-indent: -21.0pt; line-height: 1.5">'
+        '<span style="font-size: 20px">三号标题</span>正文</p>'
+        '<table style="border-collapse: collapse; border: none"><tbody><tr>'
+        '<td style="border: 1px solid windowtext; border-left: none">格</td>'
+        "</tr></tbody></table>"
+        '<p><span style="background-color: yellow">高亮</span></p>'
+    )
