@@ -64,6 +64,9 @@ MSG_TOO_MANY_IMAGES = N_("more than %(count)s images in one save")
 # values always in double quotes, "&" as "&amp;".
 _IMG_RE = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 _SRC_RE = re.compile(r'\ssrc="(https?://[^"]*)"', re.IGNORECASE)
+# Stands where a removed image was, until the cleanup below (a NUL never
+# survives clean_html(), so it cannot come from the body).
+_GONE = "\0"
 # A figure left with nothing but its caption once its image is gone.
 _EMPTY_FIGURE_RE = re.compile(
     r"<figure>\s*(?:<figcaption>(.*?)</figcaption>)?\s*</figure>", re.DOTALL
@@ -165,10 +168,12 @@ def _rewrite(html: str, replacements: dict[str, str | None]) -> str:
             return tag
         new = replacements[url]
         if new is None:
-            return ""  # the CSP would block it: readers would see a broken image
+            return _GONE  # the CSP would block it: readers would see a broken image
         return tag.replace(src.group(0), f' src="{escape(new)}"', 1)
 
     html = _IMG_RE.sub(replace_tag, html)
+    # A paragraph that held nothing but the photo goes with it.
+    html = html.replace(f"<p>{_GONE}</p>", "").replace(_GONE, "")
     # A caption without its photo stays as a plain paragraph.
     return _EMPTY_FIGURE_RE.sub(
         lambda m: f"<p>{m.group(1)}</p>" if m.group(1) else "", html

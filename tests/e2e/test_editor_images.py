@@ -250,3 +250,34 @@ def test_action_bar_is_opaque_and_covers_no_control(page, section):
         docx.element_handle(),
     )
     save_screenshot(page, f"editor-{page.viewport_name}", full_page=False)
+
+
+def test_images_on_local_and_private_addresses_are_refused(
+    page, live_app, section, other_site
+):
+    # The test server is on 127.0.0.1: with the test setting off, it is
+    # refused like any address inside the school's network.
+    live_app.config["REMOTE_IMAGES_ALLOW_LOOPBACK"] = False
+    refused = [
+        f"{other_site}/wx/640",
+        "http://10.0.0.8/a.jpg",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/b.jpg",
+        "http://localhost/c.jpg",
+    ]
+    open_editor(page, section, "内网图片")
+    set_body(
+        page,
+        "<p>文字照样保存</p>" + "".join(f'<p><img src="{url}"></p>' for url in refused),
+    )
+    page.click("button[name=action][value=publish]")
+    page.wait_for_url(re.compile(r"/editor/articles/\d+/published$"))
+    article_id = int(page.url.split("/")[-2])
+    notice = page.get_by_text("无法复制到本站").first.inner_text()
+    for name in ["127.0.0.1/640", "10.0.0.8/a.jpg", "169.254.169.254/meta-data"]:
+        assert name in notice, (name, notice)
+    assert "::1/b.jpg" in notice and "localhost/c.jpg" in notice
+    assert "内部网络或本机" in notice
+    with live_app.app_context():
+        body = db.session.get(Article, article_id).body_html
+    assert body == "<p>文字照样保存</p>"
