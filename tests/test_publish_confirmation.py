@@ -40,7 +40,11 @@ def test_publishing_shows_the_live_link(app, editor_client, section):
     live = f"http://localhost/articles/{article_id}"
     assert f'href="{live}"' in page.text
     assert "运动会通知" in page.text
-    assert "已发布" in page.text
+    assert "已发布：读者现在可以看到这篇文章" in page.text
+    # And the QR code of that address, for a teacher's phone.
+    qr = f"/articles/{article_id}/qr.svg"
+    assert f'src="{qr}"' in page.text
+    assert editor_client.get(qr).mimetype == "image/svg+xml"
     # The link works for a reader.
     assert app.test_client().get(f"/articles/{article_id}").status_code == 200
 

@@ -174,6 +174,10 @@ def test_remote_images_are_brought_home_on_publish(
     # The confirmation links to the live post.
     link = page.locator("#live-link")
     assert link.inner_text().endswith(f"/articles/{article_id}")
+    qr = page.locator("#live-qr")
+    assert page.evaluate(
+        "img => img.complete && img.naturalWidth > 0", qr.element_handle()
+    )
     save_screenshot(page, f"editor-published-{page.viewport_name}", full_page=False)
 
     with live_app.app_context():

@@ -314,9 +314,7 @@ def test_style_menu_lists_only_what_is_kept(page):
     page.goto("/editor/articles/new")
     page.wait_for_selector(".jodit-wysiwyg")
     page.locator(".jodit-wysiwyg").click()
-    page.click(
-        ".jodit-toolbar__box .jodit-toolbar-button_paragraph .jodit-toolbar-button__trigger"
-    )
+    page.click(TOOLBAR.format("paragraph") + " .jodit-toolbar-button__trigger")
     items = page.locator(".jodit-popup .jodit-toolbar-button__text").all_inner_texts()
     assert [item.strip() for item in items] == [
         "段落",
