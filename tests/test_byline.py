@@ -49,14 +49,18 @@ def test_autosaved_new_post_without_author_takes_the_byline(app, author_client):
 def test_user_sets_their_own_byline_on_the_account_page(app, author_client):
     page = author_client.get("/account/password").text
     assert "署名" in page
-    response = author_client.post("/account/byline", data={"byline": " 德育处 "})
+    response = author_client.post(
+        "/account/password/byline", data={"byline": " 德育处 "}
+    )
     assert response.status_code == 302
     assert byline_of(app, "author") == "德育处"
     assert "署名已保存" in author_client.get("/account/password").text
 
 
 def test_a_too_long_byline_is_refused_with_a_message(app, author_client):
-    response = author_client.post("/account/byline", data={"byline": "长" * 101})
+    response = author_client.post(
+        "/account/password/byline", data={"byline": "长" * 101}
+    )
     assert response.status_code == 422
     assert byline_of(app, "author") == ""
 

@@ -16,6 +16,8 @@ from tests.test_feeds import HIDDEN, hidden_fields
 
 SVG = "{http://www.w3.org/2000/svg}"
 SITE_CSS = Path(__file__).resolve().parent.parent / "static" / "css" / "site.css"
+# The article body's own rules, shared with the editor (linked after site.css).
+BODY_CSS = SITE_CSS.with_name("body.css")
 
 
 @pytest.fixture
@@ -192,7 +194,9 @@ def css_rules(rules, media=None):
 
 @pytest.fixture(scope="module")
 def site_css():
-    sheet = tinycss2.parse_stylesheet(SITE_CSS.read_text(), True, True)
+    """The rules of the article page's stylesheets."""
+    text = SITE_CSS.read_text() + BODY_CSS.read_text()
+    sheet = tinycss2.parse_stylesheet(text, True, True)
     return list(css_rules(sheet))
 
 

@@ -234,7 +234,8 @@ def _account_page(form=None, byline_form=None):
     )
 
 
-@bp.post("/account/byline")
+# Under /account/password: the account page, kept out of robots.txt with it.
+@bp.post("/account/password/byline")
 @login_required
 def update_byline():
     """Each teacher sets the author their new posts start with (署名)."""

@@ -77,10 +77,14 @@ def test_teacher_publishes_bold_text_list_and_photo_and_reader_sees_it(
     toolbar_button(page, "image").click()
     file_input = page.locator(".jodit-drag-and-drop__file-box input[type=file]")
     file_input.set_input_files(str(photo_with_gps))
-    body.locator("img[src^='/uploads/']").wait_for()
+    # The editor asks for a description (alt text) and an optional caption.
+    page.fill("#image-alt", "运动会开幕式")
+    page.click("#image-details-insert")
+    body.locator("img[src^='/uploads/'][alt='运动会开幕式']").wait_for()
 
     page.click("button[name=action][value=publish]")
-    page.wait_for_url(re.compile(r"/editor/articles/\d+/edit$"))
+    # Publishing ends on the confirmation with the live address.
+    page.wait_for_url(re.compile(r"/editor/articles/\d+/published$"))
     article_id = int(page.url.rstrip("/").split("/")[-2])
 
     reader = browser.new_context(base_url=live_server).new_page()

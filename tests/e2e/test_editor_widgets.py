@@ -124,11 +124,15 @@ def open_new_post(page, section, title):
 
 
 def press(page, action):
-    """Press a save/publish button and wait for the edit page it leads to."""
+    """Press a save/publish button and end on the post's edit page (after
+    publishing, through the confirmation's «back to the editor» link)."""
     with page.expect_navigation():
         page.click(f"button[name=action][value={action}]")
-    match = re.search(r"/editor/articles/(\d+)/edit$", page.url)
+    match = re.search(r"/editor/articles/(\d+)/(edit|published)$", page.url)
     assert match, page.url
+    if match.group(2) == "published":
+        with page.expect_navigation():
+            page.click(".published-actions a[href$='/edit']")
     return int(match.group(1))
 
 
@@ -315,8 +319,10 @@ def test_pasted_and_dropped_image_files_go_through_the_uploader(page, section):
     body = open_new_post(page, section, "截图与拖放")
     uploaded = body.locator("img[src^='/uploads/']")
     dispatch(page, "paste", files=[("image.png", png_bytes((200, 0, 0)))])
+    page.click("#image-details button[value=skip]")  # no description this time
     uploaded.first.wait_for()
     dispatch(page, "drop", files=[("照片.png", png_bytes((0, 160, 0)))])
+    page.click("#image-details button[value=skip]")
     page.wait_for_function(
         "() => document.querySelectorAll(\".jodit-wysiwyg img[src^='/uploads/']\")"
         ".length === 2"
