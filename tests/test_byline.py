@@ -1,7 +1,7 @@
 """Each user has a default byline (署名) that new posts start with."""
 
 import sqlalchemy as sa
-from flask_migrate import upgrade
+from flask_migrate import downgrade, upgrade
 
 from models import Article, Section, User, db
 from tests.test_migrations import school_at
@@ -95,10 +95,10 @@ def test_admin_creates_a_user_with_a_byline(app, admin_client):
     assert byline_of(app, "li") == "教务处"
 
 
-def test_0004_adds_an_empty_byline_to_existing_users(tmp_path):
+def test_0005_adds_an_empty_byline_to_existing_users(tmp_path):
     app = school_at(
         tmp_path,
-        "0003",
+        "0004",
         "INSERT INTO user (id, username, display_name, password_hash, role,"
         " active, session_token, created_at) VALUES"
         " (1, 'wang', '王老师', 'x', 'author', 1, 't', '2026-03-01 08:00:00')",
@@ -113,4 +113,11 @@ def test_0004_adds_an_empty_byline_to_existing_users(tmp_path):
         user = db.session.get(User, 1)
         assert user.default_byline == "王老师"
         db.session.remove()
+        # And back, keeping the users.
+        downgrade(revision="0004")
+        with db.engine.connect() as connection:
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("user")}
+            assert "byline" not in columns
+            names = connection.execute(sa.text("SELECT username FROM user")).scalars()
+            assert list(names) == ["wang"]
         db.engine.dispose()
