@@ -31,7 +31,7 @@ SCHOOL_FIELDS = ("school_name", "phone", "address", "icp_number", "psb_number")
 # Everything staff reach after logging in; the readers' pages, the files
 # they show, login and logout stay open.
 _GATED_BLUEPRINTS = ("editor", "admin", "firstrun")
-_GATED_PREFIXES = ("/editor/", "/admin/")
+_GATED_PREFIXES = ("/editor/", "/admin/", "/account/")
 
 
 def _gated() -> bool:
