@@ -95,10 +95,10 @@ def test_admin_creates_a_user_with_a_byline(app, admin_client):
     assert byline_of(app, "li") == "教务处"
 
 
-def test_0005_adds_an_empty_byline_to_existing_users(tmp_path):
+def test_0006_adds_an_empty_byline_to_existing_users(tmp_path):
     app = school_at(
         tmp_path,
-        "0004",
+        "0005",
         "INSERT INTO user (id, username, display_name, password_hash, role,"
         " active, session_token, created_at) VALUES"
         " (1, 'wang', '王老师', 'x', 'author', 1, 't', '2026-03-01 08:00:00')",
@@ -114,7 +114,7 @@ def test_0005_adds_an_empty_byline_to_existing_users(tmp_path):
         assert user.default_byline == "王老师"
         db.session.remove()
         # And back, keeping the users.
-        downgrade(revision="0004")
+        downgrade(revision="0005")
         with db.engine.connect() as connection:
             columns = {c["name"] for c in sa.inspect(connection).get_columns("user")}
             assert "byline" not in columns
