@@ -26,6 +26,7 @@ from views import (
     files,
     firstrun,
     health,
+    legacy,
     public,
 )
 
@@ -116,6 +117,7 @@ def create_app(test_config=None):
     app.register_blueprint(files.bp)
     app.register_blueprint(health.bp)
     errors.init_app(app)
+    legacy.init_app(app)
     assets.init_app(app)
     pagecache.init_app(app)
     if proxies:

@@ -1,8 +1,12 @@
-"""CLI: init-db, create-user, demo, thumbnails, backup, restore."""
+"""CLI: init-db, create-user, demo, thumbnails, backup, restore,
+import-wordpress, import-dedecms."""
 
 import secrets
 import tempfile
+from contextlib import nullcontext
 from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 import sqlalchemy as sa
@@ -223,6 +227,136 @@ def restore_command(archive, force, yes):
         click.echo("Database is up to date.")
 
 
+# --- imports from an old site (importers/) ---------------------------------------
+
+UPLOADS_OPTION = click.option(
+    "--uploads",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A copy of the old site's upload folder, for photos and attachments.",
+)
+TIMEZONE_OPTION = click.option(
+    "--timezone",
+    default=None,
+    help="The old site's time zone (default: BABEL_DEFAULT_TIMEZONE).",
+)
+DRY_RUN_OPTION = click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the report of a real run without writing anything.",
+)
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    name = name or current_app.config["BABEL_DEFAULT_TIMEZONE"]
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.ClickException(
+            f"Unknown time zone {name!r}; use a name such as Asia/Shanghai."
+        ) from None
+
+
+def _run_import(source, site, *, total, report, uploads, dry_run, work, **where):
+    """Run work(import, progress) for real or on a copy, then print the report."""
+    from importers.common import Import, SourceError
+    from importers.dryrun import scratch_copy
+
+    app = current_app._get_current_object()
+    try:
+        with scratch_copy(app) if dry_run else nullcontext():
+            imp = Import(source, site, uploads=uploads, report=report, **where)
+            with click.progressbar(length=total, label="Importing posts") as bar:
+                work(imp, lambda: bar.update(1))
+    except SourceError as error:
+        raise click.ClickException(str(error)) from None
+    for line in report.lines():
+        click.echo(line)
+
+
+@click.command("import-wordpress")
+@click.argument("export", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@UPLOADS_OPTION
+@TIMEZONE_OPTION
+@DRY_RUN_OPTION
+@with_appcontext
+def import_wordpress_command(export, uploads, timezone, dry_run):
+    """Import a WordPress export file (Tools > Export); safe to run again."""
+    from importers import wordpress
+    from importers.common import Report, SourceError
+
+    zone = _zone(timezone)
+    try:
+        data = wordpress.load(export)
+    except SourceError as error:
+        raise click.ClickException(str(error)) from None
+    posts = data.posts()
+    click.echo(
+        f"Read {export.name}: {len(posts)} posts and pages in "
+        f"{len(data.categories)} categories from {data.base_url or 'an unnamed site'}."
+    )
+    _run_import(
+        wordpress.SOURCE,
+        data.site,
+        total=len(posts),
+        report=Report(dry_run=dry_run),
+        uploads=uploads,
+        dry_run=dry_run,
+        work=lambda imp, step: wordpress.import_export(data, imp, zone, step),
+        upload_prefixes=wordpress.UPLOAD_PREFIXES,
+        site_hosts=data.hosts,
+        base_url=data.base_url or None,
+    )
+
+
+@click.command("import-dedecms")
+@click.option(
+    "--db",
+    "db_url",
+    required=True,
+    help="The DedeCMS database: mysql://USER:PASSWORD@HOST[:PORT]/DATABASE",
+)
+@click.option("--prefix", default="dede_", show_default=True, help="Table prefix.")
+@UPLOADS_OPTION
+@TIMEZONE_OPTION
+@DRY_RUN_OPTION
+@with_appcontext
+def import_dedecms_command(db_url, prefix, uploads, timezone, dry_run):
+    """Import a DedeCMS (织梦) site from its MySQL/MariaDB database."""
+    from importers import dedecms
+    from importers.common import Report, SourceError
+
+    zone = _zone(timezone)
+    report = Report(dry_run=dry_run)
+    try:
+        connection = dedecms.connect(db_url)
+    except SourceError as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        try:
+            database = dedecms.Database(connection, prefix, report)
+            total = database.count()
+        except SourceError as error:
+            raise click.ClickException(str(error)) from None
+        name = dedecms.parse_db_url(db_url)["database"]
+        click.echo(f"Connected to {name}: {total} archives.")
+        medias = database.config["cfg_medias_dir"].rstrip("/") or "/uploads"
+        basehost = database.config["cfg_basehost"].rstrip("/")
+        _run_import(
+            dedecms.SOURCE,
+            dedecms.site_of(database, name),
+            total=total,
+            report=report,
+            uploads=uploads,
+            dry_run=dry_run,
+            work=lambda imp, step: dedecms.import_database(database, imp, zone, step),
+            upload_prefixes=(medias + "/",),
+            site_hosts={urlsplit(basehost).hostname or ""},
+            base_url=basehost or None,
+        )
+    finally:
+        connection.close()
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(create_user_command)
@@ -230,3 +364,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(thumbnails_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(import_wordpress_command)
+    app.cli.add_command(import_dedecms_command)

@@ -521,6 +521,28 @@ class Origin(db.Model):
     )
 
 
+class LegacyUrl(db.Model):
+    """An address on the site a school moved from, and what it shows here now.
+
+    Written by the importers (importers/); read only where a request would
+    otherwise be a 404, or by the home page when it gets one of the old
+    sites' query arguments (views/legacy.py), so reader pages never pay for it.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # legacyurls.normalise() of the old path and query: "/?p=12",
+    # "/plus/view.php?aid=5", "/a/news/20240328/5.html", "/2024/03/开学典礼".
+    path: Mapped[str] = mapped_column(sa.String(500), unique=True)
+    target_type: Mapped[str] = mapped_column(sa.String(20))  # see TARGET_TYPES
+    target_id: Mapped[int]
+    # The import that wrote it, with the old site: "wordpress school.cn",
+    # "dedecms news_db/dede_". Another import may not take the address over.
+    source: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    TARGET_TYPES = ("article", "section", "upload")
+
+
 class CacheState(db.Model):
     """One row that every server process reads to know if its cached pages hold.
 

@@ -64,3 +64,30 @@ def target_keys(source: str) -> set[str]:
 def forget(source: str) -> None:
     """Drop every record of source (its rows now belong to the school)."""
     db.session.execute(sa.delete(Origin).where(Origin.source == source))
+
+
+def find_target(source: str, target_type: str, source_key: str) -> int | None:
+    """The id of the row source created for this key, if it noted one."""
+    return db.session.scalar(
+        sa.select(Origin.target_id).where(
+            Origin.source == source,
+            Origin.target_type == target_type,
+            Origin.source_key == source_key[:255],
+        )
+    )
+
+
+def point(source: str, target_type: str, source_key: str, target_id: int) -> None:
+    """Note that this key of source is now the row target_id (a re-import
+    recreates a row the school deleted since, so the id may change)."""
+    found = db.session.scalar(
+        sa.select(Origin).where(
+            Origin.source == source,
+            Origin.target_type == target_type,
+            Origin.source_key == source_key[:255],
+        )
+    )
+    if found is None:
+        record(source, target_type, source_key, target_id=target_id)
+    else:
+        found.target_id = target_id

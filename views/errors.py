@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import SecurityError
 
 from uploads import display_size
+from views.legacy import redirect_from_old_address
 
 
 def wants_json() -> bool:
@@ -37,6 +38,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(404)
     def not_found(error):
+        # Only here, off the reader's path: an imported site's old address.
+        moved = redirect_from_old_address()
+        if moved is not None:
+            return moved
         return page(
             404,
             _("Page not found"),
