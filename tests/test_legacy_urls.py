@@ -1,0 +1,73 @@
+"""Old sites' addresses: one spelling each, looked up only off the reader's path."""
+
+import pytest
+
+import legacyurls
+from models import LegacyUrl, db
+from tests.conftest import count_statements
+
+
+@pytest.mark.parametrize(
+    ("path", "args", "stored"),
+    [
+        ("/", {"p": "12"}, "/?p=12"),
+        ("/index.php", {"p": "12", "utm_source": "wechat"}, "/?p=12"),
+        ("/news/index.php", {"p": "12"}, "/news?p=12"),
+        ("/plus/view.php", {"aid": "5"}, "/plus/view.php?aid=5"),
+        ("/Plus/View.php", {"aid": "5", "mid": "1"}, "/plus/view.php?aid=5"),
+        ("/a/news//20240328/5.html", {}, "/a/news/20240328/5.html"),
+        ("/2024/03/%E5%BC%80%E5%AD%A6/", {}, "/2024/03/开学"),
+        ("/2024/03/开学/", {}, "/2024/03/开学"),
+        (
+            "/category/news/",
+            {"cat": "3", "page_id": "7"},
+            "/category/news?cat=3&page_id=7",
+        ),
+    ],
+)
+def test_addresses_are_stored_in_one_spelling(path, args, stored):
+    assert legacyurls.normalise(path, args) == stored
+
+
+def test_normalise_url_drops_the_host():
+    assert legacyurls.normalise_url("http://www.school.cn/?p=3") == "/?p=3"
+
+
+def _add(app, path, article_id):
+    with app.app_context():
+        db.session.add(
+            LegacyUrl(
+                path=path, target_type="article", target_id=article_id, source="t"
+            )
+        )
+        db.session.commit()
+
+
+def test_reader_pages_never_look_up_old_addresses(app, client, make_article):
+    article_id = make_article()
+    _add(app, "/?p=12", article_id)
+    for url in ("/", "/sections/news", f"/articles/{article_id}", "/?page=1"):
+        with count_statements() as seen:
+            assert client.get(url).status_code == 200
+        assert not [s for s in seen if "legacy_url" in s], url
+    with count_statements() as seen:
+        response = client.get("/?p=12")
+    assert response.status_code == 301
+    assert response.headers["Location"] == f"/articles/{article_id}"
+    assert len([s for s in seen if "legacy_url" in s]) == 1
+
+
+def test_an_unknown_address_is_still_a_friendly_404(app, client):
+    response = client.get("/a/news/20240328/404.html")
+    assert response.status_code == 404
+    assert "页面不存在" in response.get_data(as_text=True)
+
+
+def test_another_import_cannot_take_an_address_over(app, make_article):
+    first, second = make_article(), make_article()
+    with app.app_context():
+        assert legacyurls.remember("/?p=1", "article", first, "wordpress a.cn")
+        assert not legacyurls.remember("/?p=1", "article", second, "wordpress b.cn")
+        assert legacyurls.remember("/?p=1", "article", second, "wordpress a.cn")
+        db.session.commit()
+        assert legacyurls.find("/?p=1").target_id == second
