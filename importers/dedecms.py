@@ -57,7 +57,12 @@ DEFAULT_NAMERULE = "{typedir}/{Y}/{M}{D}/{aid}.html"
 
 
 def decode(raw: bytes | None, declared: str | None) -> tuple[str, bool]:
-    """Text from a column's raw bytes; False when no encoding fits."""
+    """Text from a column's raw bytes; False when no encoding fits.
+
+    A UTF-8 or GBK column holds valid bytes of its charset (MySQL saw to
+    that), but maybe mojibake: text once read as latin1 and stored again.
+    A latin1 column holds whatever bytes the old site sent: GBK or UTF-8.
+    """
     if raw is None:
         return "", True
     if isinstance(raw, str):
@@ -65,27 +70,28 @@ def decode(raw: bytes | None, declared: str | None) -> tuple[str, bool]:
     if raw.isascii():
         return raw.decode("ascii"), True
     declared = (declared or "").lower()
-    order = ["utf-8", "gb18030"]
-    if declared.startswith(("gbk", "gb2312", "gb18030")):
-        order.reverse()
-    readings = []
-    for rank, encoding in enumerate(order):
+    if declared.startswith(("utf8", "utf-8")):
+        order = ["utf-8"]
+    elif declared.startswith(("gbk", "gb2312", "gb18030")):
+        order = ["gb18030"]
+    else:
+        order = ["utf-8", "gb18030"]
+    readings = []  # (plausibility, preference, text): the best one wins
+    for encoding in order:
         try:
             text = raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-        readings.append((_plausibility(text), -rank, text))
-        # Mojibake stored as UTF-8 (GBK or UTF-8 bytes read as latin1 once).
+        readings.append((_plausibility(text), -len(readings), text))
         again = _as_latin1_bytes(text)
-        if again is not None:
-            for encoding2 in order:
-                try:
-                    fixed = again.decode(encoding2)
-                except UnicodeDecodeError:
-                    continue
-                readings.append((_plausibility(fixed), -rank - 2, fixed))
+        for encoding2 in ("utf-8", "gb18030") if again else ():
+            try:
+                fixed = again.decode(encoding2)
+            except UnicodeDecodeError:
+                continue
+            readings.append((_plausibility(fixed), -len(readings), fixed))
     if not readings:
-        return raw.decode(order[0], errors="replace"), False
+        return raw.decode(order[-1], errors="replace"), False
     return max(readings)[2], True
 
 
