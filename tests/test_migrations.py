@@ -216,4 +216,38 @@ def test_0005_fills_the_picture_of_existing_posts(tmp_path):
             assert "picture_id" not in columns
             count = connection.execute(sa.text("SELECT count(*) FROM article"))
             assert count.scalar() == 4
+
+
+def test_0006_adds_old_addresses_to_a_site_with_posts(tmp_path):
+    app = school_at(
+        tmp_path,
+        "0005",
+        "INSERT INTO section (id, name, slug, position, parent_id) VALUES"
+        " (1, '新闻中心', 'news', 0, NULL)",
+        "INSERT INTO article (id, title, body_html, excerpt, author_name,"
+        " section_id, channel_id, status, published_at, pinned, views, version,"
+        " created_at, updated_at) VALUES (1, '开学典礼', '<p>正文</p>', '正文', '',"
+        " 1, 1, 'published', '2026-03-01 08:00:00', 0, 3, 1,"
+        " '2026-03-01 08:00:00', '2026-03-01 08:00:00')",
+    )
+    with app.app_context():
+        upgrade()
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO legacy_url (path, target_type, target_id, source,"
+                    " created_at) VALUES ('/?p=7', 'article', 1, 'wordpress x',"
+                    " '2026-03-01 08:00:00')"
+                )
+            )
+        db.engine.dispose()
+    response = app.test_client().get("/?p=7")
+    assert response.status_code == 301
+    assert response.headers["Location"] == "/articles/1"
+    assert "开学典礼" in app.test_client().get("/articles/1").get_data(as_text=True)
+    with app.app_context():
+        downgrade(revision="0005")
+        assert not sa.inspect(db.engine).has_table("legacy_url")
+        with db.engine.connect() as connection:
+            assert connection.scalar(sa.text("SELECT title FROM article")) == "开学典礼"
         db.engine.dispose()
