@@ -31,7 +31,7 @@ import legacyurls
 import origins
 import storage
 from models import Article, Section, Status, Upload, db
-from sanitize import clean_html
+from sanitize import clean_html, html_to_text
 from uploads import (
     ATTACHMENT_TYPES,
     IMAGE_EXTENSIONS,
@@ -226,7 +226,16 @@ class Import:
             db.session.flush()
             self.remember("section", key, section.id)
         self.old_addresses(old_urls, "section", section.id, f"section «{name}»")
+        # Committed now: a post that fails later rolls back only itself.
+        db.session.commit()
         return section
+
+    def fold(self, target_type: str, key: str, section: Section, old_urls) -> None:
+        """File a third-level category into section, its level-2 ancestor."""
+        self.remember(target_type, key, section.id)
+        self.old_addresses(old_urls, "section", section.id, f"section «{key}»")
+        db.session.commit()
+        self.report.add("sections", "skipped", "filed into its level-2 ancestor")
 
     def unique_slug(self, hint: str, fallback: str) -> str:
         if self._slugs is None:
@@ -276,7 +285,7 @@ class Import:
         values = {
             "title": post.title[:200] or UNTITLED,
             "body_html": self.body(post.body_html, article.id, post.label),
-            "summary": (post.summary or "").strip()[:500] or None,
+            "summary": html_to_text(post.summary or "").strip()[:500] or None,
             "author_name": post.author_name.strip()[:100],
             "source": (post.source or "").strip()[:100] or None,
             "section_id": post.section.id,
@@ -416,8 +425,14 @@ class Import:
                     user_id=None,
                     article_id=article_id,
                 )
-        except (UploadError, OSError) as error:
-            self.report.add(kind, "failed", f"{path.name}: {error}")
+        except UploadError as error:
+            # The report is in English like the other commands' output (and
+            # the translation needs a reader's request for its language).
+            reason = error.msgid % error.params if error.params else error.msgid
+            self.report.add(kind, "failed", f"{path.name}: {reason}")
+            return None
+        except OSError as error:
+            self.report.add(kind, "failed", f"{path.name}: {error.strerror}")
             return None
         self._new_files.append(upload)
         self.report.add(kind, "imported")

@@ -335,7 +335,7 @@ def import_database(
                 status=Status.DRAFT
                 if (row.get("arcrank") or 0) < 0
                 else Status.PUBLISHED,
-                published_at=_utc(row.get("pubdate")),
+                published_at=_utc(row.get("pubdate") or row.get("senddate")),
                 summary=row.get("description") or None,
                 author_name=row.get("writer") or "",
                 source=row.get("source") or None,
@@ -383,9 +383,7 @@ def _import_types(database: Database, imp: Import):
         path = chain(row)
         if len(path) > 2:
             section = sections[path[1]["id"]]
-            imp.remember("section", f"type:{tid}", section.id)
-            imp.old_addresses(old, "section", section.id, f"type {row['typename']}")
-            imp.report.add("sections", "skipped", "filed into its level-2 ancestor")
+            imp.fold("section", f"type:{tid}", section, old)
         else:
             section = imp.section(
                 f"type:{tid}",

@@ -287,9 +287,7 @@ def _import_categories(export: Export, imp: Import) -> dict:
         if len(path) > 2:
             # Only two levels here: deeper categories join their level-2 one.
             section = sections[path[1].slug]
-            imp.remember("section", f"category:{category.term_id}", section.id)
-            imp.old_addresses(old, "section", section.id, f"category {category.name}")
-            imp.report.add("sections", "skipped", "filed into its level-2 ancestor")
+            imp.fold("section", f"category:{category.term_id}", section, old)
         else:
             section = imp.section(
                 f"category:{category.term_id}",

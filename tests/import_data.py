@@ -40,6 +40,7 @@ def wp_uploads(folder: Path) -> Path:
             "2024/03/photo.jpg": photo_bytes(),
             "2024/03/plan.pdf": PDF,
             "2024/03/notes.exe": b"MZ\x90\x00not really",
+            "2024/03/broken.jpg": b"\xff\xd8\xff\xe0 cut off",
         },
     )
 

@@ -156,12 +156,17 @@ def test_without_the_upload_folder_every_file_is_listed(app, runner, export):
 
 
 def test_a_file_the_upload_checks_refuse_is_reported(app, run_import, tmp_path):
-    body = '<a href="/wp-content/uploads/2024/03/notes.exe">notes</a>'
+    body = (
+        '<a href="/wp-content/uploads/2024/03/notes.exe">notes</a>'
+        '<img src="/wp-content/uploads/2024/03/broken.jpg">'
+    )
     extra = f"""<item><title>病毒</title><content:encoded><![CDATA[{body}]]>
       </content:encoded><wp:post_id>40</wp:post_id><wp:status>publish</wp:status>
       <wp:post_type>post</wp:post_type></item>"""
     result = run_import(path=write_wxr(tmp_path / "exe.xml", extra_items=extra))
     assert "Posts: 7 imported, 1 skipped." in result.output
+    assert "Images: 1 imported, 2 unchanged, 2 failed." in result.output
+    assert "failed 1: broken.jpg: This image is damaged or incomplete" in result.output
     # An .exe is not even tried: links to it stay as they were (cleaned).
     with app.app_context():
         assert "notes.exe" in article("病毒").body_html
