@@ -21,6 +21,7 @@ What maps to what:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -217,6 +218,7 @@ def import_export(
         if item.post_type == "attachment"
     }
     pages = fallback = None
+    unknown: set[str] = set()  # shortcodes left as text, for the report
     for item in export.items:
         if item.post_type not in ("post", "page"):
             continue
@@ -247,7 +249,7 @@ def import_export(
             Post(
                 key=f"{item.post_type}:{item.post_id}",
                 title=item.title,
-                body_html=_paragraphs(item.content),
+                body_html=_shortcodes(_paragraphs(item.content), unknown),
                 section=section,
                 status=status,
                 published_at=published_at if status != Status.DRAFT else None,
@@ -261,6 +263,12 @@ def import_export(
             )
         )
         on_post()
+    if unknown:
+        names = ", ".join(f"[{name}]" for name in sorted(unknown))
+        imp.report.notes.append(
+            f"Shortcodes of WordPress plugins were left in the text as they are: "
+            f"{names}. Edit those posts by hand."
+        )
 
 
 def _import_categories(export: Export, imp: Import) -> dict:
@@ -312,6 +320,30 @@ def _views(meta: dict[str, str]) -> int:
         if value.isdigit():
             return int(value)
     return 0
+
+
+_CAPTION_RE = re.compile(r"\[caption[^\]]*\](.*?)\[/caption\]", re.DOTALL)
+_CAPTIONED_RE = re.compile(
+    r"\s*((?:<a\b[^>]*>\s*)?<img\b[^>]*>(?:\s*</a>)?)(.*)", re.DOTALL
+)
+_EMBED_RE = re.compile(r"\[embed[^\]]*\](.*?)\[/embed\]", re.DOTALL)
+_SHORTCODE_RE = re.compile(r"\[([a-z][a-z0-9_-]*)\b[^\]\n]*\]")
+
+
+def _shortcodes(content: str, unknown: set[str]) -> str:
+    """[caption] becomes a figure and [embed] its link; others stay as text."""
+
+    def caption(match: re.Match) -> str:
+        found = _CAPTIONED_RE.match(match.group(1))
+        if found is None:
+            return match.group(1)
+        media, text = found.groups()
+        return f"<figure>{media}<figcaption>{text.strip()}</figcaption></figure>"
+
+    content = _CAPTION_RE.sub(caption, content)
+    content = _EMBED_RE.sub(lambda m: m.group(1).strip(), content)
+    unknown.update(_SHORTCODE_RE.findall(content))
+    return content
 
 
 def _paragraphs(content: str) -> str:

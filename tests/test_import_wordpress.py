@@ -293,3 +293,44 @@ def test_old_wordpress_addresses_lead_to_the_imported_pages(app, client, run_imp
     assert client.get("/?p=999").status_code == 200
     assert client.get("/plus/view.php?aid=11").status_code == 404
     assert client.post("/?p=11").status_code in (404, 405)
+
+
+def _extra_post(post_id: int, title: str, body: str) -> str:
+    return f"""<item><title>{title}</title><content:encoded><![CDATA[{body}]]>
+      </content:encoded><wp:post_id>{post_id}</wp:post_id>
+      <wp:status>publish</wp:status><wp:post_type>post</wp:post_type>
+      <category domain="category" nicename="tongzhi">tongzhi</category></item>"""
+
+
+def test_captions_become_figures_and_other_shortcodes_are_reported(
+    app, run_import, tmp_path
+):
+    body = (
+        '[caption id="attachment_10" align="aligncenter" width="300"]'
+        '<img src="/wp-content/uploads/2024/03/photo.jpg" alt="合影"> 全班合影'
+        "[/caption]"
+        '[gallery ids="1,2,3"]'
+        "[embed]https://v.qq.com/x/page/abc.html[/embed]"
+    )
+    extra = _extra_post(41, "春游合影", body)
+    result = run_import(path=write_wxr(tmp_path / "sc.xml", extra_items=extra))
+    assert "left in the text as they are: [gallery]" in result.output
+    with app.app_context():
+        html = article("春游合影").body_html
+    assert '<figure><img src="/uploads/' in html
+    assert "<figcaption>全班合影</figcaption></figure>" in html
+    assert '<a href="https://v.qq.com/x/page/abc.html"' in html
+    assert "[caption" not in html and "[embed" not in html
+
+
+def test_a_body_cannot_reach_files_outside_the_upload_folder(
+    app, run_import, tmp_path, old_site
+):
+    (tmp_path / "secret.jpg").write_bytes((old_site / "2024/03/photo.jpg").read_bytes())
+    body = '<img src="/wp-content/uploads/../secret.jpg">'
+    extra = _extra_post(42, "越界", body)
+    result = run_import(path=write_wxr(tmp_path / "up.xml", extra_items=extra))
+    assert "../secret.jpg (post 42" in result.output
+    with app.app_context():
+        names = set(db.session.scalars(sa.select(Upload.original_name)))
+    assert "secret.jpg" not in names
