@@ -16,6 +16,7 @@ part keeps two old sites of the same kind apart.
 
 from __future__ import annotations
 
+import copy
 import html
 import io
 import re
@@ -64,8 +65,11 @@ class Report:
         if reason:
             self.reasons.setdefault((kind, outcome), Counter())[reason] += 1
 
-    def count(self, kind: str, outcome: str) -> int:
-        return self.counts[kind, outcome]
+    def snapshot(self):
+        return copy.deepcopy((self.counts, self.reasons, self.missing, self.notes))
+
+    def restore(self, snapshot) -> None:
+        self.counts, self.reasons, self.missing, self.notes = snapshot
 
     def note_missing(self, where: str) -> None:
         if where not in self.missing:
@@ -165,6 +169,11 @@ class Import:
             path = legacyurls.normalise_url(url)
             if path == "/":
                 continue
+            if len(path) > legacyurls.MAX_LENGTH:
+                self.report.notes.append(
+                    f"Old address of {label} too long to keep: {path[:80]}…"
+                )
+                continue
             if not legacyurls.remember(
                 path, target_type, target_id, f"{self.source} {self.site}"
             ):
@@ -254,12 +263,13 @@ class Import:
     # --- posts -------------------------------------------------------------------
 
     def post(self, post: Post) -> Article | None:
-        """Create or update the article for post; commit unless a dry run.
+        """Create or update the article for post, and commit.
 
-        A failure is reported and rolled back with the files it wrote; the
-        next post goes on.
+        A failure is rolled back with the files it wrote and reported (what
+        the post had counted is taken back); the next post goes on.
         """
         self._new_files = []
+        counted = self.report.snapshot()
         try:
             article = self._write_post(post)
             db.session.commit()
@@ -267,6 +277,7 @@ class Import:
         except Exception as error:  # any one post must not stop the others
             db.session.rollback()
             storage.discard(self._new_files)
+            self.report.restore(counted)
             self.report.add("posts", "failed", f"{post.label}: {error}")
             return None
 
@@ -311,7 +322,7 @@ class Import:
         self.old_addresses(post.old_urls, "article", article.id, post.label)
         return article
 
-    def skip_post(self, label: str, reason: str) -> None:
+    def skip_post(self, reason: str) -> None:
         self.report.add("posts", "skipped", reason)
 
     # --- bodies and files --------------------------------------------------------

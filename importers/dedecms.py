@@ -54,6 +54,8 @@ ARCHIVES = (
 )
 ADDON = (("aid", "body"), ())
 DEFAULT_NAMERULE = "{typedir}/{Y}/{M}{D}/{aid}.html"
+# Rules naming the page after the title in pinyin: not rebuilt here.
+_PINYIN_RE = re.compile(r"\{(pinyin|py|cc)\}", re.IGNORECASE)
 
 
 def decode(raw: bytes | None, declared: str | None) -> tuple[str, bool]:
@@ -311,20 +313,20 @@ def import_database(
         label = f"archive {aid} «{(row.get('title') or '')[:30]}»"
         channel = row.get("channel", ARTICLE_CHANNEL)
         if channel != ARTICLE_CHANNEL:
-            imp.skip_post(label, f"not an article (DedeCMS model {channel})")
+            imp.skip_post(f"not an article (DedeCMS model {channel})")
             on_post()
             continue
         section = sections.get(row["typeid"])
         if section is None:
-            imp.skip_post(label, "its type (arctype) does not exist")
+            imp.skip_post("its type (arctype) does not exist")
             on_post()
             continue
         old = [f"/plus/view.php?aid={aid}"]
         static = _static_path(row, typedirs, namerules, timezone)
-        if static is None:
-            skipped_rules.add(namerules.get(row["typeid"]))
-        else:
+        if static is not None:
             old.append(static)
+        elif _PINYIN_RE.search(namerules.get(row["typeid"]) or ""):
+            skipped_rules.add(namerules[row["typeid"]])
         flags = {f.strip() for f in (row.get("flag") or "").split(",")}
         imp.post(
             Post(
@@ -349,8 +351,9 @@ def import_database(
         on_post()
     for rule in sorted(r for r in skipped_rules if r):
         imp.report.notes.append(
-            f"Static addresses from the rule {rule} were not kept (it needs "
-            "the title in pinyin); /plus/view.php?aid= addresses still work."
+            f"Static addresses from the rule {rule} were not kept (they hold "
+            "the title in pinyin or a DedeCMS hash); /plus/view.php?aid= "
+            "addresses still work."
         )
 
 
@@ -401,7 +404,10 @@ def _import_types(database: Database, imp: Import):
 def _utc(timestamp) -> datetime | None:
     if not timestamp or timestamp <= 0:
         return None
-    return datetime.fromtimestamp(timestamp, UTC).replace(tzinfo=None)
+    try:
+        return datetime.fromtimestamp(timestamp, UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError, OSError):  # a broken row's year 300000
+        return None
 
 
 def _static_path(row, typedirs, namerules, timezone: ZoneInfo) -> str | None:
@@ -412,11 +418,14 @@ def _static_path(row, typedirs, namerules, timezone: ZoneInfo) -> str | None:
         return None
     if row.get("filename"):
         rule = rule.rsplit("/", 1)[0] + f"/{row['filename']}.html"
-    elif re.search(r"\{(pinyin|py|cc)\}", rule, re.IGNORECASE):
+    elif _PINYIN_RE.search(rule):
         return None
-    when = datetime.fromtimestamp(
-        row.get("senddate") or row.get("pubdate") or 0, timezone
-    )
+    try:
+        when = datetime.fromtimestamp(
+            row.get("senddate") or row.get("pubdate") or 0, timezone
+        )
+    except (ValueError, OverflowError, OSError):
+        return None
     values = {
         "typedir": typedir,
         "y": f"{when.year:04d}",

@@ -201,9 +201,9 @@ def to_utc(item: Item, timezone: ZoneInfo) -> datetime | None:
             continue
         try:
             local = datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
-        except ValueError:
+            return local.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+        except (ValueError, OverflowError):  # "0001-01-01 00:00:00" and such
             continue
-        return local.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
     return None
 
 
@@ -225,7 +225,7 @@ def import_export(
         label = f"{item.post_type} {item.post_id} «{item.title[:30]}»"
         status = STATUSES.get(item.status)
         if status is None:
-            imp.skip_post(label, f"status «{item.status}» is not imported")
+            imp.skip_post(f"status «{item.status}» is not imported")
             on_post()
             continue
         if item.post_type == "page":
