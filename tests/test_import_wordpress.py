@@ -334,3 +334,14 @@ def test_a_body_cannot_reach_files_outside_the_upload_folder(
     with app.app_context():
         names = set(db.session.scalars(sa.select(Upload.original_name)))
     assert "secret.jpg" not in names
+
+
+def test_editors_can_edit_imported_posts(app, run_import, editor_client):
+    run_import()
+    with app.app_context():
+        opening = article("开学典礼隆重举行")
+    response = editor_client.get(f"/editor/articles/{opening.id}/edit")
+    assert response.status_code == 200
+    assert "开学典礼隆重举行" in response.get_data(as_text=True)
+    dashboard = editor_client.get("/editor/").get_data(as_text=True)
+    assert "开学典礼隆重举行" in dashboard
