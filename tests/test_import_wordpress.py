@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+import thumbnails
 from models import Article, LegacyUrl, Origin, Section, Status, Upload, db
 from tests.import_data import PERMALINK, SITE, wp_uploads, write_wxr
 
@@ -76,6 +77,7 @@ def test_export_becomes_sections_posts_photos_and_attachments(app, run_import):
         assert opening.excerpt == "新学期开始了。"
         assert opening.channel_id == news.id
         assert opening.cover is not None and opening.cover.kind == "image"
+        assert opening.picture_id == opening.cover_id  # lists show it
         body = opening.body_html
         assert f'<img src="/uploads/{opening.cover.stored_name}"' in body
         plan = db.session.scalar(sa.select(Upload).where(Upload.kind == "attachment"))
@@ -110,6 +112,10 @@ def test_photos_are_reencoded_without_their_gps_position(app, run_import):
             with Image.open(folder / upload.stored_name) as image:
                 assert image.size == (800, 600)
                 assert not image.getexif()
+            # The editor's pipeline made the list and share thumbnails too.
+            for variant in thumbnails.PHOTO_VARIANTS:
+                name = thumbnails.name_of(upload.stored_name, variant)
+                assert (thumbnails.folder() / name).is_file()
 
 
 def test_a_second_run_updates_and_duplicates_nothing(app, run_import, tmp_path):
