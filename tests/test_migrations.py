@@ -218,10 +218,10 @@ def test_0005_fills_the_picture_of_existing_posts(tmp_path):
             assert count.scalar() == 4
 
 
-def test_0006_adds_old_addresses_to_a_site_with_posts(tmp_path):
+def test_0007_adds_old_addresses_to_a_site_with_posts(tmp_path):
     app = school_at(
         tmp_path,
-        "0005",
+        "0006",
         "INSERT INTO section (id, name, slug, position, parent_id) VALUES"
         " (1, '新闻中心', 'news', 0, NULL)",
         "INSERT INTO article (id, title, body_html, excerpt, author_name,"
@@ -246,7 +246,7 @@ def test_0006_adds_old_addresses_to_a_site_with_posts(tmp_path):
     assert response.headers["Location"] == "/articles/1"
     assert "开学典礼" in app.test_client().get("/articles/1").get_data(as_text=True)
     with app.app_context():
-        downgrade(revision="0005")
+        downgrade(revision="0006")
         assert not sa.inspect(db.engine).has_table("legacy_url")
         with db.engine.connect() as connection:
             assert connection.scalar(sa.text("SELECT title FROM article")) == "开学典礼"
