@@ -14,6 +14,7 @@ import assets
 import commands
 import i18n
 import pagecache
+import search  # noqa: F401 - its session events keep the search index current
 import security
 import sitedata
 from models import MAX_ID, db
@@ -29,6 +30,7 @@ from views import (
     legacy,
     public,
 )
+from views import search as search_views
 
 csrf = CSRFProtect()
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -110,6 +112,7 @@ def create_app(test_config=None):
     app.url_map.converters["int"] = IdConverter
     app.register_blueprint(public.bp)
     app.register_blueprint(feeds.bp)
+    app.register_blueprint(search_views.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(editor.bp)
     app.register_blueprint(admin.bp)

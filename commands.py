@@ -1,4 +1,4 @@
-"""CLI: init-db, create-user, demo, thumbnails, backup, restore,
+"""CLI: init-db, create-user, demo, thumbnails, reindex, backup, restore,
 import-wordpress, import-dedecms."""
 
 import secrets
@@ -138,6 +138,19 @@ def thumbnails_command():
             failed += 1
             click.echo(f"Could not read {upload.stored_name} ({upload.original_name}).")
     click.echo(f"Photos given thumbnails: {made}. Unreadable originals: {failed}.")
+
+
+@click.command("reindex")
+@with_appcontext
+def reindex_command():
+    """Rebuild the search index from every published post."""
+    import search
+
+    backend = search.backend_for(db.engine)
+    click.echo(f"Rebuilding the search index ({backend.name}) ...")
+    with db.engine.begin() as connection:
+        indexed = search.rebuild(connection)
+    click.echo(f"Indexed {indexed} published posts.")
 
 
 @click.command("backup")
@@ -362,6 +375,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(thumbnails_command)
+    app.cli.add_command(reindex_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(import_wordpress_command)

@@ -18,6 +18,14 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+def include_name(name, type_, parent_names):
+    # The search index's FTS5 tables are made by SQL in their migration, not
+    # by the models: autogenerate must not drop them.
+    import search
+
+    return not (type_ == "table" and search.is_index_table(name))
+
+
 def run_migrations_online():
     def skip_empty_autogenerate(context, revision, directives):
         # `flask db migrate` with no model change should not write an empty file.
@@ -28,6 +36,7 @@ def run_migrations_online():
 
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", skip_empty_autogenerate)
+    conf_args.setdefault("include_name", include_name)
     with target_db.engine.connect() as connection:
         context.configure(
             connection=connection, target_metadata=target_db.metadata, **conf_args

@@ -1,6 +1,7 @@
 """The ?page=N parameter, shared by every paginated list."""
 
 from flask import abort, request
+from flask_sqlalchemy.pagination import Pagination
 
 from models import parse_id
 
@@ -14,3 +15,18 @@ def page_number() -> int:
     if number is None or number > MAX_PAGE:
         abort(404)
     return number
+
+
+class GivenPage(Pagination):
+    """A page whose items and total were found some other way (search)."""
+
+    def __init__(self, page: int, per_page: int, items: list, total: int):
+        self._given = items
+        super().__init__(page=page, per_page=per_page, error_out=False, count=False)
+        self.total = total
+
+    def _query_items(self) -> list:
+        return self._given
+
+    def _query_count(self) -> int:
+        return self.total or 0

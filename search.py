@@ -1,0 +1,600 @@
+"""Full-text search of readers' posts, for Chinese words of one and two characters.
+
+SQLite's FTS5 has no Chinese word breaker, and its trigram tokenizer cannot
+match the one- and two-character words Chinese readers type (开学, 招生). So
+the text is tokenised here, after NFKC + casefold (full-width ＰＰＴ is PPT):
+- CJK runs become overlapping bigrams (开学典礼 -> 开学 学典 典礼) in the
+  `*_bi` columns, and single characters in the `*_uni` columns;
+- Latin and digit runs become words, in the `*_uni` columns.
+FTS5's unicode61 tokenizer then only splits the prepared text at spaces. A
+query term of one CJK character matches the unigrams, one of two or more a
+phrase of consecutive bigrams, and a mixed term (2026年, 9月1日) a phrase of
+its parts; several terms must all match. Every token is quoted, so nothing a
+reader types is FTS syntax.
+
+The index (search_fts) is contentless, to stay small; search_doc keeps the
+plain text that was indexed, which removing a row needs (SQLite before 3.43
+deletes contentless rows only given their old values) and snippets use. Only
+published, not-trashed posts are indexed; scheduled ones are filtered out at
+query time by Article.visible_clause(), so nothing unpublished is ever found.
+
+The index follows every change to articles in the same transaction, through
+SQLAlchemy session events like cachestate's, so no view has to remember.
+Other databases get LikeBackend: correct but slow (a scan of every post), and
+no index to keep; a real one can be added behind the same interface.
+
+Changing the tokeniser changes what `remove` must delete: ship a migration
+that calls rebuild() with it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from markupsafe import Markup, escape
+from sqlalchemy.orm import Session
+
+from models import Article, Base, Status
+
+MAX_QUERY_CHARS = 100
+MAX_TERMS = 8
+# Title matches weigh more than body matches (bm25 column weights).
+TITLE_WEIGHT = 8.0
+SNIPPET_CHARS = 110
+
+FTS_TABLE = "search_fts"
+FTS_COLUMNS = ("title_uni", "title_bi", "body_uni", "body_bi")
+# Between two CJK runs in a bigram column, so that 开学。学校 cannot match 开学校.
+_RUN_BREAK = "0"
+
+# Plain text that was indexed, per article: a regular table (in the models'
+# metadata, so migrations and create_all() agree), with no foreign key: rows
+# leave through remove(), which must also delete them from search_fts.
+search_doc = sa.Table(
+    "search_doc",
+    Base.metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("title", sa.Text, nullable=False, default=""),
+    sa.Column("body", sa.Text, nullable=False, default=""),
+)
+CREATE_FTS = (
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
+    + ", ".join(FTS_COLUMNS)
+    + ", content='', tokenize='unicode61 remove_diacritics 0')"
+)
+sa.event.listen(
+    search_doc, "after_create", sa.DDL(CREATE_FTS).execute_if(dialect="sqlite")
+)
+sa.event.listen(
+    search_doc,
+    "before_drop",
+    sa.DDL(f"DROP TABLE IF EXISTS {FTS_TABLE}").execute_if(dialect="sqlite"),
+)
+
+
+def is_index_table(name: str) -> bool:
+    """search_fts and its shadow tables: made by SQL, not by the models."""
+    return name == FTS_TABLE or name.startswith(FTS_TABLE + "_")
+
+
+# --- Tokens --------------------------------------------------------------------
+
+_CJK = (
+    "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+    "\U00020000-\U0003ffff"
+)
+# A CJK run, or a run of other letters and digits (\w without "_").
+_PART = re.compile(f"([{_CJK}]+)|((?:(?![{_CJK}])[^\\W_])+)")
+_WORD_CHAR = f"(?:(?![{_CJK}])[^\\W_])"
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def normalize(text: str) -> str:
+    """Full-width and half-width alike, case folded: what is indexed and searched."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def clean_query(raw: str | None) -> str:
+    """The query as typed, safe to show and bounded: no control characters,
+    no lone surrogates, at most MAX_QUERY_CHARS."""
+    text = _UNSAFE.sub(" ", raw or "")
+    return " ".join(text.split())[:MAX_QUERY_CHARS]
+
+
+def _parts(normalized: str):
+    """(is_cjk, text) for each CJK run and each Latin/digit word, in order."""
+    for match in _PART.finditer(normalized):
+        cjk, word = match.groups()
+        yield (True, cjk) if cjk else (False, word)
+
+
+def _bigrams(run: str) -> list[str]:
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+def document_tokens(text: str) -> tuple[str, str]:
+    """The (unigram, bigram) column values for a text."""
+    uni: list[str] = []
+    bi: list[str] = []
+    for is_cjk, part in _parts(normalize(text)):
+        if not is_cjk:
+            uni.append(part)
+            continue
+        uni.extend(part)
+        if len(part) > 1:
+            if bi:
+                bi.append(_RUN_BREAK)
+            bi.extend(_bigrams(part))
+    return " ".join(uni), " ".join(bi)
+
+
+def _phrase(tokens) -> str:
+    # Tokens hold letters and digits only (see _PART), so no quote can occur.
+    return '"' + " ".join(tokens) + '"'
+
+
+@dataclass(frozen=True)
+class Term:
+    """One space-separated word of the query."""
+
+    parts: tuple[tuple[bool, str], ...]
+
+    def match(self) -> str:
+        """This term as an FTS5 expression."""
+        uni = "{title_uni body_uni}: "
+        bi = "{title_bi body_bi}: "
+        if len(self.parts) == 1:
+            is_cjk, text = self.parts[0]
+            if is_cjk and len(text) > 1:
+                return bi + _phrase(_bigrams(text))
+            return uni + _phrase([text])
+        # Mixed (2026年, 9月1日): the exact sequence of its parts, narrowed
+        # by the bigrams of its longer CJK runs, which are rarer.
+        units = []
+        for is_cjk, text in self.parts:
+            units.extend(text if is_cjk else [text])
+        clauses = [uni + _phrase(units)]
+        clauses += [
+            bi + _phrase(_bigrams(text))
+            for is_cjk, text in self.parts
+            if is_cjk and len(text) > 1
+        ]
+        return " AND ".join(f"({clause})" for clause in clauses)
+
+    def pattern(self) -> str:
+        """A regular expression finding this term in normalised plain text."""
+        pieces = []
+        for is_cjk, text in self.parts:
+            if is_cjk:
+                pieces.append(re.escape(text))
+            else:
+                # Whole words, as the index matches them: "ppt" not in "ppts".
+                pieces.append(f"(?<!{_WORD_CHAR}){re.escape(text)}(?!{_WORD_CHAR})")
+        # Between parts the index saw no letters or digits; the text may have
+        # spaces or punctuation there (2026 年).
+        return r"[\W_]*".join(pieces)
+
+
+@dataclass(frozen=True)
+class Query:
+    """A parsed query: terms that must all match."""
+
+    text: str
+    terms: tuple[Term, ...] = field(default=())
+
+    def __bool__(self) -> bool:
+        return bool(self.terms)
+
+    def match(self) -> str:
+        return " AND ".join(f"({term.match()})" for term in self.terms)
+
+    def highlighter(self) -> re.Pattern | None:
+        if not self.terms:
+            return None
+        # Longest first, so that 运动会 wins over 运动 where both match.
+        patterns = sorted(
+            (term.pattern() for term in self.terms), key=len, reverse=True
+        )
+        return re.compile("|".join(f"(?:{p})" for p in patterns))
+
+
+def parse(raw: str | None) -> Query:
+    """Terms of a query; at most MAX_TERMS, duplicates dropped."""
+    text = clean_query(raw)
+    terms: list[Term] = []
+    for word in normalize(text).split():
+        parts = tuple(_parts(word))
+        term = Term(parts)
+        if parts and term not in terms:
+            terms.append(term)
+        if len(terms) == MAX_TERMS:
+            break
+    return Query(text=text, terms=tuple(terms))
+
+
+# --- Snippets ------------------------------------------------------------------
+
+
+def _normalized_with_offsets(text: str) -> tuple[str, list[int]]:
+    """text normalised, and for each of its characters the index it came from."""
+    whole = normalize(text)
+    if len(whole) == len(text):  # nearly always: one character for one
+        return whole, list(range(len(text)))
+    chars, origin = [], []
+    for index, char in enumerate(text):
+        folded = normalize(char)
+        chars.append(folded)
+        origin.extend([index] * len(folded))
+    return "".join(chars), origin
+
+
+def _spans(text: str, query: Query) -> list[tuple[int, int]]:
+    """Where the query's terms occur in text, as (start, end) in text."""
+    pattern = query.highlighter()
+    if pattern is None or not text:
+        return []
+    normalized, origin = _normalized_with_offsets(text)
+    origin.append(len(text))
+    spans = []
+    for match in pattern.finditer(normalized):
+        if match.end() > match.start():
+            start = origin[match.start()]
+            end = origin[match.end() - 1] + 1
+            spans.append((start, end))
+    return spans
+
+
+def _marked(text: str, spans, start: int = 0, end: int | None = None) -> Markup:
+    end = len(text) if end is None else end
+    out, position = [], start
+    for span_start, span_end in spans:
+        if span_start < position or span_end > end:
+            continue
+        out.append(escape(text[position:span_start]))
+        out.append(Markup("<mark>%s</mark>") % text[span_start:span_end])
+        position = span_end
+    out.append(escape(text[position:end]))
+    return Markup("").join(out)
+
+
+def highlight(text: str, query: Query) -> Markup:
+    """The whole text, escaped, with every term in <mark>."""
+    return _marked(text or "", _spans(text or "", query))
+
+
+def snippet(text: str, query: Query, length: int = SNIPPET_CHARS) -> Markup:
+    """About `length` characters of text around the first match, terms marked."""
+    text = text or ""
+    spans = _spans(text, query)
+    start = 0
+    if spans:
+        start = max(0, spans[0][0] - length // 4)
+    end = min(len(text), start + length)
+    if end - start < length:
+        start = max(0, end - length)
+    body = _marked(text, spans, start, end)
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if end < len(text) else ""
+    return Markup(prefix) + body + Markup(suffix)
+
+
+# --- Backends ------------------------------------------------------------------
+
+
+@dataclass
+class Hit:
+    id: int
+    # Plain text (summary, body, author) for the snippet.
+    text: str
+
+
+def indexed_text(
+    title: str, summary: str | None, body_html: str, author: str
+) -> tuple[str, str]:
+    """The (title, body) plain text a post is found by."""
+    from sanitize import html_to_text  # loads bleach: only when writing
+
+    parts = [(summary or "").strip(), html_to_text(body_html or ""), author or ""]
+    return title or "", "\n".join(part for part in parts if part)
+
+
+def _filters(section_id: int | None, channel_id: int | None):
+    clauses = [Article.visible_clause()]
+    if section_id is not None:
+        clauses.append(Article.section_id == section_id)
+    if channel_id is not None:
+        clauses.append(Article.channel_id == channel_id)
+    return clauses
+
+
+_indexable = (
+    sa.select(
+        Article.id,
+        Article.title,
+        Article.summary,
+        Article.body_html,
+        Article.author_name,
+    )
+    .where(Article.status == Status.PUBLISHED, Article.deleted_at.is_(None))
+    .order_by(Article.id)
+)
+
+
+class _Backend:
+    """The interface: index, remove, rebuild, search, count."""
+
+    name = ""
+
+    def index(self, connection: sa.Connection, ids) -> None:
+        """Make the index hold exactly the readable ones of these articles."""
+
+    def remove(self, connection: sa.Connection, ids) -> None:
+        """Take these articles out of the index."""
+
+    def rebuild(self, connection: sa.Connection, batch: int = 500) -> int:
+        """Empty the index and fill it from every readable post; the count."""
+        return 0
+
+    def _matching(self, query: Query, section_id, channel_id) -> sa.Select:
+        raise NotImplementedError
+
+    def search(
+        self, session: Session, query: Query, *, offset=0, limit=20,
+        section_id=None, channel_id=None,
+    ) -> list[Hit]:  # fmt: skip
+        """One page of visible matching posts, best first."""
+        raise NotImplementedError
+
+    def count(
+        self, session: Session, query: Query, *, section_id=None, channel_id=None,
+        limit: int | None = None,
+    ) -> int:  # fmt: skip
+        """How many visible posts match; at most `limit`."""
+        if not query:
+            return 0
+        matching = self._matching(query, section_id, channel_id)
+        if limit is not None:
+            matching = matching.limit(limit)
+        total = sa.select(sa.func.count()).select_from(matching.subquery())
+        return session.scalar(total)
+
+
+_FTS_INSERT = sa.text(
+    f"INSERT INTO {FTS_TABLE} (rowid, {', '.join(FTS_COLUMNS)})"
+    f" VALUES (:rowid, {', '.join(':' + c for c in FTS_COLUMNS)})"
+)
+# A contentless table forgets a row only when told its old tokens.
+_FTS_DELETE = sa.text(
+    f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, {', '.join(FTS_COLUMNS)})"
+    f" VALUES ('delete', :rowid, {', '.join(':' + c for c in FTS_COLUMNS)})"
+)
+
+
+def _fts_values(doc) -> dict:
+    title_uni, title_bi = document_tokens(doc["title"])
+    body_uni, body_bi = document_tokens(doc["body"])
+    return {
+        "rowid": doc["id"],
+        "title_uni": title_uni,
+        "title_bi": title_bi,
+        "body_uni": body_uni,
+        "body_bi": body_bi,
+    }
+
+
+class Fts5Backend(_Backend):
+    """SQLite FTS5 over self-made unigram and bigram tokens."""
+
+    name = "fts5"
+
+    def _delete(self, connection: sa.Connection, docs: list[dict]) -> None:
+        if docs:
+            connection.execute(_FTS_DELETE, [_fts_values(doc) for doc in docs])
+            ids = [doc["id"] for doc in docs]
+            connection.execute(sa.delete(search_doc).where(search_doc.c.id.in_(ids)))
+
+    def _insert(self, connection: sa.Connection, docs: list[dict]) -> None:
+        if docs:
+            connection.execute(sa.insert(search_doc), docs)
+            connection.execute(_FTS_INSERT, [_fts_values(doc) for doc in docs])
+
+    def _indexed(self, connection: sa.Connection, ids) -> dict[int, dict]:
+        rows = connection.execute(sa.select(search_doc).where(search_doc.c.id.in_(ids)))
+        return {row.id: dict(row._mapping) for row in rows}
+
+    def index(self, connection: sa.Connection, ids) -> None:
+        ids = sorted(set(ids))
+        if not ids:
+            return
+        old = self._indexed(connection, ids)
+        new = {}
+        for row in connection.execute(_indexable.where(Article.id.in_(ids))):
+            title, body = indexed_text(*row[1:])
+            new[row.id] = {"id": row.id, "title": title, "body": body}
+        stale = [doc for i, doc in old.items() if new.get(i) != doc]
+        self._delete(connection, stale)
+        self._insert(connection, [doc for i, doc in new.items() if old.get(i) != doc])
+
+    def remove(self, connection: sa.Connection, ids) -> None:
+        ids = sorted(set(ids))
+        if ids:
+            self._delete(connection, list(self._indexed(connection, ids).values()))
+
+    def rebuild(self, connection: sa.Connection, batch: int = 500) -> int:
+        connection.execute(
+            sa.text(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('delete-all')")
+        )
+        connection.execute(sa.delete(search_doc))
+        count, docs = 0, []
+        for row in connection.execute(_indexable).yield_per(batch):
+            title, body = indexed_text(*row[1:])
+            docs.append({"id": row.id, "title": title, "body": body})
+            if len(docs) == batch:
+                self._insert(connection, docs)
+                count, docs = count + len(docs), []
+        self._insert(connection, docs)
+        return count + len(docs)
+
+    def _matching(self, query: Query, section_id, channel_id) -> sa.Select:
+        fts = sa.table(FTS_TABLE, sa.column("rowid"))
+        match = sa.text(f"{FTS_TABLE} MATCH :match").bindparams(match=query.match())
+        return (
+            sa.select(Article.id)
+            .select_from(fts)
+            .join(Article, Article.id == fts.c.rowid)
+            .where(match, *_filters(section_id, channel_id))
+        )
+
+    def search(
+        self, session: Session, query: Query, *, offset=0, limit=20,
+        section_id=None, channel_id=None,
+    ) -> list[Hit]:  # fmt: skip
+        if not query:
+            return []
+        weights = f"{TITLE_WEIGHT}, {TITLE_WEIGHT}, 1.0, 1.0"
+        rank = sa.literal_column(f"bm25({FTS_TABLE}, {weights})")
+        page = (
+            self._matching(query, section_id, channel_id)
+            .add_columns(rank.label("score"), Article.published_at)
+            .order_by(rank, Article.published_at.desc(), Article.id.desc())
+            .limit(limit)
+            .offset(offset)
+            .subquery()
+        )
+        # The text is read for this page's rows only, after the ranking.
+        rows = session.execute(
+            sa.select(page.c.id, search_doc.c.body)
+            .join(search_doc, search_doc.c.id == page.c.id)
+            .order_by(page.c.score, page.c.published_at.desc(), page.c.id.desc())
+        ).all()
+        return [Hit(row.id, row.body) for row in rows]
+
+
+class LikeBackend(_Backend):
+    """Any database: LIKE over the article columns. Slow: it reads every post.
+
+    Case-insensitive as the database's ILIKE is, full-width forms not
+    folded, newest first: enough to keep a PostgreSQL site working until it
+    gets a real backend behind this interface. Nothing to index.
+    """
+
+    name = "like"
+
+    def _matching(self, query: Query, section_id, channel_id) -> sa.Select:
+        stmt = sa.select(Article.id).where(*_filters(section_id, channel_id))
+        columns = (
+            Article.title,
+            Article.summary,
+            Article.excerpt,
+            Article.body_html,
+            Article.author_name,
+        )
+        for word in query.text.split()[:MAX_TERMS]:
+            found = (column.icontains(word, autoescape=True) for column in columns)
+            stmt = stmt.where(sa.or_(*found))
+        return stmt
+
+    def search(
+        self, session: Session, query: Query, *, offset=0, limit=20,
+        section_id=None, channel_id=None,
+    ) -> list[Hit]:  # fmt: skip
+        if not query:
+            return []
+        stmt = (
+            self._matching(query, section_id, channel_id)
+            .add_columns(
+                Article.title, Article.summary, Article.body_html, Article.author_name
+            )
+            .order_by(Article.published_at.desc(), Article.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return [Hit(row.id, indexed_text(*row[1:])[1]) for row in session.execute(stmt)]
+
+
+def backend_for(bind) -> _Backend:
+    """The backend for a connection, engine or session's database."""
+    if hasattr(bind, "get_bind"):  # a session, scoped or not
+        bind = bind.get_bind()
+    return _FTS5 if bind.dialect.name == "sqlite" else _LIKE
+
+
+_FTS5 = Fts5Backend()
+_LIKE = LikeBackend()
+
+
+def index(connection: sa.Connection, ids) -> None:
+    backend_for(connection).index(connection, ids)
+
+
+def remove(connection: sa.Connection, ids) -> None:
+    backend_for(connection).remove(connection, ids)
+
+
+def rebuild(connection: sa.Connection) -> int:
+    return backend_for(connection).rebuild(connection)
+
+
+def search(session: Session, query: Query, **kwargs) -> list[Hit]:
+    return backend_for(session).search(session, query, **kwargs)
+
+
+def count(session: Session, query: Query, **kwargs) -> int:
+    return backend_for(session).count(session, query, **kwargs)
+
+
+# --- Following changes ---------------------------------------------------------
+
+_PENDING = "search.pending"
+_FIELDS = ("title", "summary", "body_html", "author_name", "status", "deleted_at")
+
+
+def _pending(session: Session) -> set[int]:
+    return session.info.setdefault(_PENDING, set())
+
+
+@sa.event.listens_for(Session, "after_flush")
+def _note_flushed_articles(session: Session, flush_context) -> None:
+    for obj in session.new:
+        if isinstance(obj, Article) and obj.status == Status.PUBLISHED:
+            _pending(session).add(obj.id)
+    for obj in session.deleted:
+        if isinstance(obj, Article):
+            _pending(session).add(obj.id)
+    for obj in session.dirty:
+        if isinstance(obj, Article):
+            attrs = sa.inspect(obj).attrs
+            if any(getattr(attrs, name).history.has_changes() for name in _FIELDS):
+                _pending(session).add(obj.id)
+
+
+@sa.event.listens_for(Session, "do_orm_execute")
+def _note_bulk_changes(state) -> None:
+    if not (state.is_update or state.is_delete) or state.bind_mapper is None:
+        return
+    if state.execution_options.get("readers_unaffected"):
+        return
+    if state.bind_mapper.class_ is not Article:
+        return
+    # The rows are found before the statement runs: a DELETE leaves none.
+    where = state.statement.whereclause
+    ids = sa.select(Article.__table__.c.id)
+    if where is not None:
+        ids = ids.where(where)
+    _pending(state.session).update(state.session.connection().scalars(ids))
+
+
+@sa.event.listens_for(Session, "before_commit")
+def _index_before_commit(session: Session) -> None:
+    session.flush()
+    ids = session.info.pop(_PENDING, None)
+    if ids:
+        index(session.connection(), ids)
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_PENDING, None)

@@ -1,0 +1,100 @@
+"""Blueprint "search": /search?q=… over readers' posts (see search.py).
+
+Not kept by the page cache (q is not a cacheable argument); a page runs a
+fixed number of statements: the ranked page of ids with their text, the
+articles, and the total, which is counted once per content version.
+"""
+
+from collections import OrderedDict
+
+from flask import Blueprint, abort, current_app, g, render_template, request
+
+import search
+import sitedata
+from models import db
+from views import public
+from views.paging import GivenPage, page_number
+
+bp = Blueprint("search", __name__)
+bp.before_request(public.read_cache_version)
+
+# Counting every match of a word in 50,000 posts reads them all; readers never
+# page that far, so the count stops here ("more than 1,000 results").
+COUNT_LIMIT = 1000
+# Totals remembered per content version and process.
+COUNT_CACHE_SIZE = 256
+
+
+def _filter_section(slug: str | None):
+    """The section or channel chosen in the filter, or None for all."""
+    if not slug:
+        return None
+    return sitedata.current().by_slug.get(slug)
+
+
+def _total(query: search.Query, section) -> int:
+    key = (query.match(), section.id if section else None)
+    version, totals = current_app.extensions.get("search_totals", (None, None))
+    if version != g.cache_version:
+        totals = OrderedDict()
+        current_app.extensions["search_totals"] = (g.cache_version, totals)
+    if key in totals:
+        totals.move_to_end(key)
+        return totals[key]
+    total = search.count(
+        db.session, query, limit=COUNT_LIMIT + 1, **_filter_kwargs(section)
+    )
+    totals[key] = total
+    while len(totals) > COUNT_CACHE_SIZE:
+        totals.popitem(last=False)
+    return total
+
+
+def _filter_kwargs(section) -> dict:
+    if section is None:
+        return {}
+    if section.parent is None:
+        return {"channel_id": section.id}
+    return {"section_id": section.id}
+
+
+@bp.get("/search")
+def results():
+    query = search.parse(request.args.get("q"))
+    section = _filter_section(request.args.get("section"))
+    number = page_number()
+    per_page = current_app.config["ARTICLES_PER_PAGE"]
+    hits, total = [], 0
+    if query:
+        total = _total(query, section)
+        last_page = max(1, -(-min(total, COUNT_LIMIT) // per_page))
+        if number > last_page:
+            abort(404)
+        hits = search.search(
+            db.session,
+            query,
+            offset=(number - 1) * per_page,
+            limit=per_page,
+            **_filter_kwargs(section),
+        )
+    articles = public.load_articles(hit.id for hit in hits)
+    texts = {hit.id: hit.text for hit in hits}
+    results = [
+        (
+            article,
+            search.highlight(article.title, query),
+            search.snippet(texts[article.id], query),
+        )
+        for article in articles
+    ]
+    page = GivenPage(number, per_page, results, min(total, COUNT_LIMIT))
+    return render_template(
+        "public/search.html",
+        query=query,
+        q=query.text,
+        section=section,
+        page=page,
+        total=total,
+        more=total > COUNT_LIMIT,
+        count_limit=COUNT_LIMIT,
+    )
