@@ -9,7 +9,9 @@ of the posts, so its last pages are deep (page 2,000 at 100,000 posts).
 
 The schema comes from the app's migrations; the rows are written in one
 transaction with Core executemany, computing the derived columns (excerpt,
-channel_id) here instead of per row through the ORM events and the sanitizer.
+channel_id) here instead of per row through the ORM events and the sanitizer;
+the search index is rebuilt once at the end. One post in RARE_EVERY gets a
+paragraph with RARE_WORD, for the benchmark's rare-word search.
 A finished site is kept under bench/.data/ and reused for the same parameters.
 """
 
@@ -32,11 +34,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(__file__).resolve().parent / ".data"
 # Bump when the generated content changes, so cached sites are rebuilt.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 # Mirrors the app's ARTICLES_PER_PAGE default: the deep page is computed with it.
 PER_PAGE = 20
 EXCERPT_CHARS = 120
 BATCH = 5000
+# Searched by the benchmark: a word in a large share of the posts (the share
+# is reported), and one in one post of RARE_EVERY only.
+COMMON_WORD = "运动会"
+RARE_WORD = "航模"
+RARE_EVERY = 1000
+RARE_PARAGRAPH = "<p>科技社同学在全市航模比赛中获得团体一等奖。</p>"
 
 CHANNELS = [
     ("新闻动态", "news", ["校园要闻", "通知公告", "媒体报道", "校园快讯"], 40),
@@ -143,6 +151,9 @@ class Site:
     channel_slug: str
     channel_posts: int
     deep_page: int
+    common_word: str
+    common_posts: int
+    rare_word: str
     generated_seconds: float
 
 
@@ -290,6 +301,8 @@ def _fill(instance: Path, posts: int, seed: int) -> dict:
                 0
             ]
             body, excerpt = _body(rng, pool)
+            if i % RARE_EVERY == RARE_EVERY // 2:
+                body += RARE_PARAGRAPH
             age = span * (i + rng.random()) / posts + 60
             published = now - timedelta(seconds=int(age))
             pinned = bool(pinned_left.get(channel_id)) and rng.random() < 0.01
@@ -333,6 +346,14 @@ def _fill(instance: Path, posts: int, seed: int) -> dict:
             .order_by(table.c.published_at.desc())
             .limit(1)
         )
+    with engine.begin() as conn:
+        # Rows written with Core skip the session events that index them.
+        from sqlalchemy.orm import Session
+
+        import search
+
+        search.rebuild(conn)
+        common_posts = search.count(Session(conn), search.parse(COMMON_WORD))
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA journal_mode = WAL")
     engine.dispose()
@@ -343,6 +364,9 @@ def _fill(instance: Path, posts: int, seed: int) -> dict:
         "channel_posts": channel_posts,
         # Near the end but a full page: as slow as a listing page gets.
         "deep_page": max(1, pages - 1),
+        "common_word": COMMON_WORD,
+        "common_posts": common_posts,
+        "rare_word": RARE_WORD,
     }
 
 

@@ -1,0 +1,492 @@
+"""Search: Chinese one- and two-character words, the index following every
+change in the same transaction, nothing unpublished ever found, hostile input."""
+
+import re
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+import search
+from models import Article, Section, Status, db, utcnow
+from tests.conftest import count_statements
+
+# --- helpers -------------------------------------------------------------------
+
+
+def found(client, q, **args) -> list[int]:
+    """The ids of the posts on the results page, in order."""
+    response = client.get("/search", query_string={"q": q, **args})
+    assert response.status_code == 200, response.status_code
+    results = response.text.partition('<ol class="search-results">')[2]
+    results = results.partition("</ol>")[0]
+    return [int(i) for i in re.findall(r'href="/articles/(\d+)"', results)]
+
+
+def backend_ids(app, q, backend=None, **filters) -> list[int]:
+    with app.app_context():
+        chosen = backend or search.backend_for(db.session)
+        hits = chosen.search(db.session, search.parse(q), limit=100, **filters)
+        return [hit.id for hit in hits]
+
+
+def index_rows(app) -> dict[int, tuple[str, str]]:
+    """What the index holds: article id -> (title, body) as indexed."""
+    with app.app_context():
+        rows = db.session.execute(sa.select(search.search_doc)).all()
+        fts = db.session.scalar(sa.text("SELECT count(*) FROM search_fts_docsize"))
+        assert fts == len(rows), "search_fts and search_doc disagree"
+        return {row.id: (row.title, row.body) for row in rows}
+
+
+def edit(client, article_id, **fields):
+    with client.application.app_context():
+        article = db.session.get(Article, article_id)
+        data = {
+            "title": article.title,
+            "section_id": str(article.section_id),
+            "author_name": article.author_name,
+            "source": "",
+            "summary": article.summary or "",
+            "body_html": article.body_html,
+            "published_at": "",
+            "version": str(article.version),
+            "action": "save",
+        }
+    data.update(fields)
+    response = client.post(f"/editor/articles/{article_id}/edit", data=data)
+    assert response.status_code == 302, response.text
+    return response
+
+
+# --- tokens and queries --------------------------------------------------------
+
+
+def test_document_tokens_are_unigrams_and_bigrams_of_each_cjk_run():
+    uni, bi = search.document_tokens("开学典礼，PPT课件 2026年")
+    assert uni.split() == ["开", "学", "典", "礼", "ppt", "课", "件", "2026", "年"]
+    # A break between runs: 礼 and 课 were never next to each other.
+    assert bi.split() == ["开学", "学典", "典礼", "0", "课件"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("开学", '({title_bi body_bi}: "开学")'),
+        ("学", '({title_uni body_uni}: "学")'),
+        ("运动会", '({title_bi body_bi}: "运动 动会")'),
+        ("ＰＰＴ", '({title_uni body_uni}: "ppt")'),
+        ("2026年", '(({title_uni body_uni}: "2026 年"))'),
+        (
+            "9月1日 开学",
+            '(({title_uni body_uni}: "9 月 1 日")) AND ({title_bi body_bi}: "开学")',
+        ),
+        # FTS syntax typed by a reader is only ever words inside quotes.
+        (
+            '"NEAR(开学* OR',
+            '(({title_uni body_uni}: "near 开 学") AND ({title_bi body_bi}: "开学"))'
+            ' AND ({title_uni body_uni}: "or")',
+        ),
+        ("   ", ""),
+        ("%_*^:-()", ""),
+    ],
+)
+def test_queries_become_quoted_fts_expressions(raw, expected):
+    assert search.parse(raw).match() == expected
+
+
+def test_query_is_capped_in_length_and_terms():
+    query = search.parse(" ".join(f"词{i}" for i in range(50)))
+    assert len(query.terms) == search.MAX_TERMS
+    assert len(search.parse("学" * 1000).text) == search.MAX_QUERY_CHARS
+    assert search.clean_query("开\x00学\ud800\x1b") == "开 学"
+
+
+def test_snippet_marks_terms_and_escapes_the_rest():
+    text = "通知：<script>请家长</script>于2026 年9月1日送孩子开学。" + "后文" * 100
+    html = str(search.snippet(text, search.parse("2026年 开学")))
+    assert "&lt;script&gt;" in html and "<script>" not in html
+    assert "<mark>2026 年</mark>" in html and "<mark>开学</mark>" in html
+    assert html.endswith("…")
+
+
+def test_snippet_maps_full_width_text_back_to_the_original():
+    html = str(search.highlight("下载ＰＰＴ课件", search.parse("ppt")))
+    assert html == "下载<mark>ＰＰＴ</mark>课件"
+
+
+# --- matching ------------------------------------------------------------------
+
+
+@pytest.fixture
+def corpus(make_article):
+    """Published posts, each with the words one query should find."""
+    return {
+        "opening": make_article(
+            title="新学期开学典礼", body_html="<p>2026年9月1日上午举行。</p>"
+        ),
+        "holiday": make_article(
+            title="寒假放假通知", body_html="<p>请下载<b>PPT</b>课件。</p>"
+        ),
+        "sports": make_article(
+            title="秋季运动会",
+            body_html="<p>运动 会场布置完毕</p>",
+            author_name="体育组",
+        ),
+        "split": make_article(title="开学。学校", body_html="<p>无关</p>"),
+        "fullwidth": make_article(title="ＰＰＴ模板", body_html="<p>Ppts and more</p>"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("开学", {"opening", "split"}),  # two characters
+        ("假", {"holiday"}),  # one character
+        ("运动会", {"sports"}),  # a phrase: 运动 会场 does not count
+        ("开学校", set()),  # not across a full stop
+        ("2026年", {"opening"}),
+        ("9月1日", {"opening"}),
+        ("ppt", {"holiday", "fullwidth"}),
+        ("PPT", {"holiday", "fullwidth"}),
+        ("ＰＰＴ", {"holiday", "fullwidth"}),
+        ("ppts", {"fullwidth"}),  # whole words
+        ("开学 2026年", {"opening"}),  # every term must match
+        ("开学 放假", set()),
+        ("体育组", {"sports"}),  # the author
+        ("模板 PPT", {"fullwidth"}),
+    ],
+)
+def test_search_finds_what_chinese_readers_type(app, client, corpus, q, expected):
+    assert set(found(client, q)) == {corpus[name] for name in expected}
+    assert set(backend_ids(app, q)) == {corpus[name] for name in expected}
+
+
+def test_title_matches_rank_first_then_newer_posts(client, make_article):
+    now = utcnow()
+    older_body = make_article(
+        title="通知", body_html="<p>招生</p>", published_at=now - timedelta(days=3)
+    )
+    newer_body = make_article(
+        title="通知", body_html="<p>招生</p>", published_at=now - timedelta(days=1)
+    )
+    in_title = make_article(
+        title="招生简章", body_html="<p>正文</p>", published_at=now - timedelta(days=9)
+    )
+    assert found(client, "招生") == [in_title, newer_body, older_body]
+
+
+def test_results_page_highlights_and_never_reflects_raw_input(client, corpus):
+    response = client.get("/search", query_string={"q": "开学 <script>x</script>"})
+    assert response.status_code == 200
+    assert "<script>x" not in response.text
+    assert "&lt;script&gt;x&lt;/script&gt;" in response.text  # in the input box
+    response = client.get("/search", query_string={"q": "开学"})
+    assert "新学期<mark>开学</mark>典礼" in response.text
+
+
+# --- what is never found -------------------------------------------------------
+
+
+def test_unpublished_posts_are_never_found_or_counted(app, client, make_article):
+    hidden = {
+        "草稿": make_article(
+            title="草稿独有词甲", status=Status.DRAFT, published_at=None
+        ),
+        "待审": make_article(title="待审独有词乙", status=Status.PENDING),
+        "定时": make_article(
+            title="定时独有词丙", published_at=utcnow() + timedelta(days=2)
+        ),
+        "回收": make_article(title="回收独有词丁", deleted_at=utcnow()),
+    }
+    make_article(title="公开的独有词")
+    for word in ("独有词甲", "独有词乙", "独有词丙", "独有词丁", "草稿", "回收"):
+        response = client.get("/search", query_string={"q": word})
+        assert response.status_code == 200
+        assert found(client, word) == [], word
+        assert 'class="search-empty"' in response.text  # "no results", no count
+    # "独有词" is in all five titles: only the public one is found and counted.
+    response = client.get("/search", query_string={"q": "独有词", "lang": "en"})
+    assert "1 post found" in response.text
+    assert len(found(client, "独有词")) == 1
+    assert not set(found(client, "独有词")) & set(hidden.values())
+    # Drafts, pending and trashed posts are not even in the index.
+    assert set(index_rows(app)) & set(hidden.values()) == {hidden["定时"]}
+
+
+def test_a_scheduled_post_is_found_once_due(app, client, make_article):
+    article_id = make_article(
+        title="元旦汇演", published_at=utcnow() + timedelta(hours=1)
+    )
+    assert found(client, "汇演") == []
+    # Time passes (no save, no event): the index already holds it.
+    with app.app_context():
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.update(Article.__table__)
+                .where(Article.__table__.c.id == article_id)
+                .values(published_at=utcnow() - timedelta(minutes=1))
+            )
+    assert found(client, "汇演") == [article_id]
+
+
+# --- the index follows every change --------------------------------------------
+
+
+@pytest.fixture
+def section_id(make_section):
+    return make_section(name="通知公告", slug="notices")
+
+
+def test_index_follows_the_editor(app, client, login, section_id):
+    login("editor")
+    response = client.post(
+        "/editor/articles/new",
+        data={
+            "title": "研学旅行安排",
+            "section_id": str(section_id),
+            "author_name": "教务处",
+            "source": "",
+            "summary": "",
+            "body_html": "<p>高一年级赴科技馆</p>",
+            "published_at": "",
+            "action": "save",
+        },
+    )
+    article_id = int(response.headers["Location"].split("/")[-2])
+    assert found(client, "研学") == []  # a draft
+
+    edit(client, article_id, action="publish")  # publish
+    assert found(client, "研学") == [article_id]
+    assert found(client, "科技馆") == [article_id]
+
+    edit(client, article_id, body_html="<p>高一年级赴博物馆</p>")  # edit (bulk UPDATE)
+    assert found(client, "科技馆") == [] and found(client, "博物馆") == [article_id]
+
+    edit(client, article_id, action="unpublish")  # unpublish
+    assert found(client, "研学") == [] and article_id not in index_rows(app)
+
+    edit(client, article_id, action="publish", published_at="2099-01-01T08:00")
+    assert found(client, "研学") == []  # scheduled: indexed but not due
+    assert article_id in index_rows(app)
+    edit(client, article_id, published_at="2020-01-01T08:00")
+    assert found(client, "研学") == [article_id]
+
+    client.post(f"/editor/articles/{article_id}/delete")  # trash
+    assert found(client, "研学") == [] and article_id not in index_rows(app)
+    client.post(f"/editor/articles/{article_id}/restore")  # restore
+    assert found(client, "研学") == [article_id]
+
+    client.post(f"/editor/articles/{article_id}/delete")
+    client.post(f"/editor/articles/{article_id}/purge", data={"confirm": "yes"})
+    with app.app_context():
+        assert db.session.get(Article, article_id) is None
+    assert index_rows(app) == {}
+
+
+def test_restoring_a_revision_reindexes(app, client, login, make_article):
+    article_id = make_article(title="校园开放日", body_html="<p>第一版书法展</p>")
+    login("editor")
+    edit(client, article_id, body_html="<p>第二版摄影展</p>")
+    assert found(client, "书法") == [] and found(client, "摄影") == [article_id]
+    with app.app_context():
+        revision_id = db.session.scalar(sa.text("SELECT min(id) FROM revision"))
+    client.post(f"/editor/articles/{article_id}/revisions/{revision_id}/restore")
+    assert found(client, "书法") == [article_id] and found(client, "摄影") == []
+
+
+def test_a_rolled_back_change_leaves_the_index_as_it_was(app, client, make_article):
+    article_id = make_article(title="期末考试安排", body_html="<p>语文数学</p>")
+    before = index_rows(app)
+    with app.app_context():
+        article = db.session.get(Article, article_id)
+        article.title = "改过的标题"
+        db.session.flush()
+        db.session.execute(
+            sa.update(Article)
+            .where(Article.id == article_id)
+            .values(body_html="<p>物理化学</p>")
+        )
+        db.session.rollback()
+        # The next commit in the same session must not index the old change.
+        db.session.add(Section(name="别的栏目", slug="other"))
+        db.session.commit()
+    assert index_rows(app) == before
+    assert found(client, "期末") == [article_id] and found(client, "物理") == []
+
+
+def test_deleting_through_the_orm_removes_the_post(app, client, make_article):
+    article_id = make_article(title="防溺水安全教育")
+    with app.app_context():
+        db.session.delete(db.session.get(Article, article_id))
+        db.session.commit()
+    assert found(client, "溺水") == [] and index_rows(app) == {}
+
+
+def test_reindex_command_rebuilds_a_lost_index(app, client, runner, make_article):
+    article_id = make_article(title="家长会通知")
+    make_article(title="未发布的家长会", status=Status.DRAFT, published_at=None)
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO search_fts(search_fts) VALUES ('delete-all')")
+        )
+        connection.execute(sa.delete(search.search_doc))
+    assert found(client, "家长会") == []
+    result = runner.invoke(args=["reindex"])
+    assert result.exit_code == 0, result.output
+    assert "Indexed 1 published posts." in result.output
+    assert found(client, "家长会") == [article_id]
+
+
+# --- hostile input -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        '"',
+        '"开学',
+        "开学*",
+        "*",
+        "NEAR(开学 放假)",
+        "开学 AND 放假",
+        "开学 OR",
+        "NOT 开学",
+        "-开学",
+        "^开学",
+        "title_uni:开学",
+        "{title_bi}: 开",
+        "(((",
+        ")",
+        "%",
+        "_",
+        "%_%",
+        "   ",
+        "\t\n",
+        "\x00\x01\x7f",
+        "开" * 5000,
+        " ".join(["开学"] * 500),
+        "a" * 100 + "学",
+        "'; DROP TABLE article; --",
+        "\u202e\u200b开学\ufeff",
+        "𠀀𠀁",  # outside the BMP
+    ],
+)
+def test_hostile_queries_never_error(client, corpus, q):
+    response = client.get("/search", query_string={"q": q})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "query_string",
+    [
+        "q=%ED%A0%80",  # a lone surrogate, UTF-8 encoded
+        "q=%C0%AF%FF",  # not UTF-8
+        "q=开学&section=no-such-section",
+        "q=开学&section=",
+        "q=开学&q=放假",
+        "q=&page=1",
+    ],
+)
+def test_malformed_requests_never_error(client, corpus, query_string):
+    assert client.get(f"/search?{query_string}").status_code == 200
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "abc", "99999999999999999999", "3"])
+def test_impossible_pages_are_404(client, corpus, page):
+    assert client.get(f"/search?q=开学&page={page}").status_code == 404
+
+
+def test_empty_and_no_result_pages_say_what_to_try(client, corpus):
+    empty = client.get("/search?lang=en")
+    assert empty.status_code == 200 and "Type one or more words" in empty.text
+    none = client.get("/search", query_string={"q": "火星探测", "lang": "en"})
+    assert "No posts found for “火星探测”" in none.text
+    assert "fewer or shorter words" in none.text
+
+
+# --- paging and filters --------------------------------------------------------
+
+
+@pytest.mark.config(ARTICLES_PER_PAGE=5)
+def test_results_are_paginated_like_sections(client, make_article):
+    now = utcnow()
+    ids = [
+        make_article(title=f"读书节第{i}期", published_at=now - timedelta(hours=i))
+        for i in range(12)
+    ]
+    assert found(client, "读书节") == ids[:5]
+    assert found(client, "读书节", page=2) == ids[5:10]
+    assert found(client, "读书节", page=3) == ids[10:]
+    page = client.get("/search?q=读书节&page=2&lang=en").text
+    assert 'class="pagination"' in page and "Page 2 of 3" in page
+    assert "q=%E8%AF%BB%E4%B9%A6%E8%8A%82" in page and 'rel="next"' in page
+    assert client.get("/search?q=读书节&page=4").status_code == 404
+
+
+def test_results_filter_by_channel_or_section(app, client, make_section, make_article):
+    channel = make_section(name="新闻中心", slug="news-channel")
+    sub = make_section(name="校园动态", slug="campus", parent_id=channel)
+    other = make_section(name="教学科研", slug="teaching")
+    in_channel = make_article(title="科技节开幕", section_id=channel)
+    in_sub = make_article(title="科技节闭幕", section_id=sub)
+    elsewhere = make_article(title="科技节教研", section_id=other)
+    assert set(found(client, "科技节")) == {in_channel, in_sub, elsewhere}
+    assert set(found(client, "科技节", section="news-channel")) == {in_channel, in_sub}
+    assert found(client, "科技节", section="campus") == [in_sub]
+    assert found(client, "科技节", section="teaching") == [elsewhere]
+    page = client.get("/search?q=科技节&section=campus&lang=en").text
+    assert '<option value="campus" selected>' in page
+    assert "1 post found" in page and "Search all sections" in page
+
+
+def test_a_very_common_word_is_counted_up_to_a_limit(client, make_article, monkeypatch):
+    from views import search as search_views
+
+    monkeypatch.setattr(search_views, "COUNT_LIMIT", 3)
+    for i in range(5):
+        make_article(title=f"通知{i}")
+    page = client.get("/search?q=通知&lang=en").text
+    assert "More than 3 posts found" in page
+    assert len(found(client, "通知")) == 5  # this page holds them all still
+
+
+def test_the_count_is_kept_until_the_content_changes(app, client, make_article):
+    make_article(title="运动会通知")
+    client.get("/search?q=运动会")
+    with count_statements() as warm:
+        client.get("/search?q=运动会")
+    assert not [s for s in warm if "count(" in s.lower()], warm
+    make_article(title="运动会成绩")
+    response = client.get("/search?q=运动会&lang=en")
+    assert "2 posts found" in response.text
+
+
+# --- the demo, the migration and other databases -------------------------------
+
+
+def test_a_two_character_word_finds_its_one_demo_article(app, client, runner):
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    with app.app_context():
+        articles = db.session.scalars(
+            sa.select(Article).where(Article.visible_clause())
+        ).all()
+        having = [
+            a.id
+            for a in articles
+            if "开学" in a.title + a.body_html + (a.summary or "") + a.author_name
+        ]
+    assert len(having) == 1, "the demo should have 开学 in exactly one post"
+    assert found(client, "开学") == having
+    page = client.get("/search?q=开学").text
+    assert "<mark>开学</mark>" in page
+
+
+def test_like_backend_finds_the_same_simple_words(app, corpus, make_article):
+    like = search.LikeBackend()
+    make_article(title="草稿开学", status=Status.DRAFT, published_at=None)
+    assert set(backend_ids(app, "开学", like)) == {corpus["opening"], corpus["split"]}
+    assert set(backend_ids(app, "开学 2026年", like)) == {corpus["opening"]}
+    assert backend_ids(app, "100%", like) == []
+    with app.app_context():
+        assert like.count(db.session, search.parse("开学")) == 2
