@@ -27,6 +27,10 @@ _HOUSEKEEPING = ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE"
 
 
 def _record(statement: str) -> None:
+    # "-- ..." are SQLite's own statements inside one of ours (FTS5 reading
+    # its index tables for a MATCH): part of that statement, not another.
+    if statement.startswith("-- "):
+        return
     if _recorders and not statement.lstrip().upper().startswith(_HOUSEKEEPING):
         for seen in _recorders:
             seen.append(statement)

@@ -251,3 +251,38 @@ def test_0007_adds_old_addresses_to_a_site_with_posts(tmp_path):
         with db.engine.connect() as connection:
             assert connection.scalar(sa.text("SELECT title FROM article")) == "开学典礼"
         db.engine.dispose()
+
+
+def test_0006_indexes_existing_published_posts_for_search(tmp_path):
+    app = school_at(
+        tmp_path,
+        "0005",
+        "INSERT INTO section (id, name, slug, position)"
+        " VALUES (1, '通知公告', 'notices', 0)",
+        "INSERT INTO article (id, title, body_html, summary, excerpt, author_name,"
+        " section_id, channel_id, status, published_at, pinned, views, version,"
+        " created_at, updated_at, deleted_at) VALUES"
+        " (1, '关于寒假放假安排的通知', '<p>2026年1月20日起<b>放假</b></p>', NULL,"
+        "  '', '校长办公室', 1, 1, 'published', '2026-01-10 08:00:00', 0, 0, 1,"
+        "  '2026-01-10 08:00:00', '2026-01-10 08:00:00', NULL),"
+        " (2, '放假草稿', '<p>放假</p>', NULL, '', '', 1, 1, 'draft', NULL, 0, 0, 1,"
+        "  '2026-01-10 08:00:00', '2026-01-10 08:00:00', NULL),"
+        " (3, '放假旧闻', '<p>放假</p>', NULL, '', '', 1, 1, 'published',"
+        "  '2025-01-10 08:00:00', 0, 0, 1, '2025-01-10 08:00:00',"
+        "  '2025-01-10 08:00:00', '2025-02-01 08:00:00')",
+    )
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    client = app.test_client()
+    for q in ("放假", "寒假", "1月20日", "假"):
+        page = client.get("/search", query_string={"q": q}).text
+        assert "/articles/1" in page, q
+        assert "/articles/2" not in page and "/articles/3" not in page, q
+    with app.app_context():
+        downgrade(revision="0005")
+        with db.engine.connect() as connection:
+            tables = set(sa.inspect(connection).get_table_names())
+            assert not {t for t in tables if t.startswith("search_")}
+        db.engine.dispose()
+    app.extensions["pagecache"].hot.dispose()

@@ -25,6 +25,8 @@ BUDGET = {
     "section feed": 5,
     "sitemap": 7,  # 4 + count, each section's newest date, the streamed ids
     "robots": 4,  # the cache version and the site data
+    "search": 8,  # 4 + the count (kept per version), the ranked page, rows, covers
+    "search-section": 8,
 }
 
 
@@ -97,6 +99,9 @@ def build_site(app, prefix: str, channels: int, sections: int, posts: int) -> di
         "section feed": f"/sections/{prefix}0-s0/feed.xml",
         "sitemap": "/sitemap.xml",
         "robots": "/robots.txt",
+        # 第 is in every title: the whole site matches, as a common word does.
+        "search": "/search?q=第",
+        "search-section": f"/search?q=第&section={prefix}0",
     }
 
 
