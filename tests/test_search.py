@@ -490,3 +490,30 @@ def test_like_backend_finds_the_same_simple_words(app, corpus, make_article):
     assert backend_ids(app, "100%", like) == []
     with app.app_context():
         assert like.count(db.session, search.parse("开学")) == 2
+
+
+def test_a_post_moved_to_another_section_is_filtered_there(
+    app, client, login, make_section, make_article
+):
+    first = make_section(name="校园动态", slug="campus")
+    second = make_section(name="通知公告", slug="notices")
+    article_id = make_article(title="食堂菜谱", section_id=first)
+    login("editor")
+    edit(client, article_id, section_id=str(second))
+    assert found(client, "菜谱", section="campus") == []
+    assert found(client, "菜谱", section="notices") == [article_id]
+
+
+def test_a_channel_filter_follows_a_section_moved_under_it(
+    app, client, make_section, make_article
+):
+    old_channel = make_section(name="新闻中心", slug="news")
+    new_channel = make_section(name="德育天地", slug="moral")
+    section = make_section(name="主题班会", slug="classes", parent_id=old_channel)
+    article_id = make_article(title="班会纪实", section_id=section)
+    assert found(client, "班会", section="news") == [article_id]
+    with app.app_context():
+        db.session.get(Section, section).parent_id = new_channel
+        db.session.commit()
+    assert found(client, "班会", section="news") == []
+    assert found(client, "班会", section="moral") == [article_id]

@@ -18,9 +18,9 @@ from views.paging import GivenPage, page_number
 bp = Blueprint("search", __name__)
 bp.before_request(public.read_cache_version)
 
-# Counting every match of a word in 50,000 posts reads them all; readers never
-# page that far, so the count stops here ("more than 1,000 results").
-COUNT_LIMIT = 1000
+# Only the newest this many matches are ranked (search.CANDIDATES): a word
+# in 50,000 posts is counted and paged up to here ("more than 1,000").
+COUNT_LIMIT = search.CANDIDATES
 # Totals remembered per content version and process.
 COUNT_CACHE_SIZE = 256
 
@@ -30,6 +30,13 @@ def _filter_section(slug: str | None):
     if not slug:
         return None
     return sitedata.current().by_slug.get(slug)
+
+
+def _sections(section) -> list[int] | None:
+    """The section ids a filter covers: a channel holds its sub-sections' posts."""
+    if section is None:
+        return None
+    return [section.id, *(child.id for child in section.children)]
 
 
 def _total(query: search.Query, section) -> int:
@@ -42,20 +49,12 @@ def _total(query: search.Query, section) -> int:
         totals.move_to_end(key)
         return totals[key]
     total = search.count(
-        db.session, query, limit=COUNT_LIMIT + 1, **_filter_kwargs(section)
+        db.session, query, limit=COUNT_LIMIT + 1, sections=_sections(section)
     )
     totals[key] = total
     while len(totals) > COUNT_CACHE_SIZE:
         totals.popitem(last=False)
     return total
-
-
-def _filter_kwargs(section) -> dict:
-    if section is None:
-        return {}
-    if section.parent is None:
-        return {"channel_id": section.id}
-    return {"section_id": section.id}
 
 
 @bp.get("/search")
@@ -75,7 +74,7 @@ def results():
             query,
             offset=(number - 1) * per_page,
             limit=per_page,
-            **_filter_kwargs(section),
+            sections=_sections(section),
         )
     articles = public.load_articles(hit.id for hit in hits)
     texts = {hit.id: hit.text for hit in hits}

@@ -5,6 +5,7 @@ Revises: 0005
 Create Date: 2026-11-30 18:00:00
 
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -18,6 +19,7 @@ def upgrade():
     op.create_table(
         "search_doc",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("section_id", sa.Integer(), nullable=False),
         sa.Column("title", sa.Text(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_search_doc")),
