@@ -440,15 +440,18 @@ def test_results_filter_by_channel_or_section(app, client, make_section, make_ar
     assert "1 post found" in page and "Search all sections" in page
 
 
-def test_a_very_common_word_is_counted_up_to_a_limit(client, make_article, monkeypatch):
+def test_a_very_common_word_ranks_only_its_newest_matches(
+    client, make_article, monkeypatch
+):
     from views import search as search_views
 
+    monkeypatch.setattr(search, "CANDIDATES", 3)
     monkeypatch.setattr(search_views, "COUNT_LIMIT", 3)
-    for i in range(5):
-        make_article(title=f"通知{i}")
+    ids = [make_article(title=f"通知{i}") for i in range(5)]
     page = client.get("/search?q=通知&lang=en").text
-    assert "More than 3 posts found" in page
-    assert len(found(client, "通知")) == 5  # this page holds them all still
+    assert "More than 3 posts found" in page and "Add another word" in page
+    assert sorted(found(client, "通知")) == ids[-3:]
+    assert client.get("/search?q=通知&page=2").status_code == 404
 
 
 def test_the_count_is_kept_until_the_content_changes(app, client, make_article):
