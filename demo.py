@@ -106,6 +106,7 @@ ARTICLES = [
         "教育教学质量提升",
         "news",
     ),
+    # 开学 occurs in this post only: tests/test_search.py searches the demo for it.
     ("headlines", "我校举行新学年开学典礼暨表彰大会", "德育处", "逐梦新学期", "news"),
     ("headlines", "我校高考成绩再创佳绩", "教务处", "高考备考", "news"),
     (

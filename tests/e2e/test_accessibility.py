@@ -39,6 +39,10 @@ def paths(live_app):
         "missing": "/no-such-page",
         "login": "/login",
         "english home": "/?lang=en",
+        "search results": "/search?q=开学",
+        "search filtered, no results": "/search?q=火星&section=news",
+        "search with many pages": "/search?q=学",
+        "empty search": "/search",
     }
 
 
