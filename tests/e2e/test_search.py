@@ -46,7 +46,8 @@ def test_a_phone_reader_searches_from_the_menu_and_opens_a_result(page):
     expected = title.inner_text()
     title.click()
     page.wait_for_url("**/articles/*")
-    assert page.locator("h1").inner_text() == expected == "我校举行新学年开学典礼暨表彰大会"
+    assert expected == "我校举行新学年开学典礼暨表彰大会"
+    assert page.locator("h1").inner_text() == expected
 
 
 def test_a_desktop_reader_searches_from_the_header_and_filters(page):
