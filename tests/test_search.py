@@ -520,3 +520,19 @@ def test_a_channel_filter_follows_a_section_moved_under_it(
         db.session.commit()
     assert found(client, "班会", section="news") == []
     assert found(client, "班会", section="moral") == [article_id]
+
+
+def test_posts_moved_in_bulk_follow_their_new_section(
+    app, client, make_section, make_article
+):
+    # What deleting a section in the admin does with its posts.
+    old = make_section(name="校园快讯", slug="flash")
+    new = make_section(name="校园动态", slug="campus")
+    article_id = make_article(title="合唱比赛", section_id=old)
+    with app.app_context():
+        db.session.execute(
+            sa.update(Article).where(Article.section_id == old).values(section_id=new)
+        )
+        db.session.commit()
+    assert found(client, "合唱", section="flash") == []
+    assert found(client, "合唱", section="campus") == [article_id]
