@@ -102,7 +102,7 @@ def _log_in(page, live_server, username):
     page.goto(f"{live_server}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_url(lambda url: "/login" not in url)
     return page
 

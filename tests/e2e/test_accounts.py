@@ -53,12 +53,12 @@ def test_login_page_fits_and_logs_in(page, size):
     shoot(page, f"login-{size}")
     page.fill("input[name=username]", "admin")
     page.fill("input[name=password]", "wrong password")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     assert page.locator(".a-error").count() == 1
     shoot(page, f"login-error-{size}")
     page.fill("input[name=password]", "correct horse 42")
     page.check("input[name=remember]")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_url("**/admin/users")
 
 

@@ -76,6 +76,10 @@ def test_phone_nav_opens_and_closes_by_keyboard(page, urls):
     page.locator(".nav-mobile > summary").focus()
     page.keyboard.press("Enter")
     assert links.is_visible()
+    # The menu opens on its search box, then the channels.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "search-menu"
+    page.keyboard.press("Tab")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.closest('.nav-list') !== null")
     page.keyboard.press("Escape")
