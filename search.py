@@ -29,6 +29,7 @@ that calls rebuild() with it.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -222,6 +223,11 @@ def parse(raw: str | None) -> Query:
 # --- Snippets ------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8192)
+def _fold(char: str) -> str:
+    return normalize(char)
+
+
 def _normalized_with_offsets(text: str) -> tuple[str, list[int]]:
     """text normalised, and for each of its characters the index it came from."""
     whole = normalize(text)
@@ -229,7 +235,7 @@ def _normalized_with_offsets(text: str) -> tuple[str, list[int]]:
         return whole, list(range(len(text)))
     chars, origin = [], []
     for index, char in enumerate(text):
-        folded = normalize(char)
+        folded = _fold(char)
         chars.append(folded)
         origin.extend([index] * len(folded))
     return "".join(chars), origin
