@@ -29,6 +29,7 @@ that calls rebuild() with it.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import unicodedata
@@ -228,17 +229,71 @@ def _fold(char: str) -> str:
     return normalize(char)
 
 
-def _normalized_with_offsets(text: str) -> tuple[str, list[int]]:
-    """text normalised, and for each of its characters the index it came from."""
-    whole = normalize(text)
-    if len(whole) == len(text):  # nearly always: one character for one
-        return whole, list(range(len(text)))
-    chars, origin = [], []
-    for index, char in enumerate(text):
-        folded = _fold(char)
-        chars.append(folded)
-        origin.extend([index] * len(folded))
-    return "".join(chars), origin
+@functools.cache
+def _changing() -> re.Pattern:
+    """The characters of the BMP that folding changes (built once, ~30 ms).
+
+    Astral characters are taken as unchanged here: only a highlight could be
+    misplaced by one, and everything is escaped whatever the offsets.
+    """
+    ranges, first, last = [], None, None
+    for code in range(0x10000):
+        if 0xD800 <= code < 0xE000 or _fold(chr(code)) == chr(code):
+            continue
+        if last is not None and code == last + 1:
+            last = code
+            continue
+        if first is not None:
+            ranges.append((first, last))
+        first = last = code
+    ranges.append((first, last))
+    parts = (
+        re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "")
+        for a, b in ranges
+    )
+    return re.compile("[" + "".join(parts) + "]")
+
+
+class _Folded:
+    """text folded character by character, and the way back to its offsets.
+
+    Folding keeps the length of nearly every character; a few grow (… is
+    ...), so offsets are corrected only at those. Only the characters that
+    change are visited in Python: a 5,000-character post costs little.
+    """
+
+    def __init__(self, text: str):
+        changing = _changing()
+        self.text = changing.sub(lambda match: _fold(match.group()), text)
+        # For each growing character: where it starts folded, where it came
+        # from, and how long it is folded.
+        self.starts: list[int] = []
+        self.origins: list[int] = []
+        self.lengths: list[int] = []
+        if len(self.text) == len(text) and not _shrinking(text):
+            return
+        shift = 0
+        for match in changing.finditer(text):
+            length = len(_fold(match.group()))
+            if length != 1:
+                self.starts.append(match.start() + shift)
+                self.origins.append(match.start())
+                self.lengths.append(length)
+                shift += length - 1
+
+    def origin(self, index: int) -> int:
+        """The offset in the original text of folded character `index`."""
+        k = bisect.bisect_right(self.starts, index) - 1
+        if k < 0:
+            return index
+        if index < self.starts[k] + self.lengths[k]:
+            return self.origins[k]
+        return self.origins[k] + 1 + (index - self.starts[k] - self.lengths[k])
+
+
+def _shrinking(text: str) -> bool:
+    """Whether a character of text folds to nothing (lengths could cancel out)."""
+    return any(not _fold(char) for char in set(_changing().findall(text)))
 
 
 def _spans(text: str, query: Query) -> list[tuple[int, int]]:
@@ -246,13 +301,12 @@ def _spans(text: str, query: Query) -> list[tuple[int, int]]:
     pattern = query.highlighter()
     if pattern is None or not text:
         return []
-    normalized, origin = _normalized_with_offsets(text)
-    origin.append(len(text))
+    folded = _Folded(text)
     spans = []
-    for match in pattern.finditer(normalized):
+    for match in pattern.finditer(folded.text):
         if match.end() > match.start():
-            start = origin[match.start()]
-            end = origin[match.end() - 1] + 1
+            start = folded.origin(match.start())
+            end = folded.origin(match.end() - 1) + 1
             spans.append((start, end))
     return spans
 

@@ -536,3 +536,17 @@ def test_posts_moved_in_bulk_follow_their_new_section(
         db.session.commit()
     assert found(client, "合唱", section="flash") == []
     assert found(client, "合唱", section="campus") == [article_id]
+
+
+@pytest.mark.parametrize(
+    ("text", "q", "expected"),
+    [
+        ("通知……下载ＰＰＴ课件", "ppt", "通知……下载<mark>ＰＰＴ</mark>课件"),
+        ("…ß…开学…", "开学", "…ß…<mark>开学</mark>…"),
+        ("面积100㎡的ＰＰＴ", "ppt", "面积100㎡的<mark>ＰＰＴ</mark>"),
+        ("Straße开学", "strasse", "<mark>Straße</mark>开学"),
+    ],
+)
+def test_highlights_land_on_the_original_characters(text, q, expected):
+    # Folding makes some characters longer (… is ..., ß is ss, ㎡ is m2).
+    assert str(search.highlight(text, search.parse(q))) == expected
