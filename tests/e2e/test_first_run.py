@@ -70,7 +70,7 @@ def test_first_login_goes_through_setup(live_app, new_site, sized_page, axe):
     page.goto("/login")
     page.fill("input[name=username]", "admin")
     page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_url("**/admin/setup")
     assert page.locator("h1").inner_text() == "欢迎！请完成网站设置"
     # Prefilled from the settings the demo wrote.
