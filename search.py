@@ -32,6 +32,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -229,13 +230,23 @@ def _fold(char: str) -> str:
     return normalize(char)
 
 
-@functools.cache
+_changing_lock = threading.Lock()
+
+
 def _changing() -> re.Pattern:
     """The characters of the BMP that folding changes (built once, ~30 ms).
 
     Astral characters are taken as unchanged here: only a highlight could be
     misplaced by one, and everything is escaped whatever the offsets.
     """
+    # One thread builds it; 32 threads of a busy server building it at once
+    # held their first searches for seconds.
+    with _changing_lock:
+        return _build_changing()
+
+
+@functools.cache
+def _build_changing() -> re.Pattern:
     ranges, first, last = [], None, None
     for code in range(0x10000):
         if 0xD800 <= code < 0xE000 or _fold(chr(code)) == chr(code):
