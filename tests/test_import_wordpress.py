@@ -351,3 +351,14 @@ def test_editors_can_edit_imported_posts(app, run_import, editor_client):
     assert "开学典礼隆重举行" in response.get_data(as_text=True)
     dashboard = editor_client.get("/editor/").get_data(as_text=True)
     assert "开学典礼隆重举行" in dashboard
+
+
+def test_imported_posts_are_found_by_search_and_only_the_public_ones(
+    client, run_import
+):
+    run_import()
+    page = client.get("/search", query_string={"q": "开学"}).get_data(as_text=True)
+    assert "<mark>开学</mark>典礼隆重举行" in page
+    # Imported but scheduled: in no result until its time.
+    page = client.get("/search", query_string={"q": "期末"}).get_data(as_text=True)
+    assert "期末考试安排" not in page

@@ -253,10 +253,10 @@ def test_0007_adds_old_addresses_to_a_site_with_posts(tmp_path):
         db.engine.dispose()
 
 
-def test_0007_indexes_existing_published_posts_for_search(tmp_path):
+def test_0008_indexes_existing_published_posts_for_search(tmp_path):
     app = school_at(
         tmp_path,
-        "0006",
+        "0007",
         "INSERT INTO section (id, name, slug, position)"
         " VALUES (1, '通知公告', 'notices', 0)",
         "INSERT INTO article (id, title, body_html, summary, excerpt, author_name,"
@@ -280,7 +280,7 @@ def test_0007_indexes_existing_published_posts_for_search(tmp_path):
         assert "/articles/1" in page, q
         assert "/articles/2" not in page and "/articles/3" not in page, q
     with app.app_context():
-        downgrade(revision="0006")
+        downgrade(revision="0007")
         with db.engine.connect() as connection:
             tables = set(sa.inspect(connection).get_table_names())
             assert not {t for t in tables if t.startswith("search_")}
