@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
@@ -107,6 +107,15 @@ class Checkpointer(threading.Thread):
             connection.close()
 
 
+def _first_row(connection, stmt: Statement, values: dict):
+    cursor = connection.cursor()
+    try:
+        cursor.execute(stmt.sql, stmt.params(values))
+        return cursor.fetchone() if cursor.description else None
+    finally:
+        cursor.close()
+
+
 class HotPath:
     """Per-thread DBAPI connections to the app's database."""
 
@@ -164,25 +173,49 @@ class HotPath:
         With commit, the statement is a write of its own transaction, taken
         in turn with this machine's other writers (WriteLock).
         """
-        stmt = self.statement(text)
+        if commit:
+            with self.writing() as execute:
+                return execute(text, **values)
         connection = self._connection()
-        lock = self._write_lock if commit and self._write_lock else nullcontext()
+        stmt = self.statement(text)
         try:
-            with lock:
-                cursor = connection.cursor()
-                try:
-                    cursor.execute(stmt.sql, stmt.params(values))
-                    row = cursor.fetchone() if cursor.description else None
-                finally:
-                    cursor.close()
-                if commit:
-                    connection.commit()
-            return row
+            return _first_row(connection, stmt, values)
         except self.dialect.loaded_dbapi.Error as error:
             self._discard(connection)
-            raise sa.exc.DBAPIError.instance(
-                stmt.sql, values, error, self.dialect.loaded_dbapi.Error
-            ) from error
+            raise self._wrapped(stmt, values, error) from error
+
+    @contextmanager
+    def writing(self):
+        """One write transaction of several statements, in turn with other writers.
+
+        Yields execute(text, **values), which returns the first row (or
+        None); commits when the block ends, rolls back if it raises.
+        """
+        connection = self._connection()
+        current = None
+
+        def execute(text: str, **values):
+            nonlocal current
+            current = (self.statement(text), values)
+            return _first_row(connection, *current)
+
+        try:
+            with self._write_lock or nullcontext():
+                try:
+                    yield execute
+                except BaseException:
+                    connection.rollback()
+                    raise
+                connection.commit()
+        except self.dialect.loaded_dbapi.Error as error:
+            self._discard(connection)
+            stmt, values = current or (self.statement("COMMIT"), {})
+            raise self._wrapped(stmt, values, error) from error
+
+    def _wrapped(self, stmt: Statement, values: dict, error) -> sa.exc.DBAPIError:
+        return sa.exc.DBAPIError.instance(
+            stmt.sql, values, error, self.dialect.loaded_dbapi.Error
+        )
 
     def _discard(self, connection) -> None:
         # A broken or locked connection is not reused; the next call opens one.

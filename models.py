@@ -1,9 +1,9 @@
-"""Database models: users, sections (栏目), articles, revisions, uploads, settings."""
+"""Database models: users, departments, sections (栏目), articles, uploads, …"""
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -89,6 +89,20 @@ class Status:
     ALL = (DRAFT, PENDING, PUBLISHED)
 
 
+class Department(db.Model):
+    """A 部门 (教务处, 德育处, 年级组 …): staff belong to one; 发稿统计 counts by it.
+
+    The review chain (先审后发) will give departments their heads through an
+    association table of its own; nothing here needs to change for that.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(50), unique=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+    members: Mapped[list[User]] = relationship(back_populates="department")
+
+
 class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(sa.String(64), unique=True)
@@ -106,7 +120,11 @@ class User(UserMixin, db.Model):
     # The administrator made by init-db with a generated password: until the
     # first-run setup (views/firstrun.py) is done, that is the only page open.
     needs_setup: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    department_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("department.id"), index=True
+    )
 
+    department: Mapped[Department | None] = relationship(back_populates="members")
     articles: Mapped[list[Article]] = relationship(
         back_populates="created_by", foreign_keys="Article.created_by_id"
     )
@@ -452,6 +470,26 @@ class ArticleView(db.Model):
     )
     reader: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # a hash
     viewed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class DailyViews(db.Model):
+    """An article's counted views on one day (the site's local date).
+
+    Bumped by the view counter in the same transaction as Article.views, so
+    the days of an article always add up to its views since counting began.
+    """
+
+    __tablename__ = "article_daily_views"
+
+    article_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("article.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(primary_key=True)
+    views: Mapped[int] = mapped_column(default=0)
+
+    # Statistics read a range of days for every post; the primary key serves
+    # one post's days.
+    __table_args__ = (sa.Index("ix_article_daily_views_day", "day"),)
 
 
 class Setting(db.Model):

@@ -4,7 +4,8 @@ Rules: a GET from a browser counts; bots (the crawlerdetect list), HEAD
 requests and link prefetches do not; the same reader's repeat within
 VIEW_DEDUP_MINUTES does not. A reader is their `reader` cookie; the articles
 they were counted for recently ride along in a signed `seen` cookie, so a
-counted view costs one UPDATE and a repeat one SELECT, with no row per view.
+counted view costs one UPDATE (and one upsert of the day's total, for the
+statistics) and a repeat one SELECT, with no row per view.
 A browser without cookies (a first visit, or cookies refused) is recognised
 by a keyed hash of IP address and User-Agent in the article_view table.
 
@@ -23,7 +24,8 @@ import random
 import re
 import secrets
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from crawlerdetect import CrawlerDetect
@@ -68,6 +70,11 @@ def is_prefetch(environ) -> bool:
         for name in ("HTTP_PURPOSE", "HTTP_SEC_PURPOSE", "HTTP_X_PURPOSE", "HTTP_X_MOZ")
     ).lower()
     return "prefetch" in purpose or "preview" in purpose
+
+
+def local_day(zone: ZoneInfo) -> str:
+    """Today in the zone as YYYY-MM-DD (how the day column is stored)."""
+    return datetime.now(zone).strftime("%Y-%m-%d")
 
 
 def now_minute() -> int:
@@ -135,6 +142,11 @@ class Counter:
         self.seen_key = hashlib.sha256(b"seen-cookie|" + self.key).digest()
         self.window = app.config["VIEW_DEDUP_MINUTES"]
         self.hot = hot
+        self.zone = ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"])
+
+    def today(self) -> str:
+        """The site's local date: a school's day ends at its midnight, not UTC's."""
+        return local_day(self.zone)
 
     def hash(self, *parts: str) -> str:
         # Keyed, so the table holds no recoverable IP address (readers are children).
@@ -182,7 +194,7 @@ class Counter:
             if counted and visit.token is None:
                 counted, views = self._count_cookieless(article_id, visit)
             elif counted:
-                views = add_view(self.hot, article_id)
+                views = add_view(self.hot, article_id, self.today())
             else:
                 row = self.hot.run(VIEWS_SQL, id=article_id)
                 views = row[0] if row else None
@@ -204,6 +216,9 @@ class Counter:
             )
             if claimed:
                 connection.execute(sa.text(ADD_SQL), {"id": article_id})
+                connection.execute(
+                    sa.text(DAILY_SQL), {"id": article_id, "day": self.today()}
+                )
             views = connection.execute(sa.text(VIEWS_SQL), {"id": article_id})
             views = views.scalar()
             connection.commit()
@@ -211,6 +226,14 @@ class Counter:
 
 
 VIEWS_SQL = "SELECT views FROM article WHERE id = :id"
+# The day's total, in the same transaction as the article's count, so the
+# days always add up to the views (see statistics.py). ON CONFLICT: SQLite
+# and PostgreSQL, like the dedupe claim below.
+DAILY_SQL = (
+    "INSERT INTO article_daily_views (article_id, day, views) VALUES (:id, :day, 1)"
+    " ON CONFLICT (article_id, day) DO UPDATE"
+    " SET views = article_daily_views.views + 1"
+)
 # In SQL, so concurrent readers never lose an increment; a view is not an
 # edit, so updated_at stays (the editor's dashboard sorts by it).
 ADD_SQL = "UPDATE article SET views = views + 1 WHERE id = :id"
@@ -230,13 +253,19 @@ _prune = sa.text("DELETE FROM article_view WHERE viewed_at < :cutoff").bindparam
 )
 
 
-def add_view(hot: HotPath, article_id: int) -> int | None:
-    """Add one view in SQL and return the new count: one statement."""
-    if hot.dialect.update_returning:
-        row = hot.run(ADD_RETURNING_SQL, commit=True, id=article_id)
-    else:  # MariaDB/MySQL have no UPDATE ... RETURNING
-        hot.run(ADD_SQL, id=article_id)
-        row = hot.run(VIEWS_SQL, commit=True, id=article_id)
+def add_view(hot: HotPath, article_id: int, day: str) -> int | None:
+    """Add one view on day (YYYY-MM-DD) and return the new count.
+
+    Two statements in one transaction: the article's count and its day's.
+    """
+    with hot.writing() as execute:
+        if hot.dialect.update_returning:
+            row = execute(ADD_RETURNING_SQL, id=article_id)
+        else:  # MariaDB/MySQL have no UPDATE ... RETURNING
+            execute(ADD_SQL, id=article_id)
+            row = execute(VIEWS_SQL, id=article_id)
+        if row is not None:  # a post deleted meanwhile has no day to count
+            execute(DAILY_SQL, id=article_id, day=day)
     return row[0] if row else None
 
 

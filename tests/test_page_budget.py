@@ -19,7 +19,8 @@ BUDGET = {
     "home": 9,
     "section": 8,  # 4 + count, ids, rows, covers
     "deep": 8,
-    "article": 10,  # 4 + the article, attachments, cover, 2 neighbours, the count
+    # 4 + the article, attachments, cover, 2 neighbours, the count, the day's total
+    "article": 11,
     "feed": 5,  # 4 + the newest posts (one UNION of index ranges)
     "channel feed": 5,
     "section feed": 5,

@@ -52,15 +52,17 @@ def article_id(make_article):
 # --- Serving from the cache ------------------------------------------------------
 
 
-def test_a_cached_article_shows_the_live_count_with_two_statements(app, article_id):
+def test_a_cached_article_shows_the_live_count_with_three_statements(app, article_id):
     first = reader(app).get(f"/articles/{article_id}")
     assert shown_views(first) == 6
     with count_statements() as seen:
         second = reader(app).get(f"/articles/{article_id}")
     assert second.status_code == 200
     assert shown_views(second) == 7
-    # The cache version and the counting UPDATE: no page query, no render.
-    assert len(seen) == 2, seen
+    # The cache version, the counting UPDATE and the day's total: no page
+    # query, no render.
+    assert len(seen) == 3, seen
+    assert "article_daily_views" in seen[2]
     assert re.sub(r"\d+</span>", "", first.text) == re.sub(
         r"\d+</span>", "", second.text
     )
@@ -193,7 +195,7 @@ def test_the_cache_never_holds_more_than_its_limit(app, make_article):
     # The most recent pages stay; the oldest made room.
     with count_statements() as seen:
         reader(app).get(f"/articles/{ids[-1]}")
-    assert len(seen) == 2
+    assert len(seen) == 3  # served from the cache: version, count, day
 
 
 # --- Staff see fresh pages ------------------------------------------------------
