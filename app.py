@@ -29,6 +29,7 @@ from views import (
     health,
     legacy,
     public,
+    stats,
 )
 from views import search as search_views
 
@@ -119,6 +120,7 @@ def create_app(test_config=None):
     app.register_blueprint(firstrun.bp)
     app.register_blueprint(files.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(stats.bp)
     errors.init_app(app)
     legacy.init_app(app)
     assets.init_app(app)

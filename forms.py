@@ -125,6 +125,18 @@ class UserEditForm(FlaskForm):
     )
     byline = _byline_field()
     role = SelectField(_l("Role"), choices=_role_choices)
+    # Choices (0: none, then the departments) are set by the view.
+    department_id = SelectField(_l("Department"), coerce=int, default=0)
+
+
+class DepartmentForm(FlaskForm):
+    name = StringField(
+        _l("Name"), filters=[_strip], validators=[DataRequired(), Length(max=50)]
+    )
+    position = IntegerField(
+        _l("Position"),
+        validators=[Optional(), NumberRange(min=0, max=9999)],
+    )
 
 
 class PasswordResetForm(FlaskForm):

@@ -72,9 +72,9 @@ def is_prefetch(environ) -> bool:
     return "prefetch" in purpose or "preview" in purpose
 
 
-def local_day(zone: ZoneInfo) -> str:
-    """Today in the zone as YYYY-MM-DD (how the day column is stored)."""
-    return datetime.now(zone).strftime("%Y-%m-%d")
+def local_day(zone: ZoneInfo, now: datetime | None = None) -> str:
+    """The date in the zone as YYYY-MM-DD (how the day column is stored)."""
+    return (now.astimezone(zone) if now else datetime.now(zone)).strftime("%Y-%m-%d")
 
 
 def now_minute() -> int:
@@ -227,7 +227,7 @@ class Counter:
 
 VIEWS_SQL = "SELECT views FROM article WHERE id = :id"
 # The day's total, in the same transaction as the article's count, so the
-# days always add up to the views (see statistics.py). ON CONFLICT: SQLite
+# days always add up to the views (see pubstats.py). ON CONFLICT: SQLite
 # and PostgreSQL, like the dedupe claim below.
 DAILY_SQL = (
     "INSERT INTO article_daily_views (article_id, day, views) VALUES (:id, :day, 1)"

@@ -18,12 +18,15 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
 import audit
 import backup
 import storage
 import thumbnails
 from forms import (
+    ConfirmForm,
+    DepartmentForm,
     PasswordResetForm,
     SectionDeleteForm,
     SectionForm,
@@ -34,6 +37,7 @@ from forms import (
 from models import (
     Article,
     AuditEvent,
+    Department,
     Role,
     Section,
     Upload,
@@ -60,6 +64,10 @@ AUDIT_LABELS = {
     "password_reset": _l("Reset a password"),
     "password_changed": _l("Changed own password"),
     "sessions_ended": _l("Ended a user's sessions"),
+    "department_assigned": _l("Changed a user's department"),
+    "department_created": _l("Created a department"),
+    "department_updated": _l("Changed a department"),
+    "department_deleted": _l("Deleted a department"),
     "section_created": _l("Created a section"),
     "section_updated": _l("Changed a section"),
     "section_moved": _l("Reordered a section"),
@@ -89,7 +97,9 @@ def _other_active_admins(user: User) -> int:
 
 
 def _render_users(form: UserCreateForm):
-    users = db.session.scalars(sa.select(User).order_by(User.username)).all()
+    users = db.session.scalars(
+        sa.select(User).order_by(User.username).options(selectinload(User.department))
+    ).all()
     return render_template("admin/users.html", users=users, form=form)
 
 
@@ -128,11 +138,26 @@ def create_user():
     return _render_users(form)
 
 
+def _department_choices():
+    departments = db.session.scalars(
+        sa.select(Department).order_by(Department.position, Department.name)
+    ).all()
+    return [(0, _("(no department)"))] + [(d.id, d.name) for d in departments]
+
+
+def _user_form(user: User | None = None) -> UserEditForm:
+    form = UserEditForm(obj=user) if user is not None else UserEditForm()
+    form.department_id.choices = _department_choices()
+    if user is not None:
+        form.department_id.data = user.department_id or 0
+    return form
+
+
 def _render_user(user: User, edit_form=None, reset_form=None):
     return render_template(
         "admin/user.html",
         user=user,
-        edit_form=edit_form or UserEditForm(obj=user),
+        edit_form=edit_form or _user_form(user),
         reset_form=reset_form or PasswordResetForm(),
     )
 
@@ -147,7 +172,7 @@ def user(user_id):
 @admin_required
 def update_user(user_id):
     user = _user_or_404(user_id)
-    form = UserEditForm()
+    form = _user_form()
     if not form.validate_on_submit():
         return _render_user(user, edit_form=form)
     demoting = user.role == Role.ADMIN and form.role.data != Role.ADMIN
@@ -167,6 +192,14 @@ def update_user(user_id):
         audit.record("user_updated", user.username)
         user.display_name = form.display_name.data
         user.byline = form.byline.data or ""
+    department_id = form.department_id.data or None
+    if department_id != user.department_id:
+        department = db.session.get(Department, department_id or 0)
+        audit.record(
+            "department_assigned",
+            f"{user.username} → {department.name if department else '-'}",
+        )
+        user.department_id = department_id
     db.session.commit()
     flash(_("Saved the account %(name)s.", name=user.username), "success")
     return redirect(url_for("admin.user", user_id=user.id))
@@ -259,6 +292,117 @@ def reactivate_user(user_id):
         db.session.commit()
         flash(_("Reactivated %(name)s.", name=user.username), "success")
     return redirect(url_for("admin.user", user_id=user.id))
+
+
+# --- Departments -------------------------------------------------------------
+
+
+def _render_departments(form: DepartmentForm, status: int = 200):
+    departments = db.session.scalars(
+        sa.select(Department).order_by(Department.position, Department.name)
+    ).all()
+    members = dict(
+        db.session.execute(
+            sa.select(User.department_id, sa.func.count())
+            .where(User.department_id.is_not(None))
+            .group_by(User.department_id)
+        ).all()
+    )
+    return render_template(
+        "admin/departments.html",
+        departments=departments,
+        members=members,
+        form=form,
+        delete_form=ConfirmForm(),
+    ), status
+
+
+def _department_name_taken(name: str, department_id: int | None = None) -> bool:
+    query = sa.select(Department.id).where(Department.name == name)
+    if department_id:
+        query = query.where(Department.id != department_id)
+    return db.session.scalar(query) is not None
+
+
+@bp.get("/departments")
+@admin_required
+def departments():
+    return _render_departments(DepartmentForm())
+
+
+@bp.post("/departments")
+@admin_required
+def create_department():
+    form = DepartmentForm()
+    if not form.validate_on_submit():
+        return _render_departments(form, 400)
+    if _department_name_taken(form.name.data):
+        form.name.errors.append(_("There is already a department of this name."))
+        return _render_departments(form, 400)
+    position = form.position.data
+    if position is None:
+        last = db.session.scalar(sa.select(sa.func.max(Department.position)))
+        position = 0 if last is None else last + 1
+    department = Department(name=form.name.data, position=position)
+    db.session.add(department)
+    audit.record("department_created", department.name)
+    db.session.commit()
+    flash(_("Created the department %(name)s.", name=department.name), "success")
+    return redirect(url_for("admin.departments"))
+
+
+@bp.post("/departments/<int:department_id>")
+@admin_required
+def update_department(department_id):
+    department = db.get_or_404(Department, department_id)
+    form = DepartmentForm(prefix=f"d{department.id}")
+    error = None
+    if not form.validate_on_submit():
+        error = next(iter(form.errors.values()))[0]
+    elif _department_name_taken(form.name.data, department.id):
+        error = _("There is already a department of this name.")
+    if error:
+        flash(
+            _("%(name)s was not saved: %(error)s", name=department.name, error=error),
+            "error",
+        )
+        return redirect(url_for("admin.departments"))
+    old = department.name
+    department.name = form.name.data
+    if form.position.data is not None:
+        department.position = form.position.data
+    audit.record("department_updated", f"{old} → {department.name}")
+    db.session.commit()
+    flash(_("Saved the department %(name)s.", name=department.name), "success")
+    return redirect(url_for("admin.departments"))
+
+
+@bp.post("/departments/<int:department_id>/delete")
+@admin_required
+def delete_department(department_id):
+    department = db.get_or_404(Department, department_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    members = db.session.scalar(
+        sa.select(sa.func.count(User.id)).where(User.department_id == department.id)
+    )
+    if members:
+        flash(
+            _(
+                "%(name)s still has %(count)d members. Move them to another "
+                "department first (on each user's page).",
+                name=department.name,
+                count=members,
+            ),
+            "error",
+        )
+        return redirect(url_for("admin.departments"))
+    name = department.name
+    db.session.delete(department)
+    audit.record("department_deleted", name)
+    db.session.commit()
+    flash(_("Deleted the department %(name)s.", name=name), "success")
+    return redirect(url_for("admin.departments"))
 
 
 # --- Sections ----------------------------------------------------------------

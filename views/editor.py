@@ -24,6 +24,7 @@ from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 import articles
+import pubstats
 import remote_images
 import storage
 from articles import Action, Changes, Conflict, Refused
@@ -310,6 +311,7 @@ def dashboard():
         sections=section_choices()[1:],
         pending_count=pending_count,
         now=now,
+        mine=pubstats.author_summary(current_user.id),
     )
 
 

@@ -1,0 +1,404 @@
+"""发稿统计: posts published and views per department, author and section.
+
+Definitions (the page states them too):
+- A period is a range of the site's local dates, both ends included.
+- "Posts published in the period": posts whose publication time falls within
+  the period and that readers can see now (published, not in the trash;
+  a scheduled post counts once its time has come).
+- "Views in the period": the sum of the daily totals (DailyViews) within the
+  period, on every post still in the database, whenever it was published.
+  Days are counted in the site's time zone (BABEL_DEFAULT_TIMEZONE) at the
+  moment of the view; views counted before daily totals existed have no day.
+- A post belongs to the account that created it (Article.created_by) and,
+  through that account, to its department as it is now.
+
+Every figure comes from aggregate queries (GROUP BY over indexed columns),
+a fixed number of statements whatever the number of posts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from models import Article, DailyViews, Department, Section, Status, User, db, utcnow
+
+# The longest period one page or export covers: a school year fits.
+MAX_DAYS = 366
+# The earliest date accepted: older input is a typo.
+EARLIEST = date(2000, 1, 1)
+TOP_POSTS = 10
+
+PERIODS = {
+    "month": _l("This month"),
+    "last_month": _l("Last month"),
+    "term": _l("This term"),
+    "year": _l("This year"),
+    "custom": _l("Custom"),
+}
+
+
+class PeriodError(ValueError):
+    """Input that names no usable period; str() is the message for the user."""
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # included
+    kind: str = "custom"
+
+    @property
+    def days(self) -> list[date]:
+        return [
+            self.start + timedelta(days=n)
+            for n in range((self.end - self.start).days + 1)
+        ]
+
+    def utc_bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
+        """Naive UTC [start, end) of the period's local days, as stored."""
+
+        def utc(day: date) -> datetime:
+            local = datetime.combine(day, time(), tzinfo=zone)
+            return local.astimezone(UTC).replace(tzinfo=None)
+
+        return utc(self.start), utc(self.end + timedelta(days=1))
+
+    def query_args(self) -> dict[str, str]:
+        return {"from": self.start.isoformat(), "to": self.end.isoformat()}
+
+
+def site_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+
+
+def today() -> date:
+    return datetime.now(site_zone()).date()
+
+
+def term_start(day: date) -> date:
+    """学期: autumn Sep 1 – Jan 31, spring Feb 1 – Aug 31 (summer included)."""
+    if day.month >= 9:
+        return date(day.year, 9, 1)
+    if day.month == 1:
+        return date(day.year - 1, 9, 1)
+    return date(day.year, 2, 1)
+
+
+def named_period(kind: str, now: date) -> Period:
+    """The named periods end today: later days have no figures yet."""
+    if kind == "last_month":
+        end = now.replace(day=1) - timedelta(days=1)
+        return Period(end.replace(day=1), end, kind)
+    if kind == "term":
+        return Period(term_start(now), now, kind)
+    if kind == "year":
+        return Period(date(now.year, 1, 1), now, kind)
+    return Period(now.replace(day=1), now, "month")
+
+
+def parse_day(value: str | None, label: str) -> date:
+    value = (value or "").strip()
+    if not value:
+        raise PeriodError(_("Enter the %(which)s date.", which=label))
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        day = None
+    if day is None or len(value) != 10:
+        raise PeriodError(
+            _(
+                "«%(value)s» is not a date: write it as YYYY-MM-DD, "
+                "for example 2026-09-01.",
+                value=value[:20],
+            )
+        )
+    if day < EARLIEST:
+        raise PeriodError(_("Choose a date from the year 2000 on."))
+    return day
+
+
+def custom_period(start: str | None, end: str | None, now: date) -> Period:
+    first = parse_day(start, _("start"))
+    last = parse_day(end, _("end"))
+    if last < first:
+        raise PeriodError(_("The end date comes before the start date."))
+    if first > now:
+        raise PeriodError(_("The period starts in the future: there are no figures."))
+    if (last - first).days + 1 > MAX_DAYS:
+        raise PeriodError(_("Choose a period of at most %(days)d days.", days=MAX_DAYS))
+    return Period(first, last, "custom")
+
+
+def period_from_args(args, default: str = "month") -> Period:
+    """?period=month|last_month|term|year, or ?from=&to= (a custom period)."""
+    now = today()
+    kind = args.get("period") or ("custom" if "from" in args else default)
+    if kind == "custom":
+        return custom_period(args.get("from"), args.get("to"), now)
+    if kind not in PERIODS:
+        raise PeriodError(_("Choose one of the periods offered."))
+    return named_period(kind, now)
+
+
+# --- Figures ------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One line of a table: a department, author or section with its figures."""
+
+    key: int | None
+    label: str
+    posts: int = 0
+    views: int = 0
+    extra: str = ""  # the author's department, the post's section …
+
+
+@dataclass
+class TopPost:
+    id: int
+    title: str
+    author: str
+    section: str
+    published_at: datetime | None
+    views: int
+    deleted: bool
+
+
+@dataclass
+class Report:
+    period: Period
+    departments: list[Row]
+    authors: list[Row]
+    sections: list[Row]
+    top: list[TopPost]
+    daily: list[tuple[date, int]]
+    posts: int = 0
+    views: int = 0
+
+
+def _published_in(period: Period):
+    start, end = period.utc_bounds(site_zone())
+    now = utcnow()
+    return sa.and_(
+        # pinned IN (0, 1) lets SQLite range-scan ix_article_order (pinned,
+        # published_at, status, deleted_at) without reading the posts.
+        Article.pinned.in_([False, True]),
+        Article.published_at >= start,
+        Article.published_at < end,
+        Article.published_at <= now,
+        Article.status == Status.PUBLISHED,
+        Article.deleted_at.is_(None),
+    )
+
+
+def _in_days(period: Period):
+    return DailyViews.day.between(period.start, period.end)
+
+
+def grouped_posts(period: Period, *where) -> dict[tuple, int]:
+    """{(created_by_id, section_id): posts published in the period}."""
+    rows = db.session.execute(
+        sa.select(Article.created_by_id, Article.section_id, sa.func.count())
+        .where(_published_in(period), *where)
+        .group_by(Article.created_by_id, Article.section_id)
+    )
+    return {(user, section): count for user, section, count in rows}
+
+
+def grouped_views(period: Period, *where) -> dict[tuple, int]:
+    """{(created_by_id, section_id): views counted in the period}."""
+    rows = db.session.execute(
+        sa.select(
+            Article.created_by_id, Article.section_id, sa.func.sum(DailyViews.views)
+        )
+        .join(Article, Article.id == DailyViews.article_id)
+        .where(_in_days(period), *where)
+        .group_by(Article.created_by_id, Article.section_id)
+    )
+    return {(user, section): int(total) for user, section, total in rows}
+
+
+def daily_views(period: Period, *where) -> list[tuple[date, int]]:
+    """Every day of the period with its views (0 for a day without any).
+
+    where: conditions on DailyViews (one post's days use its primary key).
+    """
+    query = sa.select(DailyViews.day, sa.func.sum(DailyViews.views)).where(
+        _in_days(period), *where
+    )
+    totals = dict(db.session.execute(query.group_by(DailyViews.day)).all())
+    return [(day, int(totals.get(day, 0))) for day in period.days]
+
+
+def top_posts(period: Period, *where, limit: int = TOP_POSTS) -> list[TopPost]:
+    total = sa.func.sum(DailyViews.views).label("total")
+    ranked = (
+        sa.select(DailyViews.article_id, total)
+        .where(_in_days(period))
+        .group_by(DailyViews.article_id)
+    )
+    if where:
+        ranked = ranked.join(Article, Article.id == DailyViews.article_id).where(*where)
+    ranked = ranked.order_by(total.desc(), DailyViews.article_id).limit(limit)
+    ranked = ranked.subquery()
+    rows = db.session.execute(
+        sa.select(
+            Article.id,
+            Article.title,
+            sa.func.coalesce(User.display_name, Article.author_name),
+            Section.name,
+            Article.published_at,
+            ranked.c.total,
+            Article.deleted_at,
+        )
+        .join(ranked, ranked.c.article_id == Article.id)
+        .join(Section, Section.id == Article.section_id)
+        .outerjoin(User, User.id == Article.created_by_id)
+        .order_by(ranked.c.total.desc(), Article.id)
+    )
+    return [
+        TopPost(id, title, author, section, published, int(views), deleted is not None)
+        for id, title, author, section, published, views, deleted in rows
+    ]
+
+
+def _add(rows: dict, key, label_for, posts: int, views: int) -> None:
+    row = rows.get(key)
+    if row is None:
+        label, extra = label_for(key)
+        row = rows[key] = Row(key, label, extra=extra)
+    row.posts += posts
+    row.views += views
+
+
+def build_report(period: Period) -> Report:
+    """The statistics page and exports: seven statements."""
+    posts = grouped_posts(period)
+    views = grouped_views(period)
+    departments = db.session.scalars(
+        sa.select(Department).order_by(Department.position, Department.name)
+    ).all()
+    users = db.session.execute(
+        sa.select(User.id, User.display_name, User.department_id, User.active)
+    ).all()
+    sections = db.session.execute(
+        sa.select(Section.id, Section.name, Section.parent_id, Section.position)
+    ).all()
+
+    department_names = {d.id: d.name for d in departments}
+    user_by_id = {u.id: u for u in users}
+    section_by_id = {s.id: s for s in sections}
+
+    def department_label(department_id):
+        return (department_names.get(department_id) or _("No department"), "")
+
+    def author_label(user_id):
+        user = user_by_id.get(user_id)
+        if user is None:
+            return (_("No account (imported or demo posts)"), "")
+        return (user.display_name, department_names.get(user.department_id, ""))
+
+    def section_label(section_id):
+        section = section_by_id[section_id]
+        parent = section_by_id.get(section.parent_id)
+        return (f"{parent.name} › {section.name}" if parent else section.name, "")
+
+    # Every department, active account and section has a line, figures or not:
+    # a meeting wants to see who published nothing.
+    by_department = {d.id: Row(d.id, d.name) for d in departments}
+    by_author = {}
+    by_section = {}
+    for user in users:
+        if user.active:
+            _add(by_author, user.id, author_label, 0, 0)
+    for section in sections:
+        _add(by_section, section.id, section_label, 0, 0)
+    for source, is_views in ((posts, False), (views, True)):
+        for (user_id, section_id), number in source.items():
+            counts = (0, number) if is_views else (number, 0)
+            user = user_by_id.get(user_id)
+            department_id = user.department_id if user else None
+            _add(by_department, department_id, department_label, *counts)
+            _add(by_author, user_id, author_label, *counts)
+            _add(by_section, section_id, section_label, *counts)
+
+    department_order = {d.id: n for n, d in enumerate(departments)}
+    section_order = {
+        s.id: (
+            (section_by_id[s.parent_id].position, s.parent_id, 1, s.position, s.id)
+            if s.parent_id in section_by_id
+            else (s.position, s.id, 0, 0, 0)
+        )
+        for s in sections
+    }
+    return Report(
+        period=period,
+        departments=sorted(
+            by_department.values(),
+            key=lambda r: department_order.get(r.key, len(department_order)),
+        ),
+        authors=sorted(by_author.values(), key=lambda r: (-r.posts, -r.views, r.label)),
+        sections=sorted(by_section.values(), key=lambda r: section_order[r.key]),
+        top=top_posts(period),
+        daily=daily_views(period),
+        posts=sum(posts.values()),
+        views=sum(views.values()),
+    )
+
+
+@dataclass
+class AuthorSummary:
+    """An author's own figures for their dashboard."""
+
+    period: Period
+    posts: int
+    views: int
+    top: list[TopPost]
+
+
+def author_summary(user_id: int) -> AuthorSummary:
+    period = named_period("month", today())
+    mine = Article.created_by_id == user_id
+    return AuthorSummary(
+        period=period,
+        posts=sum(grouped_posts(period, mine).values()),
+        views=sum(grouped_views(period, mine).values()),
+        top=top_posts(period, mine, limit=3),
+    )
+
+
+def post_period(article: Article, args) -> Period:
+    """A post's chart: ?from=&to=, else from its publication (at most
+    MAX_DAYS back) to today."""
+    if "from" in args or "period" in args:
+        return period_from_args(args)
+    now = today()
+    start = now - timedelta(days=29)
+    if article.published_at is not None:
+        published = (
+            article.published_at.replace(tzinfo=UTC).astimezone(site_zone()).date()
+        )
+        start = min(max(published, now - timedelta(days=MAX_DAYS - 1)), now)
+    return Period(start, now, "custom")
+
+
+def post_daily(article_id: int, period: Period) -> list[tuple[date, int]]:
+    return daily_views(period, DailyViews.article_id == article_id)
+
+
+def department_totals() -> dict[int, int]:
+    """{department id: members}, for the departments page."""
+    rows = db.session.execute(
+        sa.select(User.department_id, sa.func.count())
+        .where(User.department_id.is_not(None))
+        .group_by(User.department_id)
+    )
+    return dict(rows.all())

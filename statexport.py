@@ -1,0 +1,159 @@
+"""The statistics as an Excel workbook (XlsxWriter) and as CSV files.
+
+Both hold the same tables as the page (pubstats.Report). Text that a
+spreadsheet could take for a formula (= + - @ first) is written as text:
+XlsxWriter's write_string never makes a formula, and CSV cells get a
+leading apostrophe, which Excel and WPS show as plain text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+import xlsxwriter
+from flask_babel import gettext as _
+
+from i18n import date_filter
+from pubstats import Report
+
+# What Excel, WPS and LibreOffice treat as the start of a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+# The tables, in the workbook's order; ?table= of the CSV export.
+TABLE_KEYS = ("departments", "authors", "sections", "posts", "daily")
+
+
+@dataclass
+class Table:
+    key: str  # the CSV's ?table= and file name
+    title: str  # the sheet's name
+    headers: list[str]
+    rows: list[list]
+
+
+def tables(report: Report) -> list[Table]:
+    posts, views = _("Posts published"), _("Views")
+
+    def lines(rows, extra=False):
+        out = []
+        for row in rows:
+            line = [row.label]
+            if extra:
+                line.append(row.extra)
+            out.append([*line, row.posts, row.views])
+        return out
+
+    total = _("Total")
+    return [
+        Table(
+            "departments",
+            _("Departments"),
+            [_("Department"), posts, views],
+            [*lines(report.departments), [total, report.posts, report.views]],
+        ),
+        Table(
+            "authors",
+            _("Authors"),
+            [_("Author"), _("Department"), posts, views],
+            [
+                *lines(report.authors, extra=True),
+                [total, "", report.posts, report.views],
+            ],
+        ),
+        Table(
+            "sections",
+            _("Sections"),
+            [_("Section"), posts, views],
+            [*lines(report.sections), [total, report.posts, report.views]],
+        ),
+        Table(
+            "posts",
+            _("Most read"),
+            [_("Rank"), _("Title"), _("Author"), _("Section"), _("Date published"), views],
+            [
+                [
+                    rank,
+                    post.title,
+                    post.author,
+                    post.section,
+                    date_filter(post.published_at),
+                    post.views,
+                ]
+                for rank, post in enumerate(report.top, start=1)
+            ],
+        ),
+        Table(
+            "daily",
+            _("Daily views"),
+            [_("Date"), views],
+            [[day.isoformat(), number] for day, number in report.daily],
+        ),
+    ]
+
+
+def title_line(report: Report, school: str) -> str:
+    period = report.period
+    return _(
+        "%(school)s — publication statistics, %(start)s to %(end)s",
+        school=school,
+        start=period.start.isoformat(),
+        end=period.end.isoformat(),
+    )
+
+
+def file_name(report: Report, extension: str, table: str = "") -> str:
+    period = report.period
+    middle = f"-{table}" if table else ""
+    return f"stats{middle}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.{extension}"
+
+
+def workbook(report: Report, school: str) -> bytes:
+    """One sheet per table: a title row, the headers, the rows."""
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    title_format = book.add_format({"bold": True, "font_size": 14})
+    header_format = book.add_format({"bold": True, "bottom": 1, "bg_color": "#EEF2F7"})
+    title = title_line(report, school)
+    for table in tables(report):
+        sheet = book.add_worksheet(table.title[:31])
+        sheet.write_string(0, 0, title, title_format)
+        for column, header in enumerate(table.headers):
+            sheet.write_string(2, column, header, header_format)
+            sheet.set_column(column, column, 12 if column else 28)
+        for row_number, row in enumerate(table.rows, start=3):
+            for column, value in enumerate(row):
+                if isinstance(value, int):
+                    sheet.write_number(row_number, column, value)
+                else:
+                    sheet.write_string(row_number, column, str(value or ""))
+        sheet.freeze_panes(3, 0)
+    book.close()
+    return buffer.getvalue()
+
+
+def neutralise(value):
+    """A CSV cell that cannot run as a formula when a spreadsheet opens it."""
+    if isinstance(value, int):
+        return value
+    text = str(value or "")
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def csv_bytes(table: Table) -> bytes:
+    """UTF-8 with a byte-order mark: Excel then reads Chinese correctly.
+
+    No title row, so the file imports as plain columns; its name says the
+    period.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([neutralise(header) for header in table.headers])
+    writer.writerows([neutralise(value) for value in row] for row in table.rows)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def table_by_key(report: Report, key: str) -> Table | None:
+    return next((table for table in tables(report) if table.key == key), None)

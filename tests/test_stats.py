@@ -1,0 +1,407 @@
+"""发稿统计: every figure on the page, in the workbook and in the CSV files."""
+
+import csv
+import io
+from datetime import date, datetime
+from html.parser import HTMLParser
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+
+import pubstats
+from models import DailyViews, Department, Status, User, db
+
+BROWSER_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148"
+
+
+def user_id(app, username):
+    with app.app_context():
+        return db.session.scalar(sa.select(User.id).where(User.username == username))
+
+
+@pytest.fixture
+def school(app, make_section, make_article):
+    """Two departments, three authors, two sections, posts and views in March 2026.
+
+    Times are UTC; the site is in Asia/Shanghai (UTC+8), so a post at
+    2026-02-28 17:00 UTC is published on 2026-03-01 locally.
+    """
+    news = make_section(name="新闻中心", slug="news")
+    school_news = make_section(name="校园动态", slug="campus", parent_id=news)
+    research = make_section(name="教学科研", slug="research")
+    with app.app_context():
+        teaching = Department(name="教务处", position=0)
+        moral = Department(name="德育处", position=1)
+        empty = Department(name="总务处", position=2)
+        db.session.add_all([teaching, moral, empty])
+        db.session.flush()
+        users = {u.username: u for u in db.session.scalars(sa.select(User))}
+        users["author"].department_id = teaching.id
+        users["editor"].department_id = moral.id
+        # admin has no department
+        db.session.commit()
+        ids = {
+            "teaching": teaching.id,
+            "moral": moral.id,
+            "empty": empty.id,
+            "author": users["author"].id,
+            "editor": users["editor"].id,
+            "admin": users["admin"].id,
+        }
+
+    def post(title, by, section, published_at, **fields):
+        return make_article(
+            title=title,
+            created_by_id=ids[by],
+            section_id=section,
+            published_at=published_at,
+            **fields,
+        )
+
+    posts = {
+        # local 2026-03-01 08:00 (UTC 2026-03-01 00:00 … +8)
+        "a1": post("春季开学典礼", "author", school_news, datetime(2026, 2, 28, 17)),
+        "a2": post(
+            '=HYPERLINK("http://x")教研', "author", research, datetime(2026, 3, 10, 2)
+        ),
+        "e1": post("德育讲座", "editor", school_news, datetime(2026, 3, 15, 1)),
+        # Local 2026-04-01 00:30: April, not March.
+        "e2": post("四月活动", "editor", research, datetime(2026, 3, 31, 16, 30)),
+        # No account: imported or demo posts.
+        "x1": make_article(
+            title="导入的文章",
+            section_id=research,
+            published_at=datetime(2026, 3, 5, 3),
+        ),
+        # Published in February (local 2026-02-28 23:00): no post in March,
+        # but its views in March count.
+        "old": post("寒假通知", "admin", research, datetime(2026, 2, 28, 15)),
+        # Not counted as published: a draft, one in the trash.
+        "draft": post(
+            "草稿", "author", research, datetime(2026, 3, 3), status=Status.DRAFT
+        ),
+        "trash": post(
+            "删除的",
+            "editor",
+            research,
+            datetime(2026, 3, 4),
+            deleted_at=datetime(2026, 3, 6),
+        ),
+    }
+    views = {
+        ("a1", "2026-03-01"): 10,
+        ("a1", "2026-03-02"): 5,
+        ("a2", "2026-03-10"): 7,
+        ("e1", "2026-03-15"): 20,
+        ("e1", "2026-03-31"): 1,
+        ("e1", "2026-04-01"): 100,  # outside March
+        ("x1", "2026-03-05"): 3,
+        ("old", "2026-02-28"): 50,  # outside March
+        ("old", "2026-03-01"): 4,
+        ("trash", "2026-03-04"): 2,  # views happened, the post was trashed later
+    }
+    with app.app_context():
+        for (key, day), number in views.items():
+            db.session.add(
+                DailyViews(
+                    article_id=posts[key], day=date.fromisoformat(day), views=number
+                )
+            )
+        db.session.commit()
+    return {"ids": ids, "posts": posts, "sections": (news, school_news, research)}
+
+
+MARCH = {"from": "2026-03-01", "to": "2026-03-31"}
+
+
+class Tables(HTMLParser):
+    """Text of every cell of every table with an id, row by row."""
+
+    def __init__(self, html):
+        super().__init__()
+        self.tables, self.current, self.row, self.cell = {}, None, None, None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and attrs.get("id"):
+            self.current = self.tables.setdefault(attrs["id"], [])
+        elif tag == "tr" and self.current is not None:
+            self.row = []
+        elif tag in ("td", "th") and self.row is not None:
+            self.cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.current = None
+        elif tag == "tr" and self.row is not None:
+            self.current.append(self.row)
+            self.row = None
+        elif tag in ("td", "th") and self.cell is not None:
+            self.row.append(" ".join("".join(self.cell).split()))
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+# Expected figures for March 2026 (see the school fixture).
+DEPARTMENTS = [
+    ["教务处", "2", "22"],
+    ["德育处", "1", "23"],
+    ["总务处", "0", "0"],
+    ["未分配部门", "1", "7"],
+]
+AUTHORS = [
+    ["Author 老师", "教务处", "2", "22"],
+    ["Editor 老师", "德育处", "1", "23"],
+    ["无账号（导入或演示文章）", "", "1", "3"],
+    ["Admin 老师", "", "0", "4"],
+]
+SECTIONS = [
+    ["新闻中心", "0", "0"],
+    ["新闻中心 › 校园动态", "2", "36"],
+    ["教学科研", "2", "16"],
+]
+TOP = [
+    ("德育讲座", "Editor 老师", "校园动态", "2026-03-15", 21),
+    ("春季开学典礼", "Author 老师", "校园动态", "2026-03-01", 15),
+    ('=HYPERLINK("http://x")教研', "Author 老师", "教学科研", "2026-03-10", 7),
+    ("寒假通知", "Admin 老师", "教学科研", "2026-02-28", 4),
+    ("导入的文章", "教务处", "教学科研", "2026-03-05", 3),
+    ("删除的", "Editor 老师", "教学科研", "2026-03-04", 2),
+]
+DAILY = {
+    "2026-03-01": 14,
+    "2026-03-02": 5,
+    "2026-03-04": 2,
+    "2026-03-05": 3,
+    "2026-03-10": 7,
+    "2026-03-15": 20,
+    "2026-03-31": 1,
+}
+
+
+def march_daily():
+    return [
+        (f"2026-03-{day:02d}", DAILY.get(f"2026-03-{day:02d}", 0))
+        for day in range(1, 32)
+    ]
+
+
+def test_the_page_shows_every_figure_of_the_period(app, school, editor_client):
+    response = editor_client.get("/admin/stats", query_string=MARCH)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    tables = Tables(html).tables
+    total = ["合计", "4", "52"]
+    assert tables["departments"][1:] == [*DEPARTMENTS, total]
+    assert tables["authors"][1:] == [*AUTHORS, ["合计", "", "4", "52"]]
+    assert tables["sections"][1:] == [*SECTIONS, total]
+    top = [row for row in tables["posts"][1:]]
+    assert [row[1].removesuffix(" 回收站中") for row in top] == [t[0] for t in TOP]
+    assert [int(row[5]) for row in top] == [t[4] for t in TOP]
+    assert [row[4] for row in top] == [t[3] for t in TOP]
+    assert "回收站中" in top[5][1]
+    assert '<dd id="total-posts">4</dd>' in html
+    assert '<dd id="total-views">52</dd>' in html
+    assert "2026-03-01 至 2026-03-31" in html
+    # The chart's table equivalent holds every day of the period.
+    daily = [row for row in tables.get("site-daily-table", [])[1:]]
+    assert [(row[0], int(row[1])) for row in daily] == march_daily()
+    assert "31 天，共 52 次浏览" in html
+    assert "最多的一天是 2026-03-15：20 次" in html
+
+
+def test_the_workbook_holds_the_same_tables(app, school, editor_client):
+    response = editor_client.get("/admin/stats.xlsx", query_string=MARCH)
+    assert response.status_code == 200
+    assert response.mimetype.endswith("spreadsheetml.sheet")
+    assert "stats-20260301-20260331.xlsx" in response.headers["Content-Disposition"]
+    book = openpyxl.load_workbook(io.BytesIO(response.data))
+    assert book.sheetnames == ["部门", "作者", "栏目", "阅读排行", "每日浏览"]
+
+    def rows(name):
+        sheet = book[name]
+        assert sheet["A1"].value == "SchoolNews 发稿统计：2026-03-01 至 2026-03-31"
+        return [list(row) for row in sheet.iter_rows(min_row=3, values_only=True)]
+
+    def numbers(table):
+        return [[int(v) if v.isdigit() else v for v in row] for row in table]
+
+    assert rows("部门") == [
+        ["部门", "发布文章", "浏览量"],
+        *numbers(DEPARTMENTS),
+        ["合计", 4, 52],
+    ]
+    assert rows("作者") == [
+        ["作者", "部门", "发布文章", "浏览量"],
+        *numbers(AUTHORS),
+        ["合计", "", 4, 52],
+    ]
+    assert rows("栏目") == [
+        ["栏目", "发布文章", "浏览量"],
+        *numbers(SECTIONS),
+        ["合计", 4, 52],
+    ]
+    assert rows("阅读排行") == [
+        ["排名", "标题", "作者", "栏目", "发布日期", "浏览量"],
+        *[[rank, *post] for rank, post in enumerate(TOP, start=1)],
+    ]
+    assert rows("每日浏览") == [["日期", "浏览量"], *[list(d) for d in march_daily()]]
+    # A title that looks like a formula stays text: Excel never runs it.
+    cell = book["阅读排行"]["B6"]
+    assert cell.value == '=HYPERLINK("http://x")教研' and cell.data_type == "s"
+
+
+def read_csv(response):
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.data.startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 with it
+    return list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+
+
+@pytest.mark.parametrize(
+    "table, header, expected",
+    [
+        (
+            "departments",
+            ["部门", "发布文章", "浏览量"],
+            [*DEPARTMENTS, ["合计", "4", "52"]],
+        ),
+        (
+            "authors",
+            ["作者", "部门", "发布文章", "浏览量"],
+            [*AUTHORS, ["合计", "", "4", "52"]],
+        ),
+        ("sections", ["栏目", "发布文章", "浏览量"], [*SECTIONS, ["合计", "4", "52"]]),
+        (
+            "daily",
+            ["日期", "浏览量"],
+            [[day, str(views)] for day, views in march_daily()],
+        ),
+    ],
+)
+def test_each_table_downloads_as_csv(
+    app, school, editor_client, table, header, expected
+):
+    response = editor_client.get(
+        "/admin/stats.csv", query_string={"table": table, **MARCH}
+    )
+    assert (
+        f"stats-{table}-20260301-20260331.csv"
+        in response.headers["Content-Disposition"]
+    )
+    assert read_csv(response) == [header, *expected]
+
+
+def test_csv_cells_that_look_like_formulas_are_neutralised(app, school, editor_client):
+    with app.app_context():
+        editor = db.session.get(User, school["ids"]["editor"])
+        editor.display_name = "@SUM(1+1)"
+        db.session.commit()
+    response = editor_client.get(
+        "/admin/stats.csv", query_string={"table": "posts", **MARCH}
+    )
+    rows = read_csv(response)
+    assert rows[0] == ["排名", "标题", "作者", "栏目", "发布日期", "浏览量"]
+    assert rows[1] == ["1", "德育讲座", "'@SUM(1+1)", "校园动态", "2026-03-15", "21"]
+    assert rows[3][1] == '\'=HYPERLINK("http://x")教研'
+    assert all(
+        not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row
+    )
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ({"from": "2026-13-01", "to": "2026-12-31"}, "不是日期"),
+        ({"from": "2026/03/01", "to": "2026-03-31"}, "不是日期"),
+        ({"from": "", "to": "2026-03-31"}, "请填写开始日期"),
+        ({"from": "2026-03-01"}, "请填写结束日期"),
+        ({"from": "2026-03-31", "to": "2026-03-01"}, "结束日期早于开始日期"),
+        ({"from": "2024-01-01", "to": "2026-03-01"}, "最长 366 天"),
+        ({"from": "1999-12-31", "to": "2000-01-05"}, "2000 年"),
+        ({"from": "2999-01-01", "to": "2999-01-02"}, "尚无数据"),
+        ({"period": "decade"}, "请选择"),
+        ({"from": "9" * 40, "to": "2026-03-01"}, "不是日期"),
+    ],
+)
+def test_invalid_periods_get_a_friendly_400(app, editor_client, query, message):
+    for url in ("/admin/stats", "/admin/stats.xlsx"):
+        response = editor_client.get(url, query_string=query)
+        assert response.status_code == 400, url
+        assert message in response.get_data(as_text=True), url
+    response = editor_client.get(
+        "/admin/stats.csv", query_string={"table": "authors", **query}
+    )
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+
+
+def test_an_unknown_csv_table_is_a_friendly_400(editor_client):
+    response = editor_client.get(
+        "/admin/stats.csv", query_string={"table": "passwords", **MARCH}
+    )
+    assert response.status_code == 400
+    assert "请选择提供的表格" in response.get_data(as_text=True)
+
+
+def test_the_page_keeps_the_typed_dates_after_an_error(editor_client):
+    response = editor_client.get(
+        "/admin/stats", query_string={"from": "2026-03-31", "to": "2026-03-01"}
+    )
+    html = response.get_data(as_text=True)
+    assert 'value="2026-03-31"' in html and 'value="2026-03-01"' in html
+    assert 'aria-invalid="true"' in html and 'role="alert"' in html
+
+
+@pytest.mark.parametrize(
+    "today, kind, start, end",
+    [
+        ("2026-03-18", "month", "2026-03-01", "2026-03-18"),
+        ("2026-03-18", "last_month", "2026-02-01", "2026-02-28"),
+        ("2026-01-05", "last_month", "2025-12-01", "2025-12-31"),
+        ("2026-03-18", "year", "2026-01-01", "2026-03-18"),
+        # 学期: autumn 1 Sep – 31 Jan, spring 1 Feb – 31 Aug.
+        ("2026-03-18", "term", "2026-02-01", "2026-03-18"),
+        ("2026-08-20", "term", "2026-02-01", "2026-08-20"),
+        ("2026-09-01", "term", "2026-09-01", "2026-09-01"),
+        ("2027-01-31", "term", "2026-09-01", "2027-01-31"),
+        ("2027-02-01", "term", "2027-02-01", "2027-02-01"),
+    ],
+)
+def test_named_periods(today, kind, start, end):
+    period = pubstats.named_period(kind, date.fromisoformat(today))
+    assert (period.start.isoformat(), period.end.isoformat()) == (start, end)
+
+
+def test_named_period_links_show_their_figures(app, school, editor_client, monkeypatch):
+    monkeypatch.setattr(pubstats, "today", lambda: date(2026, 4, 10))
+    html = editor_client.get("/admin/stats?period=last_month").get_data(as_text=True)
+    assert Tables(html).tables["departments"][-1] == ["合计", "4", "52"]
+    assert 'href="?period=last_month" aria-current="page"' in html
+    html = editor_client.get("/admin/stats?period=month").get_data(as_text=True)
+    # April: e2 published, e1's 100 views on 1 April.
+    assert Tables(html).tables["departments"][-1] == ["合计", "1", "100"]
+
+
+def test_the_page_runs_a_fixed_number_of_statements(
+    app, school, editor_client, make_article
+):
+    from tests.conftest import count_statements
+
+    editor_client.get("/admin/stats", query_string=MARCH)
+    with count_statements() as before:
+        editor_client.get("/admin/stats", query_string=MARCH)
+    for n in range(30):
+        make_article(
+            title=f"更多{n}",
+            section_id=school["sections"][2],
+            published_at=datetime(2026, 3, 20),
+        )
+    with count_statements() as after:
+        editor_client.get("/admin/stats", query_string=MARCH)
+    assert len(after) == len(before)

@@ -1,0 +1,120 @@
+"""Blueprint "stats": 发稿统计 for editors and admins, and one post's views.
+
+/admin/stats (the page), /admin/stats.xlsx and /admin/stats.csv (the same
+tables as files) are for editors and admins; /editor/articles/<id>/stats is
+for whoever may edit the post, its author included.
+"""
+
+from flask import Blueprint, Response, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+import charts
+import pubstats
+import statexport
+from models import get_settings
+from permissions import reviewer_required
+from views.editor import get_article_or_404
+
+bp = Blueprint("stats", __name__)
+
+
+def _period_or_error():
+    """The requested period, or (None, the message why not)."""
+    try:
+        return pubstats.period_from_args(request.args), None
+    except pubstats.PeriodError as error:
+        return None, str(error)
+
+
+def _bad_period(message: str):
+    return render_template(
+        "errors/error.html", code=400, title=_("Bad request"), message=message
+    ), 400
+
+
+def _picker_values(period, error):
+    """What the period form shows: the request's own input after an error."""
+    if period is not None:
+        return {"period": period.kind, **period.query_args()}
+    return {
+        "period": request.args.get("period") or "custom",
+        "from": request.args.get("from", ""),
+        "to": request.args.get("to", ""),
+    }
+
+
+@bp.get("/admin/stats")
+@reviewer_required
+def overview():
+    period, error = _period_or_error()
+    report = pubstats.build_report(period) if period else None
+    return render_template(
+        "admin/stats.html",
+        report=report,
+        chart=charts.daily_chart(report.daily) if report else None,
+        error=error,
+        picker=_picker_values(period, error),
+        periods=pubstats.PERIODS,
+    ), (400 if error else 200)
+
+
+def _download(data: bytes, mimetype: str, name: str) -> Response:
+    response = Response(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/admin/stats.xlsx")
+@reviewer_required
+def workbook():
+    period, error = _period_or_error()
+    if error:
+        return _bad_period(error)
+    report = pubstats.build_report(period)
+    data = statexport.workbook(report, get_settings()["school_name"])
+    return _download(
+        data,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        statexport.file_name(report, "xlsx"),
+    )
+
+
+@bp.get("/admin/stats.csv")
+@reviewer_required
+def csv_table():
+    key = request.args.get("table", "")
+    if key not in statexport.TABLE_KEYS:
+        return _bad_period(_("Choose one of the tables offered."))
+    period, error = _period_or_error()
+    if error:
+        return _bad_period(error)
+    report = pubstats.build_report(period)
+    table = statexport.table_by_key(report, key)
+    return _download(
+        statexport.csv_bytes(table),
+        "text/csv; charset=utf-8",
+        statexport.file_name(report, "csv", key),
+    )
+
+
+@bp.get("/editor/articles/<int:article_id>/stats")
+@login_required
+def article(article_id):
+    article = get_article_or_404(article_id)
+    try:
+        period = pubstats.post_period(article, request.args)
+        error = None
+    except pubstats.PeriodError as exc:
+        period, error = None, str(exc)
+    daily = pubstats.post_daily(article.id, period) if period else []
+    return render_template(
+        "editor/stats.html",
+        article=article,
+        period=period,
+        chart=charts.daily_chart(daily) if period else None,
+        error=error,
+        picker=_picker_values(period, error),
+        can_see_site=current_user.can_review,
+    ), (400 if error else 200)
