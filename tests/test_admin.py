@@ -10,6 +10,7 @@ from PIL import Image
 from models import (
     Article,
     AuditEvent,
+    Department,
     Role,
     Section,
     Upload,
@@ -645,6 +646,11 @@ def test_admin_posts_without_csrf_token_are_refused(app, client, make_section):
     assert client.get("/admin/users").status_code == 200
     sid = make_section(slug="keep")
     author = get_user(app, "author")
+    with app.app_context():
+        department = Department(name="教务处")
+        db.session.add(department)
+        db.session.commit()
+        did = department.id
     before = (all_sections(app), stored_settings(app), get_user(app, "author"))
     posts = [
         ("/admin/users", new_user()),
@@ -661,11 +667,14 @@ def test_admin_posts_without_csrf_token_are_refused(app, client, make_section):
         ("/admin/backups", {}),
         ("/admin/setup", {"new_password": "x" * 10, "confirm": "x" * 10}),
         ("/admin/demo/clear", {}),
+        ("/admin/departments", {"name": "德育处"}),
+        (f"/admin/departments/{did}", {f"d{did}-name": "改名"}),
+        (f"/admin/departments/{did}/delete", {}),
     ]
     admin_posts = {
-        rule.rule.replace("<int:user_id>", str(author.id)).replace(
-            "<int:section_id>", str(sid)
-        )
+        rule.rule.replace("<int:user_id>", str(author.id))
+        .replace("<int:section_id>", str(sid))
+        .replace("<int:department_id>", str(did))
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/admin/") and "POST" in rule.methods
     }

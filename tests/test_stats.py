@@ -2,15 +2,18 @@
 
 import csv
 import io
-from datetime import date, datetime
+import threading
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
 import sqlalchemy as sa
 
 import pubstats
-from models import DailyViews, Department, Status, User, db
+import viewcount
+from models import Article, CacheState, DailyViews, Department, Status, User, db
 
 BROWSER_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148"
 
@@ -405,3 +408,187 @@ def test_the_page_runs_a_fixed_number_of_statements(
     with count_statements() as after:
         editor_client.get("/admin/stats", query_string=MARCH)
     assert len(after) == len(before)
+
+
+# --- Counting through the reader's path ---------------------------------------
+
+
+def reader(app):
+    client = app.test_client()
+    client.environ_base["HTTP_USER_AGENT"] = BROWSER_UA
+    return client
+
+
+def days_of(app, article_id):
+    with app.app_context():
+        rows = db.session.execute(
+            sa.select(DailyViews.day, DailyViews.views)
+            .where(DailyViews.article_id == article_id)
+            .order_by(DailyViews.day)
+        )
+        return [(day.isoformat(), views) for day, views in rows]
+
+
+def test_real_views_land_on_the_sites_local_day(app, make_article, editor_client):
+    article_id = make_article(created_by_id=user_id(app, "author"), views=7)
+    with_cookie = reader(app)
+    with_cookie.get("/")  # has its reader cookie: the counting UPDATE path
+    # Two new browsers without cookies, on other addresses: the cookieless path.
+    for n, client in enumerate((with_cookie, reader(app), reader(app))):
+        response = client.get(
+            f"/articles/{article_id}", environ_base={"REMOTE_ADDR": f"10.0.2.{n}"}
+        )
+        assert response.status_code == 200
+    with_cookie.get(f"/articles/{article_id}")  # a repeat: not counted
+    reader(app).head(f"/articles/{article_id}")  # HEAD: not counted
+    bot = app.test_client()
+    bot.get(f"/articles/{article_id}", headers={"User-Agent": "Googlebot/2.1"})
+    today = viewcount.local_day(ZoneInfo("Asia/Shanghai"))
+    assert days_of(app, article_id) == [(today, 3)]
+    with app.app_context():
+        assert db.session.get(Article, article_id).views == 10
+    # And the page's "this month" shows them.
+    html = editor_client.get("/admin/stats?period=month").get_data(as_text=True)
+    tables = Tables(html).tables
+    assert ["Author 老师", "", "1", "3"] in tables["authors"]
+    assert [today, "3"] in tables["site-daily-table"]
+
+
+@pytest.mark.parametrize(
+    "utc, day",
+    [
+        (datetime(2026, 3, 31, 15, 59, tzinfo=UTC), "2026-03-31"),
+        (datetime(2026, 3, 31, 16, 0, tzinfo=UTC), "2026-04-01"),  # Beijing midnight
+    ],
+)
+def test_a_day_is_the_schools_local_date(utc, day):
+    assert viewcount.local_day(ZoneInfo("Asia/Shanghai"), utc) == day
+
+
+def test_counting_does_not_move_the_cache_version(app, make_article):
+    article_id = make_article()
+    reader(app).get(f"/articles/{article_id}")
+    with app.app_context():
+        before = db.session.scalar(sa.select(CacheState.version))
+    for n in range(3):
+        reader(app).get(
+            f"/articles/{article_id}", environ_base={"REMOTE_ADDR": f"10.0.3.{n}"}
+        )
+    with app.app_context():
+        assert db.session.scalar(sa.select(CacheState.version)) == before
+    assert days_of(app, article_id)[0][1] == 4
+
+
+def test_concurrent_readers_give_exact_daily_totals(app, make_article):
+    article_id = make_article(views=5)
+    count = 30
+    clients = [reader(app) for _ in range(count)]
+    for client in clients[: count // 2]:
+        client.get("/")  # half with cookies, half new browsers
+    barrier = threading.Barrier(count)
+    errors = []
+
+    def view(index):
+        try:
+            barrier.wait()
+            response = clients[index].get(
+                f"/articles/{article_id}",
+                environ_base={"REMOTE_ADDR": f"10.0.1.{index}"},
+            )
+            assert response.status_code == 200
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=view, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sum(views for _day, views in days_of(app, article_id)) == count
+    with app.app_context():
+        assert db.session.get(Article, article_id).views == 5 + count
+
+
+# --- Who may see what ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/stats",
+        "/admin/stats.xlsx?from=2026-03-01&to=2026-03-31",
+        "/admin/stats.csv?table=authors&from=2026-03-01&to=2026-03-31",
+    ],
+)
+def test_only_editors_and_admins_see_the_site_statistics(app, url):
+    from tests.conftest import _login
+
+    anonymous = app.test_client().get(url)
+    assert anonymous.status_code == 302
+    assert anonymous.headers["Location"].startswith("/login")
+    assert _login(app.test_client(), "author").get(url).status_code == 403
+    assert _login(app.test_client(), "editor").get(url).status_code == 200
+    assert _login(app.test_client(), "admin").get(url).status_code == 200
+
+
+def test_an_author_sees_the_daily_views_of_their_own_posts_only(
+    app, school, author_client
+):
+    own, other = school["posts"]["a1"], school["posts"]["e1"]
+    response = author_client.get(f"/editor/articles/{own}/stats", query_string=MARCH)
+    assert response.status_code == 200
+    tables = Tables(response.get_data(as_text=True)).tables
+    assert tables["post-daily-table"][1:3] == [
+        ["2026-03-01", "10"],
+        ["2026-03-02", "5"],
+    ]
+    assert sum(int(v) for _d, v in tables["post-daily-table"][1:]) == 15
+    html = response.get_data(as_text=True)
+    assert "31 天，共 15 次浏览" in html
+    assert "/admin/stats" not in html.split("</nav>", 1)[1]  # no link to the site's
+    assert author_client.get(f"/editor/articles/{other}/stats").status_code == 403
+    bad = author_client.get(
+        f"/editor/articles/{own}/stats", query_string={"from": "x", "to": "y"}
+    )
+    assert bad.status_code == 400 and "不是日期" in bad.get_data(as_text=True)
+
+
+def test_a_posts_chart_starts_at_its_publication_by_default(
+    app, make_article, author_client
+):
+    published = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=3)
+    article_id = make_article(
+        created_by_id=user_id(app, "author"), published_at=published
+    )
+    reader(app).get(f"/articles/{article_id}")
+    html = author_client.get(f"/editor/articles/{article_id}/stats").get_data(
+        as_text=True
+    )
+    rows = Tables(html).tables["post-daily-table"][1:]
+    assert len(rows) in (3, 4, 5)  # publication day (local) to today
+    assert rows[-1] == [viewcount.local_day(ZoneInfo("Asia/Shanghai")), "1"]
+
+
+def test_the_edit_page_links_to_the_posts_daily_views(app, school, author_client):
+    post = school["posts"]["a1"]
+    html = author_client.get(f"/editor/articles/{post}/edit").get_data(as_text=True)
+    assert f'href="/editor/articles/{post}/stats"' in html
+
+
+def test_an_authors_dashboard_shows_their_own_figures(
+    app, school, author_client, monkeypatch
+):
+    monkeypatch.setattr(pubstats, "today", lambda: date(2026, 3, 20))
+    html = author_client.get("/editor/").get_data(as_text=True)
+    assert '<dd id="my-posts">2</dd>' in html  # a1 and a2; the draft does not count
+    assert '<dd id="my-views">22</dd>' in html  # 15 + 7 in March
+    top = html[html.index("本月阅读最多") :]
+    assert top.index("春季开学典礼") < top.index("HYPERLINK")
+    assert "15 次浏览" in top and "德育讲座" not in top  # someone else's
+    assert "全站发稿统计" not in html
+
+
+def test_an_editors_dashboard_links_to_the_site_statistics(editor_client):
+    html = editor_client.get("/editor/").get_data(as_text=True)
+    assert 'href="/admin/stats"' in html and "我本月的文章" in html
