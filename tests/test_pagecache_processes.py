@@ -59,13 +59,14 @@ class Browser:
 
     def __init__(self, base: str):
         self.base = base
+        self.ua = BROWSER_UA
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
         )
 
     def get(self, path: str) -> str:
         request = urllib.request.Request(
-            self.base + path, headers={"User-Agent": BROWSER_UA}
+            self.base + path, headers={"User-Agent": self.ua}
         )
         with self.opener.open(request, timeout=10) as response:
             return response.read().decode()
@@ -158,3 +159,57 @@ def test_an_edit_through_one_process_shows_at_once_in_the_other(site):
         assert "开学通知（时间调整）" in Browser(base).get("/")
         page = Browser(base).get(article)
         assert "开学通知（时间调整）" in page and "九月二日开学" in page
+
+
+def test_readers_on_both_processes_at_once_give_exact_daily_totals(site):
+    """Views counted by two processes and many threads: the day's total is
+    exactly the number of counted readers, and equals the article's count."""
+    import sqlite3
+    import threading
+
+    (one, two), ids = site
+    article = f"/articles/{ids['article']}"
+    database = Path(os.environ["SCHOOLNEWS_INSTANCE"]) / "cms.sqlite3"
+
+    def totals():
+        with sqlite3.connect(database) as connection:
+            views = connection.execute(
+                "SELECT views FROM article WHERE id = ?", (ids["article"],)
+            ).fetchone()[0]
+            days = connection.execute(
+                "SELECT coalesce(sum(views), 0) FROM article_daily_views"
+                " WHERE article_id = ?",
+                (ids["article"],),
+            ).fetchone()[0]
+            return views, days
+
+    before = totals()
+    count = 24
+    readers = []
+    for index in range(count):
+        browser = Browser((one, two)[index % 2])
+        if index % 3:
+            browser.get("/")  # has its reader cookie: the counting UPDATE
+        else:  # a new browser without cookies: counted by address and browser
+            browser.ua = f"{BROWSER_UA} Safari/604.{index}"
+        readers.append(browser)
+    barrier = threading.Barrier(count)
+    errors = []
+
+    def read(browser):
+        try:
+            barrier.wait()
+            for _ in range(3):  # refreshes within the window are not counted
+                assert "开学通知" in browser.get(article)
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=read, args=(b,)) for b in readers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    views, days = totals()
+    assert views - before[0] == count
+    assert days - before[1] == count
