@@ -101,6 +101,9 @@ def test_editor_pages_pass_wcag_aa(
         "/admin/settings",
         "/admin/backups",
         "/admin/demo",
+        "/admin/departments",
+        "/admin/stats",
+        f"/editor/articles/{paths['article'].rsplit('/', 1)[1]}/stats",
     ]:
         page.goto(path)
         page.wait_for_load_state("networkidle")
