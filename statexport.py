@@ -72,7 +72,14 @@ def tables(report: Report) -> list[Table]:
         Table(
             "posts",
             _("Most read"),
-            [_("Rank"), _("Title"), _("Author"), _("Section"), _("Date published"), views],
+            [
+                _("Rank"),
+                _("Title"),
+                _("Author"),
+                _("Section"),
+                _("Date published"),
+                views,
+            ],
             [
                 [
                     rank,
