@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
+import charts
 import pubstats
 import viewcount
 from models import Article, CacheState, DailyViews, Department, Status, User, db
@@ -592,3 +593,30 @@ def test_an_authors_dashboard_shows_their_own_figures(
 def test_an_editors_dashboard_links_to_the_site_statistics(editor_client):
     html = editor_client.get("/editor/").get_data(as_text=True)
     assert 'href="/admin/stats"' in html and "我本月的文章" in html
+
+
+# --- The chart ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "peak, top", [(0, 1), (1, 1), (3, 5), (7, 10), (14, 20), (20, 20), (119, 200)]
+)
+def test_the_axis_ends_at_a_round_number(peak, top):
+    assert charts.nice_ceiling(peak) == top
+
+
+def test_bars_are_as_tall_as_their_share_of_the_axis():
+    daily = [(date(2026, 3, day), views) for day, views in [(1, 10), (2, 0), (3, 20)]]
+    chart = charts.daily_chart(daily)
+    assert chart.top == 20 and chart.total == 30
+    assert [bar.height for bar in chart.bars] == [150.0, 0.0, 300.0]
+    assert chart.peak == (date(2026, 3, 3), 20)
+    assert [day for day, _left in chart.labels] == [d for d, _v in daily]
+
+
+def test_trashed_posts_are_listed_but_not_linked(app, school, editor_client):
+    html = editor_client.get("/admin/stats", query_string=MARCH).get_data(as_text=True)
+    trashed = school["posts"]["trash"]
+    assert "删除的" in html
+    assert f"/editor/articles/{trashed}/stats" not in html
+    assert f"/editor/articles/{school['posts']['e1']}/stats" in html
