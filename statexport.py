@@ -12,7 +12,6 @@ import csv
 import io
 from dataclasses import dataclass
 
-import xlsxwriter
 from flask_babel import gettext as _
 
 from i18n import date_filter
@@ -119,6 +118,10 @@ def file_name(report: Report, extension: str, table: str = "") -> str:
 
 def workbook(report: Report, school: str) -> bytes:
     """One sheet per table: a title row, the headers, the rows."""
+    # Loaded here, not at import: server processes must stay small (README),
+    # and only staff ever download a workbook.
+    import xlsxwriter
+
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True})
     title_format = book.add_format({"bold": True, "font_size": 14})

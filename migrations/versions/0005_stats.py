@@ -61,6 +61,8 @@ def upgrade():
         sa.PrimaryKeyConstraint(
             "article_id", "day", name=op.f("pk_article_daily_views")
         ),
+        # See models.DailyViews: the primary key is the table on SQLite.
+        sqlite_with_rowid=False,
     )
     op.create_index(
         "ix_article_daily_views_day", "article_daily_views", ["day"], unique=False
