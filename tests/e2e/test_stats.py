@@ -160,3 +160,38 @@ def axe():
 
 def test_dates_used_here_are_real(school):
     assert date.fromisoformat(school["from"]) < date.fromisoformat(school["to"])
+
+
+@pytest.fixture
+def admin_page(browser, live_server, login_state, request):
+    width, height = SIZES[request.param]
+    context = browser.new_context(
+        base_url=live_server,
+        locale="zh-CN",
+        viewport={"width": width, "height": height},
+        bypass_csp=True,
+        storage_state=login_state("admin"),
+    )
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page, request.param
+    context.close()
+
+
+@pytest.mark.parametrize("admin_page", SIZES, indirect=True)
+def test_the_departments_page_and_the_dashboard_figures(school, admin_page, axe):
+    page, size = admin_page
+    page.goto("/admin/departments")
+    names = page.locator(".a-department input[name$='-name']")
+    assert [names.nth(i).input_value() for i in range(names.count())] == DEPARTMENTS
+    # A department with members offers no delete button; an empty one does.
+    assert page.locator("#department-1 button.a-danger").count() == 0
+    assert page.locator("#department-3 button.a-danger").count() == 1
+    assert fits_width(page)
+    assert problems(page, axe) == []
+    save_screenshot(page, f"departments-{size}")
+    page.goto("/editor/")
+    assert page.locator("#my-figures-title").is_visible()
+    assert fits_width(page)
+    assert problems(page, axe) == []
+    save_screenshot(page, f"dashboard-{size}", full_page=False)
