@@ -1,8 +1,9 @@
 """Run the few statements every reader request needs on a per-thread connection.
 
 A cached page costs a few tiny statements (the cache version; for a counted
-view, the article's count and its day's total in one transaction). Through SQLAlchemy's pool and execution layers each costs 100-270 µs;
-on a DBAPI connection kept by the thread, 10-70 µs (measured here, see
+view, the article's count and its day's total in one transaction). Through
+SQLAlchemy's pool and execution layers each costs 100-270 µs; on a DBAPI
+connection kept by the thread, 10-70 µs (measured here, see
 bench/RESULTS.md). The statements are still written once as SQLAlchemy text
 and compiled for the database in use, so another database works unchanged.
 """
