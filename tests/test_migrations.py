@@ -230,21 +230,6 @@ def test_0007_adds_old_addresses_to_a_site_with_posts(tmp_path):
         " created_at, updated_at) VALUES (1, '开学典礼', '<p>正文</p>', '正文', '',"
         " 1, 1, 'published', '2026-03-01 08:00:00', 0, 3, 1,"
         " '2026-03-01 08:00:00', '2026-03-01 08:00:00')",
-
-
-def test_0006_adds_departments_and_daily_views_keeping_users_and_counts(tmp_path):
-    app = school_at(
-        tmp_path,
-        "0005",
-        "INSERT INTO user (id, username, display_name, password_hash, role,"
-        " active, session_token, created_at, needs_setup) VALUES"
-        " (1, 'wang', '王老师', 'x', 'author', 1, 't', '2026-01-01 00:00:00', 0)",
-        "INSERT INTO section (id, name, slug, position) VALUES (1, '新闻', 'news', 0)",
-        "INSERT INTO article (id, title, body_html, excerpt, author_name,"
-        " section_id, status, published_at, pinned, views, version, created_at,"
-        " updated_at, created_by_id) VALUES (1, '开学', '<p>x</p>', '', '', 1,"
-        " 'published', '2026-03-01 08:00:00', 0, 42, 1, '2026-03-01 08:00:00',"
-        " '2026-03-01 08:00:00', 1)",
     )
     with app.app_context():
         upgrade()
@@ -266,8 +251,26 @@ def test_0006_adds_departments_and_daily_views_keeping_users_and_counts(tmp_path
         assert not sa.inspect(db.engine).has_table("legacy_url")
         with db.engine.connect() as connection:
             assert connection.scalar(sa.text("SELECT title FROM article")) == "开学典礼"
+        db.engine.dispose()
 
 
+def test_0008_adds_departments_and_daily_views_keeping_users_and_counts(tmp_path):
+    app = school_at(
+        tmp_path,
+        "0007",
+        "INSERT INTO user (id, username, display_name, password_hash, role,"
+        " active, session_token, created_at, needs_setup) VALUES"
+        " (1, 'wang', '王老师', 'x', 'author', 1, 't', '2026-01-01 00:00:00', 0)",
+        "INSERT INTO section (id, name, slug, position) VALUES (1, '新闻', 'news', 0)",
+        "INSERT INTO article (id, title, body_html, excerpt, author_name,"
+        " section_id, status, published_at, pinned, views, version, created_at,"
+        " updated_at, created_by_id) VALUES (1, '开学', '<p>x</p>', '', '', 1,"
+        " 'published', '2026-03-01 08:00:00', 0, 42, 1, '2026-03-01 08:00:00',"
+        " '2026-03-01 08:00:00', 1)",
+    )
+    with app.app_context():
+        upgrade()
+        with db.engine.begin() as connection:
             row = connection.execute(
                 sa.text("SELECT username, department_id FROM user")
             ).one()
@@ -286,7 +289,7 @@ def test_0006_adds_departments_and_daily_views_keeping_users_and_counts(tmp_path
                 with connection.begin_nested():
                     connection.execute(sa.text("UPDATE user SET department_id = 9"))
             assert connection.scalar(sa.text("SELECT views FROM article")) == 42
-        downgrade(revision="0005")
+        downgrade(revision="0007")
         with db.engine.connect() as connection:
             columns = {c["name"] for c in sa.inspect(connection).get_columns("user")}
             assert "department_id" not in columns
