@@ -254,52 +254,6 @@ def test_0007_adds_old_addresses_to_a_site_with_posts(tmp_path):
         db.engine.dispose()
 
 
-def test_0008_adds_departments_and_daily_views_keeping_users_and_counts(tmp_path):
-    app = school_at(
-        tmp_path,
-        "0007",
-        "INSERT INTO user (id, username, display_name, password_hash, role,"
-        " active, session_token, created_at, needs_setup) VALUES"
-        " (1, 'wang', '王老师', 'x', 'author', 1, 't', '2026-01-01 00:00:00', 0)",
-        "INSERT INTO section (id, name, slug, position) VALUES (1, '新闻', 'news', 0)",
-        "INSERT INTO article (id, title, body_html, excerpt, author_name,"
-        " section_id, status, published_at, pinned, views, version, created_at,"
-        " updated_at, created_by_id) VALUES (1, '开学', '<p>x</p>', '', '', 1,"
-        " 'published', '2026-03-01 08:00:00', 0, 42, 1, '2026-03-01 08:00:00',"
-        " '2026-03-01 08:00:00', 1)",
-    )
-    with app.app_context():
-        upgrade()
-        with db.engine.begin() as connection:
-            row = connection.execute(
-                sa.text("SELECT username, department_id FROM user")
-            ).one()
-            assert tuple(row) == ("wang", None)
-            department = "INSERT INTO department VALUES (1, '教务处', 0)"
-            connection.execute(sa.text(department))
-            connection.execute(sa.text("UPDATE user SET department_id = 1"))
-            connection.execute(
-                sa.text(
-                    "INSERT INTO article_daily_views (article_id, day, views)"
-                    " VALUES (1, '2026-03-02', 3)"
-                )
-            )
-            # The foreign key holds: no user in a department that is not there.
-            with pytest.raises(sa.exc.IntegrityError):
-                with connection.begin_nested():
-                    connection.execute(sa.text("UPDATE user SET department_id = 9"))
-            assert connection.scalar(sa.text("SELECT views FROM article")) == 42
-        downgrade(revision="0007")
-        with db.engine.connect() as connection:
-            columns = {c["name"] for c in sa.inspect(connection).get_columns("user")}
-            assert "department_id" not in columns
-            tables = sa.inspect(connection).get_table_names()
-            assert "department" not in tables and "article_daily_views" not in tables
-            assert connection.scalar(sa.text("SELECT username FROM user")) == "wang"
-        upgrade()  # and forward again
-        db.engine.dispose()
-
-
 def test_0008_indexes_existing_published_posts_for_search(tmp_path):
     app = school_at(
         tmp_path,
@@ -333,3 +287,49 @@ def test_0008_indexes_existing_published_posts_for_search(tmp_path):
             assert not {t for t in tables if t.startswith("search_")}
         db.engine.dispose()
     app.extensions["pagecache"].hot.dispose()
+
+
+def test_0009_adds_departments_and_daily_views_keeping_users_and_counts(tmp_path):
+    app = school_at(
+        tmp_path,
+        "0008",
+        "INSERT INTO user (id, username, display_name, password_hash, role,"
+        " active, session_token, created_at, needs_setup) VALUES"
+        " (1, 'wang', '王老师', 'x', 'author', 1, 't', '2026-01-01 00:00:00', 0)",
+        "INSERT INTO section (id, name, slug, position) VALUES (1, '新闻', 'news', 0)",
+        "INSERT INTO article (id, title, body_html, excerpt, author_name,"
+        " section_id, status, published_at, pinned, views, version, created_at,"
+        " updated_at, created_by_id) VALUES (1, '开学', '<p>x</p>', '', '', 1,"
+        " 'published', '2026-03-01 08:00:00', 0, 42, 1, '2026-03-01 08:00:00',"
+        " '2026-03-01 08:00:00', 1)",
+    )
+    with app.app_context():
+        upgrade()
+        with db.engine.begin() as connection:
+            row = connection.execute(
+                sa.text("SELECT username, department_id FROM user")
+            ).one()
+            assert tuple(row) == ("wang", None)
+            department = "INSERT INTO department VALUES (1, '教务处', 0)"
+            connection.execute(sa.text(department))
+            connection.execute(sa.text("UPDATE user SET department_id = 1"))
+            connection.execute(
+                sa.text(
+                    "INSERT INTO article_daily_views (article_id, day, views)"
+                    " VALUES (1, '2026-03-02', 3)"
+                )
+            )
+            # The foreign key holds: no user in a department that is not there.
+            with pytest.raises(sa.exc.IntegrityError):
+                with connection.begin_nested():
+                    connection.execute(sa.text("UPDATE user SET department_id = 9"))
+            assert connection.scalar(sa.text("SELECT views FROM article")) == 42
+        downgrade(revision="0008")
+        with db.engine.connect() as connection:
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("user")}
+            assert "department_id" not in columns
+            tables = sa.inspect(connection).get_table_names()
+            assert "department" not in tables and "article_daily_views" not in tables
+            assert connection.scalar(sa.text("SELECT username FROM user")) == "wang"
+        upgrade()  # and forward again
+        db.engine.dispose()

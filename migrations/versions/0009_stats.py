@@ -1,7 +1,7 @@
 """departments; daily view totals per article for the statistics page
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-30 18:30:00
 
 """
@@ -9,8 +9,8 @@ Create Date: 2026-11-30 18:30:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
