@@ -16,6 +16,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 import origins
+import pubstats
 import storage
 import thumbnails
 from demo_images import logo as draw_logo
@@ -23,6 +24,7 @@ from demo_images import scene
 from models import (
     SETTING_DEFAULTS,
     Article,
+    DailyViews,
     Role,
     Section,
     Status,
@@ -546,9 +548,42 @@ def load_demo() -> int:
     db.session.flush()
     for article in new_articles:
         origins.record(SOURCE, "article", article.title, target_id=article.id)
+    _add_view_history(new_articles, rng)
     set_setting("demo_state", "loaded")
     db.session.commit()
     return created
+
+
+# Days of view history the demo gives each visible post, so the statistics
+# page (/admin/stats) has a chart on a brand-new site.
+HISTORY_DAYS = 60
+
+
+def _add_view_history(articles, rng: random.Random) -> None:
+    """Spread part of each visible post's views over its last days, newest most.
+
+    The rows are deleted with their post (ON DELETE CASCADE), so clearing the
+    demo takes them too.
+    """
+    today = pubstats.today()
+    now = utcnow()
+    for article in articles:
+        if not article.is_public:
+            continue
+        age = (now - article.published_at).days
+        days = min(HISTORY_DAYS, age + 1)
+        budget = article.views // 2
+        for back in range(days):
+            share = budget // (back + 3) // 2
+            views = rng.randint(share // 2, share) if share else 0
+            if views:
+                db.session.add(
+                    DailyViews(
+                        article_id=article.id,
+                        day=today - timedelta(days=back),
+                        views=views,
+                    )
+                )
 
 
 def reason_not_to_load() -> str | None:

@@ -8,8 +8,17 @@ from PIL import Image
 
 import demo
 import demo_images
+import pubstats
 import storage
-from models import Article, Section, Upload, db, get_settings, set_setting
+from models import (
+    Article,
+    DailyViews,
+    Section,
+    Upload,
+    db,
+    get_settings,
+    set_setting,
+)
 from sanitize import clean_html
 
 
@@ -172,3 +181,37 @@ def test_demo_twice_keeps_one_logo_and_adds_no_pictures(app, runner):
     assert count(app, Upload) == uploads
     with app.app_context():
         assert get_settings()["logo_id"] == logo_id
+
+
+def test_demo_gives_the_statistics_page_a_history(app, runner, editor_client):
+    run_demo(runner)
+    with app.app_context():
+        days = db.session.execute(
+            sa.select(DailyViews.day, sa.func.sum(DailyViews.views))
+            .group_by(DailyViews.day)
+            .order_by(DailyViews.day)
+        ).all()
+        # Never more views on days than a post has in all.
+        per_post = db.session.execute(
+            sa.select(Article.views, sa.func.sum(DailyViews.views))
+            .join(DailyViews, DailyViews.article_id == Article.id)
+            .group_by(Article.id)
+        ).all()
+        hidden = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(DailyViews)
+            .join(Article, DailyViews.article_id == Article.id)
+            .where(~Article.visible_clause())
+        )
+        today = pubstats.today()
+    assert len(days) >= 30
+    assert days[-1].day == today
+    assert all(total <= views for views, total in per_post)
+    assert hidden == 0
+    page = editor_client.get("/admin/stats")
+    assert page.status_code == 200
+    # The month's total views is not zero on a brand-new demo site.
+    assert "<svg" in page.get_data(as_text=True)
+    with app.test_request_context():
+        month = pubstats.build_report(pubstats.named_period("month", pubstats.today()))
+    assert month.views > 0
