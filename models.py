@@ -613,6 +613,19 @@ class AuditEvent(db.Model):
     user: Mapped[User | None] = relationship()
 
 
+class WordRule(db.Model):
+    """A wrong or sensitive term for the compliance check (compliance.py)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    term: Mapped[str] = mapped_column(sa.String(50), unique=True)
+    replacement: Mapped[str] = mapped_column(sa.String(50), default="")
+    severity: Mapped[str] = mapped_column(sa.String(10), default="hint")  # or "block"
+    # Longer correct words containing the term (按装订 for 按装), space separated.
+    exceptions: Mapped[str] = mapped_column(sa.String(500), default="")
+    note: Mapped[str] = mapped_column(sa.String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class LoginAttempt(db.Model):
     """Failed logins, and ones still checking a password, for throttle.py."""
 
