@@ -93,14 +93,15 @@ _NOT_BEFORE_DIGIT = r"(?![0-9A-Za-z])(?![ -][0-9])"
 ID_RE = re.compile(_NOT_AFTER_DIGIT + r"[1-9]\d{16}[\dXx]" + _NOT_BEFORE_DIGIT)
 # 11 digits, optionally written 3-4-4 with spaces or dashes; +86 may precede.
 PHONE_RE = re.compile(
-    _NOT_AFTER_DIGIT + r"1[3-9]\d(?:[ -]?\d{4}){2}" + _NOT_BEFORE_DIGIT
+    r"(?:(?<=\+86)|(?<=\+86[ -])|" + _NOT_AFTER_DIGIT + ")"
+    r"1[3-9]\d(?:[ -]?\d{4}){2}" + _NOT_BEFORE_DIGIT
 )
 # 16 to 19 digits, optionally in groups separated by single spaces or dashes.
 CARD_RE = re.compile(_NOT_AFTER_DIGIT + r"\d(?:[ -]?\d){15,18}" + _NOT_BEFORE_DIGIT)
 
 
-def id_number_valid(number: str) -> bool:
-    """An 18-character 身份证号 with a real region, birth date and check digit."""
+def _id_shaped(number: str) -> bool:
+    """18 characters with a real region and birth date, whatever the check digit."""
     if len(number) != 18 or not number[:17].isdigit():
         return False
     if number[:2] not in ID_PROVINCES:
@@ -109,7 +110,12 @@ def id_number_valid(number: str) -> bool:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         return False
-    if born.year < 1900 or born > date.today():
+    return 1900 <= born.year and born <= date.today()
+
+
+def id_number_valid(number: str) -> bool:
+    """An 18-character 身份证号 with a real region, birth date and check digit."""
+    if not _id_shaped(number):
         return False
     total = sum(int(d) * w for d, w in zip(number[:17], ID_WEIGHTS, strict=True))
     return ID_CHECK[total % 11] == number[17].upper()
@@ -181,13 +187,14 @@ def find_personal_data(text: str, field: str, index: int = 0) -> list[Finding]:
             )
         )
 
-    # ID numbers first: a valid one is not also reported as a card number.
+    # ID numbers first. An 18-digit number shaped like one (a mistyped ID
+    # number) is never taken for a bank card either.
     for match in ID_RE.finditer(text):
         if id_number_valid(match[0]):
             add(ID_NUMBER, match, mask_id(match[0].upper()))
     for match in CARD_RE.finditer(text):
         digits = re.sub(r"[ -]", "", match[0])
-        if free(*match.span()) and luhn_valid(digits) and not id_number_valid(digits):
+        if free(*match.span()) and luhn_valid(digits) and not _id_shaped(digits):
             add(BANK_CARD, match, mask_card(digits))
     for match in PHONE_RE.finditer(text):
         if free(*match.span()):
