@@ -1,5 +1,5 @@
 """CLI: init-db, create-user, demo, thumbnails, reindex, backup, restore,
-import-wordpress, import-dedecms."""
+import-wordpress, import-dedecms, check-text."""
 
 import secrets
 import tempfile
@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 import backup
+import compliance
 import sitetree
 from models import Role, User, db, get_settings, set_setting
 from uploads import display_size
@@ -370,6 +371,72 @@ def import_dedecms_command(db_url, prefix, uploads, timezone, dry_run):
         connection.close()
 
 
+def _html_of(path: Path) -> str:
+    """The body HTML of a .txt, .html or .docx file, or a ClickException."""
+    suffix = path.suffix.lower()
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise click.ClickException(f"Cannot read {path}: {error.strerror}.") from None
+    if suffix == ".docx":
+        import io
+
+        import docx_import
+        from uploads import UploadError
+
+        try:
+            # Images are not stored: only their place and alt text matter here.
+            result = docx_import.docx_to_html(io.BytesIO(data), lambda *_: "/image")
+        except UploadError as error:
+            raise click.ClickException(f"{path} is not a readable .docx file.") from (
+                error
+            )
+        return result.html
+    if suffix not in (".txt", ".html", ".htm"):
+        raise click.ClickException("Give a .txt, .html or .docx file.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("gb18030")  # what Chinese Windows saves
+        except UnicodeDecodeError:
+            raise click.ClickException(
+                f"{path} is neither UTF-8 nor GB18030 text."
+            ) from None
+    if suffix == ".txt":
+        from markupsafe import escape
+
+        text = "".join(f"<p>{escape(line)}</p>" for line in text.splitlines())
+    return text
+
+
+@click.command("check-text")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@with_appcontext
+def check_text_command(file):
+    """Run the compliance check on a .txt, .html or .docx FILE.
+
+    Prints one line per finding (kind, severity, place, masked excerpt) and
+    exits with 1 when a 禁止 (block) term is found, for admins trying out the
+    word list.
+    """
+    if not file.is_file():
+        raise click.ClickException(f"No such file: {file}")
+    html = _html_of(file)
+    try:
+        findings = compliance.check_post("", "", html)
+    except sa.exc.OperationalError:
+        raise click.ClickException(
+            "The database is not ready: run `flask --app app init-db` first."
+        ) from None
+    for finding in findings:
+        click.echo(finding.line())
+    blocked = len(compliance.blocking(findings))
+    click.echo(f"{len(findings)} findings, {blocked} blocking.", err=True)
+    if blocked:
+        raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(create_user_command)
@@ -380,3 +447,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(restore_command)
     app.cli.add_command(import_wordpress_command)
     app.cli.add_command(import_dedecms_command)
+    app.cli.add_command(check_text_command)

@@ -1,0 +1,115 @@
+"""`flask check-text FILE`: the compliance check from the command line."""
+
+import io
+import zipfile
+
+import pytest
+
+from models import WordRule, db
+
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+TEXT = "请家长联系13812345678。本学期同学们再接再励，一股作气。"
+
+
+@pytest.fixture
+def rules(app):
+    with app.app_context():
+        db.session.add_all(
+            [
+                WordRule(term="再接再励", replacement="再接再厉", severity="hint"),
+                WordRule(term="一股作气", replacement="一鼓作气", severity="block"),
+            ]
+        )
+        db.session.commit()
+
+
+def make_docx(text):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.'
+            'openxmlformats.org/package/2006/content-types"><Default Extension="rels"'
+            ' ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/><Override'
+            ' PartName="/word/document.xml" ContentType="application/vnd.openxml'
+            'formats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+        )
+        archive.writestr(
+            "_rels/.rels",
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://'
+            'schemas.openxmlformats.org/package/2006/relationships"><Relationship'
+            ' Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+            'relationships/officeDocument" Target="word/document.xml"/>'
+            "</Relationships>",
+        )
+        archive.writestr(
+            "word/document.xml",
+            f'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="{W}">'
+            f"<w:body><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:body></w:document>",
+        )
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("notice.txt", TEXT.encode()),
+        ("notice.txt", TEXT.encode("gb18030")),
+        ("notice.html", f"<h2>通知</h2><p>{TEXT}</p>".encode()),
+        ("notice.docx", make_docx(TEXT)),
+    ],
+)
+def test_prints_one_line_per_finding_and_fails_on_a_block(
+    runner, rules, tmp_path, name, data
+):
+    path = tmp_path / name
+    path.write_bytes(data)
+    result = runner.invoke(args=["check-text", str(path)])
+    lines = result.stdout.splitlines()
+    assert [line.split("\t")[:2] for line in lines] == [
+        ["phone", "confirm"],
+        ["word", "hint"],
+        ["word", "block"],
+    ]
+    assert "138****5678" in lines[0] and "13812345678" not in result.output
+    assert lines[1].endswith("→ 再接再厉")
+    assert result.exit_code == 1
+
+
+def test_exits_0_without_a_block(runner, rules, tmp_path):
+    path = tmp_path / "ok.txt"
+    path.write_text("同学们再接再厉，一鼓作气，请联系 010-62345678。", encoding="utf-8")
+    result = runner.invoke(args=["check-text", str(path)])
+    assert result.exit_code == 0
+    assert result.stdout == ""
+
+
+def test_hints_alone_exit_0(runner, rules, tmp_path):
+    path = tmp_path / "hint.html"
+    path.write_text('<p>再接再励</p><img src="/x.png">', encoding="utf-8")
+    result = runner.invoke(args=["check-text", str(path)])
+    assert result.exit_code == 0
+    assert [line.split("\t")[0] for line in result.stdout.splitlines()] == [
+        "word",
+        "image_alt",
+    ]
+
+
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        (None, None, "No such file"),
+        ("fake.docx", b"not a zip", "is not a readable .docx file"),
+        ("data.pdf", b"%PDF-1.4", "Give a .txt, .html or .docx file"),
+        ("bad.txt", b"\xff\xfe\xfa\x80\x81", "neither UTF-8 nor GB18030"),
+    ],
+)
+def test_friendly_errors(runner, tmp_path, name, data, message):
+    path = tmp_path / (name or "missing.txt")
+    if data is not None:
+        path.write_bytes(data)
+    result = runner.invoke(args=["check-text", str(path)])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
