@@ -587,3 +587,31 @@ def check_article(article, own_hosts: Iterable[str] = ()) -> list[Finding]:
         [upload.original_name for upload in article.attachments],
         own_hosts,
     )
+
+
+@dataclass
+class Verdict:
+    """Whether a submit or publish may go on, given the findings."""
+
+    findings: list[Finding]
+    blocked: list[Finding]  # 禁止 terms: never
+    unconfirmed: list[Finding]  # personal data without a confirmed reason
+
+    @property
+    def ok(self) -> bool:
+        return not self.blocked and not self.unconfirmed
+
+
+def judge(findings: list[Finding], *, publishing: bool, reason: str = "") -> Verdict:
+    """A 禁止 term stops both steps. Personal data stops publishing until the
+    publisher confirms a reason; at submit the reviewer decides later."""
+    unconfirmed = []
+    if publishing and not reason.strip():
+        unconfirmed = needing_confirmation(findings)
+    return Verdict(findings, blocking(findings), unconfirmed)
+
+
+def confirmation_target(article_id: int, reason: str, findings: list[Finding]) -> str:
+    """The audit log line for a confirmed publish: reason and masked values."""
+    values = ", ".join(f.value for f in needing_confirmation(findings))
+    return f"article {article_id}: {reason.strip()} | {values}"[:200]

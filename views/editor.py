@@ -18,19 +18,31 @@ from flask import (
 )
 from flask_babel import format_time, to_user_timezone, to_utc
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError, generate_csrf
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 import articles
+import compliance
 import pubstats
 import remote_images
 import storage
 from articles import Action, Changes, Conflict, Refused
 from forms import ArticleForm
 from jodit_i18n import jodit_strings
-from models import Article, Revision, Section, Status, Upload, db, parse_id, utcnow
+from models import (
+    Article,
+    AuditEvent,
+    Revision,
+    Section,
+    Status,
+    Upload,
+    db,
+    parse_id,
+    utcnow,
+)
 from permissions import can_edit, reviewer_required
 from sanitize import FONT_SIZES_PX, INDENT_STEP_PX, LINE_HEIGHTS, clean_html
 from views.errors import wants_json
@@ -142,7 +154,13 @@ def changes_from_form(form: ArticleForm, article: Article | None = None) -> Chan
     )
 
 
-def render_editor(form: ArticleForm, article: Article | None, status: int = 200, **kw):
+def render_editor(
+    form: ArticleForm,
+    article: Article | None,
+    status: int = 200,
+    findings: list | None = None,
+    **kw,
+):
     # Whatever comes back to the page goes through the sanitizer first: a
     # re-rendered form must never echo submitted markup unfiltered.
     form.body_html.data = clean_html(form.body_html.data or "")
@@ -165,6 +183,7 @@ def render_editor(form: ArticleForm, article: Article | None, status: int = 200,
             font_sizes=FONT_SIZES_PX,
             line_heights=[f"{value:g}" for value in LINE_HEIGHTS],
             indent_step=INDENT_STEP_PX,
+            findings=[finding_json(f) for f in findings or []],
             **kw,
         ),
         status,
@@ -253,6 +272,149 @@ def _session_lost_response(form: ArticleForm, article: Article | None):
     )
 
 
+# --- Compliance check (compliance.py) before submit and publish -----------------
+
+FINDING_KINDS = {
+    compliance.ID_NUMBER: _l("ID number"),
+    compliance.PHONE: _l("Mobile number"),
+    compliance.BANK_CARD: _l("Bank card number"),
+    compliance.WORD: _l("Wording"),
+    compliance.LINK: _l("Broken link"),
+    compliance.IMAGE_ALT: _l("Image without description"),
+}
+FINDING_SEVERITIES = {
+    compliance.HINT: _l("Hint"),
+    compliance.CONFIRM: _l("Needs a reason"),
+    compliance.BLOCK: _l("Blocked"),
+}
+FINDING_FIELDS = {
+    "title": _l("Title"),
+    "summary": _l("Summary"),
+    "body": _l("Body"),
+    "attachment": _l("Attachment name"),
+}
+LINK_PROBLEMS = {
+    "missing": _l("the page does not exist"),
+    "unpublished": _l("readers cannot see this page"),
+}
+
+
+def finding_json(finding: compliance.Finding) -> dict:
+    """A finding with its labels, for the panel next to the editor."""
+    suggestion = finding.suggestion
+    if finding.kind == compliance.LINK:
+        suggestion = str(LINK_PROBLEMS.get(suggestion, suggestion))
+    return finding.to_dict() | {
+        "suggestion": suggestion,
+        "kind_label": str(FINDING_KINDS[finding.kind]),
+        "severity_label": str(FINDING_SEVERITIES[finding.severity]),
+        "field_label": str(FINDING_FIELDS[finding.field]),
+    }
+
+
+def _confirmed_reason() -> str:
+    """The publisher's reason for publishing personal data, if they ticked the box."""
+    if request.form.get("compliance_confirm") != "1":
+        return ""
+    return request.form.get("compliance_reason", "").strip()[:100]
+
+
+def _compliance_refuses(article: Article, action: str) -> bool:
+    """Check the saved text before submit and publish.
+
+    When the check refuses, a message listing the findings is flashed and
+    True is returned; the caller keeps the text saved without the action.
+    A confirmed publish with personal data is recorded in the audit log.
+    """
+    if action not in (Action.SUBMIT, Action.PUBLISH):
+        return False
+    if action not in articles.allowed_actions(current_user, article):
+        return False  # apply_action refuses it with its own message
+    publishing = action == Action.PUBLISH
+    reason = _confirmed_reason()
+    findings = compliance.check_article(article, own_hosts=[request.host])
+    verdict = compliance.judge(findings, publishing=publishing, reason=reason)
+    if verdict.ok:
+        if publishing and compliance.needing_confirmation(findings):
+            db.session.add(
+                AuditEvent(
+                    user_id=current_user.id,
+                    action="article.compliance_confirmed",
+                    target=compliance.confirmation_target(article.id, reason, findings),
+                )
+            )
+        return False
+    if verdict.blocked:
+        terms = _("; ").join(
+            _(
+                "«%(term)s» (use «%(replacement)s»)",
+                term=f.value,
+                replacement=f.suggestion,
+            )
+            if f.suggestion
+            else _("«%(term)s»", term=f.value)
+            for f in verdict.blocked
+        )
+        if publishing:
+            message = _(
+                "Not published: the text contains words that may not be "
+                "published: %(terms)s. Your text was saved; change these words "
+                "and try again.",
+                terms=terms,
+            )
+        else:
+            message = _(
+                "Not submitted: the text contains words that may not be "
+                "published: %(terms)s. Your text was saved; change these words "
+                "and try again.",
+                terms=terms,
+            )
+    else:
+        values = _("; ").join(f.value for f in verdict.unconfirmed)
+        message = _(
+            "Not published: the text contains personal data (%(values)s). Remove "
+            "it, or tick the confirmation below the check and give a reason. "
+            "Your text was saved.",
+            values=values,
+        )
+    flash(message, "error")
+    return True
+
+
+def _refused_by_check(article: Article):
+    """Keep the text (no status change) and show the findings next to it."""
+    db.session.commit()
+    return redirect(url_for("editor.edit_article", article_id=article.id, check=1))
+
+
+@bp.post("/check")
+@login_required
+def check():
+    """The findings for the editor's current form content (JSON, CSRF checked)."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return jsonify(error=_("The request could not be understood.")), 400
+
+    def text(key, limit):
+        value = data.get(key)
+        return value[:limit] if isinstance(value, str) else ""
+
+    article_id = parse_id(data.get("article_id"))
+    names = []
+    if article_id:
+        article = db.session.get(Article, article_id)
+        if article is not None and can_edit(current_user, article):
+            names = [upload.original_name for upload in article.attachments]
+    findings = compliance.check_post(
+        text("title", 200),
+        text("summary", 500),
+        text("body_html", current_app.config["MAX_CONTENT_LENGTH"]),
+        names,
+        own_hosts=[request.host],
+    )
+    return jsonify(findings=[finding_json(f) for f in findings])
+
+
 # --- Dashboard ----------------------------------------------------------------
 
 
@@ -333,6 +495,9 @@ def new_article():
     submitted_body = form.body_html.data
     fetched = _localise_remote_images(form, None)
     article = articles.create_article(changes_from_form(form), current_user)
+    if _compliance_refuses(article, action):
+        _flash_remote_failures(fetched)
+        return _refused_by_check(article)
     try:
         result = articles.apply_action(article, action, current_user)
     except Refused as error:
@@ -374,7 +539,9 @@ def edit_article(article_id: int):
             current_user,
             _expected_version(form.version.data),
         )
-        result = articles.apply_action(article, action, current_user)
+        refused_by_check = _compliance_refuses(article, action)
+        if not refused_by_check:
+            result = articles.apply_action(article, action, current_user)
     except (Conflict, Refused) as error:
         db.session.rollback()
         storage.discard(fetched.saved)
@@ -384,8 +551,10 @@ def edit_article(article_id: int):
             return render_editor(form, article, status=409, conflict=True)
         form.form_errors.append(_refused_message(error))
         return render_editor(form, article, status=403)
-    db.session.commit()
     _flash_remote_failures(fetched)
+    if refused_by_check:
+        return _refused_by_check(article)
+    db.session.commit()
     return _after_save(result, article)
 
 
@@ -396,6 +565,9 @@ def _edit_page(form: ArticleForm, article: Article):
     It then carries the current version: the page has said that someone else
     saved meanwhile, and their text stays in the revisions.
     """
+    if request.args.get("check") == "1":  # back from a refused submit/publish
+        findings = compliance.check_article(article, own_hosts=[request.host])
+        return render_editor(form, article, findings=findings)
     draft = articles.working_copy(article.id, current_user.id)
     if draft is None or not articles.working_copy_differs(draft, article):
         return render_editor(form, article)

@@ -1,0 +1,230 @@
+"""The compliance check in the editor: before submit and publish, and on request."""
+
+import re
+
+import pytest
+
+import compliance
+from models import Article, AuditEvent, Status, WordRule, db
+
+ID_NUMBER = "440304200802295614"
+BLOCKED = "一股作气"
+
+
+@pytest.fixture
+def section(make_section):
+    return make_section(name="校园新闻", slug="campus")
+
+
+@pytest.fixture(autouse=True)
+def rules(app):
+    with app.app_context():
+        db.session.add_all(
+            [
+                WordRule(term=BLOCKED, replacement="一鼓作气", severity="block"),
+                WordRule(term="再接再励", replacement="再接再厉", severity="hint"),
+            ]
+        )
+        db.session.commit()
+
+
+def form_data(section, body, action, **overrides):
+    data = {
+        "title": "运动会",
+        "section_id": str(section),
+        "author_name": "体育组",
+        "source": "",
+        "summary": "",
+        "body_html": body,
+        "published_at": "",
+        "action": action,
+    }
+    return data | overrides
+
+
+def only_article(app):
+    with app.app_context():
+        article = db.session.scalars(db.select(Article)).one()
+        db.session.expunge(article)
+        return article
+
+
+def audit(app, action):
+    with app.app_context():
+        return db.session.scalars(
+            db.select(AuditEvent.target).where(AuditEvent.action == action)
+        ).all()
+
+
+@pytest.mark.parametrize("action", ["publish", "submit"])
+def test_a_blocked_term_refuses_and_keeps_the_text(app, login, section, action):
+    client = login("editor" if action == "publish" else "author")
+    body = f"<p>同学们{BLOCKED}冲向终点。</p>"
+    response = client.post(
+        "/editor/articles/new", data=form_data(section, body, action)
+    )
+    article = only_article(app)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(
+        f"/editor/articles/{article.id}/edit?check=1"
+    )
+    assert article.status == Status.DRAFT  # saved, neither published nor submitted
+    assert article.body_html == body
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "禁止" in page or "不得" in page or BLOCKED in page
+    assert f"«{BLOCKED}»" in page  # the message names the term
+    assert 'class="finding finding-block"' in page  # and the panel lists it
+    assert audit(app, "article.publish") == []
+
+
+def test_a_blocked_term_refuses_publishing_an_existing_post(
+    app, editor_client, make_article, section
+):
+    article_id = make_article(
+        status=Status.PENDING, published_at=None, section_id=section
+    )
+    body = f"<p>{BLOCKED}</p>"
+    response = editor_client.post(
+        f"/editor/articles/{article_id}/edit",
+        data=form_data(section, body, "publish", version="1"),
+    )
+    assert response.status_code == 302
+    article = only_article(app)
+    assert (article.status, article.body_html) == (Status.PENDING, body)
+
+
+def test_hints_do_not_block(app, editor_client, section):
+    body = '<p>同学们再接再励。</p><p><img src="/static/x.png"></p>'
+    response = editor_client.post(
+        "/editor/articles/new", data=form_data(section, body, "publish")
+    )
+    assert response.status_code == 302
+    assert "/published" in response.headers["Location"]
+    assert only_article(app).status == Status.PUBLISHED
+
+
+def test_personal_data_needs_a_confirmed_reason_to_publish(app, editor_client, section):
+    body = f"<p>获奖学生身份证号 {ID_NUMBER}</p>"
+    response = editor_client.post(
+        "/editor/articles/new", data=form_data(section, body, "publish")
+    )
+    assert only_article(app).status == Status.DRAFT
+    page = editor_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "440304********5614" in page and ID_NUMBER not in page.split("<textarea")[0]
+    assert 'id="compliance-confirm"' in page
+    assert 'id="compliance-confirm" hidden' not in page
+
+    # Ticking without a reason is not enough.
+    article = only_article(app)
+    edit = f"/editor/articles/{article.id}/edit"
+    data = form_data(section, body, "publish", version=str(article.version))
+    editor_client.post(edit, data=data | {"compliance_confirm": "1"})
+    assert only_article(app).status == Status.DRAFT
+
+    article = only_article(app)
+    data["version"] = str(article.version)
+    response = editor_client.post(
+        edit,
+        data=data | {"compliance_confirm": "1", "compliance_reason": "家长同意公示"},
+    )
+    assert response.status_code == 302
+    assert only_article(app).status == Status.PUBLISHED
+    [target] = audit(app, "article.compliance_confirmed")
+    assert target == f"article {article.id}: 家长同意公示 | 440304********5614"
+
+
+def test_personal_data_does_not_stop_submitting(app, author_client, section):
+    body = "<p>联系电话 13812345678</p>"
+    author_client.post("/editor/articles/new", data=form_data(section, body, "submit"))
+    assert only_article(app).status == Status.PENDING
+
+
+def test_attachment_names_are_checked(app, editor_client, make_article, section):
+    from models import Upload
+
+    article_id = make_article(
+        status=Status.DRAFT, published_at=None, section_id=section
+    )
+    with app.app_context():
+        db.session.add(
+            Upload(
+                kind="attachment",
+                stored_name="a" * 32 + ".pdf",
+                original_name=f"{BLOCKED}.pdf",
+                content_type="application/pdf",
+                article_id=article_id,
+            )
+        )
+        db.session.commit()
+    editor_client.post(
+        f"/editor/articles/{article_id}/edit",
+        data=form_data(section, "<p>正文</p>", "publish", version="1"),
+    )
+    assert only_article(app).status == Status.DRAFT
+
+
+def test_check_endpoint_lists_masked_findings(app, author_client, make_article):
+    missing = '<a href="/articles/999">旧文</a>'
+    draft = make_article(status=Status.DRAFT, published_at=None)
+    response = author_client.post(
+        "/editor/check",
+        json={
+            "title": "再接再励",
+            "summary": "",
+            "body_html": f"<p>卡号 6217000000000006</p>{missing}"
+            f'<a href="/articles/{draft}">草稿</a>',
+        },
+    )
+    assert response.status_code == 200
+    findings = response.get_json()["findings"]
+    assert [(f["field"], f["kind"], f["severity"], f["value"]) for f in findings] == [
+        ("title", "word", "hint", "再接再励"),
+        ("body", "bank_card", "confirm", "6217********0006"),
+        ("body", "link", "hint", "/articles/999"),
+        ("body", "link", "hint", f"/articles/{draft}"),
+    ]
+    assert findings[0]["suggestion"] == "再接再厉"
+    assert findings[0]["kind_label"] == "用词"
+    assert findings[2]["suggestion"] == "页面不存在"
+    assert findings[3]["suggestion"] == "读者看不到这个页面"
+    assert "6217000000000006" not in response.get_data(as_text=True)
+
+
+def test_check_endpoint_needs_login_and_json(client, author_client):
+    assert author_client.post("/editor/check", data="x").status_code == 400
+
+
+def test_check_endpoint_needs_a_login(client):
+    response = client.post("/editor/check", json={"title": "x"})
+    assert response.status_code in (302, 401)
+
+
+def _csrf_token(page: str) -> str:
+    found = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)
+    return found[1]
+
+
+@pytest.mark.csrf
+def test_check_endpoint_needs_the_csrf_token(client, editor):
+    token = _csrf_token(client.get("/login").get_data(as_text=True))
+    client.post("/login", data=editor | {"csrf_token": token})
+    response = client.post("/editor/check", json={"title": "再接再励"})
+    assert response.status_code == 400
+    assert "findings" not in (response.get_json(silent=True) or {})
+    token = _csrf_token(client.get("/editor/articles/new").get_data(as_text=True))
+    response = client.post(
+        "/editor/check", json={"title": "再接再励"}, headers={"X-CSRFToken": token}
+    )
+    assert response.get_json()["findings"][0]["value"] == "再接再励"
+
+
+def test_word_list_changes_are_seen_at_once(app):
+    with app.app_context():
+        assert [f.value for f in compliance.check_post("按装空调", "", "")] == []
+        db.session.add(WordRule(term="按装", replacement="安装", severity="hint"))
+        db.session.commit()
+        assert [f.value for f in compliance.check_post("按装空调", "", "")] == ["按装"]
+        rule = db.session.scalars(db.select(WordRule).filter_by(term="按装")).one()
+        rule.exceptions = "按装空调"
+        db.session.commit()
+        assert compliance.check_post("按装空调", "", "") == []
