@@ -30,6 +30,7 @@ from views import (
     legacy,
     public,
     stats,
+    wordlist,
 )
 from views import search as search_views
 
@@ -121,6 +122,7 @@ def create_app(test_config=None):
     app.register_blueprint(files.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(stats.bp)
+    app.register_blueprint(wordlist.bp)
     errors.init_app(app)
     legacy.init_app(app)
     assets.init_app(app)

@@ -14,6 +14,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     EqualTo,
@@ -284,3 +285,36 @@ class ArticleForm(FlaskForm):
     pinned = BooleanField(_l("Pinned"))
     body_html = TextAreaField(_l("Text"))
     version = HiddenField()
+
+
+class WordRuleForm(FlaskForm):
+    """A term of the compliance check's word list (admin/words)."""
+
+    term = StringField(
+        _l("Term"), filters=[_strip], validators=[DataRequired(), Length(max=50)]
+    )
+    replacement = StringField(
+        _l("Suggested replacement"),
+        filters=[_strip],
+        validators=[Optional(), Length(max=50)],
+    )
+    severity = SelectField(
+        _l("Severity"),
+        choices=[
+            SelectChoice(value="hint", label=_l("Hint (提示)")),
+            SelectChoice(value="block", label=_l("Block (禁止)")),
+        ],
+        default="hint",
+    )
+    exceptions = StringField(
+        _l("Correct words that contain it"),
+        filters=[_strip],
+        description=_l(
+            "Separated by spaces, e.g. 按装订 for the term 按装: the term is not "
+            "reported where it is part of one of these words."
+        ),
+        validators=[Optional(), Length(max=500)],
+    )
+    note = StringField(
+        _l("Note"), filters=[_strip], validators=[Optional(), Length(max=200)]
+    )

@@ -72,7 +72,7 @@ def test_a_blocked_term_refuses_and_keeps_the_text(app, login, section, action):
     assert article.body_html == body
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "禁止" in page or "不得" in page or BLOCKED in page
-    assert f"«{BLOCKED}»" in page  # the message names the term
+    assert f"「{BLOCKED}」" in page  # the message names the term
     assert 'class="finding finding-block"' in page  # and the panel lists it
     assert audit(app, "article.publish") == []
 

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from flask import url_for
 
-from models import Department, Upload, User, db
+from models import Department, Upload, User, WordRule, db
 from tests.conftest import _login
 
 # Rules under /editor/ or /admin/ that anonymous users may reach on purpose.
@@ -42,8 +42,11 @@ def world(app, make_section, make_article):
             article_id=article,
         )
         db.session.add(upload)
+        rule = WordRule(term="按装", replacement="安装")
+        db.session.add(rule)
         db.session.commit()
         upload_id = upload.id
+        rule_id = rule.id
     backups = Path(app.config["BACKUP_FOLDER"])
     backups.mkdir()
     backup_name = "schoolnews-20260301-023000.tar.gz"
@@ -57,6 +60,7 @@ def world(app, make_section, make_article):
         "upload_id": upload_id,
         "backup_name": backup_name,
         "department_id": department_id,
+        "rule_id": rule_id,
     }
 
 
@@ -82,6 +86,18 @@ def admin_routes(w):
         ("GET", "/admin/settings", None),
         ("GET", "/admin/audit", None),
         ("GET", "/admin/backups", None),
+        ("GET", "/admin/words", None),
+        ("GET", f"/admin/words/{w['rule_id']}", None),
+        (
+            "POST",
+            "/admin/words",
+            {"term": "再接再励", "replacement": "再接再厉", "severity": "hint"},
+        ),
+        (
+            "POST",
+            f"/admin/words/{w['rule_id']}",
+            {"term": "按装", "replacement": "安装", "severity": "block"},
+        ),
         ("GET", f"/admin/backups/{w['backup_name']}", None),
         ("POST", "/admin/backups", {}),
         (
@@ -128,6 +144,7 @@ def admin_routes(w):
         ("POST", "/admin/setup", {"new_password": "x", "confirm": "x"}),
         ("GET", "/admin/demo", None),
         ("POST", "/admin/demo/clear", {}),
+        ("POST", f"/admin/words/{w['rule_id']}/delete", {}),
         (
             "POST",
             f"/admin/sections/{section}/delete",
@@ -187,6 +204,7 @@ def test_matrix_covers_every_admin_rule(app, world):
                 "section_id": world["section_id"],
                 "name": world["backup_name"],
                 "department_id": world["department_id"],
+                "rule_id": world["rule_id"],
             }
             url = url_for(rule.endpoint, **values)
             url = url.split("?")[0]
@@ -267,6 +285,7 @@ def protected_requests(app, world, prefixes, skip=()):
         "upload_id": world["upload_id"],
         "revision_id": 1,
         "department_id": world["department_id"],
+        "rule_id": world["rule_id"],
     }
     with app.test_request_context():
         for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):

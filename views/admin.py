@@ -78,6 +78,10 @@ AUDIT_LABELS = {
     "backup_downloaded": _l("Downloaded a backup"),
     "setup_completed": _l("Completed the first-run setup"),
     "demo_cleared": _l("Cleared the demo content"),
+    "word_rule_created": _l("Added a term to the word list"),
+    "word_rule_updated": _l("Changed a term of the word list"),
+    "word_rule_deleted": _l("Deleted a term from the word list"),
+    "article.compliance_confirmed": _l("Published personal data with a reason"),
 }
 
 

@@ -1,0 +1,129 @@
+"""Admin pages for the compliance check's word list (/admin/words).
+
+The list lives in the database (WordRule) so that each school keeps its own;
+compliance.matcher_from_db() notices every change on the next check.
+"""
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+import audit
+import compliance
+from forms import WordRuleForm
+from models import WordRule, db
+from permissions import admin_required
+from views.paging import page_number
+
+bp = Blueprint("wordlist", __name__, url_prefix="/admin/words")
+
+PER_PAGE = 100
+
+
+def _rule_or_404(rule_id: int) -> WordRule:
+    return db.get_or_404(WordRule, rule_id)
+
+
+def _valid(form: WordRuleForm, rule: WordRule | None) -> bool:
+    """The form's own checks plus the list's: one rule per term, sane exceptions."""
+    if not form.validate_on_submit():
+        return False
+    ok = True
+    taken = db.session.scalar(
+        sa.select(WordRule.id).where(
+            WordRule.term == form.term.data,
+            WordRule.id != (rule.id if rule else 0),
+        )
+    )
+    if taken:
+        form.term.errors.append(_("This term is already in the list."))
+        ok = False
+    if form.replacement.data and form.replacement.data == form.term.data:
+        form.replacement.errors.append(_("The replacement is the same as the term."))
+        ok = False
+    for word in compliance.split_exceptions(form.exceptions.data):
+        if form.term.data not in word or word == form.term.data:
+            form.exceptions.errors.append(
+                _(
+                    "«%(word)s» does not contain the term as part of a longer word.",
+                    word=word,
+                )
+            )
+            ok = False
+    return ok
+
+
+def _fill(rule: WordRule, form: WordRuleForm) -> None:
+    rule.term = form.term.data
+    rule.replacement = form.replacement.data or ""
+    rule.severity = form.severity.data
+    rule.exceptions = " ".join(compliance.split_exceptions(form.exceptions.data))
+    rule.note = form.note.data or ""
+
+
+def _render_list(form: WordRuleForm, status: int = 200):
+    query = request.args.get("q", "").strip()[:50]
+    select = sa.select(WordRule).order_by(WordRule.term)
+    if query:
+        pattern = f"%{query}%"
+        select = select.where(
+            sa.or_(WordRule.term.like(pattern), WordRule.replacement.like(pattern))
+        )
+    page = db.paginate(select, page=page_number(), per_page=PER_PAGE, error_out=True)
+    total = db.session.scalar(sa.select(sa.func.count(WordRule.id)))
+    return render_template(
+        "admin/words.html", page=page, form=form, query=query, total=total
+    ), status
+
+
+@bp.get("")
+@admin_required
+def words():
+    return _render_list(WordRuleForm())
+
+
+@bp.post("")
+@admin_required
+def create_word():
+    form = WordRuleForm()
+    if not _valid(form, None):
+        return _render_list(form, 422)
+    rule = WordRule()
+    _fill(rule, form)
+    db.session.add(rule)
+    audit.record("word_rule_created", rule.term)
+    db.session.commit()
+    flash(_("Added «%(term)s» to the word list.", term=rule.term), "success")
+    return redirect(url_for("wordlist.words"))
+
+
+@bp.get("/<int:rule_id>")
+@admin_required
+def word(rule_id: int):
+    rule = _rule_or_404(rule_id)
+    return render_template("admin/word.html", rule=rule, form=WordRuleForm(obj=rule))
+
+
+@bp.post("/<int:rule_id>")
+@admin_required
+def update_word(rule_id: int):
+    rule = _rule_or_404(rule_id)
+    form = WordRuleForm()
+    if not _valid(form, rule):
+        return render_template("admin/word.html", rule=rule, form=form), 422
+    _fill(rule, form)
+    audit.record("word_rule_updated", rule.term)
+    db.session.commit()
+    flash(_("Saved «%(term)s».", term=rule.term), "success")
+    return redirect(url_for("wordlist.words"))
+
+
+@bp.post("/<int:rule_id>/delete")
+@admin_required
+def delete_word(rule_id: int):
+    rule = _rule_or_404(rule_id)
+    db.session.delete(rule)
+    audit.record("word_rule_deleted", rule.term)
+    db.session.commit()
+    flash(_("Deleted «%(term)s» from the word list.", term=rule.term), "success")
+    return redirect(url_for("wordlist.words"))
