@@ -104,6 +104,7 @@ def test_editor_pages_pass_wcag_aa(
         "/admin/departments",
         "/admin/stats",
         f"/editor/articles/{paths['article'].rsplit('/', 1)[1]}/stats",
+        "/admin/words",
     ]:
         page.goto(path)
         page.wait_for_load_state("networkidle")
