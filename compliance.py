@@ -483,7 +483,9 @@ def _check_text(text: str, field: str, index: int, words: WordMatcher | None):
 
 # --- With the database ----------------------------------------------------------------
 
-_cache: dict = {"key": None, "matcher": None}
+# (key, matcher), replaced as one object so threads never pair a key with
+# another list's matcher.
+_cache: list = [(None, None)]
 
 
 def matcher_from_db() -> WordMatcher:
@@ -506,9 +508,10 @@ def matcher_from_db() -> WordMatcher:
             )
         ).one()
     ) + (str(db.engine.url),)
-    if _cache["key"] != key:
+    cached_key, matcher = _cache[0]
+    if cached_key != key:
         rules = db.session.scalars(sa.select(WordRule)).all()
-        _cache["matcher"] = WordMatcher(
+        matcher = WordMatcher(
             Rule(
                 term=rule.term,
                 replacement=rule.replacement or "",
@@ -518,8 +521,8 @@ def matcher_from_db() -> WordMatcher:
             )
             for rule in rules
         )
-        _cache["key"] = key
-    return _cache["matcher"]
+        _cache[0] = (key, matcher)
+    return matcher
 
 
 def site_link_problems(paths: list[str]) -> dict[str, str]:

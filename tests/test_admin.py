@@ -15,6 +15,7 @@ from models import (
     Section,
     Upload,
     User,
+    WordRule,
     db,
     get_settings,
     utcnow,
@@ -651,6 +652,10 @@ def test_admin_posts_without_csrf_token_are_refused(app, client, make_section):
         db.session.add(department)
         db.session.commit()
         did = department.id
+        word = WordRule(term="按装", replacement="安装")
+        db.session.add(word)
+        db.session.commit()
+        word_id = word.id
     before = (all_sections(app), stored_settings(app), get_user(app, "author"))
     posts = [
         ("/admin/users", new_user()),
@@ -670,11 +675,15 @@ def test_admin_posts_without_csrf_token_are_refused(app, client, make_section):
         ("/admin/departments", {"name": "德育处"}),
         (f"/admin/departments/{did}", {f"d{did}-name": "改名"}),
         (f"/admin/departments/{did}/delete", {}),
+        ("/admin/words", {"term": "再接再励", "severity": "hint"}),
+        (f"/admin/words/{word_id}", {"term": "改", "severity": "block"}),
+        (f"/admin/words/{word_id}/delete", {}),
     ]
     admin_posts = {
         rule.rule.replace("<int:user_id>", str(author.id))
         .replace("<int:section_id>", str(sid))
         .replace("<int:department_id>", str(did))
+        .replace("<int:rule_id>", str(word_id))
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/admin/") and "POST" in rule.methods
     }
@@ -688,3 +697,6 @@ def test_admin_posts_without_csrf_token_are_refused(app, client, make_section):
     assert (before[2].role, before[2].active) == (after[2].role, after[2].active)
     assert get_user(app, "wang") is None
     assert audit_actions(app) == []
+    with app.app_context():
+        words = db.session.execute(sa.select(WordRule.term, WordRule.severity)).all()
+        assert [tuple(w) for w in words] == [("按装", "hint")]

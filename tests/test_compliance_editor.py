@@ -224,7 +224,11 @@ def test_word_list_changes_are_seen_at_once(app):
         db.session.add(WordRule(term="按装", replacement="安装", severity="hint"))
         db.session.commit()
         assert [f.value for f in compliance.check_post("按装空调", "", "")] == ["按装"]
+        # Compiled once per version of the list, not per check.
+        assert compliance.matcher_from_db() is compliance.matcher_from_db()
+        before = compliance.matcher_from_db()
         rule = db.session.scalars(db.select(WordRule).filter_by(term="按装")).one()
         rule.exceptions = "按装空调"
         db.session.commit()
         assert compliance.check_post("按装空调", "", "") == []
+        assert compliance.matcher_from_db() is not before
