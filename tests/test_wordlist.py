@@ -129,7 +129,7 @@ def test_adding_needs_the_csrf_token(app, client, editor):
 def test_migration_loads_the_starter_list_into_an_existing_school(tmp_path):
     app = school_at(
         tmp_path,
-        "0006",
+        "0009",
         "INSERT INTO section (id, name, slug, position, parent_id) VALUES"
         " (1, '新闻', 'news', 0, NULL)",
     )
