@@ -226,14 +226,22 @@ def resolve(host: str, port: int) -> list[str]:
     return [info[4][0] for info in infos]
 
 
-def is_public_address(address: str) -> bool:
-    """Tell whether address is a public unicast one (IPv4-mapped IPv6 unwrapped)."""
+def _address(text: str):
+    """The IP address in text (IPv4-mapped IPv6 unwrapped), else None."""
     try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        ip = ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:
-        return False
+        return None
     if ip.version == 6 and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
+    return ip
+
+
+def is_public_address(address: str) -> bool:
+    """Tell whether address is a public unicast one (IPv4-mapped IPv6 unwrapped)."""
+    ip = _address(address)
+    if ip is None:
+        return False
     if ip.version == 6 and ip.sixtofour is not None:
         ip = ip.sixtofour
     return ip.is_global and not (
@@ -247,13 +255,8 @@ def is_public_address(address: str) -> bool:
 
 
 def _is_loopback(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_loopback
+    ip = _address(address)
+    return ip is not None and ip.is_loopback
 
 
 def _public_address(host: str, port: int) -> str:

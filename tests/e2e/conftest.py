@@ -98,6 +98,31 @@ def page(browser, live_server):
     context.close()
 
 
+@pytest.fixture
+def new_page(browser, live_server, login_state):
+    """`new_page(user=None, viewport=None, **options)`: the page of a fresh
+    browser context, logged in as `user` when given, closed after the test.
+    Options go to browser.new_context (bypass_csp=True lets a test inject axe).
+    """
+    contexts = []
+
+    def make(user=None, viewport=None, **options):
+        if user is not None:
+            options["storage_state"] = login_state(user)
+        options.setdefault("locale", "zh-CN")
+        context = browser.new_context(
+            base_url=live_server, viewport=viewport, **options
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
 def _log_in(page, live_server, username):
     page.goto(f"{live_server}/login")
     page.fill("input[name=username]", username)

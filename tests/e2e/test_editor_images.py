@@ -49,18 +49,10 @@ def section(live_app):
 
 
 @pytest.fixture(params=list(VIEWPORTS))
-def page(request, browser, live_server, login_state):
-    context = browser.new_context(
-        base_url=live_server,
-        locale="zh-CN",
-        viewport=VIEWPORTS[request.param],
-        storage_state=login_state("editor"),
-    )
-    page = context.new_page()
-    page.set_default_timeout(10_000)
+def page(request, new_page):
+    page = new_page("editor", VIEWPORTS[request.param])
     page.viewport_name = request.param
-    yield page
-    context.close()
+    return page
 
 
 def jpeg(color=(30, 120, 200), size=(640, 400)) -> bytes:

@@ -27,16 +27,9 @@ def section(live_app):
 
 
 @pytest.fixture
-def page(browser, live_server, login_state):
-    """A fresh browser context already logged in as the editor (overrides the
-    conftest's anonymous `page`)."""
-    context = browser.new_context(
-        base_url=live_server, locale="zh-CN", storage_state=login_state("editor")
-    )
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
+def page(new_page):
+    """Logged in as the editor (overrides the conftest's anonymous `page`)."""
+    return new_page("editor")
 
 
 def png_bytes(color=(0, 102, 204), size=(40, 30)):

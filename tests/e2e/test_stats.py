@@ -75,19 +75,11 @@ def school(live_app):
 
 
 @pytest.fixture
-def sized_page(browser, live_server, login_state, request):
+def sized_page(new_page, request):
     width, height = SIZES[request.param]
-    context = browser.new_context(
-        base_url=live_server,
-        locale="zh-CN",
-        viewport={"width": width, "height": height},
-        bypass_csp=True,  # lets the test inject axe
-        storage_state=login_state("editor"),
-    )
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page, request.param
-    context.close()
+    # bypass_csp lets the test inject axe.
+    viewport = {"width": width, "height": height}
+    return new_page("editor", viewport, bypass_csp=True), request.param
 
 
 @pytest.mark.parametrize("sized_page", SIZES, indirect=True)
@@ -163,19 +155,11 @@ def test_dates_used_here_are_real(school):
 
 
 @pytest.fixture
-def admin_page(browser, live_server, login_state, request):
+def admin_page(new_page, request):
     width, height = SIZES[request.param]
-    context = browser.new_context(
-        base_url=live_server,
-        locale="zh-CN",
-        viewport={"width": width, "height": height},
-        bypass_csp=True,
-        storage_state=login_state("admin"),
-    )
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page, request.param
-    context.close()
+    # bypass_csp lets the test inject axe.
+    viewport = {"width": width, "height": height}
+    return new_page("admin", viewport, bypass_csp=True), request.param
 
 
 @pytest.mark.parametrize("admin_page", SIZES, indirect=True)

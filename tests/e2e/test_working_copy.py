@@ -42,17 +42,9 @@ def make_published(live_app, section_id, body_html):
         return article.id
 
 
-def new_computer(browser, live_server, login_state, width=1280, height=900):
+def new_computer(new_page, width=1280, height=900):
     """A browser context with nothing in localStorage, logged in as the editor."""
-    context = browser.new_context(
-        base_url=live_server,
-        locale="zh-CN",
-        storage_state=login_state("editor"),
-        viewport={"width": width, "height": height},
-    )
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    return page
+    return new_page("editor", {"width": width, "height": height})
 
 
 def shot(page, name):
@@ -60,9 +52,9 @@ def shot(page, name):
 
 
 def test_unsaved_edit_of_published_post_can_be_restored_on_another_computer(
-    browser, live_server, live_app, login_state, published
+    new_page, live_app, published
 ):
-    school_pc = new_computer(browser, live_server, login_state)
+    school_pc = new_computer(new_page)
     school_pc.goto(f"/editor/articles/{published}/edit")
     body = school_pc.locator(".jodit-wysiwyg")
     body.wait_for()
@@ -72,14 +64,14 @@ def test_unsaved_edit_of_published_post_can_be_restored_on_another_computer(
     school_pc.wait_for_selector("#autosave-status.is-ok", timeout=15_000)
     school_pc.context.close()  # the PC crashes; its localStorage is gone too
 
-    reader = browser.new_context(base_url=live_server).new_page()
+    reader = new_page()
     reader.goto(f"/articles/{published}")
     assert "读者看到的正文。" in reader.inner_text(".article-body")
     assert "下午三点" not in reader.content()
     reader.context.close()
 
     for width, height in ((375, 812), (1280, 900)):
-        home_pc = new_computer(browser, live_server, login_state, width, height)
+        home_pc = new_computer(new_page, width, height)
         home_pc.goto(f"/editor/articles/{published}/edit")
         banner = home_pc.locator("#working-copy-banner")
         banner.wait_for()
@@ -105,9 +97,9 @@ def test_unsaved_edit_of_published_post_can_be_restored_on_another_computer(
 
 
 def test_discarding_unsaved_changes_keeps_the_published_text(
-    browser, live_server, live_app, login_state, published
+    new_page, live_app, published
 ):
-    page = new_computer(browser, live_server, login_state)
+    page = new_computer(new_page)
     page.goto(f"/editor/articles/{published}/edit")
     page.locator(".jodit-wysiwyg").click()
     page.keyboard.type("不要了")
@@ -131,7 +123,7 @@ def test_discarding_unsaved_changes_keeps_the_published_text(
 
 
 def test_editor_messages_stay_above_the_action_bar_on_a_phone(
-    browser, live_server, live_app, login_state, section_id
+    new_page, live_app, section_id
 ):
     # A long post, edited near its top: the bottom of the editor box, where
     # Jodit puts its messages, is far below the screen.
@@ -140,7 +132,7 @@ def test_editor_messages_stay_above_the_action_bar_on_a_phone(
         section_id,
         "".join(f"<p>第{n}段：本学期的教学安排如下。</p>" for n in range(40)),
     )
-    page = new_computer(browser, live_server, login_state, 375, 812)
+    page = new_computer(new_page, 375, 812)
     page.goto(f"/editor/articles/{long_post}/edit")
     page.locator(".jodit-wysiwyg p").first.click()
     # A Word picture cannot be copied: Jodit shows a message about it.
