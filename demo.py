@@ -19,8 +19,6 @@ import origins
 import pubstats
 import storage
 import thumbnails
-from demo_images import logo as draw_logo
-from demo_images import scene
 from models import (
     SETTING_DEFAULTS,
     Article,
@@ -413,6 +411,8 @@ def _fill_settings(user_id: int | None) -> None:
             set_setting(key, value)
             origins.record(SOURCE, "setting", key, target_key=key)
     if current.get("logo_id") == SETTING_DEFAULTS["logo_id"]:
+        from demo_images import logo as draw_logo  # Pillow: not in every server
+
         logo = storage.save_image(io.BytesIO(draw_logo()), "校徽.png", user_id=user_id)
         thumbnails.make(logo, thumbnails.ICON_VARIANTS)
         set_setting("logo_id", str(logo.id))
@@ -424,6 +424,8 @@ def _picture(title: str, seed: int, user_id: int | None):
     """The post's demo picture, stored like a teacher's upload; None if it has none."""
     if title not in PHOTOS:
         return None
+    from demo_images import scene  # Pillow: not in every server
+
     kind, words = PHOTOS[title]
     return storage.save_image(
         io.BytesIO(scene(kind, words, seed)), f"{words}.jpg", user_id=user_id

@@ -30,8 +30,6 @@ from types import SimpleNamespace
 from urllib.parse import urljoin
 from xml.etree import ElementTree
 
-import tinycss2
-
 # What Jodit 4 and mammoth produce, minus anything that can run code, load
 # content from elsewhere, submit data or take over the page. h1 is left out on
 # purpose: the article title is the page's only h1, so body h1s become h2.
@@ -251,6 +249,8 @@ def _keywords(*allowed, many=False):
 
 
 def _color(tokens):
+    import tinycss2  # loaded by clean_css already; see there
+
     if len(tokens) == 1 and _is_color_token(tokens[0]):
         return tinycss2.serialize(tokens).strip()
     return None
@@ -326,6 +326,8 @@ def _border(tokens):
         elif _px(token) is not None:
             width = min(3, max(1, round(_px(token)))) if _px(token) else 0
         elif _is_color_token(token) and color is None:
+            import tinycss2  # loaded by clean_css already; see there
+
             color = tinycss2.serialize([token]).strip()
         else:
             return None
@@ -400,6 +402,10 @@ ALLOWED_CSS_PROPERTIES = frozenset(CSS_RULES)
 
 def clean_css(style: str) -> str:
     """Return the declarations of style that the policy keeps, normalised."""
+    # Imported here, not at the top: reader-only server processes never clean
+    # styles and stay 2-3 MB smaller without it.
+    import tinycss2
+
     kept = {}  # property -> value; the last one wins, as in a browser
     for declaration in tinycss2.parse_declaration_list(
         style, skip_comments=True, skip_whitespace=True
