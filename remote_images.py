@@ -341,7 +341,7 @@ def _get(parts, address: str, limit: int, deadline: float):
             return response.status, None, b""
         declared = response.getheader("Content-Length")
         if declared and declared.isdigit() and int(declared) > limit:
-            raise FetchError(MSG_TOO_LARGE, limit=_size(limit))
+            raise FetchError(MSG_TOO_LARGE, limit=display_size(limit))
         chunks = []
         size = 0
         while True:
@@ -355,7 +355,7 @@ def _get(parts, address: str, limit: int, deadline: float):
                 break
             size += len(chunk)
             if size > limit:
-                raise FetchError(MSG_TOO_LARGE, limit=_size(limit))
+                raise FetchError(MSG_TOO_LARGE, limit=display_size(limit))
             chunks.append(chunk)
         return 200, None, b"".join(chunks)
     except TimeoutError as error:
@@ -366,7 +366,3 @@ def _get(parts, address: str, limit: int, deadline: float):
         if response is not None:
             response.close()
         connection.close()
-
-
-def _size(limit: int) -> str:
-    return display_size(limit)

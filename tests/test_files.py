@@ -477,8 +477,11 @@ def test_attachment_keeps_its_chinese_name_for_download(
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["name"] == filename
-    assert body["size"]
+    assert body["size"] == display_size(len(data))
     assert body["url"] == f"/attachments/{body['id']}"
+    # The article page shows the size exactly as the upload answer did.
+    page = author_client.get(f"/articles/{article_id}").get_data(as_text=True)
+    assert f"({body['size']})" in page
 
     with app.app_context():
         upload = db.session.get(Upload, body["id"])

@@ -320,14 +320,15 @@ def test_article_lists_its_attachments_with_sizes(app, client, article_id):
                 stored_name="a1b2c3.pdf",
                 original_name="运动会秩序册.pdf",
                 content_type="application/pdf",
-                size=2 * 1024 * 1024,
+                size=3 * 1024**3,
                 article_id=article_id,
             )
         )
         db.session.commit()
     html = text(client.get(f"/articles/{article_id}?lang=en"))
     assert "Attachments" in html
-    assert "运动会秩序册.pdf" in html and "2.0 MB" in html
+    # The same formatter as the upload answer: GB, not "3072.0 MB".
+    assert "运动会秩序册.pdf" in html and "(3 GB)" in html
 
 
 def test_attachment_links_to_its_download(app, client, article_id):
@@ -345,7 +346,7 @@ def test_attachment_links_to_its_download(app, client, article_id):
         upload_id = upload.id
     html = text(client.get(f"/articles/{article_id}"))
     assert f'<a href="/attachments/{upload_id}" download>报名表.docx</a>' in html
-    assert "1.5 KB" in html
+    assert "(1.5 KB)" in html
 
 
 def image_upload(app, stored_name="c0ffee.jpg"):

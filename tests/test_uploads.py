@@ -434,16 +434,25 @@ def test_random_name_refuses_odd_extensions(bad):
     ("size", "text"),
     [
         (0, "0 B"),
-        (1023, "1023 B"),
+        (1023, "1,023 B"),
         (1024, "1 KB"),
         (1536, "1.5 KB"),
         (int(1.2 * 1024 * 1024), "1.2 MB"),
         (8 * 1024 * 1024, "8 MB"),
+        (1024**2 - 10, "1 MB"),  # rounds up to the next unit, not "1,024 KB"
         (3 * 1024**3, "3 GB"),
     ],
 )
 def test_display_size(size, text):
     assert display_size(size) == text
+
+
+def test_display_size_follows_the_readers_number_format():
+    app = Flask(__name__)
+    Babel(app, locale_selector=lambda: "de")
+    with app.test_request_context("/"):
+        assert display_size(1536) == "1,5 KB"
+        assert display_size(1023) == "1.023 B"
 
 
 # --- bounded image work ------------------------------------------------------

@@ -28,6 +28,7 @@ import thumbnails
 from models import Article, Status, Upload, db, utcnow
 from pagecache import PAGE_HEADER, VERSION_KEY, VIEWS_MARK
 from qrsvg import qr_svg
+from uploads import display_size
 from views.paging import page_number
 
 bp = Blueprint("public", __name__)
@@ -179,14 +180,6 @@ def share_image(picture: Upload | None) -> ShareImage | None:
     return None
 
 
-def format_size(size: int) -> str:
-    for unit in ("B", "KB", "MB"):
-        if size < 1024 or unit == "MB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return ""
-
-
 def lang_url(code: str) -> str:
     """The current page in another language (the choice is kept in a cookie)."""
     args = request.args.to_dict()
@@ -205,7 +198,7 @@ def navigation_context():
         "thumb_size": lambda variant: thumbnails.VARIANTS[variant][:2],
         "site_logo": lambda: sitedata.current().logo,
         "lang_url": lang_url,
-        "format_size": format_size,
+        "display_size": display_size,
     }
 
 
