@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 from flask import Flask, current_app, request
-from flask_babel import Babel, format_datetime, get_locale, to_user_timezone
+from flask_babel import Babel, get_locale, to_user_timezone
 from werkzeug.http import dump_cookie
 
 LANGUAGES = {"zh_Hans_CN": "中文", "en": "English"}
@@ -70,7 +70,6 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.filters["date"] = date_filter
     app.jinja_env.filters["datetime"] = datetime_filter
-    app.jinja_env.filters["format_datetime"] = format_datetime
 
     @app.context_processor
     def language_context():

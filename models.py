@@ -180,10 +180,6 @@ class Section(db.Model):
     )
 
     @property
-    def is_channel(self) -> bool:
-        return self.parent_id is None
-
-    @property
     def channel(self) -> Section:
         return self.parent or self
 

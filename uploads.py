@@ -28,16 +28,11 @@ from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from babel.numbers import format_decimal
 from flask import current_app, has_app_context, has_request_context
+from flask_babel import get_locale, gettext
+from flask_babel import lazy_gettext as _l
 
 if TYPE_CHECKING:
     from PIL import Image
-
-try:
-    from flask_babel import get_locale, gettext
-    from flask_babel import lazy_gettext as _l
-except ImportError:  # pragma: no cover - flask-babel is a runtime dependency
-    gettext = None
-    _l = None
 
 
 def N_(msgid: str) -> str:
@@ -48,7 +43,7 @@ def N_(msgid: str) -> str:
 
 def translate(msgid: str, **params) -> str:
     """gettext(msgid) % params inside an app context, plain English outside."""
-    if gettext is not None and has_app_context():
+    if has_app_context():
         return gettext(msgid, **params)
     return msgid % params if params else msgid
 
@@ -65,8 +60,6 @@ class UploadError(ValueError):
     @property
     def message(self):
         """The message as a lazy string, for templates and flash()."""
-        if _l is None:
-            return str(self)
         return _l(self.msgid, **self.params)
 
     def __str__(self) -> str:
