@@ -13,11 +13,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
+import audit
 import storage
 from models import (
     Article,
     ArticleDraft,
-    AuditEvent,
     Revision,
     Status,
     User,
@@ -26,7 +26,7 @@ from models import (
     get_settings,
     utcnow,
 )
-from permissions import can_edit
+from permissions import Refused, can_edit
 from sanitize import clean_html
 
 # Fields the editor form writes; status, pinning and time are set by actions.
@@ -39,10 +39,6 @@ class Action:
     PUBLISH = "publish"  # -> published (approve when it was pending)
     UNPUBLISH = "unpublish"  # published -> draft
     ALL = (SAVE, SUBMIT, PUBLISH, UNPUBLISH)
-
-
-class Refused(Exception):
-    """The user may not do this; the message is shown to them."""
 
 
 class Conflict(Exception):
@@ -311,8 +307,7 @@ def _claim_images(article: Article, user: User) -> None:
 
 
 def _audit(user: User, action: str, article: Article) -> None:
-    target = f"article {article.id}: {article.title}"[:200]
-    db.session.add(AuditEvent(user_id=user.id, action=action, target=target))
+    audit.record(action, f"article {article.id}: {article.title}", user=user)
 
 
 def apply_action(article: Article, action: str, user: User) -> str | None:

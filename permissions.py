@@ -24,6 +24,16 @@ def role_required(*roles: str):
     return decorator
 
 
+class Refused(Exception):
+    """The user may not do this. str() is the reason: an Action name from
+    articles.py (views/editor.py words it) or a message ready to show; status
+    is the HTTP answer a JSON caller gets."""
+
+    def __init__(self, reason: str, status: int = 403):
+        super().__init__(reason)
+        self.status = status
+
+
 reviewer_required = role_required(Role.EDITOR, Role.ADMIN)
 admin_required = role_required(Role.ADMIN)
 

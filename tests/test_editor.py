@@ -265,6 +265,7 @@ def test_unpublish_returns_post_to_draft(app, editor_client, make_article, secti
         event = db.session.scalars(db.select(AuditEvent)).one()
     assert event.action == "article.unpublish"
     assert event.user_id == user_id(app, "editor")
+    assert event.target.startswith(f"article {article_id}: ")
 
 
 def test_author_without_publish_right_cannot_change_published_post(

@@ -367,6 +367,16 @@ def test_file_over_the_limit_is_a_413_naming_the_limit(app, author_client, own_a
     assert list(Path(app.config["UPLOAD_FOLDER"]).iterdir()) == []
 
 
+def test_413_is_worded_alike_for_uploads_and_other_forms(app, author_client):
+    app.config["MAX_CONTENT_LENGTH"] = 200 * 1024
+    big = b"\0" * (200 * 1024 + 10)
+    upload = post_file(author_client, "/editor/uploads/image?lang=en", big, "a.png")
+    form = post_file(author_client, "/editor/articles/new?lang=en", big, "a.png")
+    assert upload.status_code == form.status_code == 413
+    expected = "The file is too large. The limit is 200 KB."
+    assert upload.get_json()["error"] == form.get_json()["error"] == expected
+
+
 def test_anonymous_upload_is_401_json(client, app):
     response = upload_image(client, image_bytes("PNG"), "x.png")
     assert response.status_code == 401

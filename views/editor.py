@@ -45,7 +45,7 @@ from models import (
 )
 from permissions import can_edit, reviewer_required
 from sanitize import FONT_SIZES_PX, INDENT_STEP_PX, LINE_HEIGHTS, clean_html
-from views.errors import wants_json
+from views.errors import csrf_json_error, wants_json
 from views.paging import page_number
 
 bp = Blueprint("editor", __name__, url_prefix="/editor")
@@ -611,7 +611,7 @@ def csrf_error(error):
         "Log in again in another window, then save again."
     )
     if wants_json():
-        return jsonify(error=message, csrf=True, login_url=url_for("auth.login")), 400
+        return csrf_json_error(message)
     if request.endpoint in ("editor.new_article", "editor.edit_article"):
         article = None
         article_id = (request.view_args or {}).get("article_id")

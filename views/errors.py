@@ -1,6 +1,14 @@
 """Friendly error pages in the site's layout."""
 
-from flask import Flask, Response, render_template, request
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from werkzeug.exceptions import SecurityError
 
@@ -13,10 +21,28 @@ def wants_json() -> bool:
     return request.is_json or request.accept_mimetypes.best == "application/json"
 
 
+def json_error(message: str, status: int, **extra):
+    """The one shape of a JSON error: the editor's fetch() calls show
+    "error" as is."""
+    return jsonify(error=message, **extra), status
+
+
+def csrf_json_error(message: str):
+    """A stale CSRF token (often an expired session): static/js/editor.js
+    reads csrf and login_url to offer a new login without losing the text.
+    Callers word the message for what the user was doing."""
+    return json_error(message, 400, csrf=True, login_url=url_for("auth.login"))
+
+
+def too_large_message() -> str:
+    limit = display_size(current_app.config["MAX_CONTENT_LENGTH"])
+    return _("The file is too large. The limit is %(size)s.", size=limit)
+
+
 def init_app(app: Flask) -> None:
     def page(code: int, title: str, message: str):
         if wants_json():
-            return {"error": message}, code
+            return json_error(message, code)
         return render_template(
             "errors/error.html", code=code, title=title, message=message
         ), code
@@ -54,12 +80,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(error):
-        limit = display_size(app.config["MAX_CONTENT_LENGTH"])
-        return page(
-            413,
-            _("File too large"),
-            _("The file is too large. The limit is %(size)s.", size=limit),
-        )
+        return page(413, _("File too large"), too_large_message())
 
     @app.errorhandler(500)
     def server_error(error):

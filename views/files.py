@@ -28,13 +28,14 @@ import storage
 import thumbnails
 from docx_import import docx_to_html
 from models import Article, Upload, db, parse_id
-from permissions import can_edit
+from permissions import Refused, can_edit
 from uploads import (
     UploadError,
     check_attachment,
     clean_original_name,
     display_size,
 )
+from views.errors import csrf_json_error, json_error, too_large_message
 
 bp = Blueprint("files", __name__)
 
@@ -49,41 +50,28 @@ UPLOAD_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; san
 SERVED_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
 
-class Refused(Exception):
-    """Stop an upload with a JSON error; raised by the lookup helpers below."""
-
-    def __init__(self, message: str, status: int):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
 @bp.errorhandler(Refused)
 def refused(error: Refused):
-    return jsonify(error=error.message), error.status
+    # Raised here with a message ready to show (never an Action name).
+    return json_error(str(error), error.status)
 
 
 @bp.errorhandler(RequestEntityTooLarge)
 def too_large(error):
     # The editor sends files with fetch() and shows this message as is, so
     # it answers JSON whatever the Accept header says.
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    message = _(
-        "The file is too large. The limit is %(limit)s.", limit=display_size(limit)
-    )
-    return jsonify(error=message), 413
+    return json_error(too_large_message(), 413)
 
 
 @bp.errorhandler(CSRFError)
 def csrf_error(error):
     # Only routes of this blueprint get here, with JSON whatever the Accept
-    # header; the keys match views.editor.csrf_error, which static/js/editor.js
-    # reads to offer a new login without losing the text.
+    # header; worded for an upload (views.editor.csrf_error says "save").
     message = _(
         "Your session has expired or the page is too old. Log in again in "
         "another window, then upload the file again."
     )
-    return jsonify(error=message, csrf=True, login_url=url_for("auth.login")), 400
+    return csrf_json_error(message)
 
 
 # --- uploads from the editor -------------------------------------------------
