@@ -88,6 +88,15 @@ AUDIT_LABELS = {
 # --- Users -------------------------------------------------------------------
 
 
+def _done(action: str, target: str, message: str, back: str):
+    """The end of every admin change: audit it, commit both together, say
+    what was done and go back to the list."""
+    audit.record(action, target)
+    db.session.commit()
+    flash(message, "success")
+    return redirect(back)
+
+
 def _user_or_404(user_id: int) -> User:
     return db.get_or_404(User, user_id)
 
@@ -135,10 +144,12 @@ def create_user():
             user.set_password(form.password.data)
             rotate_session_token(user)
             db.session.add(user)
-            audit.record("user_created", f"{user.username} ({user.role})")
-            db.session.commit()
-            flash(_("Created the account %(name)s.", name=user.username), "success")
-            return redirect(url_for("admin.users"))
+            return _done(
+                "user_created",
+                f"{user.username} ({user.role})",
+                _("Created the account %(name)s.", name=user.username),
+                url_for("admin.users"),
+            )
     return _render_users(form)
 
 
@@ -349,10 +360,12 @@ def create_department():
         position = 0 if last is None else last + 1
     department = Department(name=form.name.data, position=position)
     db.session.add(department)
-    audit.record("department_created", department.name)
-    db.session.commit()
-    flash(_("Created the department %(name)s.", name=department.name), "success")
-    return redirect(url_for("admin.departments"))
+    return _done(
+        "department_created",
+        department.name,
+        _("Created the department %(name)s.", name=department.name),
+        url_for("admin.departments"),
+    )
 
 
 @bp.post("/departments/<int:department_id>")
@@ -375,10 +388,12 @@ def update_department(department_id):
     department.name = form.name.data
     if form.position.data is not None:
         department.position = form.position.data
-    audit.record("department_updated", f"{old} → {department.name}")
-    db.session.commit()
-    flash(_("Saved the department %(name)s.", name=department.name), "success")
-    return redirect(url_for("admin.departments"))
+    return _done(
+        "department_updated",
+        f"{old} → {department.name}",
+        _("Saved the department %(name)s.", name=department.name),
+        url_for("admin.departments"),
+    )
 
 
 @bp.post("/departments/<int:department_id>/delete")
@@ -403,10 +418,12 @@ def delete_department(department_id):
         return redirect(url_for("admin.departments"))
     name = department.name
     db.session.delete(department)
-    audit.record("department_deleted", name)
-    db.session.commit()
-    flash(_("Deleted the department %(name)s.", name=name), "success")
-    return redirect(url_for("admin.departments"))
+    return _done(
+        "department_deleted",
+        name,
+        _("Deleted the department %(name)s.", name=name),
+        url_for("admin.departments"),
+    )
 
 
 # --- Sections ----------------------------------------------------------------
@@ -530,10 +547,12 @@ def create_section():
             position=_next_position(parent_id) if position is None else position,
         )
         db.session.add(section)
-        audit.record("section_created", f"{section.name} ({section.slug})")
-        db.session.commit()
-        flash(_("Created the section %(name)s.", name=section.name), "success")
-        return redirect(url_for("admin.sections"))
+        return _done(
+            "section_created",
+            f"{section.name} ({section.slug})",
+            _("Created the section %(name)s.", name=section.name),
+            url_for("admin.sections"),
+        )
     return _render_sections(form)
 
 
@@ -586,10 +605,12 @@ def update_section(section_id):
     section.parent_id = parent_id
     section.name = form.name.data
     section.slug = form.slug.data
-    audit.record("section_updated", f"{section.name} ({section.slug})")
-    db.session.commit()
-    flash(_("Saved the section %(name)s.", name=section.name), "success")
-    return redirect(url_for("admin.sections"))
+    return _done(
+        "section_updated",
+        f"{section.name} ({section.slug})",
+        _("Saved the section %(name)s.", name=section.name),
+        url_for("admin.sections"),
+    )
 
 
 @bp.post("/sections/<int:section_id>/move")
@@ -655,11 +676,13 @@ def delete_section(section_id):
         )
         audit.record("posts_moved", f"{count}: {section.name} → {target.name}")
     name = section.name
-    audit.record("section_deleted", f"{name} ({section.slug})")
     db.session.delete(section)
-    db.session.commit()
-    flash(_("Deleted the section %(name)s.", name=name), "success")
-    return redirect(url_for("admin.sections"))
+    return _done(
+        "section_deleted",
+        f"{name} ({section.slug})",
+        _("Deleted the section %(name)s.", name=name),
+        url_for("admin.sections"),
+    )
 
 
 # --- Site settings -----------------------------------------------------------
@@ -780,10 +803,12 @@ def create_backup():
         current_app.logger.error("backup from the admin page failed: %s", error)
         flash(_("The backup failed: %(reason)s", reason=str(error)), "error")
         return redirect(url_for("admin.backups"))
-    audit.record("backup_created", result.path.name)
-    db.session.commit()
-    flash(_("Made the backup %(name)s.", name=result.path.name), "success")
-    return redirect(url_for("admin.backups"))
+    return _done(
+        "backup_created",
+        result.path.name,
+        _("Made the backup %(name)s.", name=result.path.name),
+        url_for("admin.backups"),
+    )
 
 
 @bp.get("/backups/<name>")
