@@ -1,5 +1,6 @@
 """Revisions of published posts, and the trash."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,20 @@ def revisions_of(app, article_id):
             .where(Revision.article_id == article_id)
             .order_by(Revision.id)
         ).all()
+
+
+def post_forms(html: str) -> dict[str, str]:
+    """Each POST form of a page: its action -> its markup."""
+    forms = re.findall(
+        r'<form method="post" action="([^"]+)"[^>]*>(.*?)</form>', html, re.S
+    )
+    return dict(forms)
+
+
+def needs_ticking(form: str) -> bool:
+    return bool(
+        re.search(r'<input type="checkbox" name="confirm" value="yes" required>', form)
+    )
 
 
 def audit_actions(app):
@@ -263,3 +278,29 @@ def test_empty_trash_keeps_an_image_another_post_still_shows(
     response.close()
     assert response.status_code == 200
     assert get_article(app, other_id) is not None
+
+
+def test_trash_and_revisions_offer_each_action_as_a_protected_form(
+    app, editor_client, published
+):
+    article_id, section_id = published
+    save(editor_client, article_id, section_id, 1, body_html="<p>第二版</p>")
+    revision = revisions_of(app, article_id)[0]
+    page = editor_client.get(f"/editor/articles/{article_id}/revisions")
+    forms = post_forms(page.get_data(as_text=True))
+    restore = forms[f"/editor/articles/{article_id}/revisions/{revision.id}/restore"]
+    assert 'name="csrf_token"' in restore and not needs_ticking(restore)
+    assert len(re.findall(r'<th scope="col">', page.get_data(as_text=True))) == 4
+
+    editor_client.post(f"/editor/articles/{article_id}/delete")
+    html = editor_client.get("/editor/trash").get_data(as_text=True)
+    forms = post_forms(html)
+    actions = {
+        f"/editor/articles/{article_id}/restore": False,
+        f"/editor/articles/{article_id}/purge": True,
+        "/editor/trash/empty": True,
+    }
+    for action, ticked in actions.items():
+        assert 'name="csrf_token"' in forms[action]
+        assert needs_ticking(forms[action]) is ticked, action
+    assert len(re.findall(r'<th scope="col">', html)) == 5
