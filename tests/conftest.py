@@ -97,6 +97,39 @@ def runner(app):
     return app.test_cli_runner()
 
 
+# --- helpers shared by the test modules (import them from tests.conftest) ------
+
+
+def user_id(app, username):
+    with app.app_context():
+        return db.session.scalar(sa.select(User.id).where(User.username == username))
+
+
+def get_article(app, article_id):
+    """The article as stored now, detached so it can be read after the context."""
+    with app.app_context():
+        article = db.session.get(Article, article_id)
+        if article is not None:
+            db.session.expunge(article)
+        return article
+
+
+def form_data(section, **overrides):
+    """The editor's article form as the browser posts it."""
+    data = {
+        "title": "开学典礼",
+        "section_id": str(section),
+        "author_name": "教务处",
+        "source": "",
+        "summary": "",
+        "body_html": "<p>同学们好</p>",
+        "published_at": "",
+        "action": "save",
+    }
+    data.update(overrides)
+    return data
+
+
 def _login(client, username):
     response = client.post("/login", data={"username": username, "password": PASSWORD})
     assert response.status_code == 302, response.get_data(as_text=True)

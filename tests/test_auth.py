@@ -15,7 +15,9 @@ from tests.conftest import PASSWORD
 from views.auth import is_safe_next
 
 
-def login(client, username="author", password=PASSWORD, **extra):
+def post_login(client, username="author", password=PASSWORD, **extra):
+    """The login form posted with any credentials (the `login` fixture logs in
+    a seeded user and asserts it worked)."""
     data = {"username": username, "password": password, **extra}
     return client.post("/login?lang=en", data=data)
 
@@ -56,7 +58,7 @@ def test_login_page_shows_school_name_and_form(client):
 
 
 def test_login_with_right_password_reaches_dashboard(client, app):
-    response = login(client)
+    response = post_login(client)
     assert response.status_code == 302
     assert response.headers["Location"] == "/editor/"
     assert client.get("/editor/").status_code == 200
@@ -64,14 +66,14 @@ def test_login_with_right_password_reaches_dashboard(client, app):
 
 
 def test_wrong_password_is_refused_with_friendly_message(client):
-    response = login(client, password="wrong password")
+    response = post_login(client, password="wrong password")
     assert response.status_code == 200
     assert "Wrong username or password." in response.get_data(as_text=True)
     assert client.get("/editor/").status_code == 302
 
 
 def test_unknown_username_gets_same_message_as_wrong_password(client):
-    response = login(client, username="nobody", password="whatever1")
+    response = post_login(client, username="nobody", password="whatever1")
     assert "Wrong username or password." in response.get_data(as_text=True)
 
 
@@ -87,7 +89,7 @@ def test_deactivated_user_cannot_log_in(client, app):
             sa.update(User).where(User.username == "author").values(active=False)
         )
         db.session.commit()
-    response = login(client)
+    response = post_login(client)
     assert response.status_code == 200
     assert "deactivated" in response.get_data(as_text=True)
     assert client.get("/editor/").status_code == 302
@@ -110,7 +112,7 @@ def test_logout_is_post_only_and_ends_session(author_client):
 
 
 def test_remember_me_sets_a_two_week_cookie(client):
-    response = login(client, remember="y")
+    response = post_login(client, remember="y")
     cookie = next(
         c for c in response.headers.getlist("Set-Cookie") if "remember_token" in c
     )
@@ -121,18 +123,18 @@ def test_remember_me_sets_a_two_week_cookie(client):
 
 
 def test_without_remember_me_no_remember_cookie(client):
-    login(client)
+    post_login(client)
     assert client.get_cookie("remember_token") is None
 
 
 def test_remember_cookie_logs_back_in_after_session_is_gone(client):
-    login(client, remember="y")
+    post_login(client, remember="y")
     client.delete_cookie("session")
     assert client.get("/editor/").status_code == 200
 
 
 def test_without_remember_losing_session_means_logged_out(client):
-    login(client)
+    post_login(client)
     client.delete_cookie("session")
     assert client.get("/editor/").status_code == 302
 
@@ -142,7 +144,7 @@ def test_without_remember_losing_session_means_logged_out(client):
 
 def test_session_cookie_is_permanent_with_idle_lifetime(client, app):
     assert app.permanent_session_lifetime == timedelta(minutes=120)
-    response = login(client)
+    response = post_login(client)
     session_cookie = next(
         c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")
     )
@@ -150,7 +152,7 @@ def test_session_cookie_is_permanent_with_idle_lifetime(client, app):
 
 
 def test_session_ends_after_idle_timeout(client, clock):
-    login(client)
+    post_login(client)
     clock.advance(121)
     response = client.get("/editor/")
     assert response.status_code == 302
@@ -158,26 +160,26 @@ def test_session_ends_after_idle_timeout(client, clock):
 
 
 def test_session_within_idle_timeout_stays(client, clock):
-    login(client)
+    post_login(client)
     clock.advance(119)
     assert client.get("/editor/").status_code == 200
 
 
 def test_activity_keeps_session_alive_past_the_idle_limit(client, clock):
-    login(client)
+    post_login(client)
     for _ in range(3):  # 300 minutes in all, never 120 idle
         clock.advance(100)
         assert client.get("/editor/").status_code == 200
 
 
 def test_remember_me_outlives_idle_timeout(client, clock):
-    login(client, remember="y")
+    post_login(client, remember="y")
     clock.advance(121)
     assert client.get("/editor/").status_code == 200
 
 
 def test_expired_session_on_fetch_gets_401_json(client, clock):
-    login(client)
+    post_login(client)
     clock.advance(121)
     response = client.get("/editor/", headers={"Accept": "application/json"})
     assert response.status_code == 401
@@ -329,8 +331,8 @@ def test_change_password_refuses_bad_input(
 
 def test_change_password_keeps_this_session_and_ends_others(app, client):
     other = app.test_client()
-    login(other, remember="y")
-    login(client)
+    post_login(other, remember="y")
+    post_login(client)
     response = change(client)
     assert response.status_code == 302
     assert get_user(app, "author").check_password("a new secret 9")
@@ -341,18 +343,18 @@ def test_change_password_keeps_this_session_and_ends_others(app, client):
 
 
 def test_change_password_keeps_remember_me_working(client):
-    login(client, remember="y")
+    post_login(client, remember="y")
     change(client)
     client.delete_cookie("session")
     assert client.get("/editor/").status_code == 200
 
 
 def test_new_password_works_for_next_login(app, client):
-    login(client)
+    post_login(client)
     change(client)
     client.post("/logout")
-    assert login(client, password=PASSWORD).status_code == 200
-    assert login(client, password="a new secret 9").status_code == 302
+    assert post_login(client, password=PASSWORD).status_code == 200
+    assert post_login(client, password="a new secret 9").status_code == 302
 
 
 def test_tampered_session_token_is_logged_out(app, author_client):

@@ -5,18 +5,12 @@ import re
 import pytest
 
 from models import Article, Status, User, db
+from tests.conftest import get_article
 
 
 def count_articles(app):
     with app.app_context():
         return db.session.scalar(db.select(db.func.count(Article.id)))
-
-
-def get_article(app, article_id):
-    with app.app_context():
-        article = db.session.get(Article, article_id)
-        db.session.expunge(article)
-        return article
 
 
 @pytest.fixture

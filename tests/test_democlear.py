@@ -16,13 +16,13 @@ from models import (
     Section,
     Status,
     Upload,
-    User,
     db,
     get_settings,
     set_setting,
     utcnow,
 )
 from sitetree import DEFAULT_SLUGS
+from tests.conftest import user_id
 
 STAFF_IN_DEMO_SECTION = "校园动态：教职工篮球赛"  # filed under the demo's 校园动态
 STAFF_IN_DEFAULT_SECTION = "开学第一课"
@@ -43,10 +43,6 @@ def image(name, user_id, article_id=None, color=(200, 30, 30)):
     )
 
 
-def user_id(username):
-    return db.session.scalar(sa.select(User.id).where(User.username == username))
-
-
 def article(title):
     return db.session.scalar(sa.select(Article).where(Article.title == title))
 
@@ -61,7 +57,7 @@ def demo_site(app, runner):
     result = runner.invoke(args=["demo"])
     assert "52 new articles" in result.output, result.output
     with app.app_context():
-        admin, editor = user_id("admin"), user_id("editor")
+        admin, editor = user_id(app, "admin"), user_id(app, "editor")
         # The demo's own pictures: its logo, its posts' pictures, and one
         # more photo in a demo post.
         logo = db.session.get(Upload, int(get_settings()["logo_id"]))
@@ -248,7 +244,7 @@ def test_a_teachers_post_named_like_a_demo_post_survives_later_clears(
                 title=DEMO_POST_WITH_PHOTO,
                 body_html="<p>今年的真实成绩。</p>",
                 section_id=section_id("headlines"),
-                created_by_id=user_id("admin"),
+                created_by_id=user_id(app, "admin"),
                 status=Status.PUBLISHED,
                 published_at=utcnow(),
             )

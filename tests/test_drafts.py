@@ -6,12 +6,7 @@ import re
 import pytest
 
 from models import Article, ArticleDraft, Status, User, db, set_setting, utcnow
-from tests.conftest import PASSWORD
-
-
-def user_id(app, username):
-    with app.app_context():
-        return db.session.scalar(db.select(User.id).where(User.username == username))
+from tests.conftest import PASSWORD, form_data, get_article, user_id
 
 
 def add_working_copy(app, article_id, username, body_html):
@@ -43,11 +38,9 @@ def working_copies(app, article_id):
         }
 
 
-def get_article(app, article_id):
-    with app.app_context():
-        article = db.session.get(Article, article_id)
-        db.session.expunge(article)
-        return article
+def form_at_version_1(section, **overrides):
+    """The form of an edit page loaded at version 1 (the published fixture's)."""
+    return form_data(section, **{"version": "1", **overrides})
 
 
 def autosave(client, article_id, version=1, lang="", **data):
@@ -73,22 +66,6 @@ def form_value(html, name):
         rf'<textarea[^>]*name="{name}"[^>]*>\s*(.*?)</textarea>', html, re.S
     )
     return match.group(1) if match else None
-
-
-def form_data(article_id_section, **overrides):
-    data = {
-        "title": "测试文章",
-        "section_id": str(article_id_section),
-        "author_name": "教务处",
-        "source": "",
-        "summary": "",
-        "body_html": "<p>正式保存的正文</p>",
-        "published_at": "",
-        "action": "save",
-        "version": "1",
-    }
-    data.update(overrides)
-    return data
 
 
 @pytest.fixture
@@ -163,7 +140,9 @@ def test_autosave_of_published_post_answers_saved_at_and_the_loaded_version(
     app, editor_client, other_client, published
 ):
     article_id, section_id = published
-    other_client.post(f"/editor/articles/{article_id}/edit", data=form_data(section_id))
+    other_client.post(
+        f"/editor/articles/{article_id}/edit", data=form_at_version_1(section_id)
+    )
     assert get_article(app, article_id).version == 2
     # The page was loaded at version 1: the answer must not hand out version 2,
     # or the next real save would silently overwrite the admin's edit.
@@ -343,7 +322,7 @@ def test_banner_says_when_someone_else_saved_in_between(
     autosave(editor_client, article_id, body_html="<p>我的修改</p>")
     response = other_client.post(
         f"/editor/articles/{article_id}/edit",
-        data=form_data(section_id, body_html="<p>管理员改了</p>"),
+        data=form_at_version_1(section_id, body_html="<p>管理员改了</p>"),
     )
     assert response.status_code == 302
     html = edit_page(editor_client, article_id)
@@ -371,7 +350,7 @@ def test_a_real_save_deletes_only_the_savers_working_copy(
     autosave(other_client, article_id, body_html="<p>管理员的</p>")
     response = editor_client.post(
         f"/editor/articles/{article_id}/edit",
-        data=form_data(section_id, body_html="<p>编辑的</p>", action=action),
+        data=form_at_version_1(section_id, body_html="<p>编辑的</p>", action=action),
     )
     assert response.status_code == 302
     assert set(working_copies(app, article_id)) == {"admin"}
@@ -384,7 +363,7 @@ def test_publishing_a_draft_deletes_the_working_copy(app, editor_client, make_ar
     section_id = get_article(app, article_id).section_id
     response = editor_client.post(
         f"/editor/articles/{article_id}/edit",
-        data=form_data(section_id, action="publish"),
+        data=form_at_version_1(section_id, action="publish"),
     )
     assert response.status_code == 302
     assert working_copies(app, article_id) == {}
@@ -395,10 +374,12 @@ def test_a_conflicting_save_keeps_the_working_copy(
 ):
     article_id, section_id = published
     autosave(editor_client, article_id, body_html="<p>我的修改</p>")
-    other_client.post(f"/editor/articles/{article_id}/edit", data=form_data(section_id))
+    other_client.post(
+        f"/editor/articles/{article_id}/edit", data=form_at_version_1(section_id)
+    )
     response = editor_client.post(
         f"/editor/articles/{article_id}/edit",
-        data=form_data(section_id, body_html="<p>我的修改</p>", version="1"),
+        data=form_at_version_1(section_id, body_html="<p>我的修改</p>", version="1"),
     )
     assert response.status_code == 409
     assert working_copies(app, article_id)["editor"][1] == "<p>我的修改</p>"

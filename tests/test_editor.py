@@ -4,19 +4,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from models import Article, AuditEvent, Status, User, db, set_setting, utcnow
-
-
-def user_id(app, username):
-    with app.app_context():
-        return db.session.scalar(db.select(User.id).where(User.username == username))
-
-
-def get_article(app, article_id):
-    with app.app_context():
-        article = db.session.get(Article, article_id)
-        db.session.expunge(article)
-        return article
+from models import Article, AuditEvent, Status, db, set_setting, utcnow
+from tests.conftest import form_data, get_article, user_id
 
 
 def allow_authors_to_publish(app, allowed=True):
@@ -39,21 +28,6 @@ def own_draft(app, make_article, section):
         section_id=section,
         created_by_id=user_id(app, "author"),
     )
-
-
-def form_data(section, **overrides):
-    data = {
-        "title": "开学典礼",
-        "section_id": str(section),
-        "author_name": "教务处",
-        "source": "",
-        "summary": "",
-        "body_html": "<p>同学们好</p>",
-        "published_at": "",
-        "action": "save",
-    }
-    data.update(overrides)
-    return data
 
 
 # --- Access ---------------------------------------------------------------------

@@ -13,7 +13,8 @@ from PIL import Image
 
 import storage
 from commands import create_user
-from models import Article, Status, Upload, User, db
+from models import Article, Status, Upload, db
+from tests.conftest import user_id
 from uploads import display_size
 
 JSON = {"Accept": "application/json"}
@@ -184,11 +185,6 @@ def fetch(client, url):
 def open_image(path: Path) -> Image.Image:
     # Read the bytes first: Image.open(path) would leave the file open.
     return Image.open(io.BytesIO(path.read_bytes()))
-
-
-def user_id(app, username):
-    with app.app_context():
-        return db.session.scalar(db.select(User.id).where(User.username == username))
 
 
 @pytest.fixture

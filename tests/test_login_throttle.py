@@ -35,7 +35,9 @@ def clock(monkeypatch):
     return clock
 
 
-def login(client, username="author", password=PASSWORD, address=TEACHER, **headers):
+def post_login(
+    client, username="author", password=PASSWORD, address=TEACHER, **headers
+):
     return client.post(
         "/login?lang=en",
         data={"username": username, "password": password},
@@ -46,7 +48,7 @@ def login(client, username="author", password=PASSWORD, address=TEACHER, **heade
 
 def fail(client, username="author", times=1, **kwargs):
     for _ in range(times):
-        response = login(client, username, "wrong password", **kwargs)
+        response = post_login(client, username, "wrong password", **kwargs)
         assert response.status_code == 200, response.text
 
 
@@ -59,8 +61,8 @@ def error_of(response):
 
 
 def test_unknown_name_and_wrong_password_get_the_same_answer(client):
-    known = login(client, "author", "wrong password")
-    unknown = login(client, "nobody", "wrong password")
+    known = post_login(client, "author", "wrong password")
+    unknown = post_login(client, "nobody", "wrong password")
     assert known.status_code == unknown.status_code == 200
     assert error_of(known) == error_of(unknown) == ["Wrong username or password."]
 
@@ -68,7 +70,7 @@ def test_unknown_name_and_wrong_password_get_the_same_answer(client):
 def test_unknown_name_is_throttled_like_a_real_one(client, clock):
     fail(client, "author", times=PER_NAME.free)
     fail(client, "nobody", times=PER_NAME.free)
-    known, unknown = login(client, "author"), login(client, "nobody")
+    known, unknown = post_login(client, "author"), post_login(client, "nobody")
     assert known.status_code == unknown.status_code == 429
     assert error_of(known) == error_of(unknown)
 
@@ -83,7 +85,7 @@ def test_unknown_name_costs_a_real_password_check(client, monkeypatch):
         return real_check(pwhash, password)
 
     monkeypatch.setattr(views.auth, "check_password_hash", spy)
-    login(client, "nobody", "wrong password")
+    post_login(client, "nobody", "wrong password")
     method = generate_password_hash("x").split("$")[0]
     assert [h.split("$")[0] for h in checked] == [method]
 
@@ -93,30 +95,30 @@ def test_unknown_name_costs_a_real_password_check(client, monkeypatch):
 
 def test_first_failures_cost_nothing(client, clock):
     fail(client, times=PER_NAME.free - 1)
-    assert login(client).status_code == 302
+    assert post_login(client).status_code == 302
 
 
 def test_after_the_free_failures_even_the_right_password_waits(client, clock):
     fail(client, times=PER_NAME.free)
-    response = login(client)
+    response = post_login(client)
     assert response.status_code == 429
     assert error_of(response) == [
         "Too many failed attempts. Please wait 1 minute and try again."
     ]
     assert client.get("/editor/").status_code == 302
     clock.advance(1)
-    assert login(client).status_code == 302
+    assert post_login(client).status_code == 302
 
 
 def test_the_wait_grows_after_each_failure_then_blocks(client, clock):
     fail(client, times=PER_NAME.free)
     waits = []
     while True:
-        response = login(client, password="still wrong")
+        response = post_login(client, password="still wrong")
         assert response.status_code == 429
         waits.append(int(re.search(r"Please wait (\d+) minute", response.text)[1]))
         clock.advance(waits[-1] - 1)
-        assert login(client).status_code == 429  # a minute early
+        assert post_login(client).status_code == 429  # a minute early
         clock.advance(1)
         if len(waits) > PER_NAME.block - PER_NAME.free:
             break
@@ -124,26 +126,26 @@ def test_the_wait_grows_after_each_failure_then_blocks(client, clock):
     # 1, 2, 4, 8, 15 minutes; then the block lasts until the oldest of the
     # ten failures is an hour old (30 minutes after the tenth).
     assert waits == [1, 2, 4, 8, 15, 30]
-    assert login(client).status_code == 302
+    assert post_login(client).status_code == 302
 
 
 def test_refused_tries_do_not_stretch_the_wait(client, clock):
     fail(client, times=PER_NAME.free)
     for _ in range(20):
-        assert login(client, password="wrong again").status_code == 429
+        assert post_login(client, password="wrong again").status_code == 429
     clock.advance(1)
-    assert login(client).status_code == 302
+    assert post_login(client).status_code == 302
 
 
 def test_throttle_ignores_name_case(client, clock):
     fail(client, "AUTHOR", times=PER_NAME.free)
-    assert login(client, "author").status_code == 429
+    assert post_login(client, "author").status_code == 429
 
 
 def test_throttle_is_per_name(client, clock):
     fail(client, "author", times=PER_NAME.free)
-    assert login(client, "author").status_code == 429
-    assert login(client, "editor").status_code == 302
+    assert post_login(client, "author").status_code == 429
+    assert post_login(client, "editor").status_code == 302
 
 
 def test_failures_older_than_the_window_no_longer_count(client, clock, app):
@@ -152,17 +154,17 @@ def test_failures_older_than_the_window_no_longer_count(client, clock, app):
         for _ in range(PER_NAME.block):
             db.session.add(LoginAttempt(username="author", ip=TEACHER, created_at=old))
         db.session.commit()
-    assert login(client).status_code == 302
+    assert post_login(client).status_code == 302
     with app.app_context():  # and they are deleted
         assert db.session.scalar(sa.select(sa.func.count(LoginAttempt.id))) == 0
 
 
 def test_success_clears_the_failures_from_that_address(client, clock):
     fail(client, times=PER_NAME.free - 1)
-    assert login(client).status_code == 302
+    assert post_login(client).status_code == 302
     client.post("/logout")
     fail(client, times=PER_NAME.free - 1)
-    assert login(client).status_code == 302
+    assert post_login(client).status_code == 302
 
 
 def test_message_in_chinese_by_default_with_the_wait(app, client, clock):
@@ -183,34 +185,34 @@ def test_storm_from_one_address_does_not_lock_out_the_real_admin(app, clock):
     attacker, admin = app.test_client(), app.test_client()
     refused = 0
     for _ in range(100):
-        response = login(attacker, "admin", "guess", address=ATTACKER)
+        response = post_login(attacker, "admin", "guess", address=ATTACKER)
         refused += response.status_code == 429
         clock.advance(0.2)
     assert refused > 80
     # The attacker is blocked even when the guess is right...
-    assert login(attacker, "admin", PASSWORD, address=ATTACKER).status_code == 429
+    assert post_login(attacker, "admin", PASSWORD, address=ATTACKER).status_code == 429
     # ...while the administrator logs in from the school at once.
-    assert login(admin, "admin", PASSWORD, address=TEACHER).status_code == 302
+    assert post_login(admin, "admin", PASSWORD, address=TEACHER).status_code == 302
     assert admin.get("/admin/users").status_code == 200
 
 
 def test_real_users_login_elsewhere_does_not_reset_the_attackers_budget(app, clock):
     attacker, teacher = app.test_client(), app.test_client()
     fail(attacker, "author", times=PER_NAME.free, address=ATTACKER)
-    assert login(teacher, address=TEACHER).status_code == 302
-    assert login(attacker, "author", "guess", address=ATTACKER).status_code == 429
+    assert post_login(teacher, address=TEACHER).status_code == 302
+    assert post_login(attacker, "author", "guess", address=ATTACKER).status_code == 429
 
 
 def test_spraying_many_names_from_one_address_is_slowed_down(app, clock):
     attacker = app.test_client()
     for n in range(PER_ADDRESS.free):
         fail(attacker, f"name{n}", address=ATTACKER)
-    response = login(attacker, "editor", PASSWORD, address=ATTACKER)
+    response = post_login(attacker, "editor", PASSWORD, address=ATTACKER)
     assert response.status_code == 429
     assert error_of(response) == [
         "Too many failed logins from your network. Please wait 1 minute and try again."
     ]
-    assert login(app.test_client(), "editor", address=TEACHER).status_code == 302
+    assert post_login(app.test_client(), "editor", address=TEACHER).status_code == 302
 
 
 def all_at_once(app, count, request):
@@ -259,7 +261,7 @@ def test_parallel_burst_checks_no_more_passwords_than_the_budget(app, monkeypatc
     statuses = all_at_once(
         app,
         count,
-        lambda client, n: login(client, "admin", f"guess {n}", address=ATTACKER),
+        lambda client, n: post_login(client, "admin", f"guess {n}", address=ATTACKER),
     )
     assert statuses == [200] * PER_NAME.free + [429] * (count - PER_NAME.free)
     assert len(checked) == PER_NAME.free
@@ -269,7 +271,7 @@ def test_a_room_logging_in_at_once_all_get_in(app):
     # Twelve logins of one account from one address at the same moment: the
     # ones still checking their password hold the others back only until
     # they have succeeded, and successes do not count.
-    statuses = all_at_once(app, 12, lambda client, n: login(client, "editor"))
+    statuses = all_at_once(app, 12, lambda client, n: post_login(client, "editor"))
     assert statuses == [302] * 12
 
 
@@ -290,7 +292,7 @@ def test_an_attempt_that_died_mid_check_is_not_waited_for(
         raise AssertionError("waited for an attempt that will never finish")
 
     monkeypatch.setattr(throttle.time, "sleep", no_waiting)
-    assert login(client).status_code == 429  # they still count as failures
+    assert post_login(client).status_code == 429  # they still count as failures
 
 
 def test_failed_attempts_are_no_longer_in_flight(app, client, clock):
@@ -306,7 +308,7 @@ def test_failed_attempts_are_no_longer_in_flight(app, client, clock):
 
 
 def behind_nginx(client, username, password, teacher_address):
-    return login(
+    return post_login(
         client,
         username,
         password,

@@ -5,15 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from models import Article, AuditEvent, Revision, Status, Upload, User, db, utcnow
-
-
-def get_article(app, article_id):
-    with app.app_context():
-        article = db.session.get(Article, article_id)
-        if article is not None:
-            db.session.expunge(article)
-        return article
+from models import AuditEvent, Revision, Status, Upload, User, db, utcnow
+from tests.conftest import get_article
 
 
 def revisions_of(app, article_id):

@@ -15,14 +15,9 @@ import charts
 import pubstats
 import viewcount
 from models import Article, CacheState, DailyViews, Department, Status, User, db
-from tests.conftest import _login, count_statements
+from tests.conftest import _login, count_statements, user_id
 
 BROWSER_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148"
-
-
-def user_id(app, username):
-    with app.app_context():
-        return db.session.scalar(sa.select(User.id).where(User.username == username))
 
 
 @pytest.fixture
