@@ -78,10 +78,15 @@ def test_huge_ids_in_forms_are_refused_politely(editor_client, make_article):
     article_id = make_article()
     huge = "99999999999999999999"
     response = editor_client.post(
-        f"/editor/articles/{article_id}/edit",
+        f"/editor/articles/{article_id}/edit?lang=en",
         data={"title": "标题", "section_id": huge, "version": huge, "cover_id": huge},
     )
-    assert response.status_code < 500
+    # The form comes back with the section marked and the text kept.
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "Please correct the marked fields. Your text has been kept." in html
+    assert "Not a valid choice." in html
+    assert 'value="标题"' in html
     response = editor_client.post(
         "/editor/uploads/attachment",
         data={"article_id": huge},

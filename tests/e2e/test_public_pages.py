@@ -3,21 +3,19 @@
 Set SHOTS_DIR=/tmp/shots to also save full-page screenshots for a human to look at.
 """
 
-import os
-
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
 import demo
 from models import Article, Section, db
+from tests.e2e.shots import save_screenshot
 
 pytestmark = pytest.mark.e2e
 
 PHONE = {"width": 375, "height": 812}
 SMALL_PHONE = {"width": 320, "height": 640}
 DESKTOP = {"width": 1280, "height": 900}
-SHOTS = os.environ.get("SHOTS_DIR")
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +60,7 @@ def test_phone_nav_is_folded_and_opens_by_click(page, urls):
     assert not page.locator(".nav-desktop").is_visible()
     toggle.click()
     assert links.is_visible()
+    save_screenshot(page, "home-375-menu", full_page=False)
     # site.js sets it in the <details> "toggle" event, which fires after the click.
     expect(toggle).to_have_attribute("aria-expanded", "true")
     page.locator('.nav-mobile a[href="/sections/news"]').click()
@@ -138,16 +137,14 @@ def test_pages_never_scroll_sideways_on_phones(page, urls, viewport):
         assert horizontal_overflow(page) <= 1, name
 
 
-@pytest.mark.skipif(not SHOTS, reason="set SHOTS_DIR to save screenshots")
-def test_save_screenshots(page, urls):
-    os.makedirs(SHOTS, exist_ok=True)
-    for viewport in (PHONE, DESKTOP):
-        for name, path in urls.items():
-            open_page(page, path, viewport)
-            page.screenshot(
-                path=os.path.join(SHOTS, f"{name}-{viewport['width']}.png"),
-                full_page=True,
-            )
-    open_page(page, urls["home"], PHONE)
-    page.locator(".nav-mobile > summary").click()
-    page.screenshot(path=os.path.join(SHOTS, "home-375-menu.png"))
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["375px", "1280px"])
+def test_every_kind_of_page_answers_with_its_heading(page, urls, viewport):
+    expected = {"home": 200, "section": 200, "article": 200, "missing": 404}
+    for name, path in urls.items():
+        page.set_viewport_size(viewport)
+        response = page.goto(path)
+        assert response.status == expected[name], name
+        assert page.locator("h1").count() == 1, name
+        assert page.locator("main").is_visible(), name
+        # With SHOTS_DIR set, also kept for a person to look at.
+        save_screenshot(page, f"{name}-{viewport['width']}")
