@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from models import AuditEvent, Revision, Status, Upload, User, db, utcnow
-from tests.conftest import get_article
+from tests.conftest import form_data, get_article
 
 
 def revisions_of(app, article_id):
@@ -38,15 +38,9 @@ def audit_actions(app):
 
 
 def save(client, article_id, section_id, version, **fields):
-    data = {
-        "title": "测试文章",
-        "section_id": str(section_id),
-        "author_name": "教务处",
-        "body_html": "<p>正文内容</p>",
-        "version": str(version),
-        "action": "save",
-    }
-    data.update(fields)
+    # The title of the posts make_article creates: only the body changes.
+    fields = {"title": "测试文章", "version": str(version), **fields}
+    data = form_data(section_id, **fields)
     return client.post(f"/editor/articles/{article_id}/edit", data=data)
 
 
