@@ -12,7 +12,7 @@ from PIL import Image
 import cachestate
 import models
 from models import Article, Section, Status, db, utcnow
-from tests.conftest import PASSWORD, count_statements
+from tests.conftest import PASSWORD, count_statements, form_data
 
 BROWSER_UA = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
@@ -229,19 +229,8 @@ def db_views(app, article_id):
 
 
 def form(section_id, **fields):
-    data = {
-        "title": "开学通知",
-        "section_id": str(section_id),
-        "author_name": "教务处",
-        "source": "",
-        "summary": "",
-        "body_html": "<p>正文</p>",
-        "published_at": "",
-        "action": "save",
-        "version": "1",
-    }
-    data.update(fields)
-    return data
+    # The post the fixture makes, loaded at version 1.
+    return form_data(section_id, **{"title": "开学通知", "version": "1", **fields})
 
 
 def section_id_of(app, article_id):

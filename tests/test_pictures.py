@@ -12,7 +12,7 @@ from PIL import Image
 
 import storage
 from models import Article, Status, Upload, db, set_setting
-from tests.conftest import count_statements
+from tests.conftest import count_statements, form_data
 
 JSON = {"Accept": "application/json"}
 BROWSER_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148"
@@ -71,23 +71,8 @@ def section(make_section):
     return make_section(name="校园动态", slug="campus")
 
 
-def form(section, **overrides):
-    data = {
-        "title": "运动会",
-        "section_id": str(section),
-        "author_name": "体育组",
-        "source": "",
-        "summary": "",
-        "body_html": "<p>正文</p>",
-        "published_at": "",
-        "action": "save",
-    }
-    data.update(overrides)
-    return data
-
-
 def create(client, section, **overrides) -> int:
-    response = client.post("/editor/articles/new", data=form(section, **overrides))
+    response = client.post("/editor/articles/new", data=form_data(section, **overrides))
     assert response.status_code == 302, response.text
     return int(re.search(r"/articles/(\d+)/edit", response.headers["Location"])[1])
 
@@ -95,7 +80,7 @@ def create(client, section, **overrides) -> int:
 def edit(client, app, article_id, section, **overrides):
     with app.app_context():
         version = db.session.get(Article, article_id).version
-    data = form(section, version=str(version), **overrides)
+    data = form_data(section, version=str(version), **overrides)
     response = client.post(f"/editor/articles/{article_id}/edit", data=data)
     assert response.status_code == 302, response.text
 
