@@ -11,7 +11,6 @@ from flask import (
     Blueprint,
     current_app,
     flash,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -33,7 +32,7 @@ import audit
 import throttle
 from forms import BylineForm, ChangePasswordForm, LoginForm
 from models import User, db, parse_id, utcnow
-from views.errors import wants_json
+from views.errors import json_error, wants_json
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -78,7 +77,7 @@ def unauthorized():
     login_url = url_for("auth.login", next=request.full_path.rstrip("?"))
     if wants_json():
         message = _("Your session has expired. Please log in again.")
-        return jsonify(error=message, login_url=login_url), 401
+        return json_error(message, 401, login_url=login_url)
     flash(_("Please log in to continue."), "warning")
     return redirect(login_url)
 

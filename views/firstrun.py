@@ -3,7 +3,6 @@
 from flask import (
     Blueprint,
     flash,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -23,7 +22,7 @@ from uploads import display_size
 from views.admin import LogoError, save_settings
 from views.auth import relogin, rotate_session_token
 from views.editor import csrf_error
-from views.errors import wants_json
+from views.errors import json_error, wants_json
 
 bp = Blueprint("firstrun", __name__, url_prefix="/admin")
 
@@ -54,7 +53,7 @@ def _setup_comes_first():
     setup_url = url_for("firstrun.setup")
     if wants_json():
         message = _("Please finish the first-run setup first.")
-        return jsonify(error=message, location=setup_url), 403
+        return json_error(message, 403, location=setup_url)
     return redirect(setup_url)
 
 
