@@ -6,6 +6,7 @@ import pytest
 
 import compliance
 from models import Article, AuditEvent, Status, WordRule, db
+from tests.conftest import form_data as shared_form_data
 
 ID_NUMBER = "440304200802295614"
 BLOCKED = "一股作气"
@@ -29,17 +30,7 @@ def rules(app):
 
 
 def form_data(section, body, action, **overrides):
-    data = {
-        "title": "运动会",
-        "section_id": str(section),
-        "author_name": "体育组",
-        "source": "",
-        "summary": "",
-        "body_html": body,
-        "published_at": "",
-        "action": action,
-    }
-    return data | overrides
+    return shared_form_data(section, body_html=body, action=action, **overrides)
 
 
 def only_article(app):

@@ -25,6 +25,7 @@ from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 import articles
+import audit
 import compliance
 import pubstats
 import remote_images
@@ -34,7 +35,6 @@ from forms import ArticleForm
 from jodit_i18n import jodit_strings
 from models import (
     Article,
-    AuditEvent,
     Revision,
     Section,
     Status,
@@ -336,12 +336,9 @@ def _compliance_refuses(article: Article, action: str) -> bool:
     verdict = compliance.judge(findings, publishing=publishing, reason=reason)
     if verdict.ok:
         if publishing and compliance.needing_confirmation(findings):
-            db.session.add(
-                AuditEvent(
-                    user_id=current_user.id,
-                    action="article.compliance_confirmed",
-                    target=compliance.confirmation_target(article.id, reason, findings),
-                )
+            audit.record(
+                "article.compliance_confirmed",
+                compliance.confirmation_target(article.id, reason, findings),
             )
         return False
     if verdict.blocked:
