@@ -88,7 +88,7 @@ AUDIT_LABELS = {
 # --- Users -------------------------------------------------------------------
 
 
-def _done(action: str, target: str, message: str, back: str):
+def finish_change(action: str, target: str, message: str, back: str):
     """The end of every admin change: audit it, commit both together, say
     what was done and go back to the list."""
     audit.record(action, target)
@@ -144,7 +144,7 @@ def create_user():
             user.set_password(form.password.data)
             rotate_session_token(user)
             db.session.add(user)
-            return _done(
+            return finish_change(
                 "user_created",
                 f"{user.username} ({user.role})",
                 _("Created the account %(name)s.", name=user.username),
@@ -360,7 +360,7 @@ def create_department():
         position = 0 if last is None else last + 1
     department = Department(name=form.name.data, position=position)
     db.session.add(department)
-    return _done(
+    return finish_change(
         "department_created",
         department.name,
         _("Created the department %(name)s.", name=department.name),
@@ -388,7 +388,7 @@ def update_department(department_id):
     department.name = form.name.data
     if form.position.data is not None:
         department.position = form.position.data
-    return _done(
+    return finish_change(
         "department_updated",
         f"{old} → {department.name}",
         _("Saved the department %(name)s.", name=department.name),
@@ -418,7 +418,7 @@ def delete_department(department_id):
         return redirect(url_for("admin.departments"))
     name = department.name
     db.session.delete(department)
-    return _done(
+    return finish_change(
         "department_deleted",
         name,
         _("Deleted the department %(name)s.", name=name),
@@ -547,7 +547,7 @@ def create_section():
             position=_next_position(parent_id) if position is None else position,
         )
         db.session.add(section)
-        return _done(
+        return finish_change(
             "section_created",
             f"{section.name} ({section.slug})",
             _("Created the section %(name)s.", name=section.name),
@@ -605,7 +605,7 @@ def update_section(section_id):
     section.parent_id = parent_id
     section.name = form.name.data
     section.slug = form.slug.data
-    return _done(
+    return finish_change(
         "section_updated",
         f"{section.name} ({section.slug})",
         _("Saved the section %(name)s.", name=section.name),
@@ -677,7 +677,7 @@ def delete_section(section_id):
         audit.record("posts_moved", f"{count}: {section.name} → {target.name}")
     name = section.name
     db.session.delete(section)
-    return _done(
+    return finish_change(
         "section_deleted",
         f"{name} ({section.slug})",
         _("Deleted the section %(name)s.", name=name),
@@ -803,7 +803,7 @@ def create_backup():
         current_app.logger.error("backup from the admin page failed: %s", error)
         flash(_("The backup failed: %(reason)s", reason=str(error)), "error")
         return redirect(url_for("admin.backups"))
-    return _done(
+    return finish_change(
         "backup_created",
         result.path.name,
         _("Made the backup %(name)s.", name=result.path.name),

@@ -5,14 +5,14 @@ compliance.matcher_from_db() notices every change on the next check.
 """
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_babel import gettext as _
 
-import audit
 import compliance
 from forms import WordRuleForm
 from models import WordRule, db
 from permissions import admin_required
+from views.admin import finish_change
 from views.paging import page_number
 
 bp = Blueprint("wordlist", __name__, url_prefix="/admin/words")
@@ -91,10 +91,12 @@ def create_word():
     rule = WordRule()
     _fill(rule, form)
     db.session.add(rule)
-    audit.record("word_rule_created", rule.term)
-    db.session.commit()
-    flash(_("Added «%(term)s» to the word list.", term=rule.term), "success")
-    return redirect(url_for("wordlist.words"))
+    return finish_change(
+        "word_rule_created",
+        rule.term,
+        _("Added «%(term)s» to the word list.", term=rule.term),
+        url_for("wordlist.words"),
+    )
 
 
 @bp.get("/<int:rule_id>")
@@ -112,10 +114,12 @@ def update_word(rule_id: int):
     if not _valid(form, rule):
         return render_template("admin/word.html", rule=rule, form=form), 422
     _fill(rule, form)
-    audit.record("word_rule_updated", rule.term)
-    db.session.commit()
-    flash(_("Saved «%(term)s».", term=rule.term), "success")
-    return redirect(url_for("wordlist.words"))
+    return finish_change(
+        "word_rule_updated",
+        rule.term,
+        _("Saved «%(term)s».", term=rule.term),
+        url_for("wordlist.words"),
+    )
 
 
 @bp.post("/<int:rule_id>/delete")
@@ -123,7 +127,9 @@ def update_word(rule_id: int):
 def delete_word(rule_id: int):
     rule = _rule_or_404(rule_id)
     db.session.delete(rule)
-    audit.record("word_rule_deleted", rule.term)
-    db.session.commit()
-    flash(_("Deleted «%(term)s» from the word list.", term=rule.term), "success")
-    return redirect(url_for("wordlist.words"))
+    return finish_change(
+        "word_rule_deleted",
+        rule.term,
+        _("Deleted «%(term)s» from the word list.", term=rule.term),
+        url_for("wordlist.words"),
+    )
