@@ -629,6 +629,19 @@ def test_audit_log_lists_recent_actions_newest_first(admin_client):
     assert "wang (author)" in html
 
 
+def test_audit_log_pages_from_newer_to_older(app, admin_client):
+    with app.app_context():
+        db.session.add_all(
+            AuditEvent(action="user_created", target=f"u{n}") for n in range(120)
+        )
+        db.session.commit()
+    first = admin_client.get("/admin/audit?lang=en").text
+    assert 'rel="next" href="/admin/audit?page=2">Older</a>' in first
+    assert 'rel="prev"' not in first
+    second = admin_client.get("/admin/audit?page=2&lang=en").text
+    assert 'rel="prev" href="/admin/audit?page=1">Newer</a>' in second
+
+
 def test_audit_log_page_out_of_range_is_404(admin_client):
     assert admin_client.get("/admin/audit?page=9").status_code == 404
 

@@ -151,3 +151,18 @@ def test_migration_loads_the_starter_list_into_an_existing_school(tmp_path):
             "按装"
         ]
         db.engine.dispose()
+
+
+def test_a_long_list_pages_and_keeps_the_search(app, admin_client):
+    with app.app_context():
+        db.session.add_all(
+            WordRule(term=f"错词{n:03d}", replacement=f"正词{n:03d}", severity="hint")
+            for n in range(130)
+        )
+        db.session.commit()
+    first = admin_client.get("/admin/words?q=错词").get_data(as_text=True)
+    assert re.search(r'rel="next" href="/admin/words\?page=2&amp;q=', first)
+    assert 'rel="prev"' not in first
+    second = admin_client.get("/admin/words?page=2&q=错词").get_data(as_text=True)
+    assert re.search(r'rel="prev" href="/admin/words\?page=1&amp;q=', second)
+    assert "错词129" in table_of(admin_client.get("/admin/words?page=2&q=错词"))
