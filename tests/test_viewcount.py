@@ -419,3 +419,19 @@ def test_a_counted_view_is_not_an_edit(app, client, make_article):
         article = db.session.get(Article, article_id)
         assert article.views == 1
         assert article.updated_at == before
+
+
+def test_the_local_day_is_worked_out_again_in_each_new_minute(app, monkeypatch):
+    """Counter.today() caches the date per minute: a view just after the
+    site's midnight must land on the new day, not the cached old one."""
+    from hotpath import HotPath
+
+    counter = viewcount.Counter(app, HotPath(app.config["SQLALCHEMY_DATABASE_URI"]))
+    days = iter(["2026-08-31", "2026-09-01"])
+    monkeypatch.setattr(viewcount, "local_day", lambda zone: next(days))
+    monkeypatch.setattr(viewcount, "now_minute", lambda: 100)
+    assert counter.today() == "2026-08-31"
+    assert counter.today() == "2026-08-31"  # same minute: not worked out again
+    monkeypatch.setattr(viewcount, "now_minute", lambda: 101)
+    assert counter.today() == "2026-09-01"
+    counter.hot.dispose()
