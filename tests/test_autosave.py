@@ -1,11 +1,13 @@
 """No lost work: autosave, session expiry and stale CSRF tokens."""
 
+import html
 import re
 
 import pytest
 
+from forms import ArticleForm
 from models import Article, Status, User, db
-from tests.conftest import get_article
+from tests.conftest import form_data, get_article
 
 
 def count_articles(app):
@@ -281,3 +283,33 @@ def _login_with_csrf(client, username, password):
     )
     assert response.status_code == 302
     return client
+
+
+def form_limit(app, key):
+    """The longest text ArticleForm itself accepts for the field."""
+    with app.test_request_context():
+        return ArticleForm(meta={"csrf": False})[key].flags.maxlength
+
+
+@pytest.mark.parametrize("key", ["title", "author_name", "source", "summary"])
+def test_autosave_refuses_what_the_form_refuses_with_its_message(
+    app, author_client, section, key
+):
+    too_long = "长" * (form_limit(app, key) + 1)
+    page = author_client.post(
+        "/editor/articles/new", data=form_data(section, **{key: too_long})
+    ).get_data(as_text=True)
+    form_error = html.unescape(re.search(rf'id="{key}-error">([^<]+)<', page).group(1))
+
+    response = autosave(author_client, **{"title": "草稿", key: too_long})
+    assert response.status_code == 422
+    assert response.get_json()["error"].endswith(form_error)
+    assert count_articles(app) == 0
+
+
+@pytest.mark.parametrize("key", ["title", "author_name", "source", "summary"])
+def test_autosave_keeps_text_at_the_forms_limit_whole(app, author_client, section, key):
+    longest = "长" * form_limit(app, key)
+    response = autosave(author_client, **{"title": "草稿", key: longest})
+    assert response.status_code == 201
+    assert getattr(get_article(app, response.get_json()["id"]), key) == longest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC
 
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError, generate_csrf
 from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
 import articles
@@ -45,7 +47,7 @@ from models import (
 )
 from permissions import can_edit, reviewer_required
 from sanitize import FONT_SIZES_PX, INDENT_STEP_PX, LINE_HEIGHTS, clean_html
-from views.errors import csrf_json_error, wants_json
+from views.errors import csrf_json_error, json_error, wants_json
 from views.paging import page_number
 
 bp = Blueprint("editor", __name__, url_prefix="/editor")
@@ -390,11 +392,11 @@ def check():
     """The findings for the editor's current form content (JSON, CSRF checked)."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        return jsonify(error=_("The request could not be understood.")), 400
+        return json_error(_("The request could not be understood."), 400)
 
-    def text(key, limit):
+    def text(key):
         value = data.get(key)
-        return value[:limit] if isinstance(value, str) else ""
+        return value if isinstance(value, str) else ""
 
     article_id = parse_id(data.get("article_id"))
     names = []
@@ -403,9 +405,9 @@ def check():
         if article is not None and can_edit(current_user, article):
             names = [upload.original_name for upload in article.attachments]
     findings = compliance.check_post(
-        text("title", 200),
-        text("summary", 500),
-        text("body_html", current_app.config["MAX_CONTENT_LENGTH"]),
+        text("title"),
+        text("summary"),
+        text("body_html"),
         names,
         own_hosts=[request.host],
     )
@@ -477,18 +479,34 @@ def dashboard():
 # --- New and edit -------------------------------------------------------------
 
 
-@bp.route("/articles/new", methods=["GET", "POST"])
-def new_article():
-    if not current_user.is_authenticated:
+def login_keeping_text(view):
+    """login_required for the editor page: a POST whose session has ended
+    re-shows the submitted text with a login link instead of dropping it."""
+
+    @functools.wraps(view)
+    def wrapped(**kwargs):
+        if current_user.is_authenticated:
+            return view(**kwargs)
         if request.method == "GET":
             return current_app.login_manager.unauthorized()
         return _session_lost_response(build_form(), None)
+
+    return wrapped
+
+
+def _submitted_action() -> str:
+    """The pressed button's action; anything unknown is a plain save."""
+    action = request.form.get("action", Action.SAVE)
+    return action if action in Action.ALL else Action.SAVE
+
+
+@bp.route("/articles/new", methods=["GET", "POST"])
+@login_keeping_text
+def new_article():
     form = build_form()
     if request.method == "GET" or not form.validate_on_submit():
         return render_editor(form, None, status=200 if request.method == "GET" else 422)
-    action = request.form.get("action", Action.SAVE)
-    if action not in Action.ALL:
-        action = Action.SAVE
+    action = _submitted_action()
     submitted_body = form.body_html.data
     fetched = _localise_remote_images(form, None)
     article = articles.create_article(changes_from_form(form), current_user)
@@ -509,20 +527,15 @@ def new_article():
 
 
 @bp.route("/articles/<int:article_id>/edit", methods=["GET", "POST"])
+@login_keeping_text
 def edit_article(article_id: int):
-    if not current_user.is_authenticated:
-        if request.method == "GET":
-            return current_app.login_manager.unauthorized()
-        return _session_lost_response(build_form(), None)
     article = get_article_or_404(article_id)
     form = build_form(article)
     if request.method == "GET":
         return _edit_page(form, article)
     if not form.validate_on_submit():
         return render_editor(form, article, status=422)
-    action = request.form.get("action", Action.SAVE)
-    if action not in Action.ALL:
-        action = Action.SAVE
+    action = _submitted_action()
     submitted_body = form.body_html.data
     fetched = (
         _localise_remote_images(form, article.id)
@@ -629,25 +642,30 @@ def csrf_error(error):
 # --- Autosave (JSON, called by static/js/editor.js) -----------------------------
 
 
+class InvalidDraft(Exception):
+    """Autosaved text the article form would refuse; str() is the message."""
+
+
+# Text fields an autosave may send; they keep the form's filters and limits.
+AUTOSAVE_TEXT = ("title", "author_name", "source", "summary")
+
+
 def _autosave_fields(data: dict, article: Article | None = None) -> dict:
-    """Pick and trim the text fields; lengths are capped like the form's."""
-
-    def text(key, limit):
-        value = data.get(key)
-        return value.strip()[:limit] if isinstance(value, str) else None
-
+    """The fields an autosave may change, checked by ArticleForm's own
+    validators so its limits are the form's. A draft may leave any of them
+    empty; what is typed must be valid, or InvalidDraft says why."""
+    sent = {key: data[key] for key in AUTOSAVE_TEXT if isinstance(data.get(key), str)}
+    form = ArticleForm(formdata=MultiDict(sent), meta={"csrf": False})
     fields = {}
-    for key, limit in (("title", 200), ("author_name", 100), ("source", 100)):
-        value = text(key, limit)
-        if value is not None:
-            fields[key] = value
-    summary = text("summary", 500)
-    if summary is not None:
-        fields["summary"] = summary or None
+    for key in sent:
+        field = form[key]
+        if field.data and not field.validate(form):
+            raise InvalidDraft(
+                _("%(field)s: %(error)s", field=field.label.text, error=field.errors[0])
+            )
+        fields[key] = field.data
     if isinstance(data.get("body_html"), str):
         fields["body_html"] = data["body_html"]
-    if "source" in fields:
-        fields["source"] = fields["source"] or None
     section_id = parse_id(data.get("section_id"))
     if section_id and db.session.get(Section, section_id):
         fields["section_id"] = section_id
@@ -675,14 +693,17 @@ def autosave_new():
     """Create the one draft a new post autosaves into; later saves use its id."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        return jsonify(error=_("The request could not be understood.")), 400
-    fields = _autosave_fields(data, None)
+        return json_error(_("The request could not be understood."), 400)
+    try:
+        fields = _autosave_fields(data, None)
+    except InvalidDraft as error:
+        return json_error(str(error), 422)
     if "section_id" not in fields:
         first = db.session.scalar(
             sa.select(Section.id).order_by(Section.parent_id.is_not(None), Section.id)
         )
         if first is None:
-            return jsonify(error=_("Ask an administrator to create a section.")), 422
+            return json_error(_("Ask an administrator to create a section."), 422)
         fields["section_id"] = first
     article = articles.create_article(
         Changes(
@@ -706,7 +727,7 @@ def autosave(article_id: int):
     article = get_article_or_404(article_id)
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        return jsonify(error=_("The request could not be understood.")), 400
+        return json_error(_("The request could not be understood."), 400)
     try:
         draft = articles.autosave_article(
             article,
@@ -715,16 +736,19 @@ def autosave(article_id: int):
             _expected_version(data.get("version")),
         )
     except Conflict:
-        return jsonify(
-            error=_(
+        return json_error(
+            _(
                 "Someone else saved this post meanwhile. Your text was not saved "
                 "on the server: copy it, then open the current version."
             ),
+            409,
             conflict=True,
             edit_url=url_for("editor.edit_article", article_id=article_id),
-        ), 409
+        )
+    except InvalidDraft as error:
+        return json_error(str(error), 422)
     except Refused as error:
-        return jsonify(error=_refused_message(error)), 403
+        return json_error(_refused_message(error), 403)
     db.session.commit()
     if draft is not None:
         return _working_copy_json(article, draft)
