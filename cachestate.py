@@ -18,7 +18,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from hotpath import HotPath
-from models import Article, CacheState, Section, Setting, Status, Upload, utcnow
+from models import (
+    Article,
+    CacheState,
+    Section,
+    Setting,
+    Status,
+    Upload,
+    bulk_change_target,
+    utcnow,
+)
 
 _WATCHED = (Article, Section, Setting, Upload)
 _PENDING = "cachestate.changed"
@@ -110,11 +119,7 @@ def _note_flushed_changes(session: Session, flush_context) -> None:
 
 @sa.event.listens_for(Session, "do_orm_execute")
 def _note_bulk_changes(state) -> None:
-    if not (state.is_update or state.is_delete) or state.bind_mapper is None:
-        return
-    if state.execution_options.get("readers_unaffected"):
-        return
-    if state.bind_mapper.class_ in _WATCHED:
+    if bulk_change_target(state) in _WATCHED:
         state.session.info[_PENDING] = True
 
 

@@ -57,6 +57,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def bulk_change_target(state) -> type | None:
+    """The model a bulk ORM UPDATE or DELETE changes (a do_orm_execute state).
+
+    None for anything else, and for statements marked
+    readers_unaffected=True (a draft's autosave, the view counter): the
+    page cache and the search index both leave those alone.
+    """
+    if not (state.is_update or state.is_delete) or state.bind_mapper is None:
+        return None
+    if state.execution_options.get("readers_unaffected"):
+        return None
+    return state.bind_mapper.class_
+
+
 @sa.event.listens_for(Engine, "connect")
 def _configure_sqlite(dbapi_connection, connection_record):
     # A web server has concurrent readers and writers: WAL lets them overlap and

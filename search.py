@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
-from models import Article, Base, Status
+from models import Article, Base, Status, bulk_change_target
 
 MAX_QUERY_CHARS = 100
 MAX_TERMS = 8
@@ -686,11 +686,7 @@ def _note_flushed_articles(session: Session, flush_context) -> None:
 
 @sa.event.listens_for(Session, "do_orm_execute")
 def _note_bulk_changes(state) -> None:
-    if not (state.is_update or state.is_delete) or state.bind_mapper is None:
-        return
-    if state.execution_options.get("readers_unaffected"):
-        return
-    if state.bind_mapper.class_ is not Article:
+    if bulk_change_target(state) is not Article:
         return
     # The rows are found before the statement runs: a DELETE leaves none.
     where = state.statement.whereclause

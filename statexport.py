@@ -36,38 +36,26 @@ class Table:
 def tables(report: Report) -> list[Table]:
     posts, views = _("Posts published"), _("Views")
 
-    def lines(rows, extra=False):
-        out = []
-        for row in rows:
-            line = [row.label]
-            if extra:
-                line.append(row.extra)
-            out.append([*line, row.posts, row.views])
-        return out
+    def totalled(key, title, headers, rows):
+        """Posts and views per row (label, and extra if it has two headers),
+        with the report's total below."""
+        extra = len(headers) > 1
+        lines = [
+            [row.label, *([row.extra] if extra else []), row.posts, row.views]
+            for row in rows
+        ]
+        blanks = [""] * (len(headers) - 1)
+        total = [_("Total"), *blanks, report.posts, report.views]
+        return Table(key, title, [*headers, posts, views], [*lines, total])
 
-    total = _("Total")
     return [
-        Table(
-            "departments",
-            _("Departments"),
-            [_("Department"), posts, views],
-            [*lines(report.departments), [total, report.posts, report.views]],
+        totalled(
+            "departments", _("Departments"), [_("Department")], report.departments
         ),
-        Table(
-            "authors",
-            _("Authors"),
-            [_("Author"), _("Department"), posts, views],
-            [
-                *lines(report.authors, extra=True),
-                [total, "", report.posts, report.views],
-            ],
+        totalled(
+            "authors", _("Authors"), [_("Author"), _("Department")], report.authors
         ),
-        Table(
-            "sections",
-            _("Sections"),
-            [_("Section"), posts, views],
-            [*lines(report.sections), [total, report.posts, report.views]],
-        ),
+        totalled("sections", _("Sections"), [_("Section")], report.sections),
         Table(
             "posts",
             _("Most read"),

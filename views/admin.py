@@ -50,7 +50,7 @@ from models import (
 from permissions import admin_required
 from uploads import UploadError, display_size
 from views.auth import relogin, rotate_session_token
-from views.paging import page_number
+from views.paging import paginate
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -836,10 +836,7 @@ def download_backup(name):
 @bp.get("/audit")
 @admin_required
 def audit_log():
-    page = db.paginate(
-        sa.select(AuditEvent).order_by(AuditEvent.id.desc()),
-        page=page_number(),
-        per_page=AUDIT_PER_PAGE,
-        error_out=True,
+    page = paginate(
+        sa.select(AuditEvent).order_by(AuditEvent.id.desc()), per_page=AUDIT_PER_PAGE
     )
     return render_template("admin/audit.html", page=page, labels=AUDIT_LABELS)

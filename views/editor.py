@@ -48,7 +48,7 @@ from models import (
 from permissions import can_edit, reviewer_required
 from sanitize import FONT_SIZES_PX, INDENT_STEP_PX, LINE_HEIGHTS, clean_html
 from views.errors import csrf_json_error, json_error, wants_json
-from views.paging import page_number
+from views.paging import paginate
 
 bp = Blueprint("editor", __name__, url_prefix="/editor")
 
@@ -450,12 +450,7 @@ def dashboard():
     stmt = stmt.options(
         selectinload(Article.section), selectinload(Article.created_by)
     ).order_by(Article.updated_at.desc(), Article.id.desc())
-    page = db.paginate(
-        stmt,
-        page=page_number(),
-        per_page=current_app.config["ARTICLES_PER_PAGE"],
-        error_out=True,
-    )
+    page = paginate(stmt)
     pending_count = None
     if current_user.can_review:
         pending_count = db.session.scalar(
@@ -875,12 +870,7 @@ def trash():
         .options(selectinload(Article.section), selectinload(Article.created_by))
         .order_by(Article.deleted_at.desc(), Article.id.desc())
     )
-    page = db.paginate(
-        stmt,
-        page=page_number(),
-        per_page=current_app.config["ARTICLES_PER_PAGE"],
-        error_out=True,
-    )
+    page = paginate(stmt)
     return render_template("editor/trash.html", page=page)
 
 

@@ -1,9 +1,9 @@
 """The ?page=N parameter, shared by every paginated list."""
 
-from flask import abort, request
+from flask import abort, current_app, request
 from flask_sqlalchemy.pagination import Pagination
 
-from models import parse_id
+from models import db, parse_id
 
 # Larger page numbers cannot exist and would overflow SQLite's integers.
 MAX_PAGE = 100_000
@@ -15,6 +15,17 @@ def page_number() -> int:
     if number is None or number > MAX_PAGE:
         abort(404)
     return number
+
+
+def paginate(select, per_page: int | None = None, **kwargs) -> Pagination:
+    """The ?page=N page of a select; ARTICLES_PER_PAGE rows unless told."""
+    return db.paginate(
+        select,
+        page=page_number(),
+        per_page=per_page or current_app.config["ARTICLES_PER_PAGE"],
+        error_out=True,
+        **kwargs,
+    )
 
 
 class GivenPage(Pagination):

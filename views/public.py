@@ -29,7 +29,7 @@ from models import Article, Status, Upload, db, utcnow
 from pagecache import PAGE_HEADER, VERSION_KEY, VIEWS_MARK
 from qrsvg import qr_svg
 from uploads import display_size
-from views.paging import page_number
+from views.paging import paginate
 
 bp = Blueprint("public", __name__)
 
@@ -281,13 +281,7 @@ def section(slug):
     if section is None:
         abort(404)
     ids = listing_ids(section)
-    page = db.paginate(
-        ids,
-        page=page_number(),
-        per_page=current_app.config["ARTICLES_PER_PAGE"],
-        error_out=True,
-        count=False,
-    )
+    page = paginate(ids, count=False)
     page.total = listing_total(section, ids)
     page.items = load_articles(page.items)
     return render_template(

@@ -13,7 +13,7 @@ from forms import WordRuleForm
 from models import WordRule, db
 from permissions import admin_required
 from views.admin import finish_change
-from views.paging import page_number
+from views.paging import paginate
 
 bp = Blueprint("wordlist", __name__, url_prefix="/admin/words")
 
@@ -69,7 +69,7 @@ def _render_list(form: WordRuleForm, status: int = 200):
         select = select.where(
             sa.or_(WordRule.term.like(pattern), WordRule.replacement.like(pattern))
         )
-    page = db.paginate(select, page=page_number(), per_page=PER_PAGE, error_out=True)
+    page = paginate(select, per_page=PER_PAGE)
     total = db.session.scalar(sa.select(sa.func.count(WordRule.id)))
     return render_template(
         "admin/words.html", page=page, form=form, query=query, total=total
