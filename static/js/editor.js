@@ -901,35 +901,69 @@
     }
   }
 
+  /* The cover, attachment and Word inputs: when a file is chosen, send it
+   * with "uploading" in status, empty the input, then give an answer that
+   * is usable(data) to done(data) and report anything else in status.
+   * send(file) returns uploadFile()'s promise; accept(), if given, may
+   * decline the file first. */
+  function onFileChosen(input, status, handlers) {
+    input.addEventListener("change", function () {
+      var file = input.files[0];
+      if (!file) {
+        return;
+      }
+      if (handlers.accept && !handlers.accept()) {
+        input.value = "";
+        return;
+      }
+      status.textContent = msg("uploading");
+      status.classList.remove("is-error");
+      handlers.send(file).then(
+        function (result) {
+          input.value = "";
+          if (result.status !== 200 || !handlers.usable(result.data)) {
+            reportUploadError(result, status);
+            return;
+          }
+          status.textContent = "";
+          handlers.done(result.data);
+        },
+        function () {
+          input.value = "";
+          status.textContent = msg("saveFailed");
+          status.classList.add("is-error");
+        }
+      );
+    });
+  }
+
+  // The upload's article, once the post has been saved.
+  function articleExtra() {
+    return state.articleId ? { article_id: state.articleId } : {};
+  }
+
   var coverFile = document.getElementById("cover-input");
   var coverStatus = document.getElementById("cover-status");
   var coverPreview = document.getElementById("cover-preview");
   var coverRemove = document.getElementById("cover-remove");
   if (coverFile) {
-    coverFile.addEventListener("change", function () {
-      var file = coverFile.files[0];
-      if (!file) {
-        return;
-      }
-      coverStatus.textContent = msg("uploading");
-      coverStatus.classList.remove("is-error");
-      var extra = state.articleId ? { article_id: state.articleId } : {};
-      uploadFile(form.dataset.imageUrl, file, extra).then(function (result) {
-        coverFile.value = "";
-        if (result.status !== 200 || !result.data.url) {
-          reportUploadError(result, coverStatus);
-          return;
-        }
-        coverStatus.textContent = "";
-        coverInput.value = String(result.data.id);
+    onFileChosen(coverFile, coverStatus, {
+      send: function (file) {
+        return uploadFile(form.dataset.imageUrl, file, articleExtra());
+      },
+      usable: function (data) {
+        return data.url;
+      },
+      done: function (data) {
+        coverInput.value = String(data.id);
         coverPreview.textContent = "";
         var img = document.createElement("img");
-        img.src = result.data.url;
+        img.src = data.url;
         img.alt = "";
         coverPreview.appendChild(img);
         coverRemove.hidden = false;
         markDirty();
-      });
+      },
     });
     coverRemove.addEventListener("click", function () {
       coverInput.value = "";
@@ -968,33 +1002,19 @@
   }
 
   if (attachmentInput) {
-    attachmentInput.addEventListener("change", function () {
-      var file = attachmentInput.files[0];
-      if (!file) {
-        return;
-      }
-      attachmentStatus.textContent = msg("uploading");
-      attachmentStatus.classList.remove("is-error");
-      ensureArticle()
-        .then(function (id) {
+    onFileChosen(attachmentInput, attachmentStatus, {
+      // An attachment belongs to a post: save it first if it is new.
+      send: function (file) {
+        return ensureArticle().then(function (id) {
           return uploadFile(form.dataset.attachmentUrl, file, { article_id: id });
-        })
-        .then(
-          function (result) {
-            attachmentInput.value = "";
-            if (result.status !== 200 || !result.data.id) {
-              reportUploadError(result, attachmentStatus);
-              return;
-            }
-            attachmentStatus.textContent = "";
-            attachmentList.appendChild(attachmentItem(result.data));
-          },
-          function () {
-            attachmentInput.value = "";
-            attachmentStatus.textContent = msg("saveFailed");
-            attachmentStatus.classList.add("is-error");
-          }
-        );
+        });
+      },
+      usable: function (data) {
+        return data.id;
+      },
+      done: function (data) {
+        attachmentList.appendChild(attachmentItem(data));
+      },
     });
     attachmentList.addEventListener("click", function (event) {
       var button = event.target.closest(".attachment-remove");
@@ -1018,28 +1038,21 @@
   var docxInput = document.getElementById("docx-input");
   var docxStatus = document.getElementById("docx-status");
   if (docxInput) {
-    docxInput.addEventListener("change", function () {
-      var file = docxInput.files[0];
-      if (!file) {
-        return;
-      }
-      if (textOf(bodyValue()).trim() && !window.confirm(msg("replaceBody"))) {
-        docxInput.value = "";
-        return;
-      }
-      docxStatus.textContent = msg("uploading");
-      docxStatus.classList.remove("is-error");
-      var extra = state.articleId ? { article_id: state.articleId } : {};
-      uploadFile(form.dataset.docxUrl, file, extra).then(function (result) {
-        docxInput.value = "";
-        if (result.status !== 200 || typeof result.data.html !== "string") {
-          reportUploadError(result, docxStatus);
-          return;
-        }
-        setBody(result.data.html);
-        docxStatus.textContent = (result.data.messages || []).join(" ");
+    onFileChosen(docxInput, docxStatus, {
+      accept: function () {
+        return !textOf(bodyValue()).trim() || window.confirm(msg("replaceBody"));
+      },
+      send: function (file) {
+        return uploadFile(form.dataset.docxUrl, file, articleExtra());
+      },
+      usable: function (data) {
+        return typeof data.html === "string";
+      },
+      done: function (data) {
+        setBody(data.html);
+        docxStatus.textContent = (data.messages || []).join(" ");
         markDirty();
-      });
+      },
     });
   }
 
