@@ -192,6 +192,21 @@ def render_editor(
     )
 
 
+def _json_body() -> dict:
+    """The JSON object a fetch() call sent; anything else is a 400 in JSON."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        abort(json_error(_("The request could not be understood."), 400))
+    return data
+
+
+def _done(message: str, endpoint: str, **values):
+    """The end of a change outside the form: commit, say so, go on."""
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for(endpoint, **values))
+
+
 def _expected_version(raw) -> int:
     """The version the form was loaded with; unreadable means conflict-safe 0."""
     return parse_id(raw) or 0
@@ -390,9 +405,7 @@ def _refused_by_check(article: Article):
 @login_required
 def check():
     """The findings for the editor's current form content (JSON, CSRF checked)."""
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        return json_error(_("The request could not be understood."), 400)
+    data = _json_body()
 
     def text(key):
         value = data.get(key)
@@ -603,9 +616,11 @@ def published(article_id: int):
 def discard_working_copy(article_id: int):
     article = get_article_or_404(article_id)
     articles.discard_working_copy(article.id, current_user.id)
-    db.session.commit()
-    flash(_("Your unsaved changes were discarded."), "success")
-    return redirect(url_for("editor.edit_article", article_id=article.id))
+    return _done(
+        _("Your unsaved changes were discarded."),
+        "editor.edit_article",
+        article_id=article.id,
+    )
 
 
 @bp.app_errorhandler(CSRFError)
@@ -686,9 +701,7 @@ def _saved_json(article: Article, status: int = 200):
 @login_required
 def autosave_new():
     """Create the one draft a new post autosaves into; later saves use its id."""
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        return json_error(_("The request could not be understood."), 400)
+    data = _json_body()
     try:
         fields = _autosave_fields(data, None)
     except InvalidDraft as error:
@@ -720,9 +733,7 @@ def autosave_new():
 @login_required
 def autosave(article_id: int):
     article = get_article_or_404(article_id)
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        return json_error(_("The request could not be understood."), 400)
+    data = _json_body()
     try:
         draft = articles.autosave_article(
             article,
@@ -840,9 +851,11 @@ def restore_revision(article_id: int, revision_id: int):
     except Conflict:
         flash(_("Someone saved the post meanwhile. Try again."), "error")
         return redirect(url_for("editor.revisions", article_id=article_id))
-    db.session.commit()
-    flash(_("The older version was restored."), "success")
-    return redirect(url_for("editor.edit_article", article_id=article_id))
+    return _done(
+        _("The older version was restored."),
+        "editor.edit_article",
+        article_id=article_id,
+    )
 
 
 # --- Trash --------------------------------------------------------------------
@@ -856,9 +869,7 @@ def delete_article(article_id: int):
         articles.trash(article, current_user)
     except Refused:
         abort(403)
-    db.session.commit()
-    flash(_("Moved to the trash."), "success")
-    return redirect(url_for("editor.dashboard"))
+    return _done(_("Moved to the trash."), "editor.dashboard")
 
 
 @bp.get("/trash")
@@ -879,9 +890,7 @@ def trash():
 def restore_article(article_id: int):
     article = get_article_or_404(article_id, trashed=True)
     articles.restore_from_trash(article, current_user)
-    db.session.commit()
-    flash(_("Restored from the trash."), "success")
-    return redirect(url_for("editor.trash"))
+    return _done(_("Restored from the trash."), "editor.trash")
 
 
 def _confirmed() -> bool:

@@ -21,10 +21,12 @@ def wants_json() -> bool:
     return request.is_json or request.accept_mimetypes.best == "application/json"
 
 
-def json_error(message: str, status: int, **extra):
+def json_error(message: str, status: int, **extra) -> Response:
     """The one shape of a JSON error: the editor's fetch() calls show
-    "error" as is."""
-    return jsonify(error=message, **extra), status
+    "error" as is. A response, so abort() can raise it too."""
+    response = jsonify(error=message, **extra)
+    response.status_code = status
+    return response
 
 
 def csrf_json_error(message: str):
