@@ -684,16 +684,33 @@ def _autosave_fields(data: dict, article: Article | None = None) -> dict:
     return fields
 
 
-def _saved_json(article: Article, status: int = 200):
-    time = format_time(article.updated_at.replace(tzinfo=UTC), "HH:mm")
+def _saved_json(article: Article, status: int = 200, draft=None):
+    """What an autosave answers: when it saved, and where the next one goes.
+
+    With the working copy of a published post (draft), readers see no change
+    yet, and the version echoes the one the page was loaded with: handing out
+    the current one would let a later real save overwrite someone else's edit.
+    """
+    saved_at = article.updated_at if draft is None else draft.saved_at
+    time = format_time(saved_at.replace(tzinfo=UTC), "HH:mm")
+    extra = {}
+    if draft is None:
+        message = _("Saved at %(time)s", time=time)
+    else:
+        message = _(
+            "Saved at %(time)s. Readers see the changes after you press Update.",
+            time=time,
+        )
+        extra["working_copy"] = True
     return jsonify(
         id=article.id,
-        version=article.version,
+        version=article.version if draft is None else draft.base_version,
         status=article.status,
         saved=True,
-        message=_("Saved at %(time)s", time=time),
+        message=message,
         edit_url=url_for("editor.edit_article", article_id=article.id),
         autosave_url=url_for("editor.autosave", article_id=article.id),
+        **extra,
     ), status
 
 
@@ -756,31 +773,7 @@ def autosave(article_id: int):
     except Refused as error:
         return json_error(_refused_message(error), 403)
     db.session.commit()
-    if draft is not None:
-        return _working_copy_json(article, draft)
-    return _saved_json(article)
-
-
-def _working_copy_json(article: Article, draft):
-    """Like _saved_json, for a published post whose readers see no change yet.
-
-    The version echoes the one the page was loaded with: handing out the
-    current one would let a later real save overwrite someone else's edit.
-    """
-    time = format_time(draft.saved_at.replace(tzinfo=UTC), "HH:mm")
-    return jsonify(
-        id=article.id,
-        version=draft.base_version,
-        status=article.status,
-        saved=True,
-        working_copy=True,
-        message=_(
-            "Saved at %(time)s. Readers see the changes after you press Update.",
-            time=time,
-        ),
-        edit_url=url_for("editor.edit_article", article_id=article.id),
-        autosave_url=url_for("editor.autosave", article_id=article.id),
-    )
+    return _saved_json(article, draft=draft)
 
 
 @bp.get("/csrf-token")
