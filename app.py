@@ -32,6 +32,7 @@ from views import (
     stats,
     wordlist,
 )
+from views import review as review_views
 from views import search as search_views
 
 csrf = CSRFProtect()
@@ -123,6 +124,7 @@ def create_app(test_config=None):
     app.register_blueprint(health.bp)
     app.register_blueprint(stats.bp)
     app.register_blueprint(wordlist.bp)
+    app.register_blueprint(review_views.bp)
     errors.init_app(app)
     legacy.init_app(app)
     assets.init_app(app)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
 import audit
+import review
 import storage
 from models import (
     Article,
@@ -23,7 +24,6 @@ from models import (
     User,
     db,
     derived_values,
-    get_settings,
     utcnow,
 )
 from permissions import Refused, can_edit
@@ -31,6 +31,8 @@ from sanitize import clean_html
 
 # Fields the editor form writes; status, pinning and time are set by actions.
 CONTENT_FIELDS = ("title", "body_html", "summary", "author_name", "source")
+# What an edit of a published post waiting for review holds (PendingText).
+PENDING_FIELDS = (*CONTENT_FIELDS, "photographer")
 
 
 class Action:
@@ -58,22 +60,34 @@ class Changes:
     cover_id: int | None = None
     published_at: datetime | None = None
     pinned: bool | None = None
+    photographer: str = ""
 
 
-def may_publish(user: User) -> bool:
-    """Editors and admins; authors only when the site lets them skip review."""
-    if user.can_review:
-        return True
-    return get_settings()["authors_can_publish"] == "1"
+def needs_review(article: Article | None) -> bool:
+    """Whether the post's channel (for a new post, the site) has review levels."""
+    section = article.section if article is not None else None
+    return review.levels_for(section) > 0
+
+
+def may_publish(user: User, article: Article | None = None) -> bool:
+    """Publish or change a public post directly: anyone who may edit it where
+    nothing is reviewed; else only editors and admins as a recorded bypass."""
+    if not needs_review(article):
+        return article is None or can_edit(user, article)
+    return review.may_bypass(user)
 
 
 def may_edit_content(user: User, article: Article) -> bool:
-    """Changing a public post changes what readers see, so it needs publish rights."""
-    if not can_edit(user, article) or article.deleted_at is not None:
+    """Authors edit their own posts, published ones too: under review, the
+    edit waits (PendingText) while readers keep the approved text."""
+    return can_edit(user, article) and article.deleted_at is None
+
+
+def holds_edit(user: User, article: Article, action: str) -> bool:
+    """Whether saving this published post keeps the text for review instead."""
+    if article.status != Status.PUBLISHED or not needs_review(article):
         return False
-    if article.status == Status.PUBLISHED:
-        return may_publish(user)
-    return True
+    return not (action == Action.PUBLISH and review.may_bypass(user))
 
 
 def may_delete(user: User, article: Article) -> bool:
@@ -88,11 +102,16 @@ def allowed_actions(user: User, article: Article | None) -> list[str]:
     if article is not None and not may_edit_content(user, article):
         return []
     actions = [Action.SAVE]
-    if status == Status.DRAFT and not may_publish(user):
+    if not needs_review(article):
+        actions.append(
+            Action.UNPUBLISH if status == Status.PUBLISHED else Action.PUBLISH
+        )
+        return actions
+    if article is None or not review.in_review(article):
         actions.append(Action.SUBMIT)
-    if status != Status.PUBLISHED and may_publish(user):
+    if review.may_bypass(user):
         actions.append(Action.PUBLISH)
-    if status == Status.PUBLISHED and may_publish(user):
+    if status == Status.PUBLISHED and user.can_review:
         actions.append(Action.UNPUBLISH)
     return actions
 
@@ -150,14 +169,26 @@ def create_article(changes: Changes, user: User) -> Article:
 
 
 def save_article(
-    article: Article, changes: Changes, user: User, expected_version: int
+    article: Article,
+    changes: Changes,
+    user: User,
+    expected_version: int,
+    action: str = Action.SAVE,
 ) -> None:
     """Save the form onto an existing post, refusing stale versions.
 
+    An edit of a published post that must be reviewed is kept aside
+    (review.keep_pending) and readers keep the approved text.
     Raises Refused or Conflict; the caller commits on success.
     """
     if not may_edit_content(user, article):
         raise Refused("edit")
+    if holds_edit(user, article, action):
+        if article.version != expected_version:
+            raise Conflict()
+        review.keep_pending(article, _pending_values(changes), user)
+        discard_working_copy(article.id, user.id)
+        return
     values = {
         "title": changes.title,
         "body_html": clean_html(changes.body_html or ""),
@@ -166,6 +197,7 @@ def save_article(
         "source": changes.source,
         "section_id": changes.section_id,
         "cover_id": changes.cover_id,
+        "photographer": changes.photographer,
         "updated_by_id": user.id,
     }
     if changes.published_at is not None or article.status != Status.PUBLISHED:
@@ -182,6 +214,25 @@ def save_article(
     discard_working_copy(article.id, user.id)
     db.session.refresh(article)
     _claim_images(article, user)
+    review.restart_if_changed(article, user)
+
+
+def _pending_values(changes: Changes) -> dict:
+    values = {key: getattr(changes, key) for key in PENDING_FIELDS}
+    return values | {"body_html": clean_html(changes.body_html or "")}
+
+
+def apply_pending(article: Article, pending) -> None:
+    """The reviewed edit goes online; the text it replaces becomes a revision."""
+    user = (
+        db.session.get(User, pending.created_by_id) if pending.created_by_id else None
+    )
+    if user is not None:
+        keep_revision(article, user)
+    for key in PENDING_FIELDS:
+        setattr(article, key, getattr(pending, key))
+    article.version += 1
+    db.session.delete(pending)
 
 
 def autosave_article(
@@ -210,6 +261,7 @@ def autosave_article(
         raise Conflict()
     db.session.refresh(article)
     _claim_images(article, user)
+    review.restart_if_changed(article, user)
     return None
 
 
@@ -310,33 +362,36 @@ def _audit(user: User, action: str, article: Article) -> None:
     audit.record(action, f"article {article.id}: {article.title}", user=user)
 
 
-def apply_action(article: Article, action: str, user: User) -> str | None:
-    """Move the post to the status the action asks for; return the audit name."""
+def apply_action(
+    article: Article, action: str, user: User, reason: str = ""
+) -> str | None:
+    """Move the post on as the action asks; return the audit name.
+
+    reason: why an editor publishes past the review chain (required then).
+    """
     if not can_edit(user, article):
         raise Refused(action)
     if action == Action.SAVE:
         return None
+    if action not in allowed_actions(user, article):
+        raise Refused(action)
     if action == Action.SUBMIT:
-        if article.created_by_id != user.id and not user.can_review:
-            raise Refused(action)
-        if article.status == Status.PUBLISHED:
-            raise Refused(action)
-        article.status = Status.PENDING
+        review.submit(article, user)
         _audit(user, "article.submit", article)
         return "submit"
     if action == Action.PUBLISH:
-        if not may_publish(user):
-            raise Refused(action)
-        name = "approve" if article.status == Status.PENDING else "publish"
+        if needs_review(article):
+            review.bypass(article, user, reason)
+            _audit(user, "article.bypass", article)
+            return "bypass"
         article.status = Status.PUBLISHED
         if article.published_at is None:
             article.published_at = utcnow()
-        _audit(user, f"article.{name}", article)
-        return name
+        _audit(user, "article.publish", article)
+        return "publish"
     if action == Action.UNPUBLISH:
-        if not may_publish(user) or article.status != Status.PUBLISHED:
-            raise Refused(action)
         article.status = Status.DRAFT
+        article.review_level = 0
         _audit(user, "article.unpublish", article)
         return "unpublish"
     raise Refused(action)

@@ -268,6 +268,10 @@ class ArticleForm(FlaskForm):
     source = StringField(
         _l("Source"), filters=[_none_if_blank], validators=[Length(max=100)]
     )
+    # 摄影, for the line under the article.
+    photographer = StringField(
+        _l("Photos by"), filters=[_strip], validators=[Length(max=100)]
+    )
     summary = TextAreaField(
         _l("Summary"),
         filters=[_none_if_blank],

@@ -103,18 +103,59 @@ class Status:
     ALL = (DRAFT, PENDING, PUBLISHED)
 
 
-class Department(db.Model):
-    """A 部门 (教务处, 德育处, 年级组 …): staff belong to one; 发稿统计 counts by it.
+# A department's heads (部门负责人) do the first review level (初审) of its
+# members' posts; a department may have several.
+department_head = sa.Table(
+    "department_head",
+    Base.metadata,
+    sa.Column(
+        "department_id",
+        sa.ForeignKey("department.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "user_id", sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+    ),
+)
 
-    The review chain (先审后发) will give departments their heads through an
-    association table of its own; nothing here needs to change for that.
-    """
+# Members of a review group (宣传办, 校领导 …) named for review levels 2 and 3.
+review_group_member = sa.Table(
+    "review_group_member",
+    Base.metadata,
+    sa.Column(
+        "group_id",
+        sa.ForeignKey("review_group.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "user_id", sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+    ),
+)
+
+
+class Department(db.Model):
+    """A 部门 (教务处, 德育处, 年级组 …): staff belong to one; 发稿统计 counts by it."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(50), unique=True)
     position: Mapped[int] = mapped_column(default=0)
 
     members: Mapped[list[User]] = relationship(back_populates="department")
+    heads: Mapped[list[User]] = relationship(
+        secondary=department_head, order_by="User.display_name"
+    )
+
+
+class ReviewGroup(db.Model):
+    """The reviewers of a further review level (复审, 终审): see review.py."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(50), unique=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+    members: Mapped[list[User]] = relationship(
+        secondary=review_group_member, order_by="User.display_name"
+    )
 
 
 class User(UserMixin, db.Model):
@@ -192,6 +233,9 @@ class Section(db.Model):
     articles: Mapped[list[Article]] = relationship(
         back_populates="section", foreign_keys="Article.section_id"
     )
+    # A channel's own number of review levels (0–3); None: the site's setting.
+    # Sub-sections follow their channel.
+    review_levels: Mapped[int | None]
 
     @property
     def channel(self) -> Section:
@@ -239,6 +283,26 @@ class Article(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     deleted_at: Mapped[datetime | None]  # in the trash
+    # 摄影: who took the photos, for the line under the article.
+    photographer: Mapped[str] = mapped_column(
+        sa.String(100), default="", server_default=""
+    )
+    # The review chain (review.py): the level now waiting (0: not in review),
+    # how many levels this submission needs, and the hash of the text that was
+    # submitted. A published post keeps these at 0 unless an edit of it
+    # (PendingText) is in review.
+    review_level: Mapped[int] = mapped_column(default=0, server_default="0")
+    review_levels: Mapped[int] = mapped_column(default=0, server_default="0")
+    review_hash: Mapped[str] = mapped_column(
+        sa.String(64), default="", server_default=""
+    )
+    # Why a reviewer sent it back, until it is submitted again.
+    returned_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    # Who approved each level of the version online, as JSON {"1": name, …}:
+    # the line under the article reads it without another query.
+    reviewed_by: Mapped[str] = mapped_column(
+        sa.String(400), default="", server_default=""
+    )
 
     section: Mapped[Section] = relationship(
         back_populates="articles", foreign_keys=[section_id]
@@ -451,6 +515,83 @@ class ArticleDraft(db.Model):
     __table_args__ = (sa.UniqueConstraint("article_id", "user_id"),)
 
 
+class PendingText(db.Model):
+    """An edit of a published post waiting for review (先审后发).
+
+    Readers keep seeing the article's text until the edit passes its last
+    level; then this text replaces it. One per article: a new edit replaces
+    the old one and starts the chain again.
+    """
+
+    article_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("article.id", ondelete="CASCADE"), primary_key=True
+    )
+    title: Mapped[str] = mapped_column(sa.String(200))
+    body_html: Mapped[str] = mapped_column(sa.Text, default="")  # clean_html() output
+    summary: Mapped[str | None] = mapped_column(sa.String(500))
+    author_name: Mapped[str] = mapped_column(sa.String(100), default="")
+    source: Mapped[str | None] = mapped_column(sa.String(100))
+    photographer: Mapped[str] = mapped_column(sa.String(100), default="")
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL")
+    )
+    saved_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApprovedText(db.Model):
+    """The text a post's latest approval was given to: reviewers see the diff."""
+
+    article_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("article.id", ondelete="CASCADE"), primary_key=True
+    )
+    title: Mapped[str] = mapped_column(sa.String(200))
+    summary: Mapped[str | None] = mapped_column(sa.String(500))
+    body_html: Mapped[str] = mapped_column(sa.Text, default="")
+    approved_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReviewEvent(db.Model):
+    """One line of the review ledger (审核台账): never updated or deleted.
+
+    Names are copied, not referenced, so the ledger reads the same after a
+    post is purged or a user renamed; SQLite triggers (see below and
+    migration 0011) refuse UPDATE and DELETE.
+    """
+
+    __tablename__ = "review_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    article_id: Mapped[int] = mapped_column(index=True)
+    article_title: Mapped[str] = mapped_column(sa.String(200))
+    # The author's department when it happened (for per-department views).
+    department: Mapped[str] = mapped_column(sa.String(50), default="")
+    author: Mapped[str] = mapped_column(sa.String(100), default="")
+    user_id: Mapped[int | None]
+    user_name: Mapped[str] = mapped_column(sa.String(100), default="")
+    level: Mapped[int] = mapped_column(default=0)
+    # submit, approve, return, bypass, confirm (personal data published on
+    # purpose), withdraw
+    decision: Mapped[str] = mapped_column(sa.String(20))
+    reason: Mapped[str] = mapped_column(sa.String(200), default="")
+    version_hash: Mapped[str] = mapped_column(sa.String(64), default="")
+
+
+# The ledger is append-only in the database itself, not only in the code.
+LEDGER_TRIGGERS = (
+    "CREATE TRIGGER review_event_no_update BEFORE UPDATE ON review_event"
+    " BEGIN SELECT RAISE(ABORT, 'the review ledger is append-only'); END",
+    "CREATE TRIGGER review_event_no_delete BEFORE DELETE ON review_event"
+    " BEGIN SELECT RAISE(ABORT, 'the review ledger is append-only'); END",
+)
+for _trigger in LEDGER_TRIGGERS:
+    sa.event.listen(
+        ReviewEvent.__table__,
+        "after_create",
+        sa.DDL(_trigger).execute_if(dialect="sqlite"),
+    )
+
+
 class Upload(db.Model):
     """An image or attachment, stored under a random name in UPLOAD_FOLDER."""
 
@@ -522,8 +663,14 @@ SETTING_DEFAULTS = {
     # 公网安备号, shown in the footer beside the ICP number.
     "psb_number": "",
     "logo_id": "",
-    # "1": authors publish directly; "0": their posts wait for review (审核).
-    "authors_can_publish": "0",
+    # 先审后发 (review.py): review levels 0–3 (channels may override), the
+    # groups that do levels 2 and 3, whether editors and admins may publish
+    # past the chain (with a recorded reason), and the 撰稿/初审/… line.
+    "review_levels": "1",
+    "review_group_2": "",
+    "review_group_3": "",
+    "review_bypass": "1",
+    "show_review_line": "1",
     # "": never decided; "loaded", "skipped" or "cleared": `flask demo` loads
     # the demo school only on a brand-new instance, never after a clear.
     "demo_state": "",

@@ -31,6 +31,7 @@ import audit
 import compliance
 import pubstats
 import remote_images
+import review
 import storage
 from articles import Action, Changes, Conflict, Refused
 from forms import ArticleForm
@@ -97,7 +98,13 @@ def build_form(article: Article | None = None, **kwargs) -> ArticleForm:
             form.author_name.data = current_user.default_byline
             form.version.data = ""
         else:
+            # An edit of a published post waiting for review is what the
+            # author goes on with; readers keep the approved text meanwhile.
             form.process(obj=article)
+            pending = review.pending_text(article)
+            if pending is not None and article.status == Status.PUBLISHED:
+                for key in articles.PENDING_FIELDS:
+                    getattr(form, key).data = getattr(pending, key)
             form.section_id.data = article.section_id
             form.published_at.data = _local(article.published_at)
             form.cover_id.data = article.cover_id or ""
@@ -153,6 +160,7 @@ def changes_from_form(form: ArticleForm, article: Article | None = None) -> Chan
         cover_id=_cover_id(form.cover_id.data, article),
         published_at=to_utc(published_at) if published_at else None,
         pinned=form.pinned.data if current_user.can_review else None,
+        photographer=form.photographer.data or "",
     )
 
 
@@ -176,7 +184,10 @@ def render_editor(
             cover=cover,
             actions=articles.allowed_actions(user, article) if user else [],
             can_pin=bool(user and user.can_review),
-            can_publish=bool(user and articles.may_publish(user)),
+            can_publish=bool(user and articles.may_publish(user, article)),
+            needs_review=articles.needs_review(article),
+            pending=review.pending_text(article) if article else None,
+            level_names=review.LEVEL_NAMES,
             can_delete=bool(user and article and articles.may_delete(user, article)),
             read_only=bool(
                 user and article and not articles.may_edit_content(user, article)
@@ -214,21 +225,34 @@ def _expected_version(raw) -> int:
 
 def _after_save(result: str | None, article: Article):
     """Back to the editor, or, once a post has gone live, to its confirmation."""
-    if result in ("publish", "approve") and article.is_public:
+    if result in ("publish", "bypass") and article.is_public:
         return redirect(url_for("editor.published", article_id=article.id))
     _flash_done(result, article)
     return redirect(url_for("editor.edit_article", article_id=article.id))
 
 
 def _flash_done(result: str | None, article: Article) -> None:
-    if result in ("publish", "approve") and article.is_scheduled:
+    if result in ("publish", "bypass") and article.is_scheduled:
         flash(_("Scheduled: it will appear at the publish time."), "success")
     elif result == "submit":
-        flash(_("Submitted for review. An editor will publish it."), "success")
-    elif result == "publish":
+        flash(
+            _(
+                "Submitted for review (%(levels)s levels). You will see here when "
+                "it passes or comes back.",
+                levels=article.review_levels,
+            ),
+            "success",
+        )
+    elif result in ("publish", "bypass"):
         flash(_("Published."), "success")
-    elif result == "approve":
-        flash(_("Approved and published."), "success")
+    elif article.status == Status.PUBLISHED and review.pending_text(article):
+        flash(
+            _(
+                "Saved. Readers still see the approved text until your changes "
+                "pass review: submit them when they are ready."
+            ),
+            "success",
+        )
     elif result == "unpublish":
         flash(_("Unpublished: the post is a draft again."), "success")
     else:
@@ -268,8 +292,18 @@ def _flash_remote_failures(result) -> None:
 
 def _refused_message(error: Refused) -> str:
     reason = str(error)
-    if reason == Action.PUBLISH:
-        return _("Only editors can publish. Submit the post for review instead.")
+    if reason in (Action.PUBLISH, "bypass"):
+        return _(
+            "Posts in this section are reviewed before they go online. Submit the "
+            "post for review instead."
+        )
+    if reason == "reason":
+        return _(
+            "To publish without review, write the reason in the box next to the "
+            "button. It is recorded in the review ledger."
+        )
+    if reason == Action.SUBMIT:
+        return _("This post is already waiting for review.")
     if reason == Action.UNPUBLISH:
         return _("You may not unpublish this post.")
     if reason == "edit":
@@ -353,10 +387,7 @@ def _compliance_refuses(article: Article, action: str) -> bool:
     verdict = compliance.judge(findings, publishing=publishing, reason=reason)
     if verdict.ok:
         if publishing and compliance.needing_confirmation(findings):
-            audit.record(
-                "article.compliance_confirmed",
-                compliance.confirmation_target(article.id, reason, findings),
-            )
+            record_confirmation(article, reason, findings)
         return False
     if verdict.blocked:
         terms = _("; ").join(
@@ -393,6 +424,13 @@ def _compliance_refuses(article: Article, action: str) -> bool:
         )
     flash(message, "error")
     return True
+
+
+def record_confirmation(article: Article, reason: str, findings) -> None:
+    """Personal data published on purpose: in the audit log and the ledger."""
+    target = compliance.confirmation_target(article.id, reason, findings)
+    audit.record("article.compliance_confirmed", target)
+    review.confirm(article, current_user, target.split(": ", 1)[-1])
 
 
 def _refused_by_check(article: Article):
@@ -479,6 +517,7 @@ def dashboard():
         query=query,
         sections=section_choices()[1:],
         pending_count=pending_count,
+        waiting_for_me=len(review.queue_for(current_user)),
         now=now,
         mine=pubstats.author_summary(current_user.id),
     )
@@ -522,7 +561,7 @@ def new_article():
         _flash_remote_failures(fetched)
         return _refused_by_check(article)
     try:
-        result = articles.apply_action(article, action, current_user)
+        result = articles.apply_action(article, action, current_user, _bypass_reason())
     except Refused as error:
         db.session.rollback()
         storage.discard(fetched.saved)
@@ -556,10 +595,13 @@ def edit_article(article_id: int):
             changes_from_form(form, article),
             current_user,
             _expected_version(form.version.data),
+            action,
         )
         refused_by_check = _compliance_refuses(article, action)
         if not refused_by_check:
-            result = articles.apply_action(article, action, current_user)
+            result = articles.apply_action(
+                article, action, current_user, _bypass_reason()
+            )
     except (Conflict, Refused) as error:
         db.session.rollback()
         storage.discard(fetched.saved)
@@ -574,6 +616,11 @@ def edit_article(article_id: int):
         return _refused_by_check(article)
     db.session.commit()
     return _after_save(result, article)
+
+
+def _bypass_reason() -> str:
+    """Why an editor publishes past the review chain (the ledger keeps it)."""
+    return request.form.get("bypass_reason", "")
 
 
 def _edit_page(form: ArticleForm, article: Article):

@@ -1,0 +1,200 @@
+"""Blueprint "review", /editor/review: the reviewers' queue and decisions (先审后发).
+
+The rules live in review.py; this turns them into pages. A reviewer sees the
+posts waiting at a level they review, with the diff against the last
+approved text and the compliance findings, and approves or returns each.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+import compliance
+import review
+import textdiff
+from models import Article, ReviewEvent, Status, db
+from permissions import Refused
+from views.editor import finding_json, record_confirmation
+
+bp = Blueprint("review", __name__, url_prefix="/editor/review")
+
+
+@bp.app_template_global()
+def review_level_name(level: int) -> str:
+    return str(review.LEVEL_NAMES.get(level, level))
+
+
+# The names under an article (public/article.html): read from the post itself.
+bp.add_app_template_global(review.review_line, "review_line")
+
+
+def _waiting_or_404(article_id: int) -> Article:
+    article = db.get_or_404(Article, article_id)
+    if article.deleted_at is not None:
+        abort(404)
+    return article
+
+
+def _may_see(article: Article) -> bool:
+    """Reviewers of the post's level act; editors and admins may look."""
+    return current_user.can_review or review.may_review(current_user, article)
+
+
+def version_diff(article: Article) -> list[textdiff.Line]:
+    """The text under review against the last approved one (or the live text)."""
+    before = review.approved_text(article)
+    if before is None and article.status == Status.PUBLISHED:
+        before = article
+    new = review.review_text(article)
+    old_lines = (
+        textdiff.paragraphs(before.title, before.summary, before.body_html)
+        if before is not None
+        else []
+    )
+    return textdiff.diff(
+        old_lines, textdiff.paragraphs(new.title, new.summary, new.body_html)
+    )
+
+
+def _findings(article: Article) -> list[compliance.Finding]:
+    text = review.review_text(article)
+    return compliance.check_post(
+        text.title,
+        text.summary,
+        text.body_html,
+        [upload.original_name for upload in article.attachments],
+        own_hosts=[request.host],
+    )
+
+
+@bp.get("/")
+@login_required
+def queue():
+    return render_template(
+        "editor/review_queue.html",
+        waiting=review.queue_for(current_user),
+        level_names=review.LEVEL_NAMES,
+    )
+
+
+@bp.get("/<int:article_id>")
+@login_required
+def show(article_id: int):
+    article = _waiting_or_404(article_id)
+    if not _may_see(article):
+        abort(403)
+    return _review_page(article)
+
+
+def _review_page(article: Article, status: int = 200, reason: str = ""):
+    findings = _findings(article) if review.in_review(article) else []
+    history = db.session.scalars(
+        db.select(ReviewEvent)
+        .where(ReviewEvent.article_id == article.id)
+        .order_by(ReviewEvent.id)
+    ).all()
+    last_level = article.review_level == article.review_levels
+    return render_template(
+        "editor/review.html",
+        article=article,
+        text=review.review_text(article),
+        lines=version_diff(article),
+        has_approved=review.approved_text(article) is not None
+        or article.status == Status.PUBLISHED,
+        findings=[finding_json(f) for f in findings],
+        needs_confirmation=last_level
+        and bool(compliance.needing_confirmation(findings)),
+        can_act=review.may_review(current_user, article),
+        history=history,
+        level_names=review.LEVEL_NAMES,
+        decision_names=review.DECISION_NAMES,
+        reason=reason,
+    ), status
+
+
+@bp.post("/<int:article_id>/approve")
+@login_required
+def approve(article_id: int):
+    article = _waiting_or_404(article_id)
+    if not review.may_review(current_user, article):
+        return _not_yours(article)
+    findings = _findings(article)
+    last_level = article.review_level == article.review_levels
+    confirm_reason = ""
+    if request.form.get("compliance_confirm") == "1":
+        confirm_reason = request.form.get("compliance_reason", "").strip()[:100]
+    verdict = compliance.judge(findings, publishing=last_level, reason=confirm_reason)
+    if verdict.blocked:
+        flash(
+            _(
+                "Not approved: the text contains words that may not be published: "
+                "%(terms)s. Return it to the author with a reason.",
+                terms=_("; ").join(f.value for f in verdict.blocked),
+            ),
+            "error",
+        )
+        return _review_page(article, status=422)
+    if verdict.unconfirmed:
+        flash(
+            _(
+                "Not approved: the text contains personal data (%(values)s). Tick "
+                "the confirmation and give a reason, or return the post.",
+                values=_("; ").join(f.value for f in verdict.unconfirmed),
+            ),
+            "error",
+        )
+        return _review_page(article, status=422)
+    level = article.review_level
+    published = review.approve(article, current_user, request.form.get("note", ""))
+    if last_level and compliance.needing_confirmation(findings):
+        record_confirmation(article, confirm_reason, findings)
+    db.session.commit()
+    if published:
+        flash(_("Approved and published."), "success")
+    else:
+        flash(
+            _(
+                "%(level)s passed. The post now waits for %(next)s.",
+                level=review.LEVEL_NAMES[level],
+                next=review.LEVEL_NAMES[article.review_level],
+            ),
+            "success",
+        )
+    return redirect(url_for("review.queue"))
+
+
+@bp.post("/<int:article_id>/return")
+@login_required
+def send_back(article_id: int):
+    article = _waiting_or_404(article_id)
+    if not review.may_review(current_user, article):
+        return _not_yours(article)
+    reason = request.form.get("reason", "")
+    try:
+        review.send_back(article, current_user, reason)
+    except Refused:
+        flash(
+            _("Write the reason for returning the post: the author needs it."), "error"
+        )
+        return _review_page(article, status=422, reason=reason)
+    db.session.commit()
+    flash(_("Returned to the author with your reason."), "success")
+    return redirect(url_for("review.queue"))
+
+
+def _not_yours(article: Article):
+    """Not this user's post to decide (their own, another level, or done)."""
+    if article.created_by_id == current_user.id:
+        message = _("You cannot review your own post.")
+    elif not review.in_review(article):
+        message = _("This post is no longer waiting for review.")
+    else:
+        message = _("This post waits for another reviewer.")
+    flash(message, "error")
+    if not _may_see(article):
+        return render_template(
+            "errors/error.html", code=403, title=_("Forbidden"), message=message
+        ), 403
+    return _review_page(article, status=403)
