@@ -333,3 +333,56 @@ def test_0009_adds_departments_and_daily_views_keeping_users_and_counts(tmp_path
             assert connection.scalar(sa.text("SELECT username FROM user")) == "wang"
         upgrade()  # and forward again
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("authors_could, levels", [("1", "0"), ("0", "1"), (None, "1")])
+def test_0011_turns_the_old_review_switch_into_review_levels(
+    tmp_path, authors_could, levels
+):
+    setting = (
+        [f"INSERT INTO setting (key, value) VALUES ('authors_can_publish', '{authors_could}')"]
+        if authors_could is not None
+        else []
+    )
+    app = school_at(
+        tmp_path,
+        "0010",
+        "INSERT INTO section (id, name, slug, position) VALUES (1, '新闻', 'news', 0)",
+        "INSERT INTO article (id, title, body_html, excerpt, author_name,"
+        " section_id, status, published_at, pinned, views, version, created_at,"
+        " updated_at) VALUES (1, '开学', '<p>x</p>', '', '', 1, 'pending', NULL,"
+        " 0, 7, 1, '2026-03-01 08:00:00', '2026-03-01 08:00:00')",
+        *setting,
+    )
+    with app.app_context():
+        upgrade()
+        with db.engine.begin() as connection:
+            settings = dict(connection.execute(sa.text("SELECT key, value FROM setting")))
+            assert settings["review_levels"] == levels
+            assert "authors_can_publish" not in settings
+            row = connection.execute(
+                sa.text(
+                    "SELECT title, status, views, review_level, photographer,"
+                    " reviewed_by FROM article"
+                )
+            ).one()
+            assert tuple(row) == ("开学", "pending", 7, 0, "", "")
+            connection.execute(
+                sa.text(
+                    "INSERT INTO review_event (created_at, article_id, article_title,"
+                    " department, author, user_name, level, decision, reason,"
+                    " version_hash) VALUES ('2026-03-02 08:00:00', 1, '开学', '', '',"
+                    " '', 0, 'submit', '', '')"
+                )
+            )
+        # The ledger refuses changes in an upgraded database too.
+        with db.engine.connect() as connection:
+            with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+                connection.execute(sa.text("DELETE FROM review_event"))
+        downgrade(revision="0010")
+        with db.engine.connect() as connection:
+            settings = dict(connection.execute(sa.text("SELECT key, value FROM setting")))
+            assert settings["authors_can_publish"] == ("1" if levels == "0" else "0")
+            assert "review_event" not in sa.inspect(connection).get_table_names()
+        upgrade()
+        db.engine.dispose()
