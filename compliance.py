@@ -582,11 +582,14 @@ def check_post(
     )
 
 
-def check_article(article, own_hosts: Iterable[str] = ()) -> list[Finding]:
+def check_article(article, own_hosts: Iterable[str] = (), text=None) -> list[Finding]:
+    """Check a post; text: what is under review instead of the post's own
+    (an edit of a published post waiting in review.PendingText)."""
+    text = text or article
     return check_post(
-        article.title,
-        article.summary,
-        article.body_html,
+        text.title,
+        text.summary,
+        text.body_html,
         [upload.original_name for upload in article.attachments],
         own_hosts,
     )

@@ -383,7 +383,9 @@ def _compliance_refuses(article: Article, action: str) -> bool:
         return False  # apply_action refuses it with its own message
     publishing = action == Action.PUBLISH
     reason = _confirmed_reason()
-    findings = compliance.check_article(article, own_hosts=[request.host])
+    findings = compliance.check_article(
+        article, own_hosts=[request.host], text=review.review_text(article)
+    )
     verdict = compliance.judge(findings, publishing=publishing, reason=reason)
     if verdict.ok:
         if publishing and compliance.needing_confirmation(findings):

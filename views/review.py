@@ -59,13 +59,8 @@ def version_diff(article: Article) -> list[textdiff.Line]:
 
 
 def _findings(article: Article) -> list[compliance.Finding]:
-    text = review.review_text(article)
-    return compliance.check_post(
-        text.title,
-        text.summary,
-        text.body_html,
-        [upload.original_name for upload in article.attachments],
-        own_hosts=[request.host],
+    return compliance.check_article(
+        article, own_hosts=[request.host], text=review.review_text(article)
     )
 
 
