@@ -343,3 +343,30 @@ def test_the_ledger_cannot_be_changed_or_deleted(app, client, school):
                 db.session.execute(sa.text(statement))
             db.session.rollback()
     assert len(ledger(app, article_id)) == 1
+
+
+@pytest.mark.parametrize(
+    "username, show, act",
+    [
+        ("teacher", 403, 403),  # the author: never their own reviewer
+        ("office", 403, 403),  # a reviewer of another level
+        ("author", 403, 403),  # anyone else
+        ("editor", 200, 403),  # may look, but level 1 is the head's
+        ("admin", 200, 403),
+        ("head", 200, 302),
+    ],
+)
+def test_who_may_see_and_decide_a_post_at_level_one(
+    app, client, school, username, show, act
+):
+    as_user(client, "teacher")
+    article_id = write_post(client, school["section"])
+    as_user(client, username)
+    assert client.get(f"/editor/review/{article_id}").status_code == show
+    response = client.post(
+        f"/editor/review/{article_id}/return", data={"reason": "不行"}
+    )
+    assert response.status_code == act
+    expected = (0, "不行") if act == 302 else (1, None)
+    post = get_article(app, article_id)
+    assert (post.review_level, post.returned_reason) == expected
