@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.security import generate_password_hash
 
 from app import create_app
-from models import Article, Role, Section, Status, User, db, utcnow
+from models import Article, Role, Section, Status, User, db, set_setting, utcnow
 
 PASSWORD = "correct horse 42"
 # Hashed once with few rounds: scrypt for three users in every test's set-up
@@ -80,6 +80,10 @@ def app(tmp_path, request):
                     session_token=secrets.token_hex(8),
                 )
             )
+        # Most tests are about something other than the review chain (先审后发,
+        # one level by default): editors publish directly here unless a test
+        # sets review levels itself (tests/test_review.py).
+        set_setting("review_levels", "0")
         db.session.commit()
     yield app
     app.extensions["pagecache"].hot.dispose()

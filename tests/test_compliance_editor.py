@@ -5,7 +5,7 @@ import re
 import pytest
 
 import compliance
-from models import Article, AuditEvent, Status, WordRule, db
+from models import Article, AuditEvent, Status, WordRule, db, set_setting
 from tests.conftest import form_data as shared_form_data
 
 ID_NUMBER = "440304200802295614"
@@ -47,8 +47,17 @@ def audit(app, action):
         ).all()
 
 
+def require_review(app):
+    """One review level: authors submit (the conftest site has none)."""
+    with app.app_context():
+        set_setting("review_levels", "1")
+        db.session.commit()
+
+
 @pytest.mark.parametrize("action", ["publish", "submit"])
 def test_a_blocked_term_refuses_and_keeps_the_text(app, login, section, action):
+    if action == "submit":
+        require_review(app)
     client = login("editor" if action == "publish" else "author")
     body = f"<p>同学们{BLOCKED}冲向终点。</p>"
     response = client.post(
@@ -125,6 +134,7 @@ def test_personal_data_needs_a_confirmed_reason_to_publish(app, editor_client, s
 
 
 def test_personal_data_does_not_stop_submitting(app, author_client, section):
+    require_review(app)
     body = "<p>联系电话 13812345678</p>"
     author_client.post("/editor/articles/new", data=form_data(section, body, "submit"))
     assert only_article(app).status == Status.PENDING

@@ -173,10 +173,26 @@ def test_author_cannot_autosave_someone_elses_published_post(
     assert working_copies(app, article_id) == {}
 
 
-def test_author_without_publish_right_cannot_autosave_own_published_post(
+def test_an_author_under_review_autosaves_own_published_post_aside(
     app, author_client, make_article
 ):
+    # Their change will wait for review; meanwhile it is kept, never shown.
+    with app.app_context():
+        set_setting("review_levels", "1")
+        db.session.commit()
     article_id = make_article(created_by_id=user_id(app, "author"))
+    response = autosave(author_client, article_id, body_html="<p>改</p>")
+    assert response.status_code == 200
+    assert working_copies(app, article_id)["author"][1] == "<p>改</p>"
+    assert "<p>改</p>" not in author_client.get(f"/articles/{article_id}").get_data(
+        as_text=True
+    )
+
+
+def test_an_author_cannot_autosave_someone_elses_published_post(
+    app, author_client, make_article
+):
+    article_id = make_article(created_by_id=user_id(app, "editor"))
     response = autosave(author_client, article_id, body_html="<p>改</p>")
     assert response.status_code == 403
     assert response.json["error"]
@@ -187,7 +203,7 @@ def test_author_who_may_publish_gets_a_working_copy_of_own_post(
     app, author_client, make_article
 ):
     with app.app_context():
-        set_setting("authors_can_publish", "1")
+        set_setting("review_levels", "0")
         db.session.commit()
     article_id = make_article(created_by_id=user_id(app, "author"))
     assert autosave(author_client, article_id, body_html="<p>改</p>").status_code == 200

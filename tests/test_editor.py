@@ -10,7 +10,7 @@ from tests.conftest import form_data, get_article, user_id
 
 def allow_authors_to_publish(app, allowed=True):
     with app.app_context():
-        set_setting("authors_can_publish", "1" if allowed else "0")
+        set_setting("review_levels", "0" if allowed else "1")
         db.session.commit()
 
 
@@ -130,6 +130,7 @@ def test_new_form_defaults_author_to_display_name(author_client, section):
 
 
 def test_author_must_submit_when_review_is_required(app, author_client, section):
+    allow_authors_to_publish(app, False)
     response = author_client.post(
         "/editor/articles/new", data=form_data(section, action="publish")
     )
@@ -141,6 +142,7 @@ def test_author_must_submit_when_review_is_required(app, author_client, section)
 def test_author_cannot_publish_existing_draft_when_review_required(
     app, author_client, own_draft
 ):
+    allow_authors_to_publish(app, False)
     response = author_client.post(
         f"/editor/articles/{own_draft}/edit",
         data=form_data(1, action="publish", version="1"),
@@ -150,6 +152,7 @@ def test_author_cannot_publish_existing_draft_when_review_required(
 
 
 def test_author_submits_and_editor_approves(app, client, login, own_draft, section):
+    allow_authors_to_publish(app, False)
     login("author")
     response = client.post(
         f"/editor/articles/{own_draft}/edit",
@@ -159,10 +162,8 @@ def test_author_submits_and_editor_approves(app, client, login, own_draft, secti
     assert get_article(app, own_draft).status == Status.PENDING
     client.post("/logout")
     login("editor")
-    response = client.post(
-        f"/editor/articles/{own_draft}/edit",
-        data=form_data(section, action="publish", version="2"),
-    )
+    # Nobody heads the author's department: editors review level 1.
+    response = client.post(f"/editor/review/{own_draft}/approve")
     assert response.status_code == 302
     article = get_article(app, own_draft)
     assert article.status == Status.PUBLISHED
@@ -170,7 +171,7 @@ def test_author_submits_and_editor_approves(app, client, login, own_draft, secti
     assert client.get(f"/articles/{own_draft}").status_code == 200
     with app.app_context():
         actions = db.session.scalars(db.select(AuditEvent.action)).all()
-    assert "article.approve" in actions
+    assert "article.submit" in actions
 
 
 def test_author_publishes_when_setting_allows(app, author_client, section):
@@ -241,20 +242,25 @@ def test_unpublish_returns_post_to_draft(app, editor_client, make_article, secti
     assert event.target.startswith(f"article {article_id}: ")
 
 
-def test_author_without_publish_right_cannot_change_published_post(
+def test_an_authors_change_to_a_published_post_waits_for_review(
     app, author_client, make_article, section
 ):
+    allow_authors_to_publish(app, False)
     article_id = make_article(section_id=section, created_by_id=user_id(app, "author"))
     response = author_client.post(
         f"/editor/articles/{article_id}/edit",
         data=form_data(section, title="偷偷改", action="save", version="1"),
     )
-    assert response.status_code == 403
+    assert response.status_code == 302
     assert get_article(app, article_id).title == "测试文章"
+    assert "偷偷改" not in author_client.get(f"/articles/{article_id}").get_data(
+        as_text=True
+    )
     response = author_client.post(
         f"/editor/articles/{article_id}/edit",
         data=form_data(section, action="unpublish", version="1"),
     )
+    assert response.status_code == 403
     assert get_article(app, article_id).status == Status.PUBLISHED
 
 
@@ -363,11 +369,18 @@ def test_author_dashboard_lists_only_own_posts(app, author_client, make_article)
 def test_editor_dashboard_lists_all_and_counts_pending(
     app, editor_client, make_article
 ):
-    make_article(title="待审文章", status=Status.PENDING, published_at=None)
+    make_article(
+        title="待审文章",
+        status=Status.PENDING,
+        published_at=None,
+        review_level=1,
+        review_levels=1,
+        created_by_id=user_id(app, "author"),
+    )
     make_article(title="已发文章")
     page = editor_client.get("/editor/?lang=en").get_data(as_text=True)
     assert "待审文章" in page and "已发文章" in page
-    assert "pending-notice" in page and "1 post is waiting for review" in page
+    assert "pending-notice" in page and "1 post is waiting for your review" in page
     page = editor_client.get("/editor/?status=pending").get_data(as_text=True)
     assert "待审文章" in page and "已发文章" not in page
 

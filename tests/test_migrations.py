@@ -340,7 +340,10 @@ def test_0011_turns_the_old_review_switch_into_review_levels(
     tmp_path, authors_could, levels
 ):
     setting = (
-        [f"INSERT INTO setting (key, value) VALUES ('authors_can_publish', '{authors_could}')"]
+        [
+            "INSERT INTO setting (key, value)"
+            f" VALUES ('authors_can_publish', '{authors_could}')"
+        ]
         if authors_could is not None
         else []
     )
@@ -357,7 +360,9 @@ def test_0011_turns_the_old_review_switch_into_review_levels(
     with app.app_context():
         upgrade()
         with db.engine.begin() as connection:
-            settings = dict(connection.execute(sa.text("SELECT key, value FROM setting")))
+            settings = dict(
+                connection.execute(sa.text("SELECT key, value FROM setting")).all()
+            )
             assert settings["review_levels"] == levels
             assert "authors_can_publish" not in settings
             row = connection.execute(
@@ -381,7 +386,9 @@ def test_0011_turns_the_old_review_switch_into_review_levels(
                 connection.execute(sa.text("DELETE FROM review_event"))
         downgrade(revision="0010")
         with db.engine.connect() as connection:
-            settings = dict(connection.execute(sa.text("SELECT key, value FROM setting")))
+            settings = dict(
+                connection.execute(sa.text("SELECT key, value FROM setting")).all()
+            )
             assert settings["authors_can_publish"] == ("1" if levels == "0" else "0")
             assert "review_event" not in sa.inspect(connection).get_table_names()
         upgrade()

@@ -62,7 +62,7 @@ def test_saving_a_draft_stays_in_the_editor(editor_client, section):
 
 def test_an_author_who_may_publish_gets_the_confirmation(app, author_client, section):
     with app.app_context():
-        set_setting("authors_can_publish", "1")
+        set_setting("review_levels", "0")
         db.session.commit()
     response = publish(author_client, section)
     assert response.headers["Location"].endswith("/published")

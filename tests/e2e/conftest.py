@@ -18,7 +18,7 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from commands import create_user
-from models import Role, db
+from models import Role, db, set_setting
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse 42"  # the same as tests/conftest.py
@@ -62,6 +62,9 @@ def live_app(tmp_path_factory):
         db.create_all()
         for role in Role.ALL:
             create_user(role, PASSWORD, role, f"{role.title()} 老师")
+        # As in tests/conftest.py: no review chain unless a module sets one.
+        set_setting("review_levels", "0")
+        db.session.commit()
     yield app
     with app.app_context():
         db.engine.dispose()

@@ -43,7 +43,7 @@ def section(live_app):
     with live_app.app_context():
         section = Section(name="图片新闻", slug="photos")
         db.session.add(section)
-        set_setting("authors_can_publish", "1")
+        set_setting("review_levels", "0")
         db.session.commit()
         return section.id
 

@@ -94,7 +94,7 @@ def section(live_app):
     with live_app.app_context():
         section = Section(name="校园动态", slug="roundtrip")
         db.session.add(section)
-        set_setting("authors_can_publish", "1")
+        set_setting("review_levels", "0")
         db.session.commit()
         return section.id
 

@@ -6,7 +6,7 @@ from axe_playwright_python.sync_playwright import Axe
 
 import review
 from commands import create_user
-from models import Article, Department, Role, Section, User, db
+from models import Article, Department, Role, Section, User, db, set_setting
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.shots import save_screenshot
 from tests.e2e.test_accessibility import VIEWPORTS, violations
@@ -27,6 +27,7 @@ def school(live_app):
         head = create_user("head", PASSWORD, Role.AUTHOR, "李主任")
         teacher.department = head.department = department
         department.heads.append(head)
+        set_setting("review_levels", "1")
         db.session.commit()
     return live_app
 
