@@ -370,3 +370,26 @@ def test_who_may_see_and_decide_a_post_at_level_one(
     expected = (0, "不行") if act == 302 else (1, None)
     post = get_article(app, article_id)
     assert (post.review_level, post.returned_reason) == expected
+
+
+def test_the_edit_page_leads_a_reviewer_to_the_review_page(app, client, school):
+    as_user(client, "teacher")
+    article_id = write_post(client, school["section"])
+    page = client.get(f"/editor/articles/{article_id}/edit").get_data(as_text=True)
+    assert "in-review-notice" in page and 'id="review-link"' not in page
+    as_user(client, "editor")  # may edit any post, but level 1 is the head's
+    page = client.get(f"/editor/articles/{article_id}/edit").get_data(as_text=True)
+    assert 'id="review-link"' not in page
+    as_user(client, "head")
+    with app.app_context():
+        # Heads are authors: they review, but edit only their own posts.
+        assert client.get(f"/editor/articles/{article_id}/edit").status_code == 403
+    as_user(client, "admin")
+    with app.app_context():
+        set_setting("review_group_2", "")  # nobody named: editors and admins
+        db.session.commit()
+    as_user(client, "head")
+    approve(client, article_id)
+    as_user(client, "admin")
+    page = client.get(f"/editor/articles/{article_id}/edit").get_data(as_text=True)
+    assert f'href="/editor/review/{article_id}" id="review-link"' in page

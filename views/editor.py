@@ -187,6 +187,7 @@ def render_editor(
             can_publish=bool(user and articles.may_publish(user, article)),
             needs_review=articles.needs_review(article),
             pending=review.pending_text(article) if article else None,
+            may_review=bool(user and article and review.may_review(user, article)),
             level_names=review.LEVEL_NAMES,
             can_delete=bool(user and article and articles.may_delete(user, article)),
             read_only=bool(
