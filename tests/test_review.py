@@ -393,3 +393,23 @@ def test_the_edit_page_leads_a_reviewer_to_the_review_page(app, client, school):
     as_user(client, "admin")
     page = client.get(f"/editor/articles/{article_id}/edit").get_data(as_text=True)
     assert f'href="/editor/review/{article_id}" id="review-link"' in page
+
+
+def test_a_lone_admin_is_told_that_nobody_can_review_their_post(app, client):
+    # A brand-new site: one level by default, and the admin is the only one
+    # who could review, which they never may for their own post.
+    with app.app_context():
+        set_setting("review_levels", "1")
+        db.session.execute(
+            sa.update(User).where(User.username != "admin").values(active=False)
+        )
+        db.session.add(Section(name="新闻", slug="news"))
+        db.session.commit()
+        section = db.session.scalar(sa.select(Section.id))
+    as_user(client, "admin")
+    response = client.post(
+        "/editor/articles/new",
+        data=form_data(section, action="submit"),
+        follow_redirects=True,
+    )
+    assert "目前没有人能审核这篇稿件" in response.get_data(as_text=True)

@@ -244,6 +244,17 @@ def _flash_done(result: str | None, article: Article) -> None:
             ),
             "success",
         )
+        if not review.reviewer_ids(article, article.review_level):
+            # A one-person site: nobody else may approve it (never oneself).
+            flash(
+                _(
+                    "Nobody can review this post yet: only other editors or "
+                    "admins, or the department heads and groups an admin names, "
+                    "may. Ask an admin to name reviewers, or publish it without "
+                    "review with a reason."
+                ),
+                "error",
+            )
     elif result in ("publish", "bypass"):
         flash(_("Published."), "success")
     elif article.status == Status.PUBLISHED and review.pending_text(article):
