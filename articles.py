@@ -154,6 +154,7 @@ def create_article(changes: Changes, user: User) -> Article:
         summary=changes.summary,
         author_name=changes.author_name,
         source=changes.source,
+        photographer=changes.photographer,
         section_id=changes.section_id,
         cover_id=changes.cover_id,
         published_at=changes.published_at,

@@ -413,3 +413,32 @@ def test_a_lone_admin_is_told_that_nobody_can_review_their_post(app, client):
         follow_redirects=True,
     )
     assert "目前没有人能审核这篇稿件" in response.get_data(as_text=True)
+
+
+def test_the_photographer_is_kept_and_shown_in_the_line(app, client, school):
+    with app.app_context():
+        set_setting("review_levels", "0")
+        db.session.commit()
+    as_user(client, "teacher")
+    client.post(
+        "/editor/articles/new",
+        data=form_data(
+            school["section"], action="publish", photographer="校宣传办 张三"
+        ),
+    )
+    with app.app_context():
+        article = db.session.scalar(sa.select(Article))
+        assert article.photographer == "校宣传办 张三"
+    html = client.get(f"/articles/{article.id}").get_data(as_text=True)
+    assert "摄影：校宣传办 张三" in html and "撰稿：教务处" in html
+    # The line is a setting, on by default.
+    with app.app_context():
+        set_setting("show_review_line", "0")
+        db.session.commit()
+    as_user(client, "editor")  # any save moves the cache version on
+    with app.app_context():
+        db.session.get(Article, article.id).pinned = True
+        db.session.commit()
+    assert 'id="review-line"' not in client.get(f"/articles/{article.id}").get_data(
+        as_text=True
+    )
