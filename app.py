@@ -29,6 +29,7 @@ from views import (
     health,
     legacy,
     public,
+    review_admin,
     stats,
     wordlist,
 )
@@ -125,6 +126,7 @@ def create_app(test_config=None):
     app.register_blueprint(stats.bp)
     app.register_blueprint(wordlist.bp)
     app.register_blueprint(review_views.bp)
+    app.register_blueprint(review_admin.bp)
     errors.init_app(app)
     legacy.init_app(app)
     assets.init_app(app)

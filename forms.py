@@ -10,6 +10,7 @@ from wtforms import (
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -23,7 +24,7 @@ from wtforms.validators import (
     Optional,
     Regexp,
 )
-from wtforms.widgets import PasswordInput
+from wtforms.widgets import CheckboxInput, ListWidget, PasswordInput
 
 
 class LoginForm(FlaskForm):
@@ -146,6 +147,35 @@ class PasswordResetForm(FlaskForm):
     generate = SubmitField(_l("Generate a password"))
 
 
+def _levels_or_default(value):
+    # "" is the channel override's "site default" (Section.review_levels None).
+    if value in (None, "", "default"):
+        return None
+    return int(value)
+
+
+def review_level_choices():
+    return [
+        (0, _l("0: published without review")),
+        (1, _l("1: first review (初审) by the author's department heads")),
+        (2, _l("2: first review, then second review (复审) by a group")),
+        (3, _l("3: first, second and final review (终审)")),
+    ]
+
+
+def channel_level_choices():
+    return [
+        ("", _l("Site default")),
+        ("0", _l("0: no review")),
+        ("1", _l("1: first review")),
+        ("2", _l("2: up to second review")),
+        ("3", _l("3: up to final review")),
+    ]
+
+
+LEVELS_MESSAGE = _l("Choose the site default or 0 to 3 levels.")
+
+
 class SectionForm(FlaskForm):
     name = StringField(
         _l("Name"), filters=[_strip], validators=[DataRequired(), Length(max=50)]
@@ -170,6 +200,15 @@ class SectionForm(FlaskForm):
     position = IntegerField(
         _l("Position"),
         validators=[Optional(), NumberRange(min=0, max=9999)],
+    )
+    # A channel's own review levels (Section.review_levels); None: the site's.
+    review_levels = SelectField(
+        _l("Review levels"),
+        choices=channel_level_choices,
+        coerce=_levels_or_default,
+        default=None,
+        invalid_value_message=LEVELS_MESSAGE,
+        invalid_choice_message=LEVELS_MESSAGE,
     )
 
 
@@ -201,7 +240,61 @@ class SettingsForm(FlaskForm):
     )
     logo = FileField(_l("Logo"))
     remove_logo = BooleanField(_l("Remove the logo"))
-    authors_can_publish = BooleanField(_l("Authors may publish without review"))
+
+
+def _group_field(label):
+    message = _l("This group does not exist (any more). Choose another one.")
+    return SelectField(
+        label,
+        coerce=int,
+        default=0,
+        invalid_value_message=message,
+        invalid_choice_message=message,
+    )
+
+
+class ReviewSettingsForm(FlaskForm):
+    """The review chain (先审后发) of the site: admin/review.html."""
+
+    levels = SelectField(
+        _l("Review levels for the site"),
+        choices=review_level_choices,
+        coerce=int,
+        invalid_value_message=_l("Choose 0 to 3 levels."),
+        invalid_choice_message=_l("Choose 0 to 3 levels."),
+    )
+    # Choices (0: nobody named, then the review groups) are set by the view.
+    group_2 = _group_field(_l("Second review (复审) by"))
+    group_3 = _group_field(_l("Final review (终审) by"))
+    bypass = BooleanField(
+        _l("Editors and administrators may publish without review, with a reason")
+    )
+    show_review_line = BooleanField(
+        _l("Show the 撰稿 / 摄影 / 初审 / 复审 / 终审 line under articles")
+    )
+
+
+class ReviewGroupForm(FlaskForm):
+    name = StringField(
+        _l("Name"), filters=[_strip], validators=[DataRequired(), Length(max=50)]
+    )
+
+
+class PeopleForm(FlaskForm):
+    """Choose people among users: a review group's members, a department's heads."""
+
+    # Choices (user ids) are set by the view.
+    people = SelectMultipleField(
+        _l("People"),
+        coerce=int,
+        invalid_value_message=_l("Choose people from the list."),
+        invalid_choice_message=_l(
+            "Someone chosen cannot be chosen (any more). Reload the page and "
+            "choose again."
+        ),
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
 
 
 class SetupForm(FlaskForm):

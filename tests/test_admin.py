@@ -11,6 +11,7 @@ from models import (
     Article,
     AuditEvent,
     Department,
+    ReviewGroup,
     Role,
     Section,
     Upload,
@@ -18,6 +19,7 @@ from models import (
     WordRule,
     db,
     get_settings,
+    set_setting,
     utcnow,
 )
 from tests.conftest import PASSWORD, _login
@@ -519,27 +521,29 @@ def png_bytes(size=(40, 30)):
 def test_settings_page_shows_current_values(admin_client):
     html = admin_client.get("/admin/settings").text
     assert 'value="SchoolNews"' in html
-    assert 'name="authors_can_publish"' in html
     assert 'enctype="multipart/form-data"' in html
+    # The review chain has its own page now: the settings page links to it.
+    assert "authors_can_publish" not in html
+    assert 'href="/admin/review"' in html
 
 
 def test_admin_saves_settings(app, admin_client):
-    response = admin_client.post(
-        "/admin/settings", data=settings_data(authors_can_publish="y")
-    )
+    response = admin_client.post("/admin/settings", data=settings_data())
     assert response.status_code == 302
     values = stored_settings(app)
     assert values["school_name"] == "实验中学"
     assert values["icp_number"] == "京ICP备12345678号"
-    assert values["authors_can_publish"] == "1"
+    assert "authors_can_publish" not in values
     assert "实验中学" in admin_client.get("/").text
     assert "settings_changed" in audit_actions(app)
 
 
-def test_unchecked_box_turns_authors_publishing_off(app, admin_client):
-    admin_client.post("/admin/settings", data=settings_data(authors_can_publish="y"))
+def test_saving_settings_leaves_the_review_chain_alone(app, admin_client):
+    with app.app_context():
+        set_setting("review_levels", "3")
+        db.session.commit()
     admin_client.post("/admin/settings", data=settings_data())
-    assert stored_settings(app)["authors_can_publish"] == "0"
+    assert stored_settings(app)["review_levels"] == "3"
 
 
 @pytest.mark.parametrize(
@@ -667,8 +671,11 @@ def test_admin_posts_without_csrf_token_are_refused(app, client, make_section):
         did = department.id
         word = WordRule(term="按装", replacement="安装")
         db.session.add(word)
+        group = ReviewGroup(name="宣传办")
+        db.session.add(group)
         db.session.commit()
         word_id = word.id
+        gid = group.id
     before = (all_sections(app), stored_settings(app), get_user(app, "author"))
     posts = [
         ("/admin/users", new_user()),
@@ -691,12 +698,20 @@ def test_admin_posts_without_csrf_token_are_refused(app, client, make_section):
         ("/admin/words", {"term": "再接再励", "severity": "hint"}),
         (f"/admin/words/{word_id}", {"term": "改", "severity": "block"}),
         (f"/admin/words/{word_id}/delete", {}),
+        ("/admin/review", {"levels": "3", "group_2": "0", "group_3": "0"}),
+        ("/admin/review/channels", {f"channel-{sid}": "2"}),
+        ("/admin/review/groups", {"name": "校领导"}),
+        (f"/admin/review/groups/{gid}", {"name": "改名"}),
+        (f"/admin/review/groups/{gid}/members", {"people": str(author.id)}),
+        (f"/admin/review/groups/{gid}/delete", {}),
+        (f"/admin/departments/{did}/heads", {"people": str(author.id)}),
     ]
     admin_posts = {
         rule.rule.replace("<int:user_id>", str(author.id))
         .replace("<int:section_id>", str(sid))
         .replace("<int:department_id>", str(did))
         .replace("<int:rule_id>", str(word_id))
+        .replace("<int:group_id>", str(gid))
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/admin/") and "POST" in rule.methods
     }
@@ -713,3 +728,6 @@ def test_admin_posts_without_csrf_token_are_refused(app, client, make_section):
     with app.app_context():
         words = db.session.execute(sa.select(WordRule.term, WordRule.severity)).all()
         assert [tuple(w) for w in words] == [("按装", "hint")]
+        group = db.session.get(ReviewGroup, gid)
+        assert (group.name, group.members) == ("宣传办", [])
+        assert db.session.get(Department, did).heads == []

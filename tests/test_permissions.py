@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from flask import url_for
 
-from models import Department, Upload, User, WordRule, db
+from models import Department, ReviewGroup, Upload, User, WordRule, db
 from tests.conftest import _login
 
 # Rules under /editor/ or /admin/ that anonymous users may reach on purpose.
@@ -44,9 +44,12 @@ def world(app, make_section, make_article):
         db.session.add(upload)
         rule = WordRule(term="按装", replacement="安装")
         db.session.add(rule)
+        group = ReviewGroup(name="宣传办")
+        db.session.add(group)
         db.session.commit()
         upload_id = upload.id
         rule_id = rule.id
+        group_id = group.id
     backups = Path(app.config["BACKUP_FOLDER"])
     backups.mkdir()
     backup_name = "schoolnews-20260301-023000.tar.gz"
@@ -61,6 +64,7 @@ def world(app, make_section, make_article):
         "backup_name": backup_name,
         "department_id": department_id,
         "rule_id": rule_id,
+        "group_id": group_id,
     }
 
 
@@ -87,6 +91,24 @@ def admin_routes(w):
         ("GET", "/admin/audit", None),
         ("GET", "/admin/backups", None),
         ("GET", "/admin/words", None),
+        ("GET", "/admin/review", None),
+        ("GET", "/admin/review/groups", None),
+        ("GET", f"/admin/review/groups/{w['group_id']}", None),
+        ("GET", f"/admin/departments/{department}/heads", None),
+        (
+            "POST",
+            "/admin/review",
+            {"levels": "2", "group_2": str(w["group_id"]), "group_3": "0"},
+        ),
+        ("POST", "/admin/review/channels", {f"channel-{w['channel_id']}": "1"}),
+        ("POST", "/admin/review/groups", {"name": "校领导"}),
+        ("POST", f"/admin/review/groups/{w['group_id']}", {"name": "宣传处"}),
+        (
+            "POST",
+            f"/admin/review/groups/{w['group_id']}/members",
+            {"people": str(user)},
+        ),
+        ("POST", f"/admin/departments/{department}/heads", {"people": str(user)}),
         ("GET", f"/admin/words/{w['rule_id']}", None),
         (
             "POST",
@@ -152,6 +174,8 @@ def admin_routes(w):
         ),
         # Refused with a message while the user above belongs to it.
         ("POST", f"/admin/departments/{department}/delete", {}),
+        # Refused with a message while it is named for level 2 (above).
+        ("POST", f"/admin/review/groups/{w['group_id']}/delete", {}),
     ]
 
 
@@ -205,6 +229,7 @@ def test_matrix_covers_every_admin_rule(app, world):
                 "name": world["backup_name"],
                 "department_id": world["department_id"],
                 "rule_id": world["rule_id"],
+                "group_id": world["group_id"],
             }
             url = url_for(rule.endpoint, **values)
             url = url.split("?")[0]
@@ -286,6 +311,7 @@ def protected_requests(app, world, prefixes, skip=()):
         "revision_id": 1,
         "department_id": world["department_id"],
         "rule_id": world["rule_id"],
+        "group_id": world["group_id"],
     }
     with app.test_request_context():
         for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):

@@ -82,6 +82,13 @@ AUDIT_LABELS = {
     "word_rule_updated": _l("Changed a term of the word list"),
     "word_rule_deleted": _l("Deleted a term from the word list"),
     "article.compliance_confirmed": _l("Published personal data with a reason"),
+    "review_settings_changed": _l("Changed the review chain"),
+    "review_channel_changed": _l("Changed a channel's review levels"),
+    "review_group_created": _l("Created a review group"),
+    "review_group_renamed": _l("Renamed a review group"),
+    "review_group_members": _l("Changed a review group's members"),
+    "review_group_deleted": _l("Deleted a review group"),
+    "department_heads_changed": _l("Changed a department's heads"),
 }
 
 
@@ -314,7 +321,9 @@ def reactivate_user(user_id):
 
 def _render_departments(form: DepartmentForm, status: int = 200):
     departments = db.session.scalars(
-        sa.select(Department).order_by(Department.position, Department.name)
+        sa.select(Department)
+        .order_by(Department.position, Department.name)
+        .options(selectinload(Department.heads))
     ).all()
     members = dict(
         db.session.execute(
@@ -507,6 +516,28 @@ def _check_section_form(form: SectionForm, section: Section | None) -> bool:
     return ok
 
 
+def channel_change(channel: Section, levels: int | None) -> str | None:
+    """Set a channel's own review levels (None: the site's); the audit target
+    when that changed something. Posts in review keep the levels they have."""
+    if channel.review_levels == levels:
+        return None
+
+    def shown(value):
+        return "-" if value is None else str(value)
+
+    target = f"{channel.name}: {shown(channel.review_levels)} → {shown(levels)}"
+    channel.review_levels = levels
+    return target
+
+
+def _set_review_levels(section: Section, form: SectionForm) -> None:
+    """A channel's own review levels, when its form offered them."""
+    if section.parent_id is None and form.review_levels.raw_data:
+        change = channel_change(section, form.review_levels.data)
+        if change:
+            audit.record("review_channel_changed", change)
+
+
 def _render_sections(form: SectionForm):
     channels = _channels()
     return render_template(
@@ -605,6 +636,7 @@ def update_section(section_id):
     section.parent_id = parent_id
     section.name = form.name.data
     section.slug = form.slug.data
+    _set_review_levels(section, form)
     return finish_change(
         "section_updated",
         f"{section.name} ({section.slug})",
@@ -731,7 +763,6 @@ def _render_settings(form: SettingsForm):
 def settings():
     values = get_settings()
     form = SettingsForm(data={key: values[key] for key in TEXT_SETTINGS})
-    form.authors_can_publish.data = values["authors_can_publish"] == "1"
     return _render_settings(form)
 
 
@@ -765,7 +796,6 @@ def update_settings():
     if not form.validate_on_submit():
         return _render_settings(form)
     new = {key: form[key].data or "" for key in TEXT_SETTINGS}
-    new["authors_can_publish"] = "1" if form.authors_can_publish.data else "0"
     try:
         save_settings(new, form.logo.data, form.remove_logo.data)
     except LogoError as error:
