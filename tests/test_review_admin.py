@@ -16,6 +16,7 @@ from models import (
     User,
     db,
     get_settings,
+    set_setting,
 )
 from tests.conftest import PASSWORD, _login, user_id
 
@@ -37,6 +38,8 @@ def school(app):
         db.session.add(campus)
         users = {u.username: u for u in db.session.scalars(sa.select(User))}
         users["author"].department = department
+        # The site's default (the test site starts without review).
+        set_setting("review_levels", "1")
         db.session.commit()
         return {
             "department": department.id,
