@@ -1,9 +1,12 @@
 """Shared fixtures: a real SQLite file per test, real login, article factory."""
 
 import secrets
+import shutil
 import sqlite3
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -53,42 +56,106 @@ def count_statements():
         _recorders.remove(seen)
 
 
-@pytest.fixture
-def app(tmp_path, request):
+def _seed_users() -> None:
+    for role in Role.ALL:
+        db.session.add(
+            User(
+                username=role,
+                display_name=f"{role.title()} 老师",
+                role=role,
+                password_hash=FAST_HASH,
+                session_token=secrets.token_hex(8),
+            )
+        )
+    # Most tests are about something other than the review chain (先审后发,
+    # one level by default): editors publish directly here unless a test
+    # sets review levels itself (tests/test_review.py).
+    set_setting("review_levels", "0")
+    db.session.commit()
+
+
+def _config(folder, request=None) -> dict:
     # Tests post forms without tokens; tests marked `csrf` get the real check.
     config = {
         "TESTING": True,
-        "WTF_CSRF_ENABLED": request.node.get_closest_marker("csrf") is not None,
+        "WTF_CSRF_ENABLED": bool(request and request.node.get_closest_marker("csrf")),
         "SECRET_KEY": "test",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}",
-        "UPLOAD_FOLDER": str(tmp_path / "uploads"),
-        "BACKUP_FOLDER": str(tmp_path / "backups"),
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'test.sqlite3'}",
+        "UPLOAD_FOLDER": str(folder / "uploads"),
+        "BACKUP_FOLDER": str(folder / "backups"),
     }
     # @pytest.mark.config(NAME=value) sets more config through the real factory.
-    marker = request.node.get_closest_marker("config")
+    marker = request and request.node.get_closest_marker("config")
     config.update(marker.kwargs if marker else {})
-    app = create_app(config)
-    with app.app_context():
-        db.create_all()
-        for role in Role.ALL:
-            db.session.add(
-                User(
-                    username=role,
-                    display_name=f"{role.title()} 老师",
-                    role=role,
-                    password_hash=FAST_HASH,
-                    session_token=secrets.token_hex(8),
-                )
-            )
-        # Most tests are about something other than the review chain (先审后发,
-        # one level by default): editors publish directly here unless a test
-        # sets review levels itself (tests/test_review.py).
-        set_setting("review_levels", "0")
-        db.session.commit()
-    yield app
+    return config
+
+
+def _close(app) -> None:
     app.extensions["pagecache"].hot.dispose()
     with app.app_context():
         db.engine.dispose()
+
+
+@dataclass
+class Site:
+    """A database file and upload folder that tests start from (copied)."""
+
+    folder: Path
+    output: str = ""  # what the command that made it printed
+
+    def copy_to(self, folder: Path) -> None:
+        shutil.copy(self.folder / "test.sqlite3", folder / "test.sqlite3")
+        if (self.folder / "uploads").exists():
+            shutil.copytree(self.folder / "uploads", folder / "uploads")
+
+
+def _build_site(folder: Path, command=None) -> Site:
+    app = create_app(_config(folder))
+    with app.app_context():
+        db.create_all()
+        _seed_users()
+    output = ""
+    if command:
+        result = app.test_cli_runner().invoke(args=command)
+        assert result.exit_code == 0, result.output
+        output = result.output
+    # Closing the last connection folds SQLite's write-ahead log into the
+    # file, so copying the one file copies the whole database.
+    _close(app)
+    assert not (folder / "test.sqlite3-wal").exists()
+    return Site(folder, output)
+
+
+@pytest.fixture(scope="session")
+def empty_site(tmp_path_factory):
+    """The schema and the three seeded users, built once per test session:
+    copying the file is much cheaper than creating the tables in every test."""
+    return _build_site(tmp_path_factory.mktemp("empty-site"))
+
+
+@pytest.fixture(scope="session")
+def demo_site_template(tmp_path_factory):
+    """The same, with the demo school loaded by the real `demo` command
+    (tests marked `demo` start from a copy; `demo_output` is what it printed)."""
+    return _build_site(tmp_path_factory.mktemp("demo-site"), ["demo"])
+
+
+@pytest.fixture
+def demo_output(demo_site_template):
+    return demo_site_template.output
+
+
+@pytest.fixture
+def app(tmp_path, request):
+    name = (
+        "demo_site_template"
+        if request.node.get_closest_marker("demo")
+        else "empty_site"
+    )
+    request.getfixturevalue(name).copy_to(tmp_path)
+    app = create_app(_config(tmp_path, request))
+    yield app
+    _close(app)
 
 
 @pytest.fixture

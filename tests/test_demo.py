@@ -3,6 +3,7 @@
 import io
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from PIL import Image
 
@@ -34,18 +35,18 @@ def count(app, model, *where):
         return db.session.scalar(stmt)
 
 
-def test_demo_creates_channels_sections_and_forty_articles(app, runner):
-    output = run_demo(runner)
+@pytest.mark.demo
+def test_demo_creates_channels_sections_and_forty_articles(app, demo_output):
     visible = count(app, Article, Article.visible_clause())
     assert count(app, Article) >= 40
     assert visible >= 40
-    assert f"({count(app, Article)} new articles)" in output
+    assert f"({count(app, Article)} new articles)" in demo_output
     assert count(app, Section, Section.parent_id.is_(None)) == 5
     assert count(app, Section, Section.parent_id.is_not(None)) >= 14
 
 
+@pytest.mark.demo
 def test_demo_twice_creates_nothing_new(app, runner):
-    run_demo(runner)
     articles, sections = count(app, Article), count(app, Section)
     assert "already loaded" in run_demo(runner)
     assert (count(app, Article), count(app, Section)) == (articles, sections)
@@ -54,8 +55,8 @@ def test_demo_twice_creates_nothing_new(app, runner):
     assert (count(app, Article), count(app, Section)) == (articles, sections)
 
 
-def test_demo_content_is_varied(app, runner):
-    run_demo(runner)
+@pytest.mark.demo
+def test_demo_content_is_varied(app):
     with app.app_context():
         articles = db.session.scalars(
             sa.select(Article).where(Article.visible_clause())
@@ -72,15 +73,15 @@ def test_demo_content_is_varied(app, runner):
     assert any("<strong>" in a.body_html for a in articles)
 
 
-def test_demo_bodies_pass_the_sanitizer_unchanged(app, runner):
-    run_demo(runner)
+@pytest.mark.demo
+def test_demo_bodies_pass_the_sanitizer_unchanged(app):
     with app.app_context():
         bodies = db.session.scalars(sa.select(Article.body_html)).all()
     assert all(clean_html(body) == body for body in bodies)
 
 
-def test_demo_hidden_posts_stay_off_the_readers_pages(app, runner, client):
-    run_demo(runner)
+@pytest.mark.demo
+def test_demo_hidden_posts_stay_off_the_readers_pages(app, client):
     with app.app_context():
         hidden = db.session.scalars(
             sa.select(Article).where(sa.not_(Article.visible_clause()))
@@ -107,15 +108,15 @@ def test_demo_fills_default_settings_but_keeps_the_schools_own(app, runner):
     assert settings["phone"] == demo.SETTINGS["phone"]
 
 
-def test_demo_home_page_renders_every_channel(app, runner, client):
-    run_demo(runner)
+@pytest.mark.demo
+def test_demo_home_page_renders_every_channel(app, client):
     html = client.get("/").get_data(as_text=True)
     for _slug, name, _children in demo.SECTIONS:
         assert name in html
 
 
+@pytest.mark.demo
 def test_demo_photos_do_not_make_the_site_look_used(app, runner):
-    run_demo(runner)
     demo_uploads = count(app, Upload)  # the demo's logo and pictures
     with app.app_context():
         post = db.session.scalar(sa.select(Article).limit(1))
@@ -136,8 +137,8 @@ def test_demo_photos_do_not_make_the_site_look_used(app, runner):
     assert "content of its own" in run_demo(runner)
 
 
-def test_demo_has_a_logo_and_pictures_with_thumbnails(app, runner, client):
-    run_demo(runner)
+@pytest.mark.demo
+def test_demo_has_a_logo_and_pictures_with_thumbnails(app, client):
     with app.app_context():
         logo_id = get_settings()["logo_id"]
         assert logo_id and db.session.get(Upload, int(logo_id)).kind == "image"
@@ -172,8 +173,8 @@ def test_demo_pictures_are_drawn_without_a_cjk_font(app, runner, monkeypatch):
     assert count(app, Article, Article.picture_id.is_not(None)) >= 20
 
 
+@pytest.mark.demo
 def test_demo_twice_keeps_one_logo_and_adds_no_pictures(app, runner):
-    run_demo(runner)
     uploads = count(app, Upload)
     with app.app_context():
         logo_id = get_settings()["logo_id"]
@@ -183,8 +184,8 @@ def test_demo_twice_keeps_one_logo_and_adds_no_pictures(app, runner):
         assert get_settings()["logo_id"] == logo_id
 
 
-def test_demo_gives_the_statistics_page_a_history(app, runner, editor_client):
-    run_demo(runner)
+@pytest.mark.demo
+def test_demo_gives_the_statistics_page_a_history(app, editor_client):
     with app.app_context():
         days = db.session.execute(
             sa.select(DailyViews.day, sa.func.sum(DailyViews.views))

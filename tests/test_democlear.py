@@ -52,10 +52,10 @@ def section_id(slug):
 
 
 @pytest.fixture
-def demo_site(app, runner):
-    """The demo school, a demo photo and logo, and what staff did since."""
-    result = runner.invoke(args=["demo"])
-    assert "52 new articles" in result.output, result.output
+def demo_site(app, demo_output):
+    """The demo school, a demo photo and logo, and what staff did since
+    (tests that use it are marked `demo`)."""
+    assert "52 new articles" in demo_output, demo_output
     with app.app_context():
         admin, editor = user_id(app, "admin"), user_id(app, "editor")
         # The demo's own pictures: its logo, its posts' pictures, and one
@@ -116,6 +116,7 @@ def kept_uploads(app) -> set[str]:
         )
 
 
+@pytest.mark.demo
 def test_confirmation_page_lists_what_goes_and_what_stays(app, admin_client, demo_site):
     page = admin_client.get("/admin/demo").get_data(as_text=True)
     demo_posts = len(demo.ARTICLES) + len(demo.HIDDEN_ARTICLES)
@@ -131,6 +132,7 @@ def test_confirmation_page_lists_what_goes_and_what_stays(app, admin_client, dem
     assert "/admin/demo" in settings_page
 
 
+@pytest.mark.demo
 def test_clearing_removes_the_demo_and_keeps_what_staff_made(
     app, admin_client, demo_site
 ):
@@ -165,6 +167,7 @@ def test_clearing_removes_the_demo_and_keeps_what_staff_made(
     assert "演示内容已清除" in page
 
 
+@pytest.mark.demo
 def test_the_cached_home_page_no_longer_shows_demo_posts(app, client, demo_site):
     for _ in range(2):  # the second answer comes from the cache
         home = client.get("/").get_data(as_text=True)
@@ -177,6 +180,7 @@ def test_the_cached_home_page_no_longer_shows_demo_posts(app, client, demo_site)
     assert STAFF_IN_DEFAULT_SECTION in home
 
 
+@pytest.mark.demo
 def test_a_failure_midway_leaves_everything_in_place(
     app, admin_client, demo_site, monkeypatch
 ):
@@ -193,6 +197,7 @@ def test_a_failure_midway_leaves_everything_in_place(
     assert all(path.exists() for path in demo_site.values())
 
 
+@pytest.mark.demo
 def test_clearing_twice_is_harmless(app, admin_client, demo_site):
     admin_client.post("/admin/demo/clear")
     after_first = counts(app)
@@ -202,6 +207,7 @@ def test_clearing_twice_is_harmless(app, admin_client, demo_site):
     assert "本站没有演示内容" in page
 
 
+@pytest.mark.demo
 def test_the_demo_never_comes_back_after_clearing(app, runner, admin_client, demo_site):
     admin_client.post("/admin/demo/clear")
     before = counts(app)
@@ -215,6 +221,7 @@ def test_the_demo_never_comes_back_after_clearing(app, runner, admin_client, dem
         assert article(DEMO_POST_WITH_PHOTO) is not None
 
 
+@pytest.mark.demo
 def test_only_admins_may_clear_the_demo(app, login, demo_site):
     client = login("editor")
     assert client.get("/admin/demo").status_code == 403
@@ -224,6 +231,7 @@ def test_only_admins_may_clear_the_demo(app, login, demo_site):
 
 
 @pytest.mark.csrf
+@pytest.mark.demo
 def test_clearing_needs_the_forms_token(app, client, demo_site):
     page = client.get("/login").get_data(as_text=True)
     token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
@@ -234,6 +242,7 @@ def test_clearing_needs_the_forms_token(app, client, demo_site):
         assert article(DEMO_POST_WITH_PHOTO) is not None
 
 
+@pytest.mark.demo
 def test_a_teachers_post_named_like_a_demo_post_survives_later_clears(
     app, admin_client, demo_site
 ):

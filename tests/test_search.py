@@ -468,8 +468,8 @@ def test_the_count_is_kept_until_the_content_changes(app, client, make_article):
 # --- the demo, the migration and other databases -------------------------------
 
 
-def test_a_two_character_word_finds_its_one_demo_article(app, client, runner):
-    assert runner.invoke(args=["demo"]).exit_code == 0
+@pytest.mark.demo
+def test_a_two_character_word_finds_its_one_demo_article(app, client):
     with app.app_context():
         articles = db.session.scalars(
             sa.select(Article).where(Article.visible_clause())
