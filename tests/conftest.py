@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask_migrate import upgrade
 from sqlalchemy.engine import Engine
 from werkzeug.security import generate_password_hash
 
@@ -280,3 +281,41 @@ def make_article(app, make_section):
             return article.id
 
     return make
+
+
+# --- migration tests: a school's database at an older revision ------------------
+
+
+def school_at(tmp_path, revision: str, *statements: str):
+    """A school's database at an older revision, holding the given rows."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'school.sqlite3'}",
+            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        }
+    )
+    with app.app_context():
+        upgrade(revision=revision)
+        with db.engine.begin() as connection:
+            for statement in statements:
+                connection.execute(sa.text(statement))
+        db.engine.dispose()
+    return app
+
+
+def rows(sql: str) -> list[tuple]:
+    """What a query returns now, as plain tuples (inside an app context)."""
+    with db.engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(sa.text(sql))]
+
+
+def columns(table: str) -> set[str]:
+    with db.engine.connect() as connection:
+        return {column["name"] for column in sa.inspect(connection).get_columns(table)}
+
+
+def tables() -> set[str]:
+    with db.engine.connect() as connection:
+        return set(sa.inspect(connection).get_table_names())

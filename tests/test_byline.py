@@ -1,10 +1,9 @@
 """Each user has a default byline (署名) that new posts start with."""
 
-import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from models import Article, Section, User, db
-from tests.test_migrations import school_at
+from tests.conftest import columns, rows, school_at
 
 
 def set_byline(app, username, byline):
@@ -105,19 +104,14 @@ def test_0006_adds_an_empty_byline_to_existing_users(tmp_path):
     )
     with app.app_context():
         upgrade()
-        with db.engine.connect() as connection:
-            row = connection.execute(
-                sa.text("SELECT username, display_name, byline FROM user")
-            ).one()
-        assert tuple(row) == ("wang", "王老师", "")
+        assert rows("SELECT username, display_name, byline FROM user") == [
+            ("wang", "王老师", "")
+        ]
         user = db.session.get(User, 1)
         assert user.default_byline == "王老师"
         db.session.remove()
         # And back, keeping the users.
         downgrade(revision="0005")
-        with db.engine.connect() as connection:
-            columns = {c["name"] for c in sa.inspect(connection).get_columns("user")}
-            assert "byline" not in columns
-            names = connection.execute(sa.text("SELECT username FROM user")).scalars()
-            assert list(names) == ["wang"]
+        assert "byline" not in columns("user")
+        assert rows("SELECT username FROM user") == [("wang",)]
         db.engine.dispose()

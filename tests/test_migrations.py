@@ -4,27 +4,8 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
-from app import create_app
 from models import db
-
-
-def school_at(tmp_path, revision: str, *statements: str):
-    """A school's database at an older revision, holding the given rows."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'school.sqlite3'}",
-            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
-        }
-    )
-    with app.app_context():
-        upgrade(revision=revision)
-        with db.engine.begin() as connection:
-            for statement in statements:
-                connection.execute(sa.text(statement))
-        db.engine.dispose()
-    return app
+from tests.conftest import columns, rows, school_at, tables
 
 
 def test_0002_fills_excerpts_and_channels_of_existing_posts(tmp_path):
@@ -45,23 +26,16 @@ def test_0002_fills_excerpts_and_channels_of_existing_posts(tmp_path):
     )
     with app.app_context():
         upgrade()
-        with db.engine.connect() as connection:
-            rows = connection.execute(
-                sa.text(
-                    "SELECT id, excerpt, channel_id, views FROM article ORDER BY id"
-                )
-            ).all()
-            assert [tuple(row) for row in rows] == [
-                (1, "本周语文组开展教研。", 1, 42),
-                (2, "自己写的摘要", 1, 7),
-            ]
+        assert rows(
+            "SELECT id, excerpt, channel_id, views FROM article ORDER BY id"
+        ) == [
+            (1, "本周语文组开展教研。", 1, 42),
+            (2, "自己写的摘要", 1, 7),
+        ]
         # And back, for a school that must return to the previous release.
         downgrade(revision="0001")
-        with db.engine.connect() as connection:
-            columns = {c["name"] for c in sa.inspect(connection).get_columns("article")}
-            assert "excerpt" not in columns and "channel_id" not in columns
-            count = connection.execute(sa.text("SELECT count(*) FROM article"))
-            assert count.scalar() == 2
+        assert not {"excerpt", "channel_id"} & columns("article")
+        assert rows("SELECT count(*) FROM article") == [(2,)]
         db.engine.dispose()
 
 
@@ -101,13 +75,13 @@ def test_0004_demo_loaded_before_origins_existed_can_still_be_cleared(tmp_path):
     def quoted(text):
         return "'" + text.replace("'", "''") + "'"
 
-    rows, ids = [], {}
+    sections, ids = [], {}
     for position, (slug, name, children) in enumerate(demo.SECTIONS):
         ids[slug] = len(ids) + 1
-        rows.append(f"({ids[slug]}, {quoted(name)}, '{slug}', {position}, NULL)")
+        sections.append(f"({ids[slug]}, {quoted(name)}, '{slug}', {position}, NULL)")
         for child_position, (child, child_name) in enumerate(children):
             ids[child] = len(ids) + 1
-            rows.append(
+            sections.append(
                 f"({ids[child]}, {quoted(child_name)}, '{child}', {child_position},"
                 f" {ids[slug]})"
             )
@@ -132,7 +106,7 @@ def test_0004_demo_loaded_before_origins_existed_can_still_be_cleared(tmp_path):
         " (1, 'admin', '管理员', 'x', 'admin', 1, 't', '2026-01-01 00:00:00'),"
         " (2, 'wang', '王老师', 'x', 'author', 1, 't', '2026-01-01 00:00:00')",
         "INSERT INTO section (id, name, slug, position, parent_id) VALUES "
-        + ", ".join(rows),
+        + ", ".join(sections),
         "INSERT INTO article (id, title, body_html, excerpt, author_name,"
         " section_id, status, published_at, pinned, views, version, created_at,"
         " updated_at, created_by_id) VALUES " + ", ".join(articles),
@@ -151,13 +125,9 @@ def test_0004_demo_loaded_before_origins_existed_can_still_be_cleared(tmp_path):
         db.session.remove()
         # And back: the accounts survive the column being dropped.
         downgrade(revision="0003")
-        with db.engine.connect() as connection:
-            inspector = sa.inspect(connection)
-            assert not inspector.has_table("origin")
-            columns = {c["name"] for c in inspector.get_columns("user")}
-            assert "needs_setup" not in columns
-            users = connection.execute(sa.text("SELECT count(*) FROM user"))
-            assert users.scalar() == 2
+        assert "origin" not in tables()
+        assert "needs_setup" not in columns("user")
+        assert rows("SELECT count(*) FROM user") == [(2,)]
         db.engine.dispose()
     assert cleared.posts == len(posts) - 1
     assert titles == ["我的公开课"]
@@ -206,17 +176,15 @@ def test_0005_fills_the_picture_of_existing_posts(tmp_path):
     )
     with app.app_context():
         upgrade()
-        with db.engine.connect() as connection:
-            rows = connection.execute(
-                sa.text("SELECT id, picture_id FROM article ORDER BY id")
-            ).all()
-        assert [tuple(row) for row in rows] == [(1, 2), (2, 3), (3, 1), (4, None)]
+        assert rows("SELECT id, picture_id FROM article ORDER BY id") == [
+            (1, 2),
+            (2, 3),
+            (3, 1),
+            (4, None),
+        ]
         downgrade(revision="0004")
-        with db.engine.connect() as connection:
-            columns = {c["name"] for c in sa.inspect(connection).get_columns("article")}
-            assert "picture_id" not in columns
-            count = connection.execute(sa.text("SELECT count(*) FROM article"))
-            assert count.scalar() == 4
+        assert "picture_id" not in columns("article")
+        assert rows("SELECT count(*) FROM article") == [(4,)]
 
 
 def test_0007_adds_old_addresses_to_a_site_with_posts(tmp_path):
@@ -248,9 +216,8 @@ def test_0007_adds_old_addresses_to_a_site_with_posts(tmp_path):
     assert "开学典礼" in app.test_client().get("/articles/1").get_data(as_text=True)
     with app.app_context():
         downgrade(revision="0006")
-        assert not sa.inspect(db.engine).has_table("legacy_url")
-        with db.engine.connect() as connection:
-            assert connection.scalar(sa.text("SELECT title FROM article")) == "开学典礼"
+        assert "legacy_url" not in tables()
+        assert rows("SELECT title FROM article") == [("开学典礼",)]
         db.engine.dispose()
 
 
@@ -282,9 +249,7 @@ def test_0008_indexes_existing_published_posts_for_search(tmp_path):
         assert "/articles/2" not in page and "/articles/3" not in page, q
     with app.app_context():
         downgrade(revision="0007")
-        with db.engine.connect() as connection:
-            tables = set(sa.inspect(connection).get_table_names())
-            assert not {t for t in tables if t.startswith("search_")}
+        assert not {t for t in tables() if t.startswith("search_")}
         db.engine.dispose()
     app.extensions["pagecache"].hot.dispose()
 
@@ -325,12 +290,9 @@ def test_0009_adds_departments_and_daily_views_keeping_users_and_counts(tmp_path
                     connection.execute(sa.text("UPDATE user SET department_id = 9"))
             assert connection.scalar(sa.text("SELECT views FROM article")) == 42
         downgrade(revision="0008")
-        with db.engine.connect() as connection:
-            columns = {c["name"] for c in sa.inspect(connection).get_columns("user")}
-            assert "department_id" not in columns
-            tables = sa.inspect(connection).get_table_names()
-            assert "department" not in tables and "article_daily_views" not in tables
-            assert connection.scalar(sa.text("SELECT username FROM user")) == "wang"
+        assert "department_id" not in columns("user")
+        assert not {"department", "article_daily_views"} & tables()
+        assert rows("SELECT username FROM user") == [("wang",)]
         upgrade()  # and forward again
         db.engine.dispose()
 

@@ -8,7 +8,7 @@ from flask_migrate import upgrade
 
 import compliance
 from models import AuditEvent, WordRule, db
-from tests.test_migrations import school_at
+from tests.conftest import school_at
 
 
 def rules(app):
