@@ -186,6 +186,16 @@ def get_article(app, article_id):
         return article
 
 
+def article_titled(title: str) -> Article | None:
+    """The article with this title (inside an app context)."""
+    return db.session.scalar(sa.select(Article).where(Article.title == title))
+
+
+def section_named(name: str) -> Section | None:
+    """The section with this name (inside an app context)."""
+    return db.session.scalar(sa.select(Section).where(Section.name == name))
+
+
 def form_data(section, **overrides):
     """The editor's article form as the browser posts it."""
     data = {

@@ -22,7 +22,7 @@ from models import (
     utcnow,
 )
 from sitetree import DEFAULT_SLUGS
-from tests.conftest import user_id
+from tests.conftest import article_titled, user_id
 
 STAFF_IN_DEMO_SECTION = "校园动态：教职工篮球赛"  # filed under the demo's 校园动态
 STAFF_IN_DEFAULT_SECTION = "开学第一课"
@@ -43,10 +43,6 @@ def image(name, user_id, article_id=None, color=(200, 30, 30)):
     )
 
 
-def article(title):
-    return db.session.scalar(sa.select(Article).where(Article.title == title))
-
-
 def section_id(slug):
     return db.session.scalar(sa.select(Section.id).where(Section.slug == slug))
 
@@ -61,7 +57,7 @@ def demo_site(app, demo_output):
         # The demo's own pictures: its logo, its posts' pictures, and one
         # more photo in a demo post.
         logo = db.session.get(Upload, int(get_settings()["logo_id"]))
-        photo = image("操场.png", admin, article(DEMO_POST_WITH_PHOTO).id)
+        photo = image("操场.png", admin, article_titled(DEMO_POST_WITH_PHOTO).id)
         # Staff: two posts (one in a section only the demo made), a photo,
         # the phone number, and an edit of a demo post.
         for title, slug in (
@@ -79,8 +75,10 @@ def demo_site(app, demo_output):
                 )
             )
         db.session.flush()
-        staff_photo = image("篮球.png", editor, article(STAFF_IN_DEMO_SECTION).id)
-        edited = article(EDITED_DEMO_POST)
+        staff_photo = image(
+            "篮球.png", editor, article_titled(STAFF_IN_DEMO_SECTION).id
+        )
+        edited = article_titled(EDITED_DEMO_POST)
         edited.body_html = "<p>老师改过的报道。</p>"
         edited.version = 2
         edited.updated_by_id = editor
@@ -108,7 +106,7 @@ def counts(app):
 def kept_uploads(app) -> set[str]:
     """The staff photo and the pictures of the demo post a teacher edited."""
     with app.app_context():
-        edited = article(EDITED_DEMO_POST)
+        edited = article_titled(EDITED_DEMO_POST)
         return {"篮球.png"} | set(
             db.session.scalars(
                 sa.select(Upload.original_name).where(Upload.article_id == edited.id)
@@ -218,7 +216,7 @@ def test_the_demo_never_comes_back_after_clearing(app, runner, admin_client, dem
     result = runner.invoke(args=["demo", "--force"])
     assert "new articles" in result.output
     with app.app_context():
-        assert article(DEMO_POST_WITH_PHOTO) is not None
+        assert article_titled(DEMO_POST_WITH_PHOTO) is not None
 
 
 @pytest.mark.demo
@@ -227,7 +225,7 @@ def test_only_admins_may_clear_the_demo(app, login, demo_site):
     assert client.get("/admin/demo").status_code == 403
     assert client.post("/admin/demo/clear").status_code == 403
     with app.app_context():
-        assert article(DEMO_POST_WITH_PHOTO) is not None
+        assert article_titled(DEMO_POST_WITH_PHOTO) is not None
 
 
 @pytest.mark.csrf
@@ -239,7 +237,7 @@ def test_clearing_needs_the_forms_token(app, client, demo_site):
     client.post("/login", data=login)
     assert client.post("/admin/demo/clear").status_code == 400
     with app.app_context():
-        assert article(DEMO_POST_WITH_PHOTO) is not None
+        assert article_titled(DEMO_POST_WITH_PHOTO) is not None
 
 
 @pytest.mark.demo
@@ -261,7 +259,7 @@ def test_a_teachers_post_named_like_a_demo_post_survives_later_clears(
         db.session.commit()
     admin_client.post("/admin/demo/clear")
     with app.app_context():
-        assert article(DEMO_POST_WITH_PHOTO) is not None
+        assert article_titled(DEMO_POST_WITH_PHOTO) is not None
 
 
 def test_a_site_without_the_demo_has_nothing_to_clear(app, admin_client, make_article):
@@ -270,4 +268,4 @@ def test_a_site_without_the_demo_has_nothing_to_clear(app, admin_client, make_ar
     assert "本站没有演示内容" in page
     admin_client.post("/admin/demo/clear")
     with app.app_context():
-        assert article("我们自己的新闻") is not None
+        assert article_titled("我们自己的新闻") is not None

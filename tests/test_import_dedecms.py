@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from importers.dedecms import decode
 from models import Article, Section, Status, Upload, db
+from tests.conftest import article_titled, section_named
 from tests.import_data import PDF, old_uploads, photo_bytes
 
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
@@ -250,10 +251,6 @@ def run_import(runner, dede, uploads):
     return run
 
 
-def article(title: str) -> Article:
-    return db.session.scalar(sa.select(Article).where(Article.title == title))
-
-
 def test_dedecms_site_is_imported_over_a_real_connection(app, run_import):
     result = run_import()
     assert "Connected to test: 5 archives." in result.output
@@ -265,12 +262,12 @@ def test_dedecms_site_is_imported_over_a_real_connection(app, run_import):
     assert "allimg/240328/gone.jpg (archive 1" in result.output
     assert "archives.title of archive 4: neither UTF-8 nor GBK" in result.output
     with app.app_context():
-        news = db.session.scalar(sa.select(Section).where(Section.name == "新闻中心"))
-        yaowen = db.session.scalar(sa.select(Section).where(Section.name == "学校要闻"))
+        news = section_named("新闻中心")
+        yaowen = section_named("学校要闻")
         assert news.parent_id is None and yaowen.parent_id == news.id
         assert yaowen.slug == "yaowen"
 
-        opening = article("开学典礼隆重举行")  # GBK bytes in a latin1 column
+        opening = article_titled("开学典礼隆重举行")  # GBK bytes in a latin1 column
         assert opening is not None
         assert opening.author_name == "教务处" and opening.source == "校办"
         assert opening.views == 1234 and opening.pinned
@@ -287,15 +284,12 @@ def test_dedecms_site_is_imported_over_a_real_connection(app, run_import):
         )
         assert "<script" not in opening.body_html
 
-        exam = article("期中考试安排")  # UTF-8 bytes in the same latin1 column
+        exam = article_titled("期中考试安排")  # UTF-8 bytes in the same latin1 column
         assert exam.status == Status.DRAFT and exam.author_name == "教务处"
-        trip = article("三年级一班春游")
+        trip = article_titled("三年级一班春游")
         assert trip.section_id == yaowen.id and trip.pinned  # level 3 folded
-        assert (
-            db.session.scalar(sa.select(Section).where(Section.name == "班级动态"))
-            is None
-        )
-        assert article("校园风光图集") is None
+        assert section_named("班级动态") is None
+        assert article_titled("校园风光图集") is None
 
 
 def test_a_second_run_duplicates_nothing(app, run_import):
@@ -319,8 +313,8 @@ def test_old_dedecms_addresses_lead_to_the_imported_pages(app, client, run_impor
     result = run_import()
     assert "{typedir}/{pinyin}.html were not kept" in result.output
     with app.app_context():
-        opening = article("开学典礼隆重举行").id
-        trip = article("三年级一班春游").id
+        opening = article_titled("开学典礼隆重举行").id
+        trip = article_titled("三年级一班春游").id
     day = datetime.fromtimestamp(PUBDATE, ZoneInfo("Asia/Shanghai")).strftime("%Y%m%d")
     expected = {
         "/plus/view.php?aid=1": f"/articles/{opening}",

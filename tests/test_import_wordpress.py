@@ -11,6 +11,7 @@ from PIL import Image
 
 import thumbnails
 from models import Article, LegacyUrl, Origin, Section, Status, Upload, db
+from tests.conftest import article_titled, section_named
 from tests.import_data import PERMALINK, SITE, wp_uploads, write_wxr
 
 
@@ -37,10 +38,6 @@ def run_import(runner, export, old_site):
     return run
 
 
-def article(title: str) -> Article:
-    return db.session.scalar(sa.select(Article).where(Article.title == title))
-
-
 def counts() -> tuple[int, int, int, int, int]:
     return tuple(
         db.session.scalar(sa.select(sa.func.count()).select_from(model))
@@ -57,18 +54,15 @@ def test_export_becomes_sections_posts_photos_and_attachments(app, run_import):
     assert "Attachments: 1 imported." in result.output
     assert "2024/03/missing.jpg (post 11 «开学典礼隆重举行»)" in result.output
     with app.app_context():
-        news = db.session.scalar(sa.select(Section).where(Section.name == "新闻中心"))
-        campus = db.session.scalar(sa.select(Section).where(Section.name == "校园动态"))
+        news = section_named("新闻中心")
+        campus = section_named("校园动态")
         assert news.parent_id is None and campus.parent_id == news.id
         assert campus.slug == "xiaoyuan"
         # A third level is filed into its level-2 ancestor.
-        assert (
-            db.session.scalar(sa.select(Section).where(Section.name == "班级风采"))
-            is None
-        )
-        assert article("三年级主题班会").section_id == campus.id
+        assert section_named("班级风采") is None
+        assert article_titled("三年级主题班会").section_id == campus.id
 
-        opening = article("开学典礼隆重举行")
+        opening = article_titled("开学典礼隆重举行")
         assert opening.status == Status.PUBLISHED and opening.pinned
         assert opening.author_name == "张三老师"  # a byline, no account
         assert opening.views == 345
@@ -88,16 +82,20 @@ def test_export_becomes_sections_posts_photos_and_attachments(app, run_import):
         assert "<script" not in body
 
         # No GMT date: 09:30 in Shanghai is 01:30 UTC.
-        assert article("三年级主题班会").published_at == datetime(2024, 3, 2, 1, 30)
-        assert article("三年级主题班会").body_html == "<p>第一段</p><p>第二段</p>"
-        assert article("三年级主题班会").author_name == "德育处"
-        assert article("草稿：运动会方案").status == Status.DRAFT
-        assert article("内部通知").status == Status.DRAFT
-        scheduled = article("期末考试安排")
+        assert article_titled("三年级主题班会").published_at == datetime(
+            2024, 3, 2, 1, 30
+        )
+        assert (
+            article_titled("三年级主题班会").body_html == "<p>第一段</p><p>第二段</p>"
+        )
+        assert article_titled("三年级主题班会").author_name == "德育处"
+        assert article_titled("草稿：运动会方案").status == Status.DRAFT
+        assert article_titled("内部通知").status == Status.DRAFT
+        scheduled = article_titled("期末考试安排")
         assert scheduled.is_scheduled and not scheduled.is_public
-        assert article("学校简介").section.name == "页面"
-        assert article("删掉的文章") is None
-        assert article("首页") is None
+        assert article_titled("学校简介").section.name == "页面"
+        assert article_titled("删掉的文章") is None
+        assert article_titled("首页") is None
         assert all(
             a.created_by_id is None for a in db.session.scalars(sa.select(Article))
         )
@@ -122,7 +120,7 @@ def test_a_second_run_updates_and_duplicates_nothing(app, run_import, tmp_path):
     run_import()
     with app.app_context():
         before = counts()
-        opening_id = article("开学典礼隆重举行").id
+        opening_id = article_titled("开学典礼隆重举行").id
     again = run_import()
     assert "Posts: 6 unchanged, 1 skipped." in again.output
     assert "Images: 3 unchanged" in again.output
@@ -139,12 +137,12 @@ def test_a_second_run_updates_and_duplicates_nothing(app, run_import, tmp_path):
 def test_a_post_deleted_here_since_is_imported_again(app, run_import, client):
     run_import()
     with app.app_context():
-        db.session.delete(article("三年级主题班会"))
+        db.session.delete(article_titled("三年级主题班会"))
         db.session.commit()
     result = run_import()
     assert "Posts: 1 imported, 5 unchanged, 1 skipped." in result.output
     with app.app_context():
-        new_id = article("三年级主题班会").id
+        new_id = article_titled("三年级主题班会").id
     response = client.get("/?p=12")
     assert response.status_code == 301
     assert response.headers["Location"] == f"/articles/{new_id}"
@@ -158,7 +156,7 @@ def test_without_the_upload_folder_every_file_is_listed(app, runner, export):
         assert f"2024/03/{name}" in result.output
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Upload.id))) == 0
-        assert article("开学典礼隆重举行").cover_id is None
+        assert article_titled("开学典礼隆重举行").cover_id is None
 
 
 def test_a_file_the_upload_checks_refuse_is_reported(app, run_import, tmp_path):
@@ -175,7 +173,7 @@ def test_a_file_the_upload_checks_refuse_is_reported(app, run_import, tmp_path):
     assert "failed 1: broken.jpg: This image is damaged or incomplete" in result.output
     # An .exe is not even tried: links to it stay as they were (cleaned).
     with app.app_context():
-        assert "notes.exe" in article("病毒").body_html
+        assert "notes.exe" in article_titled("病毒").body_html
         assert (
             db.session.scalar(
                 sa.select(sa.func.count(Upload.id)).where(Upload.kind == "attachment")
@@ -270,8 +268,8 @@ def test_imported_posts_show_at_once_in_cached_pages_and_feeds(app, client, run_
 def test_old_wordpress_addresses_lead_to_the_imported_pages(app, client, run_import):
     run_import()
     with app.app_context():
-        opening = article("开学典礼隆重举行")
-        page_id = article("学校简介").id
+        opening = article_titled("开学典礼隆重举行")
+        page_id = article_titled("学校简介").id
         cover = opening.cover.stored_name
         plan = db.session.scalar(
             sa.select(Upload.id).where(Upload.kind == "attachment")
@@ -322,7 +320,7 @@ def test_captions_become_figures_and_other_shortcodes_are_reported(
     result = run_import(path=write_wxr(tmp_path / "sc.xml", extra_items=extra))
     assert "left in the text as they are: [gallery]" in result.output
     with app.app_context():
-        html = article("春游合影").body_html
+        html = article_titled("春游合影").body_html
     assert '<figure><img src="/uploads/' in html
     assert "<figcaption>全班合影</figcaption></figure>" in html
     assert '<a href="https://v.qq.com/x/page/abc.html"' in html
@@ -345,7 +343,7 @@ def test_a_body_cannot_reach_files_outside_the_upload_folder(
 def test_editors_can_edit_imported_posts(app, run_import, editor_client):
     run_import()
     with app.app_context():
-        opening = article("开学典礼隆重举行")
+        opening = article_titled("开学典礼隆重举行")
     response = editor_client.get(f"/editor/articles/{opening.id}/edit")
     assert response.status_code == 200
     assert "开学典礼隆重举行" in response.get_data(as_text=True)

@@ -6,7 +6,10 @@ Generic on purpose, shared by every e2e test module:
 - `live_server`: its base URL, e.g. "http://127.0.0.1:54321",
 - `browser`: one headless Chromium per session, `page`: a fresh context per test,
 - `login_page(page, username)`: logs a page in through the real login form,
-- `login_state(username)`: the same once per module, as a context storage state.
+- `login_state(username)`: the same once per module, as a context storage state,
+- `viewport_editor_page`: an editor's page at each of VIEWPORTS in turn,
+- `section`: the id of a section where authors publish without review,
+  `add_section(live_app, name, slug)`: another one.
 """
 
 import os
@@ -18,10 +21,15 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from commands import create_user
-from models import Role, db, set_setting
+from models import Role, Section, db, set_setting
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse 42"  # the same as tests/conftest.py
+# The phone and desktop widths most browser tests run at.
+VIEWPORTS = {
+    "phone": {"width": 375, "height": 800},
+    "desktop": {"width": 1280, "height": 900},
+}
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -159,3 +167,28 @@ def login_state(browser, live_server):
         return states[username]
 
     return state
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def viewport_editor_page(request, new_page):
+    """A logged-in editor's page, once per viewport (`page.viewport_name`)."""
+    page = new_page("editor", VIEWPORTS[request.param])
+    page.viewport_name = request.param
+    return page
+
+
+def add_section(live_app, name, slug, *, without_review=False) -> int:
+    """Add a section to the module's site; optionally let posts be published
+    without review (no review levels), as many schools do."""
+    with live_app.app_context():
+        section = Section(name=name, slug=slug)
+        db.session.add(section)
+        if without_review:
+            set_setting("review_levels", "0")
+        db.session.commit()
+        return section.id
+
+
+@pytest.fixture(scope="module")
+def section(live_app):
+    return add_section(live_app, "校园动态", "campus", without_review=True)

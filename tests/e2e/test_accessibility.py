@@ -11,15 +11,12 @@ from axe_playwright_python.sync_playwright import Axe
 import backup
 import demo
 from models import Article, Section, db
+from tests.e2e.conftest import VIEWPORTS
 
 pytestmark = pytest.mark.e2e
 
 WCAG_AA = {
     "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}
-}
-VIEWPORTS = {
-    "phone": {"width": 375, "height": 812},
-    "desktop": {"width": 1280, "height": 900},
 }
 
 
@@ -61,33 +58,21 @@ def violations(page, axe) -> list[str]:
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
-def test_reader_pages_pass_wcag_aa(browser, live_server, paths, axe, viewport):
+def test_reader_pages_pass_wcag_aa(new_page, paths, axe, viewport):
     # bypass_csp lets the test inject axe; the site itself never needs it.
-    context = browser.new_context(
-        base_url=live_server, viewport=VIEWPORTS[viewport], bypass_csp=True
-    )
-    page = context.new_page()
+    page = new_page(viewport=VIEWPORTS[viewport], bypass_csp=True)
     found = {}
     for name, path in paths.items():
         page.goto(path)
         if problems := violations(page, axe):
             found[name] = problems
-    context.close()
     assert found == {}
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
-def test_editor_pages_pass_wcag_aa(
-    browser, live_app, live_server, login_state, paths, axe, viewport
-):
+def test_editor_pages_pass_wcag_aa(new_page, live_app, paths, axe, viewport):
     backup.run_backup(live_app)  # so the backups page shows its table
-    context = browser.new_context(
-        base_url=live_server,
-        viewport=VIEWPORTS[viewport],
-        bypass_csp=True,
-        storage_state=login_state("admin"),
-    )
-    page = context.new_page()
+    page = new_page("admin", VIEWPORTS[viewport], bypass_csp=True)
     found = {}
     for path in [
         "/editor/",
@@ -116,5 +101,4 @@ def test_editor_pages_pass_wcag_aa(
     page.evaluate("document.getElementById('image-details').showModal()")
     if problems := violations(page, axe):
         found["photo description dialog"] = problems
-    context.close()
     assert found == {}

@@ -4,8 +4,9 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from models import Article, Section, Status, WordRule, db
+from tests.e2e.conftest import VIEWPORTS
 from tests.e2e.shots import save_screenshot
-from tests.e2e.test_accessibility import VIEWPORTS, violations
+from tests.e2e.test_accessibility import violations
 
 pytestmark = pytest.mark.e2e
 
@@ -30,19 +31,9 @@ def section_id(live_app):
 
 
 @pytest.fixture
-def editor_page(browser, live_server, login_state, section_id):
-    contexts = []
-
+def editor_page(new_page, section_id):
     def open_page(viewport, title):
-        context = browser.new_context(
-            base_url=live_server,
-            viewport=VIEWPORTS[viewport],
-            bypass_csp=True,  # for axe only
-            storage_state=login_state("editor"),
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
+        page = new_page("editor", VIEWPORTS[viewport], bypass_csp=True)  # for axe
         page.goto("/editor/articles/new")
         page.wait_for_selector(".jodit-wysiwyg")
         page.fill("#title", title)
@@ -50,9 +41,7 @@ def editor_page(browser, live_server, login_state, section_id):
         page.locator(".jodit-wysiwyg").click()
         return page
 
-    yield open_page
-    for context in contexts:
-        context.close()
+    return open_page
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
@@ -108,14 +97,8 @@ def test_publishing_a_blocked_term_is_refused_with_the_text_intact(
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
-def test_word_list_page(browser, live_server, login_state, section_id, viewport):
-    context = browser.new_context(
-        base_url=live_server,
-        viewport=VIEWPORTS[viewport],
-        bypass_csp=True,
-        storage_state=login_state("admin"),
-    )
-    page = context.new_page()
+def test_word_list_page(new_page, section_id, viewport):
+    page = new_page("admin", VIEWPORTS[viewport], bypass_csp=True)
     wrong, right = NEW_TERMS[viewport]
     page.goto("/admin/words")
     assert "一股作气" in page.locator("#word-table").inner_text()
@@ -127,6 +110,4 @@ def test_word_list_page(browser, live_server, login_state, section_id, viewport)
     assert f"已将「{wrong}」加入词库" in page.locator("body").inner_text()
     assert wrong in page.locator("#word-table").inner_text()
     save_screenshot(page, f"compliance-words-{viewport}")
-    problems = violations(page, Axe())
-    context.close()
-    assert problems == []
+    assert violations(page, Axe()) == []

@@ -10,15 +10,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from PIL import Image
 
-from models import Article, Section, db, set_setting
+from models import Article, db
 from tests.e2e.shots import save_screenshot
 
 pytestmark = pytest.mark.e2e
 
-VIEWPORTS = {
-    "phone": {"width": 375, "height": 800},
-    "desktop": {"width": 1280, "height": 900},
-}
 TINY_GIF = "data:image/gif;base64,R0lGODlhAQABAIAAAP///wAAACwAAAAAAQABAAACAkQBADs="
 # Visible text of every open Jodit dialog and popup, placeholders and
 # tooltips included.
@@ -38,21 +34,9 @@ DIALOG_TEXTS_JS = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def section(live_app):
-    with live_app.app_context():
-        section = Section(name="图片新闻", slug="photos")
-        db.session.add(section)
-        set_setting("review_levels", "0")
-        db.session.commit()
-        return section.id
-
-
-@pytest.fixture(params=list(VIEWPORTS))
-def page(request, new_page):
-    page = new_page("editor", VIEWPORTS[request.param])
-    page.viewport_name = request.param
-    return page
+@pytest.fixture
+def page(viewport_editor_page):
+    return viewport_editor_page
 
 
 def jpeg(color=(30, 120, 200), size=(640, 400)) -> bytes:

@@ -13,15 +13,11 @@ import re
 import pytest
 from PIL import Image
 
-from models import Article, Section, db, set_setting
+from models import Article, db
 from tests.e2e.shots import save_screenshot
 
 pytestmark = pytest.mark.e2e
 
-VIEWPORTS = {
-    "phone": {"width": 375, "height": 800},
-    "desktop": {"width": 1280, "height": 900},
-}
 
 # Parse HTML in the page and write it back canonically: sorted attributes,
 # style as sorted declarations, whitespace-only text dropped (Jodit indents
@@ -89,21 +85,9 @@ START = "".join(
 )
 
 
-@pytest.fixture(scope="module")
-def section(live_app):
-    with live_app.app_context():
-        section = Section(name="校园动态", slug="roundtrip")
-        db.session.add(section)
-        set_setting("review_levels", "0")
-        db.session.commit()
-        return section.id
-
-
-@pytest.fixture(params=list(VIEWPORTS))
-def page(request, new_page):
-    page = new_page("editor", VIEWPORTS[request.param])
-    page.viewport_name = request.param
-    return page
+@pytest.fixture
+def page(viewport_editor_page):
+    return viewport_editor_page
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from urllib.parse import quote
 import pytest
 from PIL import Image
 
-from models import Article, Section, Upload, db
+from models import Article, Upload, db
+from tests.e2e.conftest import add_section
 
 pytestmark = pytest.mark.e2e
 
@@ -19,11 +20,7 @@ ATTACHMENT_NAME = "关于期末考试的通知.pdf"
 
 @pytest.fixture(scope="module")
 def section(live_app):
-    with live_app.app_context():
-        section = Section(name="通知公告", slug="notices")
-        db.session.add(section)
-        db.session.commit()
-        return {"id": section.id, "slug": section.slug}
+    return {"id": add_section(live_app, "通知公告", "notices"), "slug": "notices"}
 
 
 @pytest.fixture

@@ -9,14 +9,11 @@ import sqlalchemy as sa
 
 import demo
 from models import Article, db
+from tests.e2e.conftest import VIEWPORTS
 from tests.e2e.shots import save_screenshot
 
 pytestmark = pytest.mark.e2e
 
-VIEWPORTS = {
-    "phone": {"width": 375, "height": 800},
-    "desktop": {"width": 1280, "height": 900},
-}
 
 # Layout shifts (CLS entries) since the page started, as Chrome reports them.
 LAYOUT_SHIFT = """() => new Promise(resolve => {
