@@ -422,17 +422,30 @@ def test_empty_section_is_deleted(app, admin_client, make_section):
     assert "section_deleted" in audit_actions(app)
 
 
-def test_section_with_trashed_post_is_not_deleted_without_target(
-    app, admin_client, make_section, make_article
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        # A post in the trash still needs a section to move to.
+        ("trashed post, no target", "Choose a section to move them to"),
+        ("channel with sub-sections", "has sub-sections"),
+    ],
+)
+def test_section_deletion_is_refused_with_a_reason(
+    app, admin_client, make_section, make_article, case, message
 ):
-    sid = make_section(slug="full")
-    make_article(section_id=sid, deleted_at=utcnow())
+    sid = make_section(slug="doomed")
+    target = make_section(slug="other")
+    if case == "trashed post, no target":
+        make_article(section_id=sid, deleted_at=utcnow())
+        target = 0
+    else:
+        make_section(slug="kid", parent_id=sid)
     response = admin_client.post(
         f"/admin/sections/{sid}/delete?lang=en",
-        data={"target_id": "0"},
+        data={"target_id": str(target)},
         follow_redirects=True,
     )
-    assert any("Choose a section to move them to" in m for _c, m in flashed(response))
+    assert any(message in m for _c, m in flashed(response))
     assert get_section(app, sid) is not None
 
 
@@ -454,19 +467,6 @@ def test_delete_moves_all_posts_to_target_first(
     with app.app_context():
         sections = {db.session.get(Article, i).section_id for i in ids}
     assert sections == {target}
-
-
-def test_channel_with_sub_sections_is_not_deleted(app, admin_client, make_section):
-    channel = make_section(slug="chan")
-    other = make_section(slug="other")
-    make_section(slug="kid", parent_id=channel)
-    response = admin_client.post(
-        f"/admin/sections/{channel}/delete?lang=en",
-        data={"target_id": str(other)},
-        follow_redirects=True,
-    )
-    assert any("has sub-sections" in m for _c, m in flashed(response))
-    assert get_section(app, channel) is not None
 
 
 def test_delete_target_cannot_be_the_section_itself(

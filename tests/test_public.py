@@ -272,20 +272,24 @@ def test_article_breadcrumb_ends_with_its_section(client, article_id):
     assert 'href="/sections/research"' in crumb
 
 
-def test_section_breadcrumb_marks_the_section_as_current(client, tree):
-    html = text(client.get("/sections/research?lang=en"))
+@pytest.mark.parametrize(
+    "slug, links, current, absent",
+    [
+        ("research", ['href="/sections/teaching">教学科研</a>'], "教研动态", None),
+        ("teaching", [], "教学科研", "research"),  # home, then the channel
+    ],
+)
+def test_section_breadcrumb_ends_with_the_section_as_current(
+    client, tree, slug, links, current, absent
+):
+    html = text(client.get(f"/sections/{slug}?lang=en"))
     crumb = html[html.index('class="breadcrumb"') :]
     crumb = crumb[: crumb.index("</nav>")]
-    assert 'href="/sections/teaching">教学科研</a>' in crumb
-    assert '<span aria-current="page">教研动态</span>' in crumb
-
-
-def test_channel_breadcrumb_is_home_then_channel(client, tree):
-    html = text(client.get("/sections/teaching"))
-    crumb = html[html.index('class="breadcrumb"') :]
-    crumb = crumb[: crumb.index("</nav>")]
-    assert '<span aria-current="page">教学科研</span>' in crumb
-    assert "research" not in crumb
+    assert 'href="/">Home</a>' in crumb
+    for link in links:
+        assert link in crumb
+    assert f'<span aria-current="page">{current}</span>' in crumb
+    assert absent is None or absent not in crumb
 
 
 def test_unknown_article_is_404(client):
