@@ -267,6 +267,12 @@ def make_section(app):
 
 
 @pytest.fixture
+def section(make_section):
+    """The id of a section to file the test's posts in."""
+    return make_section(name="校园新闻", slug="campus")
+
+
+@pytest.fixture
 def make_article(app, make_section):
     """Create an article (published an hour ago by default) and return its id."""
     default_section = []

@@ -15,11 +15,6 @@ def count_articles(app):
         return db.session.scalar(db.select(db.func.count(Article.id)))
 
 
-@pytest.fixture
-def section(make_section):
-    return make_section(name="校园新闻", slug="campus")
-
-
 def autosave(client, article_id=None, **data):
     url = (
         f"/editor/articles/{article_id}/autosave"

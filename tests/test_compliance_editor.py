@@ -12,11 +12,6 @@ ID_NUMBER = "440304200802295614"
 BLOCKED = "一股作气"
 
 
-@pytest.fixture
-def section(make_section):
-    return make_section(name="校园新闻", slug="campus")
-
-
 @pytest.fixture(autouse=True)
 def rules(app):
     with app.app_context():

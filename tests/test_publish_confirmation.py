@@ -2,19 +2,8 @@
 
 from datetime import timedelta
 
-import pytest
-
-from models import Article, Section, db, set_setting, utcnow
+from models import Article, db, set_setting, utcnow
 from tests.conftest import PASSWORD
-
-
-@pytest.fixture
-def section(app):
-    with app.app_context():
-        section = Section(name="校园新闻", slug="news")
-        db.session.add(section)
-        db.session.commit()
-        return section.id
 
 
 def publish(client, section, **extra):

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 import remote_images
-from models import Article, Section, Upload, db
+from models import Article, Upload, db
 from remote_images import FetchError, fetch_image, is_public_address
 
 GPS_IFD = 0x8825
@@ -84,15 +84,6 @@ def remote():
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
-
-
-@pytest.fixture
-def section(app):
-    with app.app_context():
-        section = Section(name="校园新闻", slug="news")
-        db.session.add(section)
-        db.session.commit()
-        return section.id
 
 
 def post_article(client, section, body, action="save"):
