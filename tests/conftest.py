@@ -57,17 +57,19 @@ def count_statements():
         _recorders.remove(seen)
 
 
+def new_user(username: str, role: str, display_name: str | None = None) -> User:
+    """A user whose password is PASSWORD, to add to the session."""
+    return User(
+        username=username,
+        display_name=display_name or f"{role.title()} 老师",
+        role=role,
+        password_hash=FAST_HASH,
+        session_token=secrets.token_hex(8),
+    )
+
+
 def _seed_users() -> None:
-    for role in Role.ALL:
-        db.session.add(
-            User(
-                username=role,
-                display_name=f"{role.title()} 老师",
-                role=role,
-                password_hash=FAST_HASH,
-                session_token=secrets.token_hex(8),
-            )
-        )
+    db.session.add_all(new_user(role, role) for role in Role.ALL)
     # Most tests are about something other than the review chain (先审后发,
     # one level by default): editors publish directly here unless a test
     # sets review levels itself (tests/test_review.py).

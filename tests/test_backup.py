@@ -23,11 +23,10 @@ from models import (
     Section,
     Status,
     Upload,
-    User,
     db,
     utcnow,
 )
-from tests.conftest import FAST_HASH, PASSWORD
+from tests.conftest import PASSWORD, new_user
 
 SECRET = "ab" * 32
 CONFIG = 'SITE_NOTE = "第一中学"\n'
@@ -57,15 +56,7 @@ def make_site(tmp_path, monkeypatch):
             (folder / "config.py").write_text(CONFIG, encoding="utf-8")
             with app.app_context():
                 db.create_all()
-                db.session.add(
-                    User(
-                        username="admin",
-                        display_name="管理员",
-                        role=Role.ADMIN,
-                        password_hash=FAST_HASH,
-                        session_token="t",
-                    )
-                )
+                db.session.add(new_user("admin", Role.ADMIN, "管理员"))
                 db.session.add(Section(name="校园新闻", slug="campus"))
                 db.session.commit()
         return app
@@ -416,15 +407,7 @@ def test_admin_makes_and_downloads_a_backup_from_the_browser(make_site):
 def test_backups_are_for_administrators_only(make_site):
     site = make_site("site", WTF_CSRF_ENABLED=False)
     with site.app_context():
-        db.session.add(
-            User(
-                username="editor",
-                display_name="编辑",
-                role=Role.EDITOR,
-                password_hash=FAST_HASH,
-                session_token="e",
-            )
-        )
+        db.session.add(new_user("editor", Role.EDITOR, "编辑"))
         db.session.commit()
     archive = backup(site)
     anonymous = site.test_client()
