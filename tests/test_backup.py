@@ -1,6 +1,7 @@
 """Backup and restore: one command each, consistent while the site writes, checked."""
 
 import io
+import json
 import os
 import re
 import tarfile
@@ -223,6 +224,24 @@ def adding(*extra):
     return lambda members: [*members, *extra]
 
 
+def replacing(name, data):
+    return lambda members: [(i, data if i.name == name else d) for i, d in members]
+
+
+def without(name):
+    return lambda members: [(i, d) for i, d in members if i.name != name]
+
+
+def manifest_with(**fields):
+    def edit(members):
+        for info, data in members:
+            if info.name == "manifest.json":
+                data = json.dumps(json.loads(data) | fields).encode()
+            yield info, data
+
+    return edit
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
@@ -243,6 +262,11 @@ def adding(*extra):
             "not a regular file",
         ),
         (adding(member("app.py", b"import os")), "not part of a backup"),
+        (adding(member("photos", kind=tarfile.DIRTYPE)), "unexpected folder"),
+        (without("manifest.json"), "no manifest.json"),
+        (replacing("manifest.json", b"{not json"), "manifest.json cannot be read"),
+        (manifest_with(format=99), "unknown SchoolNews version"),
+        (manifest_with(alembic_revision="9999"), "newer SchoolNews"),
     ],
     ids=[
         "corrupt-db",
@@ -253,6 +277,11 @@ def adding(*extra):
         "backslash",
         "symlink",
         "stray-file",
+        "stray-folder",
+        "no-manifest",
+        "unreadable-manifest",
+        "unknown-format",
+        "newer-revision",
     ],
 )
 def test_restore_refuses_a_bad_archive_and_changes_nothing(make_site, edit, message):
@@ -271,15 +300,23 @@ def test_restore_refuses_a_bad_archive_and_changes_nothing(make_site, edit, mess
     assert not list(Path(new.instance_path).parent.rglob("escaped.txt"))
 
 
-def test_restore_refuses_a_truncated_archive(make_site):
+@pytest.mark.parametrize(
+    ("cut", "message"),
+    [
+        (lambda data: data[: len(data) // 2], "damaged"),
+        (lambda data: b"PDF-1.4 not an archive", "is not a SchoolNews backup"),
+    ],
+    ids=["truncated", "not-an-archive"],
+)
+def test_restore_refuses_a_truncated_archive(make_site, cut, message):
     old = make_site("old")
     add_post(old, 1)
     archive = backup(old)
     truncated = archive.with_name("truncated.tar.gz")
-    truncated.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    truncated.write_bytes(cut(archive.read_bytes()))
     new = make_site("new", seed=False)
     result = restore(new, truncated)
-    assert result.exit_code != 0 and "damaged" in result.output
+    assert result.exit_code != 0 and message in result.output
     assert not Path(new.instance_path, "cms.sqlite3").exists()
 
 
