@@ -18,6 +18,7 @@ from tests.conftest import count_statements
         ("/a/news//20240328/5.html", {}, "/a/news/20240328/5.html"),
         ("/2024/03/%E5%BC%80%E5%AD%A6/", {}, "/2024/03/开学"),
         ("/2024/03/开学/", {}, "/2024/03/开学"),
+        ("archives/12.html", [("p", " 12 ")], "/archives/12.html?p=12"),
         (
             "/category/news/",
             {"cat": "3", "page_id": "7"},
@@ -57,8 +58,11 @@ def test_reader_pages_never_look_up_old_addresses(app, client, make_article):
     assert len([s for s in seen if "legacy_url" in s]) == 1
 
 
-def test_an_unknown_address_is_still_a_friendly_404(app, client):
-    response = client.get("/a/news/20240328/404.html")
+@pytest.mark.parametrize(
+    "path", ["/a/news/20240328/404.html", "/a/news/" + "x" * 600 + ".html"]
+)
+def test_an_unknown_address_is_still_a_friendly_404(app, client, path):
+    response = client.get(path)
     assert response.status_code == 404
     assert "页面不存在" in response.get_data(as_text=True)
 
@@ -71,3 +75,14 @@ def test_another_import_cannot_take_an_address_over(app, make_article):
         assert legacyurls.remember("/?p=1", "article", second, "wordpress a.cn")
         db.session.commit()
         assert legacyurls.find("/?p=1").target_id == second
+
+
+def test_an_address_too_long_to_store_is_not_remembered(app, make_article):
+    article_id = make_article()
+    too_long = "/" + "x" * legacyurls.MAX_LENGTH
+    with app.app_context():
+        assert not legacyurls.remember(too_long, "article", article_id, "dedecms")
+        assert legacyurls.find(too_long) is None
+        with pytest.raises(ValueError):
+            legacyurls.remember("/?p=1", "comment", article_id, "dedecms")
+        assert db.session.scalar(db.select(db.func.count(LegacyUrl.path))) == 0
