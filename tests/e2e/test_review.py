@@ -7,9 +7,9 @@ from axe_playwright_python.sync_playwright import Axe
 import review
 from commands import create_user
 from models import Article, Department, Role, Section, User, db, set_setting
-from tests.e2e.conftest import PASSWORD
+from tests.e2e.conftest import PASSWORD, VIEWPORTS
 from tests.e2e.shots import save_screenshot
-from tests.e2e.test_accessibility import VIEWPORTS, violations
+from tests.e2e.test_accessibility import violations
 
 pytestmark = pytest.mark.e2e
 
