@@ -33,6 +33,7 @@ from views import (
     stats,
     wordlist,
 )
+from views import ledger as ledger_views
 from views import review as review_views
 from views import search as search_views
 
@@ -127,6 +128,7 @@ def create_app(test_config=None):
     app.register_blueprint(wordlist.bp)
     app.register_blueprint(review_views.bp)
     app.register_blueprint(review_admin.bp)
+    app.register_blueprint(ledger_views.bp)
     errors.init_app(app)
     legacy.init_app(app)
     assets.init_app(app)

@@ -27,7 +27,8 @@ def _period_or_error():
         return None, str(error)
 
 
-def _bad_period(message: str):
+def bad_request(message: str):
+    """The friendly 400 page for a file that cannot be made from the input."""
     return render_template(
         "errors/error.html", code=400, title=_("Bad request"), message=message
     ), 400
@@ -59,7 +60,11 @@ def overview():
     ), (400 if error else 200)
 
 
-def _download(data: bytes, mimetype: str, name: str) -> Response:
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def download(data: bytes, mimetype: str, name: str) -> Response:
+    """A file for staff: never kept by a cache on the way."""
     response = Response(data, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "private, no-store"
@@ -71,14 +76,10 @@ def _download(data: bytes, mimetype: str, name: str) -> Response:
 def workbook():
     period, error = _period_or_error()
     if error:
-        return _bad_period(error)
+        return bad_request(error)
     report = pubstats.build_report(period)
     data = statexport.workbook(report, get_settings()["school_name"])
-    return _download(
-        data,
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        statexport.file_name(report, "xlsx"),
-    )
+    return download(data, XLSX, statexport.file_name(report, "xlsx"))
 
 
 @bp.get("/admin/stats.csv")
@@ -86,13 +87,13 @@ def workbook():
 def csv_table():
     key = request.args.get("table", "")
     if key not in statexport.TABLE_KEYS:
-        return _bad_period(_("Choose one of the tables offered."))
+        return bad_request(_("Choose one of the tables offered."))
     period, error = _period_or_error()
     if error:
-        return _bad_period(error)
+        return bad_request(error)
     report = pubstats.build_report(period)
     table = statexport.table_by_key(report, key)
-    return _download(
+    return download(
         statexport.csv_bytes(table),
         "text/csv; charset=utf-8",
         statexport.file_name(report, "csv", key),
