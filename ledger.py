@@ -38,7 +38,7 @@ _MONTH = re.compile(r"\d{4}-\d{2}")
 
 OUTCOMES = {
     "published": _l("Published"),
-    "returned": _l("Returned"),
+    "returned": _l("Returned to the author"),
     "waiting": _l("Waiting for review"),
 }
 
@@ -79,15 +79,13 @@ def this_month() -> date:
 
 
 def parse_month(value: str) -> date:
-    value = value.strip()
     month = None
     if _MONTH.fullmatch(value) and 1 <= int(value[5:]) <= 12:
         month = date(int(value[:4]), int(value[5:]), 1)
     if month is None:
         raise LedgerError(
             _(
-                "«%(value)s» is not a month: write it as YYYY-MM, for example "
-                "2026-09.",
+                "«%(value)s» is not a month: write it as YYYY-MM, for example 2026-09.",
                 value=value[:20],
             )
         )
@@ -100,32 +98,26 @@ def parse_month(value: str) -> date:
 
 def department_name(value: str) -> str:
     """A department's id or name, as recorded in the ledger."""
-    value = value.strip()
     department_id = parse_id(value)
     if department_id is not None:
         department = db.session.get(Department, department_id)
         if department is not None:
             return department.name
-    elif value:
-        # A department renamed or deleted since keeps its old name in the ledger.
-        known = db.session.scalar(
-            sa.select(Department.id).where(Department.name == value)
-        ) or db.session.scalar(
-            sa.select(ReviewEvent.id).where(ReviewEvent.department == value).limit(1)
-        )
-        if known is not None:
-            return value
-    raise LedgerError(
-        _("There is no department «%(value)s».", value=value[:50] or "—")
+    # A department renamed or deleted since keeps its old name in the ledger.
+    known = db.session.scalar(
+        sa.select(Department.id).where(Department.name == value)
+    ) or db.session.scalar(
+        sa.select(ReviewEvent.id).where(ReviewEvent.department == value).limit(1)
     )
+    if known is not None:
+        return value
+    raise LedgerError(_("There is no department «%(value)s».", value=value[:50]))
 
 
 def post_id(value: str) -> int:
     article_id = parse_id(value)
     if article_id is None:
-        raise LedgerError(
-            _("«%(value)s» is not a post number.", value=value.strip()[:20] or "—")
-        )
+        raise LedgerError(_("«%(value)s» is not a post number.", value=value[:20]))
     recorded = db.session.scalar(
         sa.select(ReviewEvent.id).where(ReviewEvent.article_id == article_id).limit(1)
     )
@@ -139,14 +131,18 @@ def post_id(value: str) -> int:
 def filters_from_args(args) -> Filters:
     """?month=YYYY-MM (this month by default), ?department=, ?article=.
 
-    A post asked for without a month shows its whole history.
+    A post asked for without a month shows its whole history. Empty fields
+    (the filter form sends every field) count as not given.
     """
-    article_id = post_id(args["article"]) if "article" in args else None
-    if "month" in args:
-        month = parse_month(args["month"])
+    given = {
+        key: args.get(key, "").strip() for key in ("month", "department", "article")
+    }
+    article_id = post_id(given["article"]) if given["article"] else None
+    if given["month"]:
+        month = parse_month(given["month"])
     else:
         month = None if article_id is not None else this_month()
-    department = department_name(args["department"]) if "department" in args else ""
+    department = department_name(given["department"]) if given["department"] else ""
     return Filters(month, department, article_id)
 
 
@@ -167,9 +163,7 @@ def _where(filters: Filters) -> list:
 
 def events_query(filters: Filters):
     """The events asked for, in the order they happened."""
-    return (
-        sa.select(ReviewEvent).where(*_where(filters)).order_by(ReviewEvent.id)
-    )
+    return sa.select(ReviewEvent).where(*_where(filters)).order_by(ReviewEvent.id)
 
 
 @dataclass

@@ -23,8 +23,11 @@ _SHEET_TITLE_ROW, _HEADER_ROW = 0, 2
 
 def title_line(filters: Filters, school: str) -> str:
     if filters.month is None:
-        return _("%(school)s — review ledger, post %(number)d", school=school,
-                 number=filters.article_id or 0)
+        return _(
+            "%(school)s — review ledger, post %(number)d",
+            school=school,
+            number=filters.article_id or 0,
+        )
     return _(
         "%(school)s — review ledger, %(month)s",
         school=school,
@@ -38,7 +41,9 @@ def file_name(filters: Filters) -> str:
 
 
 def _decision(event: ReviewEvent | None) -> str:
-    return str(review.DECISION_NAMES.get(event.decision, event.decision)) if event else ""
+    return (
+        str(review.DECISION_NAMES.get(event.decision, event.decision)) if event else ""
+    )
 
 
 def _listed(events: list[ReviewEvent], part) -> str:
@@ -76,7 +81,11 @@ def post_headers() -> list[str]:
 def outcome_label(line: PostLine) -> str:
     label = str(ledger.OUTCOMES[line.outcome])
     if line.outcome == "waiting" and line.waiting_level in review.LEVEL_NAMES:
-        return f"{label} ({review.LEVEL_NAMES[line.waiting_level]})"
+        return _(
+            "%(outcome)s (%(level)s)",
+            outcome=label,
+            level=review.LEVEL_NAMES[line.waiting_level],
+        )
     return label
 
 
@@ -176,6 +185,6 @@ def _write_sheet(sheet, title: str, headers: list[str], rows, formats) -> None:
         for column, value in enumerate(row):
             if isinstance(value, int):
                 sheet.write_number(number, column, value, formats["cell"])
-            else:
-                sheet.write_string(number, column, str(value or ""), formats["cell"])
+            elif value:
+                sheet.write_string(number, column, str(value), formats["cell"])
     sheet.freeze_panes(_HEADER_ROW + 1, 1)

@@ -89,6 +89,8 @@ def admin_routes(w):
         ("GET", f"/admin/sections/{section}", None),
         ("GET", "/admin/settings", None),
         ("GET", "/admin/audit", None),
+        ("GET", "/admin/review-ledger", None),
+        ("GET", "/admin/review-ledger.xlsx", None),
         ("GET", "/admin/backups", None),
         ("GET", "/admin/words", None),
         ("GET", "/admin/review", None),

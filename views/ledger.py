@@ -71,4 +71,3 @@ def workbook():
         return bad_request(error)
     data = ledgerexport.workbook(filters, get_settings()["school_name"])
     return download(data, XLSX, ledgerexport.file_name(filters))
-
