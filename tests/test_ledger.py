@@ -357,6 +357,18 @@ def test_the_workbook_of_september_and_of_a_department(client, month_of_reviews)
     )
     _response, book = open_workbook(client, {**OCTOBER, "department": "德育处"})
     assert [row["标题"] for row in sheet_rows(book["文章"])] == ["德育简报"]
+    # A post without a month: its whole history, both submissions counted.
+    a_id = month_of_reviews["a"]
+    response, book = open_workbook(client, {"article": a_id})
+    assert f"review-ledger-post{a_id}.xlsx" in response.headers["Content-Disposition"]
+    assert book["文章"]["A1"].value == f"SchoolNews 审核台账：第 {a_id} 号文章"
+    (a,) = sheet_rows(book["文章"])
+    assert (a["本期提交次数"], a["提交时间"], a["结果"]) == (
+        2,
+        "2026-10-03 09:00",
+        "已发布",
+    )
+    assert len(sheet_rows(book["记录"])) == 8
     _response, book = open_workbook(client, {"month": "2026-08"})
     assert sheet_rows(book["文章"]) == [] and sheet_rows(book["记录"]) == []
 

@@ -6,8 +6,12 @@ from datetime import timedelta
 import pytest
 
 from models import Department, ReviewEvent, db, utcnow
+from tests.e2e import test_stats as stats_pages
 from tests.e2e.shots import save_screenshot
 from tests.e2e.test_first_run import SIZES, fits_width, problems
+
+# The statistics tests' admin at 375 and 1280 px, and axe.
+admin_page, axe = stats_pages.admin_page, stats_pages.axe
 
 pytestmark = pytest.mark.e2e
 
@@ -90,21 +94,6 @@ def ledger_month(live_app):
                 )
             )
         db.session.commit()
-
-
-@pytest.fixture(scope="module")
-def axe():
-    from axe_playwright_python.sync_playwright import Axe
-
-    return Axe()
-
-
-@pytest.fixture
-def admin_page(new_page, request):
-    width, height = SIZES[request.param]
-    # bypass_csp lets the test inject axe.
-    viewport = {"width": width, "height": height}
-    return new_page("admin", viewport, bypass_csp=True), request.param
 
 
 @pytest.mark.parametrize("admin_page", SIZES, indirect=True)
