@@ -31,7 +31,7 @@ def title_line(filters: Filters, school: str) -> str:
     return _(
         "%(school)s — review ledger, %(month)s",
         school=school,
-        month=f"{filters.month:%Y-%m}",
+        month=filters.month.strftime("%Y-%m"),
     )
 
 
