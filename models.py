@@ -103,34 +103,27 @@ class Status:
     ALL = (DRAFT, PENDING, PUBLISHED)
 
 
+def _membership(name: str, owner: str, owner_table: str) -> sa.Table:
+    """A table of (owner, user) pairs; both sides go when either is deleted."""
+    return sa.Table(
+        name,
+        Base.metadata,
+        sa.Column(
+            owner,
+            sa.ForeignKey(f"{owner_table}.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column(
+            "user_id", sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+        ),
+    )
+
+
 # A department's heads (部门负责人) do the first review level (初审) of its
 # members' posts; a department may have several.
-department_head = sa.Table(
-    "department_head",
-    Base.metadata,
-    sa.Column(
-        "department_id",
-        sa.ForeignKey("department.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    sa.Column(
-        "user_id", sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
-    ),
-)
-
+department_head = _membership("department_head", "department_id", "department")
 # Members of a review group (宣传办, 校领导 …) named for review levels 2 and 3.
-review_group_member = sa.Table(
-    "review_group_member",
-    Base.metadata,
-    sa.Column(
-        "group_id",
-        sa.ForeignKey("review_group.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    sa.Column(
-        "user_id", sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
-    ),
-)
+review_group_member = _membership("review_group_member", "group_id", "review_group")
 
 
 class Department(db.Model):

@@ -375,7 +375,7 @@ def finding_json(finding: compliance.Finding) -> dict:
     }
 
 
-def _confirmed_reason() -> str:
+def confirmed_reason() -> str:
     """The publisher's reason for publishing personal data, if they ticked the box."""
     if request.form.get("compliance_confirm") != "1":
         return ""
@@ -394,7 +394,7 @@ def _compliance_refuses(article: Article, action: str) -> bool:
     if action not in articles.allowed_actions(current_user, article):
         return False  # apply_action refuses it with its own message
     publishing = action == Action.PUBLISH
-    reason = _confirmed_reason()
+    reason = confirmed_reason()
     findings = compliance.check_article(
         article, own_hosts=[request.host], text=review.review_text(article)
     )

@@ -16,7 +16,7 @@ import review
 import textdiff
 from models import Article, ReviewEvent, Status, db
 from permissions import Refused
-from views.editor import finding_json, record_confirmation
+from views.editor import confirmed_reason, finding_json, record_confirmation
 
 bp = Blueprint("review", __name__, url_prefix="/editor/review")
 
@@ -117,29 +117,23 @@ def approve(article_id: int):
         return _not_yours(article)
     findings = _findings(article)
     last_level = article.review_level == article.review_levels
-    confirm_reason = ""
-    if request.form.get("compliance_confirm") == "1":
-        confirm_reason = request.form.get("compliance_reason", "").strip()[:100]
+    confirm_reason = confirmed_reason()
     verdict = compliance.judge(findings, publishing=last_level, reason=confirm_reason)
+    message = None
     if verdict.blocked:
-        flash(
-            _(
-                "Not approved: the text contains words that may not be published: "
-                "%(terms)s. Return it to the author with a reason.",
-                terms=_("; ").join(f.value for f in verdict.blocked),
-            ),
-            "error",
+        message = _(
+            "Not approved: the text contains words that may not be published: "
+            "%(terms)s. Return it to the author with a reason.",
+            terms=_("; ").join(f.value for f in verdict.blocked),
         )
-        return _review_page(article, status=422)
-    if verdict.unconfirmed:
-        flash(
-            _(
-                "Not approved: the text contains personal data (%(values)s). Tick "
-                "the confirmation and give a reason, or return the post.",
-                values=_("; ").join(f.value for f in verdict.unconfirmed),
-            ),
-            "error",
+    elif verdict.unconfirmed:
+        message = _(
+            "Not approved: the text contains personal data (%(values)s). Tick "
+            "the confirmation and give a reason, or return the post.",
+            values=_("; ").join(f.value for f in verdict.unconfirmed),
         )
+    if message:
+        flash(message, "error")
         return _review_page(article, status=422)
     level = article.review_level
     published = review.approve(article, current_user, request.form.get("note", ""))
