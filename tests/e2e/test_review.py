@@ -89,6 +89,8 @@ def test_head_finds_the_post_in_the_queue_sees_findings_and_approves(
     page.goto(f"/articles/{article_id}")
     line = page.locator("#review-line").inner_text()
     assert "王老师" in line and "李主任" in line
+    page.locator("#review-line").scroll_into_view_if_needed()
+    save_screenshot(page, f"review-line-{viewport}", full_page=False)
 
 
 def test_head_returns_a_post_and_the_author_sees_why(school, new_page):
