@@ -80,6 +80,9 @@ def create_app(test_config=None):
         REMEMBER_COOKIE_SAMESITE="Lax",
         # A view by the same reader within this window is not counted again.
         VIEW_DEDUP_MINUTES=30,
+        # Counted views are written together this often (viewcount.Batch);
+        # 0 writes each one as it comes.
+        VIEW_FLUSH_SECONDS=0.25,
         WTF_CSRF_TIME_LIMIT=None,  # the session lifetime bounds the token
         # Reverse proxies (nginx) in front of the app; 0 means none. Only then
         # is X-Forwarded-For believed: login throttling and view counts go by

@@ -86,6 +86,9 @@ def _config(folder, request=None) -> dict:
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'test.sqlite3'}",
         "UPLOAD_FOLDER": str(folder / "uploads"),
         "BACKUP_FOLDER": str(folder / "backups"),
+        # Each counted view written as it comes, so a test reads it at once;
+        # tests/test_viewcount.py covers the batches the server uses.
+        "VIEW_FLUSH_SECONDS": 0,
     }
     # @pytest.mark.config(NAME=value) sets more config through the real factory.
     marker = request and request.node.get_closest_marker("config")
@@ -94,6 +97,9 @@ def _config(folder, request=None) -> dict:
 
 
 def _close(app) -> None:
+    batch = app.extensions["pagecache"].counter.batch
+    if batch is not None:
+        batch.stop()
     app.extensions["pagecache"].hot.dispose()
     with app.app_context():
         db.engine.dispose()

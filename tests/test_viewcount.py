@@ -435,3 +435,93 @@ def test_the_local_day_is_worked_out_again_in_each_new_minute(app, monkeypatch):
     monkeypatch.setattr(viewcount, "now_minute", lambda: 101)
     assert counter.today() == "2026-09-01"
     counter.hot.dispose()
+
+
+# --- Counting in batches, as the server does (VIEW_FLUSH_SECONDS) ---------------
+
+
+def batch_of(app):
+    return app.extensions["pagecache"].counter.batch
+
+
+def known_reader(app):
+    """A browser with its reader cookie (from a first page): counted in batches.
+    Browsers without cookies are counted at once by address (claim_view)."""
+    client = reader(app)
+    client.get("/")
+    return client
+
+
+def daily_total(app, article_id):
+    with app.app_context():
+        return db.session.scalar(
+            sa.text(
+                "SELECT coalesce(sum(views), 0) FROM article_daily_views"
+                " WHERE article_id = :id"
+            ),
+            {"id": article_id},
+        )
+
+
+@pytest.mark.config(VIEW_FLUSH_SECONDS=60)  # flushed by the test, not the clock
+def test_a_batched_view_shows_at_once_and_is_written_with_the_next_flush(
+    app, article_id
+):
+    batch = batch_of(app)
+    assert batch is not None
+    first = known_reader(app).get(f"/articles/{article_id}").get_data(as_text=True)
+    second = known_reader(app).get(f"/articles/{article_id}").get_data(as_text=True)
+    # Each reader sees a count with their own view in it …
+    assert '<span class="article-views">6</span>' in first
+    assert '<span class="article-views">7</span>' in second
+    # … while the database still holds the old one, until the flush.
+    assert views(app, article_id) == 5 and daily_total(app, article_id) == 0
+    batch.flush()
+    assert views(app, article_id) == 7 and daily_total(app, article_id) == 2
+    batch.flush()  # nothing waiting: nothing written twice
+    assert views(app, article_id) == 7
+
+
+@pytest.mark.config(VIEW_FLUSH_SECONDS=0.05)
+def test_batched_concurrent_readers_are_counted_exactly(app, article_id):
+    count = 30
+    clients = [reader(app) for _ in range(count)]
+    for client in clients:
+        client.get("/")  # every reader has its own cookie
+
+    def view(index):
+        assert clients[index].get(f"/articles/{article_id}").status_code == 200
+
+    assert run_at_once(count, view) == []
+    batch_of(app).stop()  # as the server does when it stops
+    assert views(app, article_id) == 5 + count
+    assert daily_total(app, article_id) == count
+
+
+@pytest.mark.config(VIEW_FLUSH_SECONDS=60)
+def test_a_failed_flush_keeps_its_views_for_the_next(app, article_id, monkeypatch):
+    batch = batch_of(app)
+    known_reader(app).get(f"/articles/{article_id}")
+    real_writing = batch.hot.writing
+
+    def broken():
+        raise sa.exc.OperationalError("UPDATE", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(batch.hot, "writing", broken)
+    batch.flush()
+    assert views(app, article_id) == 5
+    monkeypatch.setattr(batch.hot, "writing", real_writing)
+    batch.flush()
+    assert views(app, article_id) == 6 and daily_total(app, article_id) == 1
+
+
+@pytest.mark.config(VIEW_FLUSH_SECONDS=60)
+def test_views_of_a_post_deleted_before_the_flush_are_dropped(app, article_id):
+    batch = batch_of(app)
+    known_reader(app).get(f"/articles/{article_id}")
+    with app.app_context():
+        db.session.execute(sa.delete(Article).where(Article.id == article_id))
+        db.session.commit()
+    batch.flush()  # no error, no day row for a post that is gone
+    assert daily_total(app, article_id) == 0
+    assert batch.pending == {} and batch.unwritten == {}

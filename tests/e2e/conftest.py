@@ -61,6 +61,7 @@ def live_app(tmp_path_factory):
         {
             "TESTING": True,
             "SECRET_KEY": "e2e",
+            "VIEW_FLUSH_SECONDS": 0,  # as in tests/conftest.py
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{base / 'e2e.sqlite3'}",
             "UPLOAD_FOLDER": str(base / "uploads"),
             "BACKUP_FOLDER": str(base / "backups"),
