@@ -232,9 +232,10 @@ class Counter:
                 connection, article_id, visit.fallback_key(), self.window
             )
             if claimed:
-                connection.execute(sa.text(ADD_SQL), {"id": article_id})
+                connection.execute(sa.text(ADD_SQL), {"id": article_id, "n": 1})
                 connection.execute(
-                    sa.text(DAILY_SQL), {"id": article_id, "day": self.today()}
+                    sa.text(DAILY_SQL),
+                    {"id": article_id, "day": self.today(), "n": 1},
                 )
             views = connection.execute(sa.text(VIEWS_SQL), {"id": article_id})
             views = views.scalar()
@@ -245,15 +246,16 @@ class Counter:
 VIEWS_SQL = "SELECT views FROM article WHERE id = :id"
 # The day's total, in the same transaction as the article's count, so the
 # days always add up to the views (see pubstats.py). ON CONFLICT: SQLite
-# and PostgreSQL, like the dedupe claim below.
+# and PostgreSQL, like the dedupe claim below. :n views at once (1, or a
+# batch's).
 DAILY_SQL = (
-    "INSERT INTO article_daily_views (article_id, day, views) VALUES (:id, :day, 1)"
+    "INSERT INTO article_daily_views (article_id, day, views) VALUES (:id, :day, :n)"
     " ON CONFLICT (article_id, day) DO UPDATE"
-    " SET views = article_daily_views.views + 1"
+    " SET views = article_daily_views.views + :n"
 )
 # In SQL, so concurrent readers never lose an increment; a view is not an
 # edit, so updated_at stays (the editor's dashboard sorts by it).
-ADD_SQL = "UPDATE article SET views = views + 1 WHERE id = :id"
+ADD_SQL = "UPDATE article SET views = views + :n WHERE id = :id"
 ADD_RETURNING_SQL = ADD_SQL + " RETURNING views"
 _claim = sa.text(
     "INSERT INTO article_view (article_id, reader, viewed_at)"
@@ -277,12 +279,12 @@ def add_view(hot: HotPath, article_id: int, day: str) -> int | None:
     """
     with hot.writing() as execute:
         if hot.dialect.update_returning:
-            row = execute(ADD_RETURNING_SQL, id=article_id)
+            row = execute(ADD_RETURNING_SQL, id=article_id, n=1)
         else:  # MariaDB/MySQL have no UPDATE ... RETURNING
-            execute(ADD_SQL, id=article_id)
+            execute(ADD_SQL, id=article_id, n=1)
             row = execute(VIEWS_SQL, id=article_id)
         if row is not None:  # a post deleted meanwhile has no day to count
-            execute(DAILY_SQL, id=article_id, day=day)
+            execute(DAILY_SQL, id=article_id, day=day, n=1)
     return row[0] if row else None
 
 
@@ -304,13 +306,6 @@ def claim_view(
 
 
 # --- Counting in batches --------------------------------------------------------
-
-ADD_N_SQL = "UPDATE article SET views = views + :n WHERE id = :id"
-DAILY_N_SQL = (
-    "INSERT INTO article_daily_views (article_id, day, views) VALUES (:id, :day, :n)"
-    " ON CONFLICT (article_id, day) DO UPDATE"
-    " SET views = article_daily_views.views + :n"
-)
 
 
 class Batch:
@@ -388,12 +383,12 @@ class Batch:
         try:
             with self.hot.writing() as execute:
                 for article_id, views in per_article.items():
-                    execute(ADD_N_SQL, id=article_id, n=views)
+                    execute(ADD_SQL, id=article_id, n=views)
                     row = execute(VIEWS_SQL, id=article_id)
                     counts[article_id] = row[0] if row else None
                 for (article_id, day), views in batch.items():
                     if counts[article_id] is not None:  # not deleted meanwhile
-                        execute(DAILY_N_SQL, id=article_id, day=day, n=views)
+                        execute(DAILY_SQL, id=article_id, day=day, n=views)
         except Exception:  # noqa: BLE001 - nothing is lost: tried again next time
             log.exception("Could not write %s counted views", sum(batch.values()))
             with self.lock:
