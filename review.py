@@ -194,10 +194,11 @@ def record(
 ) -> ReviewEvent:
     author = article.created_by
     department = author.department.name if author and author.department else ""
+    text = review_text(article)
     event = ReviewEvent(
         created_at=utcnow(),
         article_id=article.id,
-        article_title=review_text(article).title[:200],
+        article_title=text.title[:200],
         department=department,
         author=author.display_name if author else article.author_name,
         user_id=user.id if user else None,
@@ -205,7 +206,7 @@ def record(
         level=level,
         decision=decision,
         reason=(reason or "")[:REASON_MAX],
-        version_hash=text_hash(review_text(article)),
+        version_hash=text_hash(text),
     )
     db.session.add(event)
     return event

@@ -42,12 +42,16 @@ def _may_see(article: Article) -> bool:
     return current_user.can_review or review.may_review(current_user, article)
 
 
-def version_diff(article: Article) -> list[textdiff.Line]:
-    """The text under review against the last approved one (or the live text)."""
+def last_approved(article: Article):
+    """The text the latest approval was given to, else the live text, else None."""
     before = review.approved_text(article)
     if before is None and article.status == Status.PUBLISHED:
         before = article
-    new = review.review_text(article)
+    return before
+
+
+def version_diff(before, new) -> list[textdiff.Line]:
+    """The text under review against the last approved one (none: all new)."""
     old_lines = (
         textdiff.paragraphs(before.title, before.summary, before.body_html)
         if before is not None
@@ -91,13 +95,13 @@ def _review_page(article: Article, status: int = 200, reason: str = ""):
         .order_by(ReviewEvent.id)
     ).all()
     last_level = article.review_level == article.review_levels
+    text, before = review.review_text(article), last_approved(article)
     return render_template(
         "editor/review.html",
         article=article,
-        text=review.review_text(article),
-        lines=version_diff(article),
-        has_approved=review.approved_text(article) is not None
-        or article.status == Status.PUBLISHED,
+        text=text,
+        lines=version_diff(before, text),
+        has_approved=before is not None,
         findings=[finding_json(f) for f in findings],
         needs_confirmation=last_level
         and bool(compliance.needing_confirmation(findings)),
