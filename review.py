@@ -98,7 +98,9 @@ def _active_ids(stmt) -> set[int]:
     return set(db.session.scalars(stmt.where(User.active.is_(True))))
 
 
-def named_reviewers(article: Article, level: int) -> set[int]:
+def named_reviewers(
+    article: Article, level: int, settings: dict | None = None
+) -> set[int]:
     """The users named for this level of this post (may be empty)."""
     if level == 1:
         author = article.created_by
@@ -109,7 +111,7 @@ def named_reviewers(article: Article, level: int) -> set[int]:
             .join(department_head, department_head.c.user_id == User.id)
             .where(department_head.c.department_id == author.department_id)
         )
-    group = level_group(level)
+    group = level_group(level, settings)
     if group is None:
         return set()
     return _active_ids(
@@ -119,12 +121,14 @@ def named_reviewers(article: Article, level: int) -> set[int]:
     )
 
 
-def reviewer_ids(article: Article, level: int) -> set[int]:
+def reviewer_ids(
+    article: Article, level: int, settings: dict | None = None
+) -> set[int]:
     """Who may approve or return the post at this level: never its author."""
     pending = db.session.get(PendingText, article.id)
     writers = {article.created_by_id, pending.created_by_id if pending else None}
     # A head reviewing a post of their own leaves the level to editors and admins.
-    ids = named_reviewers(article, level) - writers
+    ids = named_reviewers(article, level, settings) - writers
     if not ids:
         ids = _active_ids(
             sa.select(User.id).where(User.role.in_((Role.EDITOR, Role.ADMIN)))
@@ -132,11 +136,11 @@ def reviewer_ids(article: Article, level: int) -> set[int]:
     return ids - writers
 
 
-def may_review(user: User, article: Article) -> bool:
+def may_review(user: User, article: Article, settings: dict | None = None) -> bool:
     return (
         article.review_level > 0
         and article.deleted_at is None
-        and user.id in reviewer_ids(article, article.review_level)
+        and user.id in reviewer_ids(article, article.review_level, settings)
     )
 
 
@@ -343,7 +347,8 @@ def queue_for(user: User) -> list[Article]:
         .where(Article.review_level > 0, Article.deleted_at.is_(None))
         .order_by(Article.updated_at, Article.id)
     )
-    return [article for article in waiting if may_review(user, article)]
+    settings = get_settings()  # once, not once per waiting post
+    return [article for article in waiting if may_review(user, article, settings)]
 
 
 def review_line(article: Article) -> dict[int, str]:
