@@ -14,12 +14,15 @@ from PIL import Image
 import storage
 from commands import create_user
 from models import Article, Status, Upload, db
-from tests.conftest import user_id
+from tests import test_review as review_flow
+from tests.conftest import get_article, user_id
 from uploads import display_size
 
 JSON = {"Accept": "application/json"}
 # For users made here; importing conftest is ambiguous next to tests/e2e/.
 OTHER_PASSWORD = "another horse 43"
+# The review tests' school: 教务处's head reviews level 1, 宣传办 level 2.
+school = review_flow.school
 
 
 # --- test files ----------------------------------------------------------------
@@ -551,6 +554,26 @@ def test_attachment_of_a_trashed_article_is_hidden_from_readers(
         db.session.get(Article, article_id).deleted_at = db.func.now()
         db.session.commit()
     assert fetch(app.test_client(), body["url"]).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("username", "status"),
+    [
+        ("head", 200),  # reviews level 1, where the post waits
+        ("editor", 200),  # editors and admins may review any post
+        ("office", 404),  # reviews level 2 only: not yet
+        ("author", 404),  # another teacher
+    ],
+)
+def test_reviewers_open_the_attachments_of_a_post_waiting_for_them(
+    app, client, school, username, status
+):
+    review_flow.as_user(client, "teacher")
+    article_id = review_flow.write_post(client, school["section"])
+    body = upload_attachment(client, PDF, "报名表.pdf", article_id).get_json()
+    assert get_article(app, article_id).review_level == 1
+    review_flow.as_user(client, username)
+    assert fetch(client, body["url"]).status_code == status
 
 
 @pytest.mark.parametrize(

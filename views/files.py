@@ -23,6 +23,7 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
+import review
 import sitedata
 import storage
 import thumbnails
@@ -319,7 +320,12 @@ def _may_download(upload: Upload) -> bool:
     if not current_user.is_authenticated:
         return False
     if article is not None:
-        return can_edit(current_user, article)
+        # Reviewers open the files before deciding (a head reads 报名表.pdf).
+        return (
+            can_edit(current_user, article)
+            or current_user.can_review
+            or review.may_review(current_user, article)
+        )
     return current_user.can_review or upload.uploaded_by_id == current_user.id
 
 
