@@ -20,6 +20,7 @@ from models import (
     Article,
     ArticleDraft,
     Revision,
+    Section,
     Status,
     User,
     db,
@@ -27,7 +28,7 @@ from models import (
     utcnow,
 )
 from permissions import Refused, can_edit
-from sanitize import clean_html
+from sanitize import clean_html, html_to_text
 
 # Fields the editor form writes; status, pinning and time are set by actions.
 CONTENT_FIELDS = ("title", "body_html", "summary", "author_name", "source")
@@ -63,18 +64,57 @@ class Changes:
     photographer: str = ""
 
 
-def needs_review(article: Article | None) -> bool:
-    """Whether the post's channel (for a new post, the site) has review levels."""
-    section = article.section if article is not None else None
-    return review.levels_for(section) > 0
+def needs_review(article: Article | None, section_id: int | None = None) -> bool:
+    """Whether the post (for a new post, the site) has review levels; with
+    section_id, the stricter of its channel and the one it moves to."""
+    return _levels(article, section_id) > 0
+
+
+def _levels(article: Article | None, section_id: int | None) -> int:
+    if article is None:
+        return review.levels_for(db.session.get(Section, section_id or 0))
+    levels = review.levels_for_article(article)
+    if section_id and section_id != article.section_id:
+        levels = max(levels, review.levels_for(db.session.get(Section, section_id)))
+    return levels
+
+
+class Gate:
+    LIVE = "live"  # readers get the change now
+    HOLD = "hold"  # it waits for review; readers keep what they have
+    REFUSE = "refuse"
+
+
+def gate(
+    user: User,
+    article: Article | None,
+    *,
+    section_id: int | None = None,
+    publish: bool = False,
+) -> str:
+    """The one decision for every change to what readers see of a post.
+
+    Where nothing is reviewed (the stricter chain of the channel the post is
+    in and the one it moves to), whoever may edit the post puts it live.
+    Elsewhere only a bypass (editors and admins, when the site allows it,
+    with a reason the ledger keeps) goes live; an edit of a live post waits
+    for review and any other publish is refused.
+    """
+    if article is not None and not may_edit_content(user, article):
+        return Gate.REFUSE
+    if _levels(article, section_id) == 0:
+        return Gate.LIVE
+    if publish and review.may_bypass(user):
+        return Gate.LIVE
+    if publish and (article is None or article.status != Status.PUBLISHED):
+        return Gate.REFUSE
+    return Gate.HOLD
 
 
 def may_publish(user: User, article: Article | None = None) -> bool:
     """Publish or change a public post directly: anyone who may edit it where
     nothing is reviewed; else only editors and admins as a recorded bypass."""
-    if not needs_review(article):
-        return article is None or can_edit(user, article)
-    return review.may_bypass(user)
+    return gate(user, article, publish=True) == Gate.LIVE
 
 
 def may_edit_content(user: User, article: Article) -> bool:
@@ -83,11 +123,14 @@ def may_edit_content(user: User, article: Article) -> bool:
     return can_edit(user, article) and article.deleted_at is None
 
 
-def holds_edit(user: User, article: Article, action: str) -> bool:
+def holds_edit(
+    user: User, article: Article, action: str, section_id: int | None = None
+) -> bool:
     """Whether saving this published post keeps the text for review instead."""
-    if article.status != Status.PUBLISHED or not needs_review(article):
+    if article.status != Status.PUBLISHED:
         return False
-    return not (action == Action.PUBLISH and review.may_bypass(user))
+    verdict = gate(user, article, section_id=section_id, publish=action == "publish")
+    return verdict != Gate.LIVE
 
 
 def may_delete(user: User, article: Article) -> bool:
@@ -118,12 +161,15 @@ def allowed_actions(user: User, article: Article | None) -> list[str]:
 
 def keep_revision(article: Article, user: User) -> Revision:
     """Store the article's current (saved) text as a revision."""
+    live = article.status == Status.PUBLISHED
     revision = Revision(
         article_id=article.id,
         title=article.title,
         body_html=article.body_html,
         summary=article.summary,
         created_by_id=user.id,
+        # A text readers saw: check-ledger finds the approval behind it.
+        version_hash=review.live_version(article).hash if live else "",
     )
     db.session.add(revision)
     return revision
@@ -184,12 +230,14 @@ def save_article(
     """
     if not may_edit_content(user, article):
         raise Refused("edit")
-    if holds_edit(user, article, action):
+    if holds_edit(user, article, action, changes.section_id):
         if article.version != expected_version:
             raise Conflict()
-        review.keep_pending(article, _pending_values(changes), user)
+        review.keep_pending(article, _pending_values(changes, article), user)
         discard_working_copy(article.id, user.id)
         return
+    before = review.text_hash(article)
+    live = article.status == Status.PUBLISHED
     values = {
         "title": changes.title,
         "body_html": clean_html(changes.body_html or ""),
@@ -206,7 +254,7 @@ def save_article(
     # Pinning is an editor's decision: an author's form value is ignored.
     if user.can_review and changes.pinned is not None:
         values["pinned"] = changes.pinned
-    if article.status == Status.PUBLISHED and _text_changed(article, values):
+    if live and _text_changed(article, values):
         keep_revision(article, user)
     if not _update_if_version(article, expected_version, values):
         db.session.rollback()
@@ -215,12 +263,36 @@ def save_article(
     discard_working_copy(article.id, user.id)
     db.session.refresh(article)
     _claim_images(article, user)
-    review.restart_if_changed(article, user)
+    if live:
+        # The gate let this edit go live: a waiting edit was in the form and
+        # is superseded by it.
+        pending = review.pending_text(article)
+        if pending is not None:
+            db.session.delete(pending)
+            db.session.flush()
+        if is_empty(article):
+            raise Refused("empty")
+        if not needs_review(article):
+            review.record_publish(article, user)
+        return
+    review.changed_since(article, before, user)
 
 
-def _pending_values(changes: Changes) -> dict:
+def _pending_values(changes: Changes, article: Article) -> dict:
     values = {key: getattr(changes, key) for key in PENDING_FIELDS}
-    return values | {"body_html": clean_html(changes.body_html or "")}
+    return values | {
+        "body_html": clean_html(changes.body_html or ""),
+        "section_id": changes.section_id,
+        "cover_id": changes.cover_id or 0,  # 0: no cover
+    }
+
+
+def is_empty(article: Article) -> bool:
+    """No text, no photo, no attachment: nothing a reader could read."""
+    version = review.under_review(article)
+    if version.attachments or "<img" in version.body_html:
+        return False
+    return not html_to_text(version.body_html).strip()
 
 
 def apply_pending(article: Article, pending) -> None:
@@ -232,8 +304,13 @@ def apply_pending(article: Article, pending) -> None:
         keep_revision(article, user)
     for key in PENDING_FIELDS:
         setattr(article, key, getattr(pending, key))
+    if pending.section_id and db.session.get(Section, pending.section_id):
+        article.section_id = pending.section_id
+    if pending.cover_id is not None:
+        article.cover_id = pending.cover_id or None
     article.version += 1
     db.session.delete(pending)
+    db.session.flush()
 
 
 def autosave_article(
@@ -257,12 +334,13 @@ def autosave_article(
     if "cover_id" in fields:
         values["cover_id"] = fields["cover_id"]
     values["updated_by_id"] = user.id
+    before = review.text_hash(article)
     if not _update_if_version(article, expected_version, values):
         db.session.rollback()
         raise Conflict()
     db.session.refresh(article)
     _claim_images(article, user)
-    review.restart_if_changed(article, user)
+    review.changed_since(article, before, user)
     return None
 
 
@@ -376,11 +454,15 @@ def apply_action(
         return None
     if action not in allowed_actions(user, article):
         raise Refused(action)
+    if action in (Action.SUBMIT, Action.PUBLISH) and is_empty(article):
+        raise Refused("empty")
     if action == Action.SUBMIT:
         review.submit(article, user)
         _audit(user, "article.submit", article)
         return "submit"
     if action == Action.PUBLISH:
+        if gate(user, article, publish=True) != Gate.LIVE:
+            raise Refused(action)
         if needs_review(article):
             review.bypass(article, user, reason)
             _audit(user, "article.bypass", article)
@@ -388,6 +470,7 @@ def apply_action(
         article.status = Status.PUBLISHED
         if article.published_at is None:
             article.published_at = utcnow()
+        review.record_publish(article, user)
         _audit(user, "article.publish", article)
         return "publish"
     if action == Action.UNPUBLISH:
@@ -412,8 +495,11 @@ def trash(article: Article, user: User) -> None:
 
 
 def restore_from_trash(article: Article, user: User) -> None:
+    """Bring a post back; a live one only with a text the ledger explains."""
     if not user.can_review:
         raise Refused("restore")
+    if article.status == Status.PUBLISHED and not review.live_explained(article):
+        raise Refused("unexplained")
     article.deleted_at = None
     _audit(user, "article.restore", article)
 
@@ -432,16 +518,33 @@ def delete_forever(article: Article, user: User) -> None:
 
 def restore_revision(article: Article, revision: Revision, user: User) -> None:
     """Bring back an older text; the current one is kept as a revision first."""
-    if not user.can_review:
+    if not user.can_review or article.deleted_at is not None:
         raise Refused("restore_revision")
-    keep_revision(article, user)
-    values = {
+    text = {
         "title": revision.title,
         "body_html": revision.body_html,
         "summary": revision.summary,
-        "updated_by_id": user.id,
     }
-    if not _update_if_version(article, article.version, values):
+    if holds_edit(user, article, Action.SAVE):
+        # Old text is new text for readers: it waits for the chain like any edit.
+        values = {key: getattr(article, key) for key in PENDING_FIELDS} | text
+        review.keep_pending(article, values, user)
+        if not review.in_review(article):
+            review.submit(article, user)
+        _audit(user, "article.restore_revision", article)
+        return
+    before = review.text_hash(article)
+    live = article.status == Status.PUBLISHED
+    if live:
+        keep_revision(article, user)
+    if not _update_if_version(
+        article, article.version, text | {"updated_by_id": user.id}
+    ):
         db.session.rollback()
         raise Conflict()
+    db.session.refresh(article)
+    if live:
+        review.record_publish(article, user, "restored revision")
+    else:
+        review.changed_since(article, before, user)
     _audit(user, "article.restore_revision", article)

@@ -1,5 +1,5 @@
 """CLI: init-db, create-user, demo, thumbnails, reindex, backup, restore,
-import-wordpress, import-dedecms, check-text."""
+import-wordpress, import-dedecms, check-text, check-ledger."""
 
 import secrets
 import tempfile
@@ -437,6 +437,34 @@ def check_text_command(file):
         raise SystemExit(1)
 
 
+@click.command("check-ledger")
+@with_appcontext
+def check_ledger_command():
+    """Check that the review ledger explains every text readers ever got.
+
+    Walks every published post and every revision that was live, and prints
+    each text with no last approval, bypass or unreviewed publish (0 levels)
+    behind it; exits with 1 when it finds one.
+    """
+    import review  # not loaded by server processes
+
+    try:
+        found = review.unexplained_texts()
+    except sa.exc.OperationalError:
+        raise click.ClickException(
+            "The database is not ready: run `flask --app app init-db` first."
+        ) from None
+    for item in found:
+        click.echo(
+            f"post {item.article_id} ({item.what}): {item.title} "
+            f"[{item.version_hash[:8]}] has no approval in the ledger"
+        )
+    if found:
+        click.echo(f"{len(found)} texts are not explained by the ledger.", err=True)
+        raise SystemExit(1)
+    click.echo("Every text readers got is explained by the ledger.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(create_user_command)
@@ -448,3 +476,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(import_wordpress_command)
     app.cli.add_command(import_dedecms_command)
     app.cli.add_command(check_text_command)
+    app.cli.add_command(check_ledger_command)

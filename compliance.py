@@ -590,7 +590,7 @@ def check_article(article, own_hosts: Iterable[str] = (), text=None) -> list[Fin
         text.title,
         text.summary,
         text.body_html,
-        [upload.original_name for upload in article.attachments],
+        [upload.original_name for upload in article.all_attachments],
         own_hosts,
     )
 

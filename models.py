@@ -132,6 +132,11 @@ class Department(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(50), unique=True)
     position: Mapped[int] = mapped_column(default=0)
+    # An Apprise URL of the department's group-chat robot (钉钉, 企业微信,
+    # 飞书): told when its members' posts wait for level 1 or are returned.
+    robot_url: Mapped[str] = mapped_column(
+        sa.String(500), default="", server_default=""
+    )
 
     members: Mapped[list[User]] = relationship(back_populates="department")
     heads: Mapped[list[User]] = relationship(
@@ -145,6 +150,11 @@ class ReviewGroup(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(50), unique=True)
     position: Mapped[int] = mapped_column(default=0)
+    # The group chat's robot (an Apprise URL), told when a post waits for
+    # the level the group does.
+    robot_url: Mapped[str] = mapped_column(
+        sa.String(500), default="", server_default=""
+    )
 
     members: Mapped[list[User]] = relationship(
         secondary=review_group_member, order_by="User.display_name"
@@ -159,6 +169,8 @@ class User(UserMixin, db.Model):
     # display_name.
     byline: Mapped[str] = mapped_column(sa.String(100), default="", server_default="")
     password_hash: Mapped[str] = mapped_column(sa.String(256))
+    # Where notify.py e-mails the user (posts waiting for them, returns).
+    email: Mapped[str | None] = mapped_column(sa.String(254))
     role: Mapped[str] = mapped_column(sa.String(20), default=Role.AUTHOR)
     active: Mapped[bool] = mapped_column(default=True)
     # Changing it logs out every session of the user (password reset, deactivation).
@@ -291,6 +303,11 @@ class Article(db.Model):
     )
     # Why a reviewer sent it back, until it is submitted again.
     returned_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    # Who changed the text in the current review round (",3,7,"): none of them
+    # may approve it. Cleared when a text goes live.
+    review_writers: Mapped[str] = mapped_column(
+        sa.String(500), default="", server_default=""
+    )
     # Who approved each level of the version online, as JSON {"1": name, …}:
     # the line under the article reads it without another query.
     reviewed_by: Mapped[str] = mapped_column(
@@ -308,7 +325,18 @@ class Article(db.Model):
     picture: Mapped[Upload | None] = relationship(
         foreign_keys=[picture_id], viewonly=True
     )
+    # What readers get: attachments added to a live post wait for review
+    # (held) until the chain approves them.
     attachments: Mapped[list[Upload]] = relationship(
+        primaryjoin=(
+            "and_(Upload.article_id == Article.id, Upload.kind == 'attachment',"
+            " Upload.held.is_(False))"
+        ),
+        order_by="Upload.id",
+        viewonly=True,
+    )
+    # What the editor and the reviewers see: the held ones too.
+    all_attachments: Mapped[list[Upload]] = relationship(
         primaryjoin=(
             "and_(Upload.article_id == Article.id, Upload.kind == 'attachment')"
         ),
@@ -475,6 +503,11 @@ class Revision(db.Model):
     summary: Mapped[str | None] = mapped_column(sa.String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    # The review hash of this text when it was live (check-ledger finds its
+    # approval); empty for a text readers never saw, or kept before 0012.
+    version_hash: Mapped[str] = mapped_column(
+        sa.String(64), default="", server_default=""
+    )
 
     article: Mapped[Article] = relationship(back_populates="revisions")
     created_by: Mapped[User | None] = relationship()
@@ -525,6 +558,9 @@ class PendingText(db.Model):
     author_name: Mapped[str] = mapped_column(sa.String(100), default="")
     source: Mapped[str | None] = mapped_column(sa.String(100))
     photographer: Mapped[str] = mapped_column(sa.String(100), default="")
+    # Where and with which cover the edit would go live (None: unchanged).
+    section_id: Mapped[int | None]
+    cover_id: Mapped[int | None]
     created_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("user.id", ondelete="SET NULL")
     )
@@ -568,6 +604,29 @@ class ReviewEvent(db.Model):
     decision: Mapped[str] = mapped_column(sa.String(20))
     reason: Mapped[str] = mapped_column(sa.String(200), default="")
     version_hash: Mapped[str] = mapped_column(sa.String(64), default="")
+    # This decision put the version online (last approval, bypass, publish
+    # where nothing is reviewed, baseline): what check-ledger looks for.
+    final: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+
+class ReviewVersion(db.Model):
+    """A text someone decided on, by its review hash: the diff's other side.
+
+    Content-addressed and never changed, so "what did I return?" stays
+    answerable after the post moves on.
+    """
+
+    __tablename__ = "review_version"
+
+    version_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    summary: Mapped[str | None] = mapped_column(sa.String(500))
+    body_html: Mapped[str] = mapped_column(sa.Text, default="")
+    section_id: Mapped[int | None]
+    cover_id: Mapped[int | None]
+    # JSON list of [upload id, file name]
+    attachments: Mapped[str] = mapped_column(sa.Text, default="[]")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # The ledger is append-only in the database itself, not only in the code.
@@ -602,6 +661,9 @@ class Upload(db.Model):
     )
     uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # An attachment added to a live post under review: readers get it only
+    # once the chain approves the post.
+    held: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     uploaded_by: Mapped[User | None] = relationship()
 
@@ -664,6 +726,14 @@ SETTING_DEFAULTS = {
     "review_group_3": "",
     "review_bypass": "1",
     "show_review_line": "1",
+    # The mail server notify.py e-mails users through; tls: "starttls", "ssl"
+    # or "insecure".
+    "smtp_host": "",
+    "smtp_port": "",
+    "smtp_user": "",
+    "smtp_password": "",
+    "smtp_sender": "",
+    "smtp_tls": "starttls",
     # "": never decided; "loaded", "skipped" or "cleared": `flask demo` loads
     # the demo school only on a brand-new instance, never after a clear.
     "demo_state": "",
@@ -774,6 +844,37 @@ class WordRule(db.Model):
     exceptions: Mapped[str] = mapped_column(sa.String(500), default="")
     note: Mapped[str] = mapped_column(sa.String(200), default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Notification(db.Model):
+    """A message for one target, waiting in the outbox or sent (notify.py).
+
+    Review moves only add rows, in their own transaction; a worker thread
+    claims each with a conditional UPDATE and sends it, retrying with
+    back-off, so a slow or dead target never holds up a request.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # "site:<url hash>", "department:<id>", "group:<id>" or "email"
+    target: Mapped[str] = mapped_column(sa.String(100), index=True)
+    recipient: Mapped[str] = mapped_column(sa.String(254), default="")  # e-mail
+    article_id: Mapped[int | None]  # no foreign key: purged posts keep history
+    event: Mapped[str] = mapped_column(sa.String(20), default="")
+    title: Mapped[str] = mapped_column(sa.String(300))
+    body: Mapped[str] = mapped_column(sa.Text, default="")
+    # pending, sending, sent or failed (after the last attempt)
+    status: Mapped[str] = mapped_column(sa.String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Who is sending it, until when: another process takes over after that.
+    claim: Mapped[str] = mapped_column(sa.String(32), default="")
+    claimed_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(sa.String(500), default="")
+    last_attempt_at: Mapped[datetime | None]
+
+    __table_args__ = (sa.Index("ix_notification_due", "status", "next_attempt_at"),)
 
 
 class LoginAttempt(db.Model):

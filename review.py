@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -28,9 +29,12 @@ from models import (
     PendingText,
     ReviewEvent,
     ReviewGroup,
+    ReviewVersion,
+    Revision,
     Role,
     Section,
     Status,
+    Upload,
     User,
     db,
     department_head,
@@ -52,7 +56,10 @@ class Decision:
     RETURN = "return"
     BYPASS = "bypass"  # published past the chain by an editor or admin
     CONFIRM = "confirm"  # published with personal data, on purpose
-    ALL = (SUBMIT, APPROVE, RETURN, BYPASS, CONFIRM)
+    PUBLISH = "publish"  # live where nothing is reviewed (0 levels, imports)
+    REMOVE = "remove"  # something taken off a live post (an attachment)
+    BASELINE = "baseline"  # online before versions were recorded (0012)
+    ALL = (SUBMIT, APPROVE, RETURN, BYPASS, CONFIRM, PUBLISH, REMOVE, BASELINE)
 
 
 DECISION_NAMES = {
@@ -61,6 +68,9 @@ DECISION_NAMES = {
     Decision.RETURN: _l("Returned"),
     Decision.BYPASS: _l("Published without review"),
     Decision.CONFIRM: _l("Personal data confirmed"),
+    Decision.PUBLISH: _l("Published (no review needed)"),
+    Decision.REMOVE: _l("Removed from the live post"),
+    Decision.BASELINE: _l("Online before versions were recorded"),
 }
 
 
@@ -126,14 +136,18 @@ def reviewer_ids(
 ) -> set[int]:
     """Who may approve or return the post at this level: never its author."""
     pending = db.session.get(PendingText, article.id)
-    writers = {article.created_by_id, pending.created_by_id if pending else None}
+    # Nobody approves a text they wrote or changed in this round.
+    excluded = writers(article) | {
+        article.created_by_id,
+        pending.created_by_id if pending else None,
+    }
     # A head reviewing a post of their own leaves the level to editors and admins.
-    ids = named_reviewers(article, level, settings) - writers
+    ids = named_reviewers(article, level, settings) - excluded
     if not ids:
         ids = _active_ids(
             sa.select(User.id).where(User.role.in_((Role.EDITOR, Role.ADMIN)))
         )
-    return ids - writers
+    return ids - excluded
 
 
 def may_review(user: User, article: Article, settings: dict | None = None) -> bool:
@@ -164,9 +178,89 @@ def review_text(article: Article):
     return article
 
 
-def text_hash(text) -> str:
-    parts = (text.title or "", text.summary or "", text.body_html or "")
+@dataclass(frozen=True)
+class Version:
+    """Everything readers get of a post: what an approval is bound to."""
+
+    title: str
+    summary: str | None
+    body_html: str
+    section_id: int | None
+    cover_id: int | None
+    attachments: tuple[tuple[int, str], ...]  # (upload id, file name)
+
+    @property
+    def hash(self) -> str:
+        return version_hash(
+            self.title,
+            self.summary,
+            self.body_html,
+            self.section_id,
+            self.cover_id,
+            [upload_id for upload_id, _name in self.attachments],
+        )
+
+
+def version_hash(title, summary, body_html, section_id, cover_id, attachment_ids):
+    # Migration 0012 keeps a frozen copy of this formula: change both or neither.
+    parts = (
+        title or "",
+        summary or "",
+        body_html or "",
+        str(section_id or ""),
+        str(cover_id or ""),
+        ",".join(str(i) for i in sorted(attachment_ids)),
+    )
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _attachments(article: Article, live: bool) -> tuple[tuple[int, str], ...]:
+    stmt = sa.select(Upload.id, Upload.original_name).where(
+        Upload.article_id == article.id, Upload.kind == "attachment"
+    )
+    if live:
+        stmt = stmt.where(Upload.held.is_(False))
+    return tuple(tuple(row) for row in db.session.execute(stmt.order_by(Upload.id)))
+
+
+def live_version(article: Article) -> Version:
+    """What readers get (or got, for a post in the trash) today."""
+    return Version(
+        article.title,
+        article.summary,
+        article.body_html or "",
+        article.section_id,
+        article.cover_id,
+        _attachments(article, live=True),
+    )
+
+
+def pending_section_id(article: Article) -> int:
+    pending = pending_text(article) if article.status == Status.PUBLISHED else None
+    if pending is not None and pending.section_id:
+        return pending.section_id
+    return article.section_id
+
+
+def under_review(article: Article) -> Version:
+    """What readers would get if the post were approved now."""
+    text = review_text(article)
+    cover_id = article.cover_id
+    if isinstance(text, PendingText) and text.cover_id is not None:
+        cover_id = text.cover_id or None  # 0: the edit removes the cover
+    return Version(
+        text.title,
+        text.summary,
+        text.body_html or "",
+        pending_section_id(article),
+        cover_id,
+        _attachments(article, live=False),
+    )
+
+
+def text_hash(article: Article) -> str:
+    """The hash of the text under review (title, body, section, cover, files)."""
+    return under_review(article).hash
 
 
 def approved_text(article: Article) -> ApprovedText | None:
@@ -177,32 +271,72 @@ def keep_pending(article: Article, values: dict, user: User) -> PendingText:
     """Store an edit of a published post; readers keep the current text."""
     import articles  # articles imports this module
 
+    before = text_hash(article)
     pending = pending_text(article)
     if pending is None:
         pending = PendingText(article_id=article.id)
         db.session.add(pending)
-    for key in articles.PENDING_FIELDS:
+    for key in (*articles.PENDING_FIELDS, "section_id", "cover_id"):
         if key in values:
             setattr(pending, key, values[key])
     pending.created_by_id = user.id
     pending.saved_at = utcnow()
+    db.session.flush()
+    if text_hash(article) != before:
+        add_writer(article, user)
     restart_if_changed(article, user)
     return pending
+
+
+# --- Who changed the text of this round ------------------------------------------
+
+
+def writers(article: Article) -> set[int]:
+    return {int(v) for v in (article.review_writers or "").split(",") if v.isdigit()}
+
+
+def add_writer(article: Article, user: User | None) -> None:
+    """Nobody approves a text they changed: note who did, for this round."""
+    if user is None or user.id in writers(article):
+        return
+    ids = sorted(writers(article) | {user.id})
+    value = "," + ",".join(map(str, ids)) + ","
+    if len(value) <= 500:  # a round with hundreds of writers keeps the first
+        article.review_writers = value
+
+
+def changed_since(article: Article, before: str, user: User) -> None:
+    """After any change: note the writer and restart the chain if in review."""
+    if text_hash(article) != before:
+        add_writer(article, user)
+    restart_if_changed(article, user)
 
 
 # --- The ledger -----------------------------------------------------------------
 
 
+class Stale(Exception):
+    """The text changed after the reviewer's page was loaded."""
+
+
 def record(
-    article: Article, user: User | None, decision: str, level: int = 0, reason: str = ""
+    article: Article,
+    user: User | None,
+    decision: str,
+    level: int = 0,
+    reason: str = "",
+    *,
+    version: Version | None = None,
+    final: bool = False,
 ) -> ReviewEvent:
     author = article.created_by
     department = author.department.name if author and author.department else ""
-    text = review_text(article)
+    version = version or under_review(article)
+    _keep_version(version)
     event = ReviewEvent(
         created_at=utcnow(),
         article_id=article.id,
-        article_title=text.title[:200],
+        article_title=version.title[:200],
         department=department,
         author=author.display_name if author else article.author_name,
         user_id=user.id if user else None,
@@ -210,10 +344,31 @@ def record(
         level=level,
         decision=decision,
         reason=(reason or "")[:REASON_MAX],
-        version_hash=text_hash(text),
+        version_hash=version.hash,
+        final=final,
     )
     db.session.add(event)
     return event
+
+
+def _keep_version(version: Version) -> None:
+    if db.session.get(ReviewVersion, version.hash) is not None:
+        return
+    db.session.add(
+        ReviewVersion(
+            version_hash=version.hash,
+            title=version.title,
+            summary=version.summary,
+            body_html=version.body_html,
+            section_id=version.section_id,
+            cover_id=version.cover_id,
+            attachments=json.dumps(version.attachments, ensure_ascii=False),
+        )
+    )
+
+
+def saved_version(version_hash: str) -> ReviewVersion | None:
+    return db.session.get(ReviewVersion, version_hash) if version_hash else None
 
 
 def _reason(reason: str | None, required: bool) -> str:
@@ -226,50 +381,79 @@ def _reason(reason: str | None, required: bool) -> str:
 # --- The moves ----------------------------------------------------------------------
 
 
+def levels_for_article(article: Article, settings: dict | None = None) -> int:
+    """The chain a post needs: the stricter of its channel and, for an edit
+    that moves it, the channel it moves to."""
+    levels = levels_for(article.section, settings)
+    target = pending_section_id(article)
+    if target != article.section_id:
+        section = db.session.get(Section, target)
+        levels = max(levels, levels_for(section, settings))
+    return levels
+
+
 def submit(article: Article, user: User) -> None:
     """Start the chain at level 1 (again, after a return or a new edit)."""
-    levels = levels_for(article.section)
+    levels = levels_for_article(article)
     if levels == 0:
         raise Refused("submit")
     article.review_level = 1
     article.review_levels = levels
-    article.review_hash = text_hash(review_text(article))
+    article.review_hash = text_hash(article)
     article.returned_reason = None
     if article.status != Status.PUBLISHED:
         article.status = Status.PENDING
+    add_writer(article, user)
     record(article, user, Decision.SUBMIT)
 
 
 def restart_if_changed(article: Article, user: User) -> None:
-    if in_review(article) and text_hash(review_text(article)) != article.review_hash:
+    if in_review(article) and text_hash(article) != article.review_hash:
         restart(article, user)
 
 
 def restart(article: Article, user: User) -> None:
     """The text changed while in review: every level judges the new text."""
     article.review_level = 1
-    article.review_hash = text_hash(review_text(article))
+    article.review_levels = max(article.review_levels, levels_for_article(article))
+    article.review_hash = text_hash(article)
     record(article, user, Decision.SUBMIT, reason="edited during review")
 
 
-def approve(article: Article, user: User, reason: str = "") -> bool:
-    """Pass the post's current level; True when that was the last (published)."""
+def _check_version(article: Article, version: str | None) -> None:
+    if not version or version != text_hash(article):
+        raise Stale()
+
+
+def approve(
+    article: Article, user: User, reason: str = "", *, version: str | None
+) -> bool:
+    """Pass the post's current level; True when that was the last (published).
+
+    version: the hash of the text the reviewer was shown; a decision on a text
+    that has changed since is refused (Stale).
+    """
     if not may_review(user, article):
         raise Refused("approve")
+    _check_version(article, version)
     level = article.review_level
-    record(article, user, Decision.APPROVE, level, _reason(reason, False))
+    last = level >= article.review_levels
+    record(article, user, Decision.APPROVE, level, _reason(reason, False), final=last)
     _keep_approved(article)
-    if level < article.review_levels:
+    if not last:
         article.review_level = level + 1
         return False
     _publish(article)
     return True
 
 
-def send_back(article: Article, user: User, reason: str) -> None:
+def send_back(
+    article: Article, user: User, reason: str, *, version: str | None
+) -> None:
     """Return the post to its author with a reason (required)."""
     if not may_review(user, article):
         raise Refused("return")
+    _check_version(article, version)
     reason = _reason(reason, True)
     record(article, user, Decision.RETURN, article.review_level, reason)
     article.review_level = 0
@@ -283,9 +467,88 @@ def bypass(article: Article, user: User, reason: str) -> None:
     if not may_bypass(user):
         raise Refused("bypass")
     reason = _reason(reason, True)
-    record(article, user, Decision.BYPASS, article.review_level, reason)
+    record(article, user, Decision.BYPASS, article.review_level, reason, final=True)
     _keep_approved(article)
     _publish(article)
+
+
+def record_publish(article: Article, user: User | None, reason: str = "") -> None:
+    """A text went live where nothing is reviewed (0 levels, an import)."""
+    _unhold(article)
+    version = live_version(article)
+    if _explained(article.id, version.hash):
+        return
+    record(article, user, Decision.PUBLISH, 0, reason, version=version, final=True)
+    article.review_writers = ""
+
+
+def record_removal(article: Article, user: User, what: str) -> None:
+    """Something was taken off a live post (an attachment): the ledger says so."""
+    version = live_version(article)
+    if not _explained(article.id, version.hash):
+        record(article, user, Decision.REMOVE, 0, what, version=version, final=True)
+
+
+def _explained(article_id: int, version_hash: str) -> bool:
+    return (
+        db.session.scalar(
+            sa.select(ReviewEvent.id)
+            .where(
+                ReviewEvent.article_id == article_id,
+                ReviewEvent.version_hash == version_hash,
+                ReviewEvent.final.is_(True),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def live_explained(article: Article) -> bool:
+    return _explained(article.id, live_version(article).hash)
+
+
+@dataclass
+class Unexplained:
+    article_id: int
+    title: str
+    what: str  # "live" (the post's text today) or "revision <id>"
+    version_hash: str
+
+
+def unexplained_texts() -> list[Unexplained]:
+    """Every text readers ever got (published posts, revisions that were live)
+    with no last approval, bypass or unreviewed publish behind it."""
+    final = set(
+        db.session.execute(
+            sa.select(ReviewEvent.article_id, ReviewEvent.version_hash).where(
+                ReviewEvent.final.is_(True)
+            )
+        ).tuples()
+    )
+    found = []
+    published = db.session.scalars(
+        sa.select(Article)
+        .where(Article.status == Status.PUBLISHED)
+        .order_by(Article.id)
+    )
+    for article in published:
+        version = live_version(article)
+        if (article.id, version.hash) not in final:
+            found.append(Unexplained(article.id, article.title, "live", version.hash))
+    revisions = db.session.execute(
+        sa.select(
+            Revision.id, Revision.article_id, Revision.title, Revision.version_hash
+        )
+        .where(Revision.version_hash != "")
+        .order_by(Revision.id)
+    )
+    for revision_id, article_id, title, version_hash in revisions:
+        if (article_id, version_hash) not in final:
+            found.append(
+                Unexplained(article_id, title, f"revision {revision_id}", version_hash)
+            )
+    return found
 
 
 def confirm(article: Article, user: User, reason: str) -> None:
@@ -305,6 +568,15 @@ def _keep_approved(article: Article) -> None:
     approved.approved_at = utcnow()
 
 
+def _unhold(article: Article) -> None:
+    db.session.execute(
+        sa.update(Upload)
+        .where(Upload.article_id == article.id, Upload.held.is_(True))
+        .values(held=False)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _publish(article: Article) -> None:
     """Put the reviewed text online and note who approved each level."""
     import articles  # articles imports this module
@@ -312,12 +584,14 @@ def _publish(article: Article) -> None:
     pending = pending_text(article)
     if article.status == Status.PUBLISHED and pending is not None:
         articles.apply_pending(article, pending)
+    _unhold(article)
     article.status = Status.PUBLISHED
     if article.published_at is None:
         article.published_at = utcnow()
     article.reviewed_by = json.dumps(approvers(article), ensure_ascii=False)
     article.review_level = 0
     article.returned_reason = None
+    article.review_writers = ""
 
 
 def approvers(article: Article) -> dict[str, str]:

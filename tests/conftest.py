@@ -301,6 +301,12 @@ def make_article(app, make_section):
         with app.app_context():
             article = Article(**values)
             db.session.add(article)
+            db.session.flush()
+            if article.status == Status.PUBLISHED:
+                # As every path that publishes does: the ledger explains it.
+                import review
+
+                review.record_publish(article, None, "test fixture")
             db.session.commit()
             return article.id
 
@@ -343,3 +349,11 @@ def columns(table: str) -> set[str]:
 def tables() -> set[str]:
     with db.engine.connect() as connection:
         return set(sa.inspect(connection).get_table_names())
+
+
+def shown_version(app, article_id: int) -> str:
+    """The version hash a reviewer's page carries for the text under review now."""
+    import review
+
+    with app.app_context():
+        return review.text_hash(db.session.get(Article, article_id))

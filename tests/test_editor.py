@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from models import Article, AuditEvent, Status, db, set_setting, utcnow
-from tests.conftest import form_data, get_article, user_id
+from tests.conftest import form_data, get_article, shown_version, user_id
 
 
 def allow_authors_to_publish(app, allowed=True):
@@ -164,7 +164,10 @@ def test_author_submits_and_editor_approves(app, client, login, own_draft, secti
     client.post("/logout")
     login("editor")
     # Nobody heads the author's department: editors review level 1.
-    response = client.post(f"/editor/review/{own_draft}/approve")
+    response = client.post(
+        f"/editor/review/{own_draft}/approve",
+        data={"version": shown_version(app, own_draft)},
+    )
     assert response.status_code == 302
     article = get_article(app, own_draft)
     assert article.status == Status.PUBLISHED

@@ -12,7 +12,7 @@ import ledger
 import review
 from models import Department, ReviewEvent, db
 from tests import test_review as review_flow
-from tests.conftest import form_data, get_article
+from tests.conftest import form_data, get_article, shown_version
 
 # The review tests' school (教务处 and its head, 宣传办, 校领导; three levels).
 school = review_flow.school
@@ -61,7 +61,10 @@ def month_of_reviews(app, client, school, monkeypatch):
     assert approve(client, a).status_code == 302
     clock.at("2026-10-02 02:00")
     as_user(client, "office")
-    client.post(f"/editor/review/{a}/return", data={"reason": "日期写错了"})
+    client.post(
+        f"/editor/review/{a}/return",
+        data={"reason": "日期写错了", "version": shown_version(client.application, a)},
+    )
     clock.at("2026-10-03 01:00")
     as_user(client, "teacher")
     response = client.post(
@@ -112,7 +115,13 @@ def month_of_reviews(app, client, school, monkeypatch):
     d = write_post(client, section, title="德育简报")
     clock.at("2026-10-21 09:00")
     as_user(client, "admin")
-    client.post(f"/editor/review/{d}/return", data={"reason": "照片缺少说明"})
+    client.post(
+        f"/editor/review/{d}/return",
+        data={
+            "reason": "照片缺少说明",
+            "version": shown_version(client.application, d),
+        },
+    )
     client.post("/logout")
     return {"a": a, "b": b, "c": c, "d": d}
 

@@ -17,7 +17,14 @@ from models import (
     db,
     set_setting,
 )
-from tests.conftest import FAST_HASH, PASSWORD, form_data, get_article, user_id
+from tests.conftest import (
+    FAST_HASH,
+    PASSWORD,
+    form_data,
+    get_article,
+    shown_version,
+    user_id,
+)
 
 
 def make_user(app, username, role=Role.AUTHOR, department=None):
@@ -92,6 +99,7 @@ def ledger(app, article_id):
 
 
 def approve(client, article_id, **data):
+    data.setdefault("version", shown_version(client.application, article_id))
     return client.post(f"/editor/review/{article_id}/approve", data=data)
 
 
@@ -116,10 +124,19 @@ def test_three_levels_with_a_return_and_a_resubmission(app, client, school):
 
     # Level 2 returns it with a reason; the reason is required.
     as_user(client, "office")
-    response = client.post(f"/editor/review/{article_id}/return", data={"reason": " "})
+    response = client.post(
+        f"/editor/review/{article_id}/return",
+        data={"reason": " ", "version": shown_version(client.application, article_id)},
+    )
     assert response.status_code == 422
     assert get_article(app, article_id).review_level == 2
-    client.post(f"/editor/review/{article_id}/return", data={"reason": "日期写错了"})
+    client.post(
+        f"/editor/review/{article_id}/return",
+        data={
+            "reason": "日期写错了",
+            "version": shown_version(client.application, article_id),
+        },
+    )
     post = get_article(app, article_id)
     assert (post.status, post.review_level, post.returned_reason) == (
         "draft",
@@ -364,7 +381,11 @@ def test_who_may_see_and_decide_a_post_at_level_one(
     as_user(client, username)
     assert client.get(f"/editor/review/{article_id}").status_code == show
     response = client.post(
-        f"/editor/review/{article_id}/return", data={"reason": "不行"}
+        f"/editor/review/{article_id}/return",
+        data={
+            "reason": "不行",
+            "version": shown_version(client.application, article_id),
+        },
     )
     assert response.status_code == act
     expected = (0, "不行") if act == 302 else (1, None)

@@ -244,6 +244,7 @@ def _flash_done(result: str | None, article: Article) -> None:
             ),
             "success",
         )
+        _flash_personal_data(article)
         if not review.reviewer_ids(article, article.review_level):
             # A one-person site: nobody else may approve it (never oneself).
             flash(
@@ -269,6 +270,24 @@ def _flash_done(result: str | None, article: Article) -> None:
         flash(_("Unpublished: the post is a draft again."), "success")
     else:
         flash(_("Saved."), "success")
+
+
+def _flash_personal_data(article: Article) -> None:
+    """At submit, tell the teacher what the reviewer will have to justify."""
+    findings = compliance.check_article(
+        article, own_hosts=[request.host], text=review.review_text(article)
+    )
+    needing = compliance.needing_confirmation(findings)
+    if needing:
+        flash(
+            _(
+                "The post contains personal data (%(values)s): the reviewer must "
+                "confirm with a reason that it may be published, or return the "
+                "post. Remove it now if it should not be online.",
+                values=_("; ").join(f.value for f in needing),
+            ),
+            "warning",
+        )
 
 
 def _localise_remote_images(form: ArticleForm, article_id: int | None):
@@ -320,6 +339,19 @@ def _refused_message(error: Refused) -> str:
         return _("You may not unpublish this post.")
     if reason == "edit":
         return _("This post is published. Ask an editor to change it.")
+    if reason == "empty":
+        return _(
+            "The post has no text, photo or attachment yet: write the body "
+            "before you submit or publish it. Your text was kept."
+        )
+    if reason == "unexplained":
+        return _(
+            "This post's text online was never approved in the review ledger: "
+            "it cannot come back online as it is. Unpublish it and submit it "
+            "for review."
+        )
+    if reason == "restore_revision":
+        return _("You may not restore an older version of this post.")
     return _("You are not allowed to do that.")
 
 
@@ -905,11 +937,18 @@ def restore_revision(article_id: int, revision_id: int):
     except Conflict:
         flash(_("Someone saved the post meanwhile. Try again."), "error")
         return redirect(url_for("editor.revisions", article_id=article_id))
-    return _done(
-        _("The older version was restored."),
-        "editor.edit_article",
-        article_id=article_id,
-    )
+    except Refused as error:
+        db.session.rollback()
+        flash(_refused_message(error), "error")
+        return redirect(url_for("editor.revisions", article_id=article_id))
+    if review.pending_text(article) is not None and review.in_review(article):
+        message = _(
+            "The older version was restored as an edit waiting for review: "
+            "readers keep the current text until it is approved."
+        )
+    else:
+        message = _("The older version was restored.")
+    return _done(message, "editor.edit_article", article_id=article_id)
 
 
 # --- Trash --------------------------------------------------------------------
@@ -943,7 +982,11 @@ def trash():
 @reviewer_required
 def restore_article(article_id: int):
     article = get_article_or_404(article_id, trashed=True)
-    articles.restore_from_trash(article, current_user)
+    try:
+        articles.restore_from_trash(article, current_user)
+    except Refused as error:
+        flash(_refused_message(error), "error")
+        return redirect(url_for("editor.trash"))
     return _done(_("Restored from the trash."), "editor.trash")
 
 

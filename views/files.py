@@ -23,12 +23,13 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
+import articles
 import review
 import sitedata
 import storage
 import thumbnails
 from docx_import import docx_to_html
-from models import Article, Upload, db, parse_id
+from models import Article, Status, Upload, db, parse_id
 from permissions import Refused, can_edit
 from uploads import (
     UploadError,
@@ -112,6 +113,7 @@ def upload_attachment():
     except UploadError as error:
         raise Refused(str(error), 400) from error
     file.stream.seek(0)
+    before = review.text_hash(article)
     upload = storage.save_upload(
         file.stream.read(),
         kind="attachment",
@@ -121,6 +123,13 @@ def upload_attachment():
         user_id=current_user.id,
         article_id=article.id,
     )
+    # A file added to a live post is new text for readers: it waits for the
+    # chain like any edit (see articles.gate).
+    upload.held = articles.holds_edit(current_user, article, articles.Action.SAVE)
+    db.session.flush()
+    review.changed_since(article, before, current_user)
+    if article.status == Status.PUBLISHED and not upload.held:
+        review.record_publish(article, current_user, name)
     _commit_or_discard([upload])
     return jsonify(
         id=upload.id,
@@ -138,7 +147,20 @@ def delete_upload(upload_id: int):
         raise Refused(_("This file does not exist any more."), 404)
     if not _may_delete(upload):
         raise Refused(_("You are not allowed to delete this file."), 403)
-    storage.delete_upload(upload)
+    article = db.session.get(Article, upload.article_id) if upload.article_id else None
+    if article is None:
+        storage.delete_upload(upload)
+        return jsonify(ok=True)
+    before, name = review.text_hash(article), upload.original_name
+    paths = storage.remove_upload_rows([upload])
+    db.session.flush()
+    db.session.refresh(article)
+    review.changed_since(article, before, current_user)
+    if article.status == Status.PUBLISHED:
+        # Readers lose the file (or cover) now; the ledger says who took it off.
+        review.record_removal(article, current_user, name)
+    db.session.commit()
+    storage.unlink_files(paths)
     return jsonify(ok=True)
 
 

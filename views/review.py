@@ -14,7 +14,7 @@ from flask_login import current_user, login_required
 import compliance
 import review
 import textdiff
-from models import Article, ReviewEvent, Status, db
+from models import Article, ReviewEvent, Section, Status, Upload, db
 from permissions import Refused
 from views.editor import confirmed_reason, finding_json, record_confirmation
 
@@ -48,6 +48,35 @@ def last_approved(article: Article):
     if before is None and article.status == Status.PUBLISHED:
         before = article
     return before
+
+
+def diff_base(article: Article, history: list[ReviewEvent]):
+    """What the reviewer compares against, and its label: the version they
+    last decided on, else the version returned, else the last approved text."""
+    since_live = []
+    for event in reversed(history):
+        if event.final:
+            break
+        since_live.append(event)
+    mine = [
+        e
+        for e in since_live
+        if e.user_id == current_user.id
+        and e.decision in (review.Decision.APPROVE, review.Decision.RETURN)
+    ]
+    returns = [e for e in since_live if e.decision == review.Decision.RETURN]
+    for events, label in (
+        (mine, _("Changes since the version you decided on")),
+        (returns, _("Changes since the version that was returned")),
+    ):
+        for event in events:  # newest first
+            version = review.saved_version(event.version_hash)
+            if version is not None:
+                return version, label
+    before = last_approved(article)
+    if before is not None:
+        return before, _("Changes since the last approved text")
+    return None, None
 
 
 def version_diff(before, new) -> list[textdiff.Line]:
@@ -95,11 +124,18 @@ def _review_page(article: Article, status: int = 200, reason: str = ""):
         .order_by(ReviewEvent.id)
     ).all()
     last_level = article.review_level == article.review_levels
-    text, before = review.review_text(article), last_approved(article)
+    text = review.review_text(article)
+    version = review.under_review(article)
+    before, base_label = diff_base(article, history)
     return render_template(
         "editor/review.html",
         article=article,
         text=text,
+        section=db.session.get(Section, version.section_id),
+        cover=db.session.get(Upload, version.cover_id) if version.cover_id else None,
+        attachments=article.all_attachments,
+        version_hash=version.hash,
+        diff_base=base_label,
         lines=version_diff(before, text),
         has_approved=before is not None,
         findings=[finding_json(f) for f in findings],
@@ -119,6 +155,8 @@ def approve(article_id: int):
     article = _waiting_or_404(article_id)
     if not review.may_review(current_user, article):
         return _not_yours(article)
+    if _stale(article):
+        return _stale_page(article)
     findings = _findings(article)
     last_level = article.review_level == article.review_levels
     confirm_reason = confirmed_reason()
@@ -140,7 +178,12 @@ def approve(article_id: int):
         flash(message, "error")
         return _review_page(article, status=422)
     level = article.review_level
-    published = review.approve(article, current_user, request.form.get("note", ""))
+    published = review.approve(
+        article,
+        current_user,
+        request.form.get("note", ""),
+        version=request.form.get("version"),
+    )
     if last_level and compliance.needing_confirmation(findings):
         record_confirmation(article, confirm_reason, findings)
     db.session.commit()
@@ -164,9 +207,13 @@ def send_back(article_id: int):
     article = _waiting_or_404(article_id)
     if not review.may_review(current_user, article):
         return _not_yours(article)
+    if _stale(article):
+        return _stale_page(article)
     reason = request.form.get("reason", "")
     try:
-        review.send_back(article, current_user, reason)
+        review.send_back(
+            article, current_user, reason, version=request.form.get("version")
+        )
     except Refused:
         flash(
             _("Write the reason for returning the post: the author needs it."), "error"
@@ -175,6 +222,16 @@ def send_back(article_id: int):
     db.session.commit()
     flash(_("Returned to the author with your reason."), "success")
     return redirect(url_for("review.queue"))
+
+
+def _stale(article: Article) -> bool:
+    """The decision names a version that is not the text under review now."""
+    return request.form.get("version", "") != review.text_hash(article)
+
+
+def _stale_page(article: Article):
+    flash(_("The post has been changed: please review it again."), "error")
+    return _review_page(article, status=409, reason=request.form.get("reason", ""))
 
 
 def _not_yours(article: Article):
