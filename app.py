@@ -13,6 +13,7 @@ from werkzeug.routing import IntegerConverter
 import assets
 import commands
 import i18n
+import notify
 import pagecache
 import search  # noqa: F401 - its session events keep the search index current
 import security
@@ -28,6 +29,7 @@ from views import (
     firstrun,
     health,
     legacy,
+    notify_admin,
     public,
     review_admin,
     stats,
@@ -116,6 +118,7 @@ def create_app(test_config=None):
     i18n.init_app(app)
     security.init_app(app)
     commands.init_app(app)
+    notify.init_app(app)
 
     app.url_map.converters["int"] = IdConverter
     app.register_blueprint(public.bp)
@@ -132,6 +135,7 @@ def create_app(test_config=None):
     app.register_blueprint(review_views.bp)
     app.register_blueprint(review_admin.bp)
     app.register_blueprint(ledger_views.bp)
+    app.register_blueprint(notify_admin.bp)
     errors.init_app(app)
     legacy.init_app(app)
     assets.init_app(app)

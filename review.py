@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+import notify
 from models import (
     ApprovedText,
     Article,
@@ -405,6 +406,7 @@ def submit(article: Article, user: User) -> None:
         article.status = Status.PENDING
     add_writer(article, user)
     record(article, user, Decision.SUBMIT)
+    notify.after_review_move(article, Decision.SUBMIT, user)
 
 
 def restart_if_changed(article: Article, user: User) -> None:
@@ -418,6 +420,7 @@ def restart(article: Article, user: User) -> None:
     article.review_levels = max(article.review_levels, levels_for_article(article))
     article.review_hash = text_hash(article)
     record(article, user, Decision.SUBMIT, reason="edited during review")
+    notify.after_review_move(article, Decision.SUBMIT, user)
 
 
 def _check_version(article: Article, version: str | None) -> None:
@@ -442,8 +445,10 @@ def approve(
     _keep_approved(article)
     if not last:
         article.review_level = level + 1
+        notify.after_review_move(article, Decision.APPROVE, user, reason)
         return False
     _publish(article)
+    notify.after_review_move(article, Decision.APPROVE, user, reason)
     return True
 
 
@@ -460,6 +465,7 @@ def send_back(
     article.returned_reason = reason
     if article.status == Status.PENDING:
         article.status = Status.DRAFT
+    notify.after_review_move(article, Decision.RETURN, user, reason)
 
 
 def bypass(article: Article, user: User, reason: str) -> None:
@@ -470,6 +476,7 @@ def bypass(article: Article, user: User, reason: str) -> None:
     record(article, user, Decision.BYPASS, article.review_level, reason, final=True)
     _keep_approved(article)
     _publish(article)
+    notify.after_review_move(article, Decision.BYPASS, user, reason)
 
 
 def record_publish(article: Article, user: User | None, reason: str = "") -> None:

@@ -89,6 +89,7 @@ AUDIT_LABELS = {
     "review_group_members": _l("Changed a review group's members"),
     "review_group_deleted": _l("Deleted a review group"),
     "department_heads_changed": _l("Changed a department's heads"),
+    "notification_test": _l("Sent a test notification"),
 }
 
 
