@@ -221,6 +221,7 @@ class PostLine:
     confirmations: list[ReviewEvent] = field(default_factory=list)
     outcome: str = "waiting"
     waiting_level: int = 0  # the level it waits at, when known
+    version: str = ""  # the hash of the text its latest event was about
 
 
 def post_lines(filters: Filters) -> list[PostLine]:
@@ -249,6 +250,7 @@ def _line(article_id: int, events: list[ReviewEvent], levels: int) -> PostLine:
         title=latest.article_title,
         department=latest.department,
         author=latest.author,
+        version=latest.version_hash,
     )
     cycle = events
     for number, event in enumerate(events):

@@ -1,7 +1,9 @@
 """The review ledger as an Excel workbook (XlsxWriter), for inspections.
 
 Sheet 1 has one row per post (ledger.post_lines: the latest cycle's reviewer,
-time and decision at each level); sheet 2 every event as recorded. Every
+time and decision at each level, and the short version); sheet 2 every event
+as recorded, with the whole version hash. Columns are as wide as their
+names, so a principal reads them without widening any. Every
 text is written with write_string, so a title starting with "=" stays text
 and never runs as a formula.
 """
@@ -9,6 +11,7 @@ and never runs as a formula.
 from __future__ import annotations
 
 import io
+import unicodedata
 
 from flask_babel import gettext as _
 
@@ -19,6 +22,10 @@ from ledger import Filters, PostLine
 from models import ReviewEvent, db
 
 _SHEET_TITLE_ROW, _HEADER_ROW = 0, 2
+SHORT_VERSION = 8  # hex characters, as the ledger page shows them
+# Column widths in Excel's units (about one Latin character; a Chinese one
+# takes two): wide enough that names never wrap, long reasons wrap at MAX.
+_MIN_WIDTH, _MAX_WIDTH, _HEADER_WIDTH = 8, 48, 16
 
 
 def title_line(filters: Filters, school: str) -> str:
@@ -75,6 +82,7 @@ def post_headers() -> list[str]:
         _("Published without review: reason"),
         _("Personal data confirmed"),
         _("Outcome"),
+        _("Version"),
     ]
 
 
@@ -87,6 +95,11 @@ def outcome_label(line: PostLine) -> str:
             level=review.LEVEL_NAMES[line.waiting_level],
         )
     return label
+
+
+def short_version(version_hash: str) -> str:
+    """The version as people quote it; the Events sheet has the whole hash."""
+    return version_hash[:SHORT_VERSION]
 
 
 def post_row(line: PostLine) -> list:
@@ -117,6 +130,7 @@ def post_row(line: PostLine) -> list:
             lambda e: f"{e.user_name} {datetime_filter(e.created_at)}: {e.reason}",
         ),
         outcome_label(line),
+        short_version(line.version),
     ]
 
 
@@ -180,7 +194,10 @@ def _write_sheet(sheet, title: str, headers: list[str], rows, formats) -> None:
     sheet.write_string(_SHEET_TITLE_ROW, 0, title, formats["title"])
     for column, header in enumerate(headers):
         sheet.write_string(_HEADER_ROW, column, header, formats["header"])
-        sheet.set_column(column, column, 16)
+        values = [row[column] for row in rows]
+        # A whole hash on one line, so it can be copied and compared.
+        limit = None if header == _("Version hash") else _MAX_WIDTH
+        sheet.set_column(column, column, column_width(header, values, limit))
     for number, row in enumerate(rows, start=_HEADER_ROW + 1):
         for column, value in enumerate(row):
             if isinstance(value, int):
@@ -188,3 +205,24 @@ def _write_sheet(sheet, title: str, headers: list[str], rows, formats) -> None:
             elif value:
                 sheet.write_string(number, column, str(value), formats["cell"])
     sheet.freeze_panes(_HEADER_ROW + 1, 1)
+
+
+def text_width(text: str) -> int:
+    """The widest line of text in Excel's units: wide characters count two."""
+    return max(
+        (
+            sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+            for line in text.split("\n")
+        ),
+        default=0,
+    )
+
+
+def column_width(header: str, values: list, limit: int | None = _MAX_WIDTH) -> int:
+    """Fit the longest value (a wrapping header counts up to _HEADER_WIDTH)."""
+    widest = max(
+        [min(text_width(header), _HEADER_WIDTH)]
+        + [text_width(str(value)) for value in values if value not in (None, "")]
+    )
+    width = max(widest + 2, _MIN_WIDTH)
+    return width if limit is None else min(width, limit)

@@ -162,7 +162,8 @@ def test_a_month_of_events_with_the_summary(client, month_of_reviews):
         first = db.session.scalar(
             sa.select(ReviewEvent.version_hash).where(ReviewEvent.article_id == a)
         )
-    assert f"<code>{first[:10]}</code>" in html
+    # The short version, the whole hash on hover.
+    assert f'<code title="{first}">{first[:8]}</code>' in html
 
 
 def test_september_holds_only_the_event_before_midnight_in_beijing(
@@ -353,6 +354,39 @@ def test_the_workbook_has_a_row_per_post_with_every_level(client, month_of_revie
     assert (events[0]["时间"], events[0]["审核级别"]) == ("2026-10-01 01:00", "初审")
     assert events[1]["理由或备注"] == "日期写错了"
     assert all(len(e["版本哈希"]) == 64 for e in events)
+
+    # The post's row names its latest event's version in short; that event's
+    # whole hash is on the second sheet.
+    assert len(a["版本"]) == 8
+    assert [e["版本哈希"] for e in events if e["文章编号"] == ids["a"]][-1].startswith(
+        a["版本"]
+    )
+
+
+def test_the_workbook_columns_fit_names_and_wrap_long_reasons(client, month_of_reviews):
+    as_user(client, "admin")
+    _response, book = open_workbook(client, OCTOBER)
+
+    def widths(sheet):
+        headers = next(sheet.iter_rows(min_row=3, max_row=3))
+        return {
+            cell.value: sheet.column_dimensions[cell.column_letter].width
+            for cell in headers
+        }
+
+    posts, events = widths(book["文章"]), widths(book["记录"])
+    # "teacher老师" and "Editor 老师" are 13 and 11 wide, a Chinese character
+    # counting two: names stay on one line.
+    for column in ("作者", "初审：审核人", "复审：审核人", "未经审核直接发布：操作人"):
+        assert posts[column] >= 13, column
+    assert events["审核人"] >= 13 and events["作者"] >= 13
+    assert posts["初审：时间"] >= len("2026-10-03 10:00")
+    assert 8 <= posts["版本"] < 16
+    # The whole hash fits on one line; long reasons wrap instead of
+    # stretching the sheet.
+    assert events["版本哈希"] >= 64
+    # (XlsxWriter stores a width with its cell padding: 48 is 48.71.)
+    assert max(posts.values()) < 49
 
 
 def test_the_workbook_of_september_and_of_a_department(client, month_of_reviews):
