@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 import origins
 import pubstats
+import review
 import storage
 import thumbnails
 from models import (
@@ -550,6 +551,8 @@ def load_demo() -> int:
     db.session.flush()
     for article in new_articles:
         origins.record(SOURCE, "article", article.title, target_id=article.id)
+        if article.status == Status.PUBLISHED:
+            review.record_publish(article, None, "demo")
     _add_view_history(new_articles, rng)
     set_setting("demo_state", "loaded")
     db.session.commit()

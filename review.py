@@ -527,11 +527,12 @@ def unexplained_texts() -> list[Unexplained]:
     """Every text readers ever got (published posts, revisions that were live)
     with no last approval, bypass or unreviewed publish behind it."""
     final = set(
-        db.session.execute(
+        tuple(row)
+        for row in db.session.execute(
             sa.select(ReviewEvent.article_id, ReviewEvent.version_hash).where(
                 ReviewEvent.final.is_(True)
             )
-        ).tuples()
+        )
     )
     found = []
     published = db.session.scalars(

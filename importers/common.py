@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 import legacyurls
 import origins
+import review
 import storage
 from models import Article, Section, Status, Upload, db
 from sanitize import clean_html, html_to_text
@@ -320,6 +321,11 @@ class Import:
             self.report.add("posts", "updated" if changed else "unchanged")
         self.remember("article", post.key, article.id)
         self.old_addresses(post.old_urls, "article", article.id, post.label)
+        if article.status == Status.PUBLISHED:
+            # The old site's published text: the review ledger says where it
+            # came from, as it does for every text readers get.
+            db.session.flush()
+            review.record_publish(article, None, "imported")
         return article
 
     def skip_post(self, reason: str) -> None:
