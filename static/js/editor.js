@@ -675,6 +675,7 @@
     if (typeof copy.body_html === "string") {
       setBody(copy.body_html);
     }
+    updateTitleCount(true);
   }
 
   /* Offer the browser's copy only if it is based on the version the server
@@ -1054,6 +1055,51 @@
         markDirty();
       },
     });
+  }
+
+  // --- Title length ---------------------------------------------------------
+
+  /* «已输入 n/200 字» under the title; past the limit the field is marked
+   * invalid. The input has no maxlength (the browser would cut a pasted
+   * title silently); the server refuses a long title and keeps the text. */
+  var titleInput = form.elements.title;
+  var titleCount = document.getElementById("title-count");
+
+  function updateTitleCount(edited) {
+    if (!titleInput || !titleCount) {
+      return;
+    }
+    var max = parseInt(titleInput.dataset.maxLength, 10);
+    // As the server counts (forms.py): characters, not UTF-16 units, of the
+    // trimmed title.
+    var count = Array.from(titleInput.value.trim()).length;
+    var over = count > max;
+    titleCount.textContent = titleInput.dataset[over ? "countOver" : "count"]
+      .replace("{count}", count)
+      .replace("{max}", max)
+      .replace("{over}", count - max);
+    titleCount.classList.toggle("is-over", over);
+    var serverError = document.getElementById("title-error");
+    if (serverError && edited && count > 0 && !over) {
+      // The server's message was about the title as sent, not this one.
+      serverError.remove();
+      titleInput.setAttribute("aria-describedby", titleCount.id);
+      serverError = null;
+    }
+    var invalid = over || Boolean(serverError);
+    titleInput.closest(".field").classList.toggle("has-error", invalid);
+    if (invalid) {
+      titleInput.setAttribute("aria-invalid", "true");
+    } else {
+      titleInput.removeAttribute("aria-invalid");
+    }
+  }
+
+  if (titleInput) {
+    titleInput.addEventListener("input", function () {
+      updateTitleCount(true);
+    });
+    updateTitleCount(false);
   }
 
   // --- Start ----------------------------------------------------------------
