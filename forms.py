@@ -23,6 +23,7 @@ from wtforms.validators import (
     NumberRange,
     Optional,
     Regexp,
+    ValidationError,
 )
 from wtforms.widgets import CheckboxInput, ListWidget, PasswordInput
 
@@ -58,6 +59,49 @@ def _new_password(label, required=True, **kwargs):
                 message=_l("Use at least %(n)d characters.", n=MIN_PASSWORD),
             ),
         ],
+    )
+
+
+EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+def _email_field(label):
+    return StringField(
+        label,
+        filters=[_strip],
+        validators=[
+            Optional(),
+            Length(max=254),
+            Regexp(
+                EMAIL_RE,
+                message=_l("Enter an e-mail address such as wang@school.cn."),
+            ),
+        ],
+    )
+
+
+def _usable_robot_url(form, field):
+    import notify  # Apprise is imported only when a robot is checked
+
+    if field.data and not notify.valid_url(field.data):
+        raise ValidationError(
+            _l(
+                "This robot address cannot be used. Write the robot's Apprise "
+                "URL, such as dingtalk://token, wecombot://key or "
+                "feishu://token (a 企业微信 webhook address also works as it is)."
+            )
+        )
+
+
+def _robot_field():
+    return StringField(
+        _l("Group-chat robot"),
+        filters=[_strip],
+        validators=[Optional(), Length(max=500), _usable_robot_url],
+        description=_l(
+            "Optional. The 钉钉, 企业微信 or 飞书 group robot told about posts "
+            "waiting for review here, e.g. dingtalk://token."
+        ),
     )
 
 
@@ -99,6 +143,10 @@ class BylineForm(FlaskForm):
     byline = _byline_field()
 
 
+class EmailForm(FlaskForm):
+    email = _email_field(_l("E-mail"))
+
+
 class UserCreateForm(FlaskForm):
     username = StringField(
         _l("Username"),
@@ -129,6 +177,7 @@ class UserEditForm(FlaskForm):
     role = SelectField(_l("Role"), choices=_role_choices)
     # Choices (0: none, then the departments) are set by the view.
     department_id = SelectField(_l("Department"), coerce=int, default=0)
+    email = _email_field(_l("E-mail"))
 
 
 class DepartmentForm(FlaskForm):
@@ -139,6 +188,7 @@ class DepartmentForm(FlaskForm):
         _l("Position"),
         validators=[Optional(), NumberRange(min=0, max=9999)],
     )
+    robot_url = _robot_field()
 
 
 class PasswordResetForm(FlaskForm):
@@ -240,6 +290,30 @@ class SettingsForm(FlaskForm):
     )
     logo = FileField(_l("Logo"))
     remove_logo = BooleanField(_l("Remove the logo"))
+    smtp_host = StringField(
+        _l("SMTP server"), filters=[_strip], validators=[Length(max=200)]
+    )
+    smtp_port = IntegerField(
+        _l("Port"), validators=[Optional(), NumberRange(min=1, max=65535)]
+    )
+    smtp_tls = SelectField(
+        _l("Encryption"),
+        choices=[
+            SelectChoice(value="starttls", label="STARTTLS"),
+            SelectChoice(value="ssl", label="SSL/TLS"),
+            SelectChoice(value="insecure", label=_l("None (not encrypted)")),
+        ],
+        default="starttls",
+    )
+    smtp_user = StringField(
+        _l("SMTP user name"), filters=[_strip], validators=[Length(max=200)]
+    )
+    smtp_password = PasswordField(
+        _l("SMTP password"),
+        validators=[Length(max=200)],
+        description=_l("Leave empty to keep the saved password."),
+    )
+    smtp_sender = _email_field(_l("Sender address"))
 
 
 def _group_field(label):
@@ -278,6 +352,7 @@ class ReviewGroupForm(FlaskForm):
     name = StringField(
         _l("Name"), filters=[_strip], validators=[DataRequired(), Length(max=50)]
     )
+    robot_url = _robot_field()
 
 
 class PeopleForm(FlaskForm):

@@ -24,6 +24,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from flask import current_app, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from models import (
     Department,
@@ -61,7 +62,7 @@ class Event:
 class Target:
     key: str  # Notification.target
     kind: str  # site, department, group, email
-    name: str  # what the admin page calls it
+    name: str  # what the admin page calls it (lazy: the worker has no locale)
     url: str  # the Apprise URL (secret: shown only redacted)
 
 
@@ -70,13 +71,19 @@ def valid_url(url: str) -> bool:
     return _plugin(url) is not None
 
 
-def _plugin(url: str):
-    import apprise  # imported when used: server processes stay small
+_plugins_lock = threading.Lock()
 
-    try:
-        return apprise.Apprise.instantiate(url.strip())
-    except Exception:  # a malformed URL is only «not usable»
-        return None
+
+def _plugin(url: str):
+    # Apprise loads its plugins on first use, which is not safe from several
+    # sender threads at once.
+    with _plugins_lock:
+        import apprise  # imported when used: server processes stay small
+
+        try:
+            return apprise.Apprise.instantiate(url.strip())
+        except Exception:  # a malformed URL is only «not usable»
+            return None
 
 
 def redacted(url: str) -> str:
@@ -92,7 +99,7 @@ def _site_key(url: str) -> str:
 
 def site_targets() -> list[Target]:
     return [
-        Target(_site_key(url), "site", _("Every message (NOTIFY_URLS)"), url)
+        Target(_site_key(url), "site", _l("Every message (NOTIFY_URLS)"), url)
         for url in current_app.config.get("NOTIFY_URLS") or ()
         if url
     ]
@@ -141,7 +148,7 @@ def email_target(settings: dict | None = None) -> Target | None:
     settings = settings or get_settings()
     if not (settings["smtp_host"].strip() and settings["smtp_sender"].strip()):
         return None
-    return Target("email", "email", _("E-mail to users"), "")
+    return Target("email", "email", _l("E-mail to users"), "")
 
 
 def all_targets() -> list[Target]:

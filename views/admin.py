@@ -215,6 +215,9 @@ def update_user(user_id):
         audit.record("user_updated", user.username)
         user.display_name = form.display_name.data
         user.byline = form.byline.data or ""
+    if (form.email.data or None) != user.email:
+        audit.record("user_updated", f"{user.username}: e-mail")
+        user.email = form.email.data or None
     department_id = form.department_id.data or None
     if department_id != user.department_id:
         department = db.session.get(Department, department_id or 0)
@@ -320,7 +323,7 @@ def reactivate_user(user_id):
 # --- Departments -------------------------------------------------------------
 
 
-def _render_departments(form: DepartmentForm, status: int = 200):
+def _render_departments(form: DepartmentForm, status: int = 200, typed=None):
     departments = db.session.scalars(
         sa.select(Department)
         .order_by(Department.position, Department.name)
@@ -339,6 +342,7 @@ def _render_departments(form: DepartmentForm, status: int = 200):
         members=members,
         form=form,
         delete_form=ConfirmForm(),
+        typed=typed or {},  # {department id: its form as typed, with errors}
     ), status
 
 
@@ -368,7 +372,9 @@ def create_department():
     if position is None:
         last = db.session.scalar(sa.select(sa.func.max(Department.position)))
         position = 0 if last is None else last + 1
-    department = Department(name=form.name.data, position=position)
+    department = Department(
+        name=form.name.data, position=position, robot_url=form.robot_url.data or ""
+    )
     db.session.add(department)
     return finish_change(
         "department_created",
@@ -393,9 +399,11 @@ def update_department(department_id):
             _("%(name)s was not saved: %(error)s", name=department.name, error=error),
             "error",
         )
-        return redirect(url_for("admin.departments"))
+        # Shown again as typed: a long robot address is not retyped lightly.
+        return _render_departments(DepartmentForm(), 400, {department.id: form})
     old = department.name
     department.name = form.name.data
+    department.robot_url = form.robot_url.data or ""
     if form.position.data is not None:
         department.position = form.position.data
     return finish_change(
@@ -728,6 +736,8 @@ TEXT_SETTINGS = (
     "icp_number",
     "psb_number",
 )
+# The mail server notify.py sends through; the password is never shown again.
+SMTP_SETTINGS = ("smtp_host", "smtp_port", "smtp_tls", "smtp_user", "smtp_sender")
 
 
 class LogoError(Exception):
@@ -763,7 +773,9 @@ def _render_settings(form: SettingsForm):
 @admin_required
 def settings():
     values = get_settings()
-    form = SettingsForm(data={key: values[key] for key in TEXT_SETTINGS})
+    data = {key: values[key] for key in TEXT_SETTINGS + SMTP_SETTINGS}
+    data["smtp_port"] = parse_id(values["smtp_port"])
+    form = SettingsForm(data=data)
     return _render_settings(form)
 
 
@@ -796,7 +808,10 @@ def update_settings():
     form = SettingsForm()
     if not form.validate_on_submit():
         return _render_settings(form)
-    new = {key: form[key].data or "" for key in TEXT_SETTINGS}
+    new = {key: form[key].data or "" for key in TEXT_SETTINGS + SMTP_SETTINGS}
+    new["smtp_port"] = str(form.smtp_port.data or "")
+    if form.smtp_password.data:  # empty keeps the saved one
+        new["smtp_password"] = form.smtp_password.data
     try:
         save_settings(new, form.logo.data, form.remove_logo.data)
     except LogoError as error:

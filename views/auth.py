@@ -30,7 +30,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 import audit
 import throttle
-from forms import BylineForm, ChangePasswordForm, LoginForm
+from forms import BylineForm, ChangePasswordForm, EmailForm, LoginForm
 from models import User, db, parse_id, utcnow
 from views.errors import json_error, wants_json
 
@@ -224,13 +224,27 @@ def change_password():
     return _account_page(form=form)
 
 
-def _account_page(form=None, byline_form=None):
+def _account_page(form=None, byline_form=None, email_form=None):
     user = current_user._get_current_object()
     return render_template(
         "auth/change_password.html",
         form=form or ChangePasswordForm(formdata=None),
         byline_form=byline_form or BylineForm(obj=user),
+        email_form=email_form or EmailForm(obj=user, formdata=None),
     )
+
+
+@bp.post("/account/password/email")
+@login_required
+def update_email():
+    """Where review notifications reach the user (notify.py)."""
+    form = EmailForm()
+    if not form.validate_on_submit():
+        return _account_page(email_form=form), 422
+    current_user.email = form.email.data or None
+    db.session.commit()
+    flash(_("Your e-mail address has been saved."), "success")
+    return redirect(url_for("auth.change_password"))
 
 
 # Under /account/password: the account page, kept out of robots.txt with it.

@@ -78,7 +78,7 @@ def send_test():
                 )
                 continue
         notify.queue(target.key, title, body, recipient, event=notify.Event.TEST)
-        queued.append(target.name)
+        queued.append(str(target.name))
     if queued:
         audit.record("notification_test", ", ".join(queued))
         db.session.commit()

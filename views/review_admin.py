@@ -258,7 +258,11 @@ def create_group():
     if not _valid_group_form(form):
         return _render_groups(form, 400)
     last = db.session.scalar(sa.select(sa.func.max(ReviewGroup.position)))
-    group = ReviewGroup(name=form.name.data, position=0 if last is None else last + 1)
+    group = ReviewGroup(
+        name=form.name.data,
+        position=0 if last is None else last + 1,
+        robot_url=form.robot_url.data or "",
+    )
     db.session.add(group)
     db.session.flush()
     return finish_change(
@@ -336,6 +340,7 @@ def rename_group(group_id):
         return _render_group(group, rename_form=form, status=400)
     old = group.name
     group.name = form.name.data
+    group.robot_url = form.robot_url.data or ""
     return finish_change(
         "review_group_renamed",
         f"{old} → {group.name}",
