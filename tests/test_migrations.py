@@ -355,3 +355,45 @@ def test_0011_turns_the_old_review_switch_into_review_levels(
             assert "review_event" not in sa.inspect(connection).get_table_names()
         upgrade()
         db.engine.dispose()
+
+
+def test_0013_adds_robots_e_mail_and_the_outbox_keeping_people(tmp_path):
+    app = school_at(
+        tmp_path,
+        "0012",
+        "INSERT INTO user (id, username, display_name, password_hash, role,"
+        " active, session_token, created_at, needs_setup, byline) VALUES"
+        " (1, 'wang', '王老师', 'x', 'author', 1, 't', '2026-01-01 00:00:00', 0, '')",
+        "INSERT INTO department (id, name, position) VALUES (1, '教务处', 0)",
+        "INSERT INTO review_group (id, name, position) VALUES (1, '宣传办', 0)",
+        "INSERT INTO department_head (department_id, user_id) VALUES (1, 1)",
+    )
+    with app.app_context():
+        upgrade()
+        assert rows("SELECT username, email FROM user") == [("wang", None)]
+        assert rows("SELECT name, robot_url FROM department") == [("教务处", "")]
+        assert rows("SELECT name, robot_url FROM review_group") == [("宣传办", "")]
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.text("UPDATE department SET robot_url = 'dingtalk://abc'")
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO notification (created_at, target, recipient, event,"
+                    " title, body, status, attempts, next_attempt_at, claim,"
+                    " last_error) VALUES ('2026-12-06 08:00:00', 'department:1', '',"
+                    " 'waiting', '等待初审：开学', '', 'pending', 0,"
+                    " '2026-12-06 08:00:00', '', '')"
+                )
+            )
+            connection.execute(
+                sa.text("INSERT INTO setting (key, value) VALUES ('smtp_host', 'mx')")
+            )
+        downgrade(revision="0012")
+        assert "email" not in columns("user")
+        assert "robot_url" not in columns("department") | columns("review_group")
+        assert "notification" not in tables()
+        assert rows("SELECT key FROM setting WHERE key LIKE 'smtp%'") == []
+        assert rows("SELECT department_id, user_id FROM department_head") == [(1, 1)]
+        upgrade()  # and forward again
+        db.engine.dispose()
