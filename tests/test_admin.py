@@ -705,6 +705,7 @@ def test_admin_posts_without_csrf_token_are_refused(app, client, make_section):
         (f"/admin/review/groups/{gid}/members", {"people": str(author.id)}),
         (f"/admin/review/groups/{gid}/delete", {}),
         (f"/admin/departments/{did}/heads", {"people": str(author.id)}),
+        ("/admin/notifications/test", {"target": "all"}),
     ]
     admin_posts = {
         rule.rule.replace("<int:user_id>", str(author.id))
