@@ -275,7 +275,9 @@ def test_0009_adds_departments_and_daily_views_keeping_users_and_counts(tmp_path
                 sa.text("SELECT username, department_id FROM user")
             ).one()
             assert tuple(row) == ("wang", None)
-            department = "INSERT INTO department VALUES (1, '教务处', 0)"
+            department = (
+                "INSERT INTO department (id, name, position) VALUES (1, '教务处', 0)"
+            )
             connection.execute(sa.text(department))
             connection.execute(sa.text("UPDATE user SET department_id = 1"))
             connection.execute(
