@@ -1,12 +1,18 @@
 """The reviewer's queue and decision page in real Chromium, phone and desktop."""
 
+import io
+
 import pytest
 import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
+from flask import url_for
+from PIL import Image
 
 import review
+import storage
 from commands import create_user
 from models import Article, Department, Role, Section, User, db, set_setting
+from sanitize import clean_html
 from tests.e2e.conftest import PASSWORD, VIEWPORTS
 from tests.e2e.shots import save_screenshot
 from tests.e2e.test_accessibility import violations
@@ -106,3 +112,176 @@ def test_head_returns_a_post_and_the_author_sees_why(school, new_page):
     assert "考试时间写错了" in author.locator("table").inner_text()
     author.goto(f"/editor/articles/{article_id}/edit")
     assert "考试时间写错了" in author.locator("#returned-notice").inner_text()
+
+
+# --- What the reviewer sees, and decisions bound to it ------------------------------
+
+ATTACHMENT = "报名表.pdf"
+PARAGRAPHS = ["运动会将于周五举行。", "请各班于周三前报名。", "雨天顺延。"]
+
+
+def png_bytes(size=(120, 80)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (0, 102, 204)).save(out, "PNG")
+    return out.getvalue()
+
+
+def illustrated_post(app, title: str) -> int:
+    """A submitted post with three paragraphs, a photo, a table and 报名表.pdf."""
+    with app.app_context(), app.test_request_context():
+        teacher = db.session.scalar(sa.select(User).where(User.username == "teacher"))
+        article = Article(
+            title=title,
+            summary="运动会报名安排",
+            body_html="",
+            author_name="王老师",
+            section_id=db.session.scalar(sa.select(Section.id)),
+            created_by_id=teacher.id,
+        )
+        db.session.add(article)
+        db.session.flush()
+        photo = storage.save_image(
+            io.BytesIO(png_bytes()),
+            "操场.png",
+            user_id=teacher.id,
+            article_id=article.id,
+        )
+        storage.save_upload(
+            b"%PDF-1.4\n%%EOF\n",
+            kind="attachment",
+            ext="pdf",
+            content_type="application/pdf",
+            original_name=ATTACHMENT,
+            user_id=teacher.id,
+            article_id=article.id,
+        )
+        article.body_html = clean_html(
+            "".join(f"<p>{text}</p>" for text in PARAGRAPHS)
+            + f'<p><img src="{url_for("files.upload", stored_name=photo.stored_name)}"'
+            ' alt="操场"></p>'
+            "<table><tbody><tr><th>项目</th><th>时间</th></tr>"
+            "<tr><td>跳远</td><td>9:00</td></tr></tbody></table>"
+        )
+        db.session.flush()
+        review.submit(article, teacher)
+        db.session.commit()
+        return article.id
+
+
+def changed_lines(page) -> list[str]:
+    return page.locator(
+        "#text-diff p.diff-changed, #text-diff p.diff-added, #text-diff p.diff-removed"
+    ).all_inner_texts()
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_the_head_sees_the_post_as_readers_will_with_photo_table_and_attachment(
+    school, new_page, viewport
+):
+    article_id = illustrated_post(school, f"运动会报名（{viewport}）")
+    page = new_page("head", VIEWPORTS[viewport], bypass_csp=True)
+    page.goto(f"/editor/review/{article_id}")
+
+    # Open without a click: title, summary, section, the whole body.
+    assert page.locator("#review-title").inner_text() == f"运动会报名（{viewport}）"
+    assert "运动会报名安排" in page.locator("#review-summary").inner_text()
+    assert "校园新闻" in page.locator("#review-section").inner_text()
+    body = page.locator("#review-body")
+    for text in PARAGRAPHS:
+        assert body.get_by_text(text).is_visible()
+    # The photo as a photo, the table as a table.
+    photo = body.locator("img")
+    photo.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "document.querySelector('#review-body img').complete", timeout=5_000
+    )
+    assert photo.evaluate("img => img.naturalWidth") > 0
+    assert photo.is_visible()
+    assert body.locator("table th", has_text="项目").is_visible()
+    assert body.locator("table td", has_text="跳远").is_visible()
+    # The attachment, with its size, opens through the page's own link.
+    item = page.locator("#review-attachments li", has_text=ATTACHMENT)
+    assert item.is_visible() and "B)" in item.inner_text()
+    href = item.get_by_role("link", name=ATTACHMENT).get_attribute("href")
+    response = page.request.get(href)
+    assert response.status == 200
+    assert response.body().startswith(b"%PDF")
+    with page.expect_download() as download:
+        item.get_by_role("link", name=ATTACHMENT).click()
+    assert download.value.suggested_filename == ATTACHMENT
+
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= VIEWPORTS[viewport]["width"]
+    save_screenshot(page, f"review-reader-view-{viewport}")
+    assert violations(page, Axe()) == []
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_after_a_return_the_head_sees_only_the_changed_paragraph(
+    school, new_page, viewport
+):
+    article_id = illustrated_post(school, f"运动会报名修改（{viewport}）")
+    head = new_page("head", VIEWPORTS[viewport], bypass_csp=True)
+    head.goto(f"/editor/review/{article_id}")
+    head.fill("#return-reason", "报名截止时间请写清楚")
+    head.click("#return-form button[type=submit]")
+    head.wait_for_url("**/editor/review/")
+
+    # The author changes the second paragraph and submits again.
+    author = new_page("teacher", VIEWPORTS[viewport])
+    author.goto(f"/editor/articles/{article_id}/edit")
+    paragraph = author.locator(".jodit-wysiwyg p", has_text=PARAGRAPHS[1])
+    paragraph.click()
+    author.keyboard.press("End")
+    author.keyboard.type("截止时间为周三下午五点。")
+    with author.expect_navigation():
+        author.click("#article-form button[name=action][value=submit]")
+    with school.app_context():
+        assert db.session.get(Article, article_id).review_level == 1
+
+    head.goto(f"/editor/review/{article_id}")
+    heading = head.locator("#diff-title").inner_text()
+    assert "全部内容均为新增" not in heading
+    assert heading in ("与您上次审核的版本相比", "与退回的版本相比")
+    changed = changed_lines(head)
+    assert len(changed) == 1, changed
+    assert "截止时间为周三下午五点" in changed[0]
+    assert head.locator(
+        "#text-diff ins", has_text="截止时间为周三下午五点"
+    ).is_visible()
+    assert head.locator("#text-diff p.diff-same", has_text=PARAGRAPHS[0]).count() == 1
+    save_screenshot(head, f"review-diff-after-return-{viewport}")
+    assert violations(head, Axe()) == []
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_an_approval_of_a_text_changed_since_the_page_was_opened_is_refused(
+    school, new_page, viewport
+):
+    article_id = illustrated_post(school, f"运动会报名过时（{viewport}）")
+    head = new_page("head", VIEWPORTS[viewport], bypass_csp=True)
+    head.goto(f"/editor/review/{article_id}")
+    shown = head.locator("#approve-form input[name=version]").input_value()
+    assert shown == head.locator("#return-form input[name=version]").input_value()
+
+    # Meanwhile the author changes the text in another browser.
+    author = new_page("teacher", VIEWPORTS[viewport])
+    author.goto(f"/editor/articles/{article_id}/edit")
+    author.locator(".jodit-wysiwyg p", has_text=PARAGRAPHS[2]).click()
+    author.keyboard.press("End")
+    author.keyboard.type("改在体育馆举行。")
+    with author.expect_navigation():
+        author.click("#article-form button[name=action][value=save]")
+
+    head.click("#approve-form button[type=submit]")
+    head.wait_for_load_state()
+    assert head.get_by_text("稿件已被修改，请重新查看").is_visible()
+    with school.app_context():
+        article = db.session.get(Article, article_id)
+        assert not article.is_public
+        assert "体育馆" in article.body_html
+    # The page now shows the new text, bound to its own version.
+    assert "改在体育馆举行" in head.locator("#review-body").inner_text()
+    assert head.locator("#approve-form input[name=version]").input_value() != shown
+    save_screenshot(head, f"review-stale-{viewport}")
+    assert violations(head, Axe()) == []
