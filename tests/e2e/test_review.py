@@ -127,7 +127,8 @@ def png_bytes(size=(120, 80)) -> bytes:
 
 
 def illustrated_post(app, title: str) -> int:
-    """A submitted post with three paragraphs, a photo, a table and 报名表.pdf."""
+    """A submitted post with three paragraphs, a photo (the cover too), a
+    table and 报名表.pdf."""
     with app.app_context(), app.test_request_context():
         teacher = db.session.scalar(sa.select(User).where(User.username == "teacher"))
         article = Article(
@@ -162,6 +163,7 @@ def illustrated_post(app, title: str) -> int:
             "<table><tbody><tr><th>项目</th><th>时间</th></tr>"
             "<tr><td>跳远</td><td>9:00</td></tr></tbody></table>"
         )
+        article.cover_id = photo.id
         db.session.flush()
         review.submit(article, teacher)
         db.session.commit()
@@ -198,6 +200,12 @@ def test_the_head_sees_the_post_as_readers_will_with_photo_table_and_attachment(
     assert photo.evaluate("img => img.naturalWidth") > 0
     assert photo.is_visible()
     assert body.locator("table th", has_text="项目").is_visible()
+    cover = page.locator("#review-cover img")
+    cover.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "document.querySelector('#review-cover img').complete", timeout=5_000
+    )
+    assert cover.evaluate("img => img.naturalWidth") > 0
     assert body.locator("table td", has_text="跳远").is_visible()
     # The attachment, with its size, opens through the page's own link.
     item = page.locator("#review-attachments li", has_text=ATTACHMENT)
