@@ -13,7 +13,7 @@ from PIL import Image
 
 import storage
 from commands import create_user
-from models import Article, Status, Upload, db
+from models import Article, Status, Upload, db, set_setting
 from tests import test_review as review_flow
 from tests.conftest import get_article, user_id
 from uploads import display_size
@@ -554,6 +554,25 @@ def test_attachment_of_a_trashed_article_is_hidden_from_readers(
         db.session.get(Article, article_id).deleted_at = db.func.now()
         db.session.commit()
     assert fetch(app.test_client(), body["url"]).status_code == 404
+
+
+def test_a_file_added_to_a_live_post_is_not_served_to_readers_before_review(
+    app, client, school
+):
+    with app.app_context():
+        set_setting("review_levels", "1")
+        db.session.commit()
+    review_flow.as_user(client, "teacher")
+    article_id = review_flow.write_post(client, school["section"])
+    review_flow.as_user(client, "head")
+    assert review_flow.approve(client, article_id).status_code == 302
+    assert get_article(app, article_id).is_public
+    review_flow.as_user(client, "teacher")
+    body = upload_attachment(client, PDF, "新名单.pdf", article_id).get_json()
+    with app.app_context():
+        assert db.session.get(Upload, body["id"]).held
+    assert fetch(app.test_client(), body["url"]).status_code == 404
+    assert fetch(client, body["url"]).status_code == 200  # its author's
 
 
 @pytest.mark.parametrize(

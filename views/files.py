@@ -337,7 +337,8 @@ def _may_delete(upload: Upload) -> bool:
 
 def _may_download(upload: Upload) -> bool:
     article = db.session.get(Article, upload.article_id) if upload.article_id else None
-    if article is not None and article.is_public:
+    # A file added to a live post is the readers' only once the chain passes it.
+    if article is not None and article.is_public and not upload.held:
         return True
     if not current_user.is_authenticated:
         return False
