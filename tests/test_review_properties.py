@@ -262,6 +262,9 @@ class ReviewChain(RuleBasedStateMachine):
         current = self._state(article_id)[0]
         version = self.stale.get(article_id, current) if stale else current
         self.stale[article_id] = current
+        self._approve(who, article_id, version)
+
+    def _approve(self, who, article_id, version):
         self.sent[(article_id, self.user_ids[who])] = version
         self._act(
             who,
@@ -275,6 +278,59 @@ class ReviewChain(RuleBasedStateMachine):
                 },
             ),
         )
+
+    def _rewrite(self, who, article_id, body):
+        """Save a new body into the post, in the channel it is in."""
+        channel = next(
+            name
+            for name, id_ in self.sections.items()
+            if id_ == self._state(article_id)[4]
+        )
+        form = self._form(article_id, channel, TITLES[0], body, "save", False)
+        self._act(
+            who,
+            article_id,
+            lambda c: c.post(f"/editor/articles/{article_id}/edit", data=form),
+        )
+
+    # The two attacks of a hostile staff member, as single steps so that the
+    # search meets them often; the invariants below judge them like any step.
+
+    @precondition(lambda self: self.posts)
+    @rule(data=st.data(), who=st.sampled_from(PEOPLE), body=st.sampled_from(BODIES))
+    def rewrite_then_approve(self, data, who, body):
+        """Change the text under review, then pass it oneself."""
+        article_id = data.draw(st.sampled_from(self.posts))
+        self._rewrite(who, article_id, body)
+        self._approve(who, article_id, self._state(article_id)[0])
+
+    @precondition(lambda self: self.posts)
+    @rule(data=st.data(), body=st.sampled_from(BODIES), by_author=st.booleans())
+    def approve_a_page_changed_meanwhile(self, data, body, by_author):
+        """A reviewer opens the page; the author (or an editor) changes the
+        text; the reviewer approves from the page already open."""
+        with self.app.app_context():
+            waiting = db.session.scalars(
+                sa.select(Article.id).where(
+                    Article.id.in_(self.posts), Article.review_level > 0
+                )
+            ).all()
+            article_id = data.draw(st.sampled_from(waiting or self.posts))
+            article = db.session.get(Article, article_id)
+            ids = review.reviewer_ids(article, max(article.review_level, 1))
+            author = article.created_by_id
+        names = {i: n for n, i in self.user_ids.items()}
+        if by_author:
+            changer = names[author]
+        else:
+            changer = data.draw(st.sampled_from(("editor", "admin")))
+        who = data.draw(
+            st.sampled_from(sorted(names[i] for i in ids if i in names) or [changer])
+        )
+        self.clients[who].get(f"/editor/review/{article_id}")
+        shown = self._state(article_id)[0]
+        self._rewrite(changer, article_id, body)
+        self._approve(who, article_id, shown)
 
     @precondition(lambda self: self.posts)
     @rule(
