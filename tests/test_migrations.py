@@ -359,6 +359,52 @@ def test_0011_turns_the_old_review_switch_into_review_levels(
         db.engine.dispose()
 
 
+def test_0012_gives_every_live_text_one_baseline_ledger_line(tmp_path):
+    """After the upgrade `flask check-ledger` finds nothing: each post online
+    (with its cover and attachment) is explained by one line, drafts by none."""
+    import review
+    from models import Article
+
+    app = school_at(
+        tmp_path,
+        "0011",
+        "INSERT INTO section (id, name, slug, position)"
+        " VALUES (1, '通知', 'notices', 0)",
+        "INSERT INTO upload (id, kind, stored_name, original_name, content_type,"
+        " size, created_at) VALUES"
+        f" (2, 'image', '{'c' * 32}.jpg', 'c.jpg', 'image/jpeg', 1, '2026-09-01'),"
+        f" (3, 'attachment', '{'d' * 32}.pdf', '报名表.pdf', 'application/pdf', 9,"
+        " '2026-09-01')",
+        "INSERT INTO article (id, title, body_html, summary, author_name,"
+        " section_id, status, published_at, pinned, views, version, created_at,"
+        " updated_at, excerpt, cover_id) VALUES"
+        " (1, '报名通知', '<p>请下载报名表</p>', '报名', '教务处', 1, 'published',"
+        " '2026-09-01 08:00:00', 0, 12, 3, '2026-09-01', '2026-09-01', '', 2),"
+        " (2, '草稿', '<p>未完成</p>', NULL, '教务处', 1, 'draft', NULL, 0, 0, 1,"
+        " '2026-09-02', '2026-09-02', '', NULL)",
+        "UPDATE upload SET article_id = 1",
+    )
+    with app.app_context():
+        upgrade()
+        assert rows(
+            "SELECT article_id, decision, level, final, user_id FROM review_event"
+        ) == [(1, "baseline", 0, 1, None)]
+        assert review.unexplained_texts() == []
+        live = review.live_version(db.session.get(Article, 1))
+        assert live.attachments == ((3, "报名表.pdf"),) and live.cover_id == 2
+        assert "review_version" in tables()
+        assert {"review_writers"} <= columns("article")
+        assert rows("SELECT held FROM upload ORDER BY id") == [(0,), (0,)]
+        db.session.remove()
+        downgrade(revision="0011")
+        assert "review_version" not in tables()
+        assert "held" not in columns("upload")
+        # The ledger is append-only: its lines stay.
+        assert rows("SELECT decision FROM review_event") == [("baseline",)]
+        upgrade()
+        db.engine.dispose()
+
+
 def test_0013_adds_robots_e_mail_and_the_outbox_keeping_people(tmp_path):
     app = school_at(
         tmp_path,
