@@ -59,8 +59,9 @@ class Decision:
     CONFIRM = "confirm"  # published with personal data, on purpose
     PUBLISH = "publish"  # live where nothing is reviewed (0 levels, imports)
     REMOVE = "remove"  # something taken off a live post (an attachment)
+    MOVE = "move"  # an admin moved posts out of a section they deleted
     BASELINE = "baseline"  # online before versions were recorded (0012)
-    ALL = (SUBMIT, APPROVE, RETURN, BYPASS, CONFIRM, PUBLISH, REMOVE, BASELINE)
+    ALL = (SUBMIT, APPROVE, RETURN, BYPASS, CONFIRM, PUBLISH, REMOVE, MOVE, BASELINE)
 
 
 DECISION_NAMES = {
@@ -71,6 +72,7 @@ DECISION_NAMES = {
     Decision.CONFIRM: _l("Personal data confirmed"),
     Decision.PUBLISH: _l("Published (no review needed)"),
     Decision.REMOVE: _l("Removed from the live post"),
+    Decision.MOVE: _l("Moved to another section by an administrator"),
     Decision.BASELINE: _l("Online before versions were recorded"),
 }
 
@@ -494,6 +496,16 @@ def record_removal(article: Article, user: User, what: str) -> None:
     version = live_version(article)
     if not _explained(article.id, version.hash):
         record(article, user, Decision.REMOVE, 0, what, version=version, final=True)
+
+
+def record_move(article: Article, user: User, what: str) -> None:
+    """An admin moved a live post (its section was deleted): same text, new
+    section, so the ledger names who moved it and where."""
+    if article.status != Status.PUBLISHED:
+        return
+    version = live_version(article)
+    if not _explained(article.id, version.hash):
+        record(article, user, Decision.MOVE, 0, what, version=version, final=True)
 
 
 def _explained(article_id: int, version_hash: str) -> bool:

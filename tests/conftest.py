@@ -177,6 +177,14 @@ def runner(app):
     return app.test_cli_runner()
 
 
+@pytest.fixture
+def ledger_checked(app, runner):
+    """After the test, `flask check-ledger` finds every live text explained."""
+    yield
+    result = runner.invoke(args=["check-ledger"])
+    assert result.exit_code == 0, result.output
+
+
 # --- helpers shared by the test modules (import them from tests.conftest) ------
 
 

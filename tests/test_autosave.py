@@ -9,6 +9,9 @@ from forms import ArticleForm
 from models import Article, Status, User, db
 from tests.conftest import form_data, get_article
 
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
+
 
 def count_articles(app):
     with app.app_context():

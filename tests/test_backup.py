@@ -29,6 +29,9 @@ from models import (
 )
 from tests.conftest import PASSWORD, new_user
 
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
+
 SECRET = "ab" * 32
 CONFIG = 'SITE_NOTE = "第一中学"\n'
 

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -9,6 +10,9 @@ from alembic.migration import MigrationContext
 from app import create_app
 from models import Article, Role, Section, User, db
 from search import is_index_table
+
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
 
 
 def include_name(name, type_, parent_names):

@@ -7,6 +7,9 @@ import pytest
 import compliance
 from compliance import BLOCK, CONFIRM, HINT, Rule, WordMatcher, check_fields
 
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
+
 VALID_ID = "440304200802295614"
 VALID_ID_X = "11010519491231002X"
 CARD_16 = "6217000000000006"

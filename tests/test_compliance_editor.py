@@ -8,6 +8,9 @@ import compliance
 from models import Article, AuditEvent, Status, WordRule, db, set_setting
 from tests.conftest import form_data as shared_form_data
 
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
+
 ID_NUMBER = "440304200802295614"
 BLOCKED = "一股作气"
 

@@ -2,8 +2,13 @@
 
 import threading
 
+import pytest
+
 from models import Article, Status, db
 from tests.conftest import PASSWORD
+
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
 
 BROWSER_UA = (
     "Mozilla/5.0 (Linux; Android 13; V2203A) AppleWebKit/537.36 (KHTML, like "

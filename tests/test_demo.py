@@ -22,6 +22,9 @@ from models import (
 )
 from sanitize import clean_html
 
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
+
 
 def run_demo(runner):
     result = runner.invoke(args=["demo"])

@@ -8,6 +8,9 @@ import sqlalchemy as sa
 from models import AuditEvent, Department, User, db
 from tests.conftest import PASSWORD
 
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
+
 
 def departments(app):
     with app.app_context():

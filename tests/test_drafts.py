@@ -8,6 +8,9 @@ import pytest
 from models import Article, ArticleDraft, Status, User, db, set_setting, utcnow
 from tests.conftest import PASSWORD, form_data, get_article, user_id
 
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
+
 
 def add_working_copy(app, article_id, username, body_html):
     """A working copy saved directly, as autosave would have stored it."""

@@ -7,6 +7,9 @@ import pytest
 from models import Article, AuditEvent, Status, db, set_setting, utcnow
 from tests.conftest import form_data, get_article, shown_version, user_id
 
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
+
 
 def allow_authors_to_publish(app, allowed=True):
     with app.app_context():

@@ -2,10 +2,14 @@
 
 import io
 
+import pytest
 from PIL import Image
 
 from models import Article, Status, Upload, User, db
 from tests.conftest import PASSWORD
+
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
 
 
 def upload_png(client):

@@ -18,6 +18,9 @@ from tests import test_review as review_flow
 from tests.conftest import get_article, user_id
 from uploads import display_size
 
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
+
 JSON = {"Accept": "application/json"}
 # For users made here; importing conftest is ambiguous next to tests/e2e/.
 OTHER_PASSWORD = "another horse 43"

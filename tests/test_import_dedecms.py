@@ -18,6 +18,9 @@ from models import Article, Section, Status, Upload, db
 from tests.conftest import article_titled, section_named
 from tests.import_data import PDF, old_uploads, photo_bytes
 
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
+
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 DB_URL = "mysql://root@127.0.0.1:3306/test"
 PUBDATE = int(datetime(2024, 3, 28, 2, 0, tzinfo=UTC).timestamp())  # 10:00 北京

@@ -14,6 +14,9 @@ from models import Article, LegacyUrl, Origin, Section, Status, Upload, db
 from tests.conftest import article_titled, section_named
 from tests.import_data import PERMALINK, SITE, wp_uploads, write_wxr
 
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
+
 
 @pytest.fixture
 def export(tmp_path) -> Path:

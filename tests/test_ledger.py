@@ -14,6 +14,9 @@ from models import Department, ReviewEvent, db
 from tests import test_review as review_flow
 from tests.conftest import form_data, get_article, shown_version
 
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
+
 # The review tests' school (教务处 and its head, 宣传办, 校领导; three levels).
 school = review_flow.school
 approve, as_user = review_flow.approve, review_flow.as_user

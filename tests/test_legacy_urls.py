@@ -6,6 +6,9 @@ import legacyurls
 from models import LegacyUrl, db
 from tests.conftest import count_statements
 
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
+
 
 @pytest.mark.parametrize(
     ("path", "args", "stored"),

@@ -18,6 +18,9 @@ import notify
 from models import Department, Notification, ReviewGroup, Section, User, db, set_setting
 from tests.conftest import PASSWORD, form_data, new_user, shown_version
 
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
+
 TITLE = "开学典礼"
 
 
@@ -357,6 +360,16 @@ def test_the_test_button_sends_to_one_target_or_all(
         )
     finally:
         other.close()
+
+
+def test_the_test_button_with_nothing_set_up_says_so(app, admin_client):
+    app.config["NOTIFY_URLS"] = []
+    response = admin_client.post(
+        "/admin/notifications/test", data={"target": "all"}, follow_redirects=True
+    )
+    assert response.status_code == 200
+    assert "尚未设置任何通知对象" in response.text
+    assert outbox(app) == []
 
 
 def test_the_test_email_goes_to_the_admin_themself(app, admin_client, notifying, smtp):

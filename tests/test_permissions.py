@@ -13,6 +13,9 @@ from flask import url_for
 from models import Department, ReviewGroup, Upload, User, WordRule, db
 from tests.conftest import _login
 
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
+
 # Rules under /editor/ or /admin/ that anonymous users may reach on purpose.
 PUBLIC_RULES: set[str] = set()
 # Rules under /admin/ that editors may use too (发稿统计); authors may not.
@@ -30,7 +33,7 @@ def world(app, make_section, make_article):
     article = make_article(section_id=section)
     with app.app_context():
         author = db.session.scalar(sa.select(User.id).where(User.username == "author"))
-        department = Department(name="教务处")
+        department = Department(name="教务处", robot_url="json://127.0.0.1:9/hook")
         db.session.add(department)
         db.session.flush()
         department_id = department.id
@@ -89,6 +92,8 @@ def admin_routes(w):
         ("GET", f"/admin/sections/{section}", None),
         ("GET", "/admin/settings", None),
         ("GET", "/admin/audit", None),
+        ("GET", "/admin/notifications", None),
+        ("POST", "/admin/notifications/test", {"target": "all"}),
         ("GET", "/admin/review-ledger", None),
         ("GET", "/admin/review-ledger.xlsx", None),
         ("GET", "/admin/backups", None),

@@ -2,8 +2,13 @@
 
 from datetime import timedelta
 
+import pytest
+
 from models import Article, db, set_setting, utcnow
 from tests.conftest import PASSWORD
+
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
 
 
 def publish(client, section, **extra):

@@ -26,6 +26,9 @@ from tests.conftest import (
     user_id,
 )
 
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
+
 
 def make_user(app, username, role=Role.AUTHOR, department=None):
     with app.app_context():

@@ -20,6 +20,9 @@ from models import (
 )
 from tests.conftest import PASSWORD, _login, user_id
 
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
+
 
 @pytest.fixture
 def school(app):

@@ -28,6 +28,9 @@ from models import (
 )
 from tests.conftest import FAST_HASH, PASSWORD, form_data, get_article, shown_version
 
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
+
 
 def _user(username, role=Role.AUTHOR, department=None):
     user = User(
@@ -67,13 +70,6 @@ def chain(app):
         set_setting("review_bypass", "0")
         db.session.commit()
         return {"news": news.id, "notices": notices.id, "open": open_.id}
-
-
-@pytest.fixture(autouse=True)
-def ledger_explains_everything(app, runner):
-    yield
-    result = runner.invoke(args=["check-ledger"])
-    assert result.exit_code == 0, result.output
 
 
 def as_user(client, username):
@@ -352,3 +348,17 @@ def test_check_ledger_finds_a_text_put_online_behind_the_chain(app, runner, chai
     with app.app_context():  # let the autouse check pass: take it offline
         db.session.get(Article, article_id).status = Status.DRAFT
         db.session.commit()
+
+
+def test_deleting_a_section_moves_its_live_posts_with_a_ledger_line(app, client, chain):
+    as_user(client, "teacher")
+    article_id = new_post(client, chain["open"], action="publish", title="随笔一则")
+    as_user(client, "admin")
+    response = client.post(
+        f"/admin/sections/{chain['open']}/delete",
+        data={"target_id": str(chain["notices"])},
+    )
+    assert response.status_code == 302
+    assert get_article(app, article_id).section_id == chain["notices"]
+    assert decisions(app, article_id)[-1] == ("Admin 老师", 0, "move")
+    assert "随笔一则" in reader_page(client, article_id)

@@ -8,6 +8,9 @@ import pytest
 from models import AuditEvent, Revision, Status, Upload, User, db, utcnow
 from tests.conftest import form_data, get_article
 
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
+
 
 def revisions_of(app, article_id):
     with app.app_context():

@@ -23,6 +23,9 @@ from uploads import (
     random_name,
 )
 
+# Every test here ends with each live text explained by the review ledger.
+pytestmark = pytest.mark.usefixtures("ledger_checked")
+
 GPS_IFD = ExifTags.IFD.GPSInfo
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 
 import audit
 import backup
+import review
 import storage
 import thumbnails
 from forms import (
@@ -38,6 +39,7 @@ from models import (
     Article,
     AuditEvent,
     Department,
+    PendingText,
     Role,
     Section,
     Upload,
@@ -710,11 +712,7 @@ def delete_section(section_id):
                 "error",
             )
             return redirect(back)
-        db.session.execute(
-            sa.update(Article)
-            .where(Article.section_id == section.id)
-            .values(section_id=target.id, channel_id=target.parent_id or target.id)
-        )
+        _move_posts(section, target)
         audit.record("posts_moved", f"{count}: {section.name} → {target.name}")
     name = section.name
     db.session.delete(section)
@@ -723,6 +721,23 @@ def delete_section(section_id):
         f"{name} ({section.slug})",
         _("Deleted the section %(name)s.", name=name),
         url_for("admin.sections"),
+    )
+
+
+def _move_posts(section: Section, target: Section) -> None:
+    """Every post (and pending edit) of a section being deleted goes to target."""
+    what = f"{section.name} → {target.name}"
+    posts = db.session.scalars(
+        sa.select(Article).where(Article.section_id == section.id)
+    )
+    for article in posts:
+        article.section_id = target.id
+        article.channel_id = target.parent_id or target.id
+        review.record_move(article, current_user, what)
+    db.session.execute(
+        sa.update(PendingText)
+        .where(PendingText.section_id == section.id)
+        .values(section_id=target.id)
     )
 
 

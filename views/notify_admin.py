@@ -59,6 +59,9 @@ def send_test():
         abort(400)
     wanted = request.form.get("target", "")
     targets = [t for t in notify.all_targets() if wanted in ("all", t.key)]
+    if not targets and wanted == "all":
+        flash(_("No notification target is set up yet."), "error")
+        return redirect(url_for("notify_admin.page"))
     if not targets:
         abort(404)
     title = _("Test message from %(site)s", site=notify.get_settings()["school_name"])
