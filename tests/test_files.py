@@ -576,6 +576,19 @@ def test_a_file_added_to_a_live_post_is_not_served_to_readers_before_review(
         assert db.session.get(Upload, body["id"]).held
     assert fetch(app.test_client(), body["url"]).status_code == 404
     assert fetch(client, body["url"]).status_code == 200  # its author's
+    # The teacher is told, and finds the file on the edit page, marked.
+    assert "新名单.pdf" in body["note"] and "审核" in body["note"]
+    page = client.get(f"/editor/articles/{article_id}/edit").text
+    assert re.search(
+        r"新名单\.pdf</span>\s*<span[^>]*>\(.*?\)</span>\s*<span[^>]*>待审核", page
+    )
+    # Submitted and approved, readers get it.
+    form = review_flow.form_data(school["section"], action="submit")
+    form["version"] = str(get_article(app, article_id).version)
+    client.post(f"/editor/articles/{article_id}/edit", data=form)
+    review_flow.as_user(client, "head")
+    assert review_flow.approve(client, article_id).status_code == 302
+    assert fetch(app.test_client(), body["url"]).status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -131,11 +131,20 @@ def upload_attachment():
     if article.status == Status.PUBLISHED and not upload.held:
         review.record_publish(article, current_user, name)
     _commit_or_discard([upload])
+    note = ""
+    if upload.held:
+        note = _(
+            "Readers get %(name)s once the post passes review: "
+            "submit the post when you are done.",
+            name=name,
+        )
     return jsonify(
         id=upload.id,
         name=upload.original_name,
         size=display_size(upload.size),
         url=url_for("files.attachment", upload_id=upload.id),
+        held=upload.held,
+        note=note,
     )
 
 

@@ -1015,6 +1015,8 @@
       },
       done: function (data) {
         attachmentList.appendChild(attachmentItem(data));
+        // Held for review on a live post: say why readers do not see it yet.
+        attachmentStatus.textContent = data.note || "";
       },
     });
     attachmentList.addEventListener("click", function (event) {
