@@ -1,9 +1,11 @@
 """Old sites' addresses: one spelling each, looked up only off the reader's path."""
 
+from datetime import timedelta
+
 import pytest
 
 import legacyurls
-from models import LegacyUrl, db
+from models import Article, LegacyUrl, Status, db, utcnow
 from tests.conftest import count_statements
 
 # Every test here ends with each live text explained by the review ledger.
@@ -68,6 +70,66 @@ def test_an_unknown_address_is_still_a_friendly_404(app, client, path):
     response = client.get(path)
     assert response.status_code == 404
     assert "页面不存在" in response.get_data(as_text=True)
+
+
+# Each state in which readers may not see a post, as make_article's fields.
+HIDDEN_POSTS = {
+    "draft": {"status": Status.DRAFT, "published_at": None},
+    "scheduled": {"published_at": utcnow() + timedelta(days=3)},
+    "pending": {"status": Status.PENDING, "published_at": None},
+    "trashed": {"deleted_at": utcnow()},
+    "deleted": {"status": Status.DRAFT, "published_at": None},
+}
+
+
+def _hidden_post(app, make_article, state):
+    article_id = make_article(**HIDDEN_POSTS[state])
+    if state == "deleted":
+        with app.app_context():
+            db.session.delete(db.session.get(Article, article_id))
+            db.session.commit()
+    return article_id
+
+
+@pytest.mark.parametrize("state", list(HIDDEN_POSTS))
+def test_an_old_address_of_a_hidden_post_is_an_unknown_address(
+    app, client, make_article, state
+):
+    """No 301 would tell anyone probing old links that the post exists."""
+    article_id = _hidden_post(app, make_article, state)
+    _add(app, "/a/news/20240328/5.html", article_id)
+    unknown = client.get("/a/news/20240328/6.html")
+    for method in (client.get, client.head):
+        response = method("/a/news/20240328/5.html")
+        assert response.status_code == 404, (state, method)
+        assert "Location" not in response.headers
+    response = client.get("/a/news/20240328/5.html")
+    # The page links to its own address in other languages; all else is equal.
+    body = response.get_data(as_text=True).replace("/5.html", "/6.html")
+    assert body == unknown.get_data(as_text=True)
+    assert response.headers["Content-Type"] == unknown.headers["Content-Type"]
+
+
+@pytest.mark.parametrize("state", list(HIDDEN_POSTS))
+def test_an_old_home_argument_of_a_hidden_post_is_an_unknown_argument(
+    app, client, make_article, state
+):
+    article_id = _hidden_post(app, make_article, state)
+    _add(app, "/?p=12", article_id)
+    unknown = client.get("/?p=13")
+    response = client.get("/?p=12")
+    assert "Location" not in response.headers
+    assert response.status_code == unknown.status_code
+    body = response.get_data(as_text=True).replace("p=12", "p=13")
+    assert body == unknown.get_data(as_text=True)
+
+
+def test_an_old_address_of_a_published_post_still_moves(app, client, make_article):
+    article_id = make_article()
+    _add(app, "/a/news/20240328/5.html", article_id)
+    response = client.get("/a/news/20240328/5.html")
+    assert response.status_code == 301
+    assert response.headers["Location"] == f"/articles/{article_id}"
 
 
 def test_another_import_cannot_take_an_address_over(app, make_article):

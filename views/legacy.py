@@ -6,10 +6,11 @@ when the home page gets an old WordPress argument (/?p=12, /?cat=3), which
 the before_request below tests without touching the database otherwise.
 """
 
+import sqlalchemy as sa
 from flask import Flask, redirect, request, url_for
 
 import legacyurls
-from models import Section, Upload, db
+from models import Article, Section, Upload, db
 
 
 def redirect_from_old_address():
@@ -25,8 +26,15 @@ def redirect_from_old_address():
 
 def _target_url(target_type: str, target_id: int) -> str | None:
     if target_type == "article":
-        # A post since unpublished answers 404 there, as it would anyway.
-        return url_for("public.article", article_id=target_id)
+        # Only a post readers may see: a 301 would tell anyone trying old
+        # addresses that a draft, scheduled, pending or trashed post exists,
+        # so those answer the same 404 as an address never used.
+        visible = db.session.scalar(
+            sa.select(Article.id).where(
+                Article.id == target_id, Article.visible_clause()
+            )
+        )
+        return url_for("public.article", article_id=target_id) if visible else None
     if target_type == "section":
         section = db.session.get(Section, target_id)
         return url_for("public.section", slug=section.slug) if section else None
