@@ -20,6 +20,7 @@ crash or a full disk never leaves something that looks like a backup.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -29,7 +30,9 @@ import sqlite3
 import tarfile
 import tempfile
 import time
+import tokenize
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -45,12 +48,24 @@ UPLOADS_DIR = "uploads"
 # Instance files that make the copy run elsewhere: without the secret key,
 # every session and remember-me cookie of the old server would be refused.
 SETTINGS_FILES = ("secret_key", "config.py")
+CONFIG_MEMBER = "config.py"
 # Names storage.random_name() produces; nothing else is ever restored.
 STORED_NAME_RE = re.compile(r"[0-9a-f]{16,64}\.[a-z0-9]{1,8}")
 
 # A row whose file disappears between the snapshot and the copy was deleted
 # meanwhile (the row goes first, then the file); a new snapshot sees that.
 SNAPSHOT_ATTEMPTS = 5
+
+# Restore limits, checked from the tar headers before anything is unpacked
+# (an 8 MB archive once unpacked to 1.5 GB). RESTORE_MAX_BYTES and
+# RESTORE_MAX_RATIO in the app's config override the first two.
+RESTORE_MAX_BYTES = 20 * 1024**3
+RESTORE_MAX_RATIO = 100
+# Below this a high ratio is harmless: a new site's database is mostly zeros.
+RATIO_FLOOR = 64 * 1024**2
+# Members read whole into memory or shown on screen.
+SMALL_MEMBERS = {MANIFEST_MEMBER: 1024**2, "secret_key": 4096, CONFIG_MEMBER: 1024**2}
+COUNTED_TABLES = ("article", "revision", "upload", "user", "section")
 
 
 class BackupError(Exception):
@@ -218,7 +233,7 @@ def _manifest(snapshot: Path, uploads: int) -> dict:
         revision = _alembic_revision(connection)
         counts = {
             table: connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in ("article", "revision", "upload", "user", "section")
+            for table in COUNTED_TABLES
         }
     return {
         "format": FORMAT,
@@ -262,13 +277,27 @@ class Checked:
     def uploads(self) -> Path:
         return self.folder / UPLOADS_DIR
 
+    @property
+    def config(self) -> Path | None:
+        """The archive's config.py, restored only when asked for (it is code)."""
+        path = self.folder / CONFIG_MEMBER
+        return path if path.is_file() else None
 
-def unpack_and_check(archive_path: Path, staging: Path) -> Checked:
+
+def unpack_and_check(
+    archive_path: Path,
+    staging: Path,
+    *,
+    max_bytes: int = RESTORE_MAX_BYTES,
+    max_ratio: float = RESTORE_MAX_RATIO,
+) -> Checked:
     """Unpack archive_path into the empty folder staging and check everything.
 
     Refuses (BackupError) an archive that is not ours, a member name that
-    could write outside staging, a database that fails SQLite's integrity
-    check, and any upload the database refers to that is missing.
+    could write outside staging, an archive that would unpack to more than
+    max_bytes, than the free disk space or than max_ratio times its own size,
+    a malformed manifest, a database that fails SQLite's integrity check, and
+    any upload the database refers to that is missing.
     """
     try:
         archive = tarfile.open(archive_path, "r:gz")
@@ -278,17 +307,26 @@ def unpack_and_check(archive_path: Path, staging: Path) -> Checked:
         ) from None
     with archive:
         try:
+            # Reading the headers decompresses the archive but writes nothing.
             members = archive.getmembers()
-            for member in members:
-                target = _member_target(member)
-                if target is None:
-                    continue
+            targets = [(m, t) for m in members if (t := _member_target(m)) is not None]
+            budget = _check_sizes(
+                archive_path, staging, [m for m, _ in targets], max_bytes, max_ratio
+            )
+            for member, target in targets:
                 destination = staging.joinpath(*target.parts)
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 source = archive.extractfile(member)
                 with source, open(destination, "xb") as out:
-                    shutil.copyfileobj(source, out)
-        except (OSError, EOFError, tarfile.TarError) as error:
+                    budget -= _copy_at_most(source, out, member, budget)
+        except OSError as error:
+            if error.errno == errno.ENOSPC:
+                raise BackupError(
+                    f"There is not enough free disk space in {staging.parent} "
+                    "to unpack the archive."
+                ) from None
+            raise BackupError(f"The archive is damaged: {error}") from None
+        except (EOFError, tarfile.TarError) as error:
             raise BackupError(f"The archive is damaged: {error}") from None
 
     manifest_path = staging / MANIFEST_MEMBER
@@ -298,8 +336,7 @@ def unpack_and_check(archive_path: Path, staging: Path) -> Checked:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         raise BackupError(f"manifest.json cannot be read: {error}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BackupError("This archive was made by an unknown SchoolNews version.")
+    _check_manifest(manifest)
     checked = Checked(staging, manifest)
     _check_database(checked.database)
     _check_revision(manifest.get("alembic_revision"))
@@ -314,6 +351,133 @@ def unpack_and_check(archive_path: Path, staging: Path) -> Checked:
             f"from the archive, for example uploads/{missing[0]}."
         )
     return checked
+
+
+def _check_sizes(
+    archive_path: Path,
+    staging: Path,
+    members: list[tarfile.TarInfo],
+    max_bytes: int,
+    max_ratio: float,
+) -> int:
+    """Refuse, from the headers alone, an archive too big to unpack; return its size."""
+    from uploads import display_size
+
+    for member in members:
+        limit = SMALL_MEMBERS.get(member.name)
+        if limit is not None and member.size > limit:
+            raise BackupError(
+                f"Refused the member {member.name!r}: {display_size(member.size)} "
+                f"is too large for it."
+            )
+    total = sum(member.size for member in members)
+    if total > max_bytes:
+        raise BackupError(
+            f"The archive would unpack to {display_size(total)}, more than the "
+            f"{display_size(max_bytes)} allowed (RESTORE_MAX_BYTES)."
+        )
+    free = _free_space(staging)
+    if total > free:
+        raise BackupError(
+            f"The archive would unpack to {display_size(total)}, but only "
+            f"{display_size(free)} are free in {staging.parent}."
+        )
+    packed = max(archive_path.stat().st_size, 1)
+    if total > RATIO_FLOOR and total > max_ratio * packed:
+        raise BackupError(
+            f"The archive would unpack to {display_size(total)} from only "
+            f"{display_size(packed)} (more than {max_ratio:g}:1), which no "
+            "SchoolNews backup does. If it is yours, raise RESTORE_MAX_RATIO."
+        )
+    return total
+
+
+def _free_space(folder: Path) -> int:
+    return shutil.disk_usage(folder).free
+
+
+def _copy_at_most(source, out, member: tarfile.TarInfo, budget: int) -> int:
+    """Copy one member, stopping at its stated size; return the bytes written."""
+    # tarfile reads exactly the header's size, but the header is what was
+    # checked: a member that yields more than it stated is refused, not written.
+    limit = min(member.size, budget)
+    written = 0
+    while chunk := source.read(1024 * 1024):
+        written += len(chunk)
+        if written > limit:
+            raise BackupError(
+                f"Refused the member {member.name!r}: it holds more than the "
+                f"{member.size} bytes its header states."
+            )
+        out.write(chunk)
+    return written
+
+
+def _check_manifest(manifest) -> None:
+    if not isinstance(manifest, dict):
+        raise BackupError("manifest.json is malformed: it is not a JSON object.")
+    version = manifest.get("format")
+    # bool is an int: "format": true must not pass for 1.
+    if type(version) is not int or version != FORMAT:
+        raise BackupError("This archive was made by an unknown SchoolNews version.")
+    wrong = []
+    counts = manifest.get("counts")
+    if not isinstance(counts, dict) or not all(
+        _is_count(counts.get(table)) for table in COUNTED_TABLES
+    ):
+        wrong.append("counts")
+    if not _is_count(manifest.get("upload_files")):
+        wrong.append("upload_files")
+    try:
+        datetime.fromisoformat(manifest.get("created_at"))
+    except (TypeError, ValueError):
+        wrong.append("created_at")
+    revision = manifest.get("alembic_revision")
+    if revision is not None and not (
+        isinstance(revision, str) and re.fullmatch(r"[0-9A-Za-z_]{1,64}", revision)
+    ):
+        wrong.append("alembic_revision")
+    if wrong:
+        raise BackupError(
+            f"manifest.json is malformed: {', '.join(wrong)} missing or of the "
+            "wrong type."
+        )
+
+
+def _is_count(value) -> bool:
+    return type(value) is int and value >= 0
+
+
+def config_for_display(path: Path) -> str:
+    """The text of an archive's config.py exactly as Python would read it.
+
+    Refuses a file whose shown text could differ from what runs: one that is
+    not UTF-8 or declares another encoding (a "coding: utf-7" line hides
+    code from the reader). Control and invisible format characters (terminal
+    escapes, bidirectional overrides) are shown escaped.
+    """
+    data = path.read_bytes()
+    try:
+        # PEP 263's rules, as Python applies them when it compiles the file.
+        encoding, _lines = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as error:
+        raise BackupError(f"config.py in the archive cannot be read: {error}") from None
+    if encoding not in ("utf-8", "utf-8-sig"):
+        raise BackupError(
+            f"config.py in the archive declares the encoding {encoding!r}; "
+            "only UTF-8 is restored."
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BackupError("config.py in the archive is not UTF-8 text.") from None
+    text = text.replace("\r\n", "\n")
+    return "".join(
+        char
+        if char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cf", "Zl", "Zp")
+        else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )
 
 
 def _member_target(member: tarfile.TarInfo) -> PurePosixPath | None:
@@ -337,7 +501,9 @@ def _member_target(member: tarfile.TarInfo) -> PurePosixPath | None:
         if name == UPLOADS_DIR:
             return None
         raise BackupError(f"Refused the member {name!r}: unexpected folder.")
-    if not member.isfile():
+    # Only what tarfile.add() writes: no sparse members, whose few stored
+    # bytes unpack to a file of any size.
+    if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE):
         raise BackupError(f"Refused the member {name!r}: not a regular file.")
     allowed_top = (MANIFEST_MEMBER, DATABASE_MEMBER, *SETTINGS_FILES)
     if len(path.parts) == 1 and name in allowed_top:
@@ -409,9 +575,13 @@ def is_empty(instance: Instance) -> bool:
         return False  # something is there, even if broken: never overwrite it
 
 
-def restore_backup(checked: Checked, instance: Instance) -> Path | None:
+def restore_backup(
+    checked: Checked, instance: Instance, *, with_config: bool = False
+) -> Path | None:
     """Put a checked archive's files in place of the instance's.
 
+    The archive's config.py is restored only with_config: it runs as code at
+    the next start, so restoring someone else's archive would run theirs.
     Data that was there before is moved, not deleted, into
     instance/replaced-YYYYmmdd-HHMMSS/, whose path is returned (None when
     the instance was empty). The server must be stopped: a running one
@@ -445,6 +615,8 @@ def restore_backup(checked: Checked, instance: Instance) -> Path | None:
         instance.uploads.mkdir(parents=True, exist_ok=True)
     for name in SETTINGS_FILES:
         source = checked.folder / name
+        if name == CONFIG_MEMBER and not with_config:
+            continue
         if source.is_file():
             # An empty instance's secret_key was generated on start: not data.
             if replacing:

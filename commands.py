@@ -190,9 +190,14 @@ def backup_command(folder):
     is_flag=True,
     help="Replace an instance that has data (it is moved aside, not deleted).",
 )
+@click.option(
+    "--with-config",
+    is_flag=True,
+    help="Also restore config.py, after showing it (it runs as code at start).",
+)
 @click.option("--yes", is_flag=True, help="Do not ask before replacing data.")
 @with_appcontext
-def restore_command(archive, force, yes):
+def restore_command(archive, force, with_config, yes):
     """Check ARCHIVE and restore it into this instance (stop the server first)."""
     app = current_app._get_current_object()
     try:
@@ -213,7 +218,19 @@ def restore_command(archive, force, yes):
     with tempfile.TemporaryDirectory(dir=instance.folder, prefix=".restore-") as tmp:
         click.echo(f"Checking {archive} ...")
         try:
-            checked = backup.unpack_and_check(archive, Path(tmp))
+            checked = backup.unpack_and_check(
+                archive,
+                Path(tmp),
+                max_bytes=app.config.get("RESTORE_MAX_BYTES")
+                or backup.RESTORE_MAX_BYTES,
+                max_ratio=app.config.get("RESTORE_MAX_RATIO")
+                or backup.RESTORE_MAX_RATIO,
+            )
+            config = (
+                backup.config_for_display(checked.config)
+                if with_config and checked.config
+                else None
+            )
         except backup.BackupError as error:
             raise click.ClickException(f"Nothing was restored. {error}") from None
         manifest = checked.manifest
@@ -223,14 +240,32 @@ def restore_command(archive, force, yes):
             f"{counts['article']} posts, {manifest['upload_files']} uploaded "
             "files, database integrity check ok."
         )
+        if config is not None:
+            # config.py runs at every start: whoever made the archive wrote it.
+            click.echo("The archive's config.py, which runs as code at every start:")
+            click.echo("----- config.py -----")
+            click.echo(config, nl=not config.endswith("\n"))
+            click.echo("----- end of config.py -----")
+            if not yes:
+                click.confirm(f"Write this config.py to {instance.folder}?", abort=True)
+        elif with_config:
+            click.echo("The archive has no config.py.")
         if replacing and not yes:
             click.confirm(
                 "Replace this instance's database, uploads and settings?",
                 abort=True,
             )
-        aside = backup.restore_backup(checked, instance)
+        aside = backup.restore_backup(checked, instance, with_config=with_config)
+        skipped_config = checked.config is not None and not with_config
     click.echo(f"Restored the database to {instance.database}.")
     click.echo(f"Restored the uploads to {instance.uploads}.")
+    if config is not None:
+        click.echo(f"Restored config.py to {instance.folder}.")
+    if skipped_config:
+        click.echo(
+            "config.py was not restored, as it runs as code; to see it: "
+            f"tar -xzOf {archive} config.py; to restore it: --with-config."
+        )
     if aside is not None:
         click.echo(f"The replaced data was moved to {aside}.")
     if manifest.get("alembic_revision"):
