@@ -330,6 +330,19 @@ def build_report(period: Period) -> Report:
             _add(by_author, user_id, author_label, *counts)
             _add(by_section, section_id, section_label, *counts)
 
+    # A channel's row counts its sub-sections' posts and views too, as its page
+    # lists their posts (the page and the exports say so). Rows then add up
+    # to more than the total, which stays the site's.
+    direct = {key: (row.posts, row.views) for key, row in by_section.items()}
+    for section_id, (section_posts, section_views) in direct.items():
+        seen = {section_id}
+        parent_id = section_by_id[section_id].parent_id
+        while parent_id in section_by_id and parent_id not in seen:
+            by_section[parent_id].posts += section_posts
+            by_section[parent_id].views += section_views
+            seen.add(parent_id)
+            parent_id = section_by_id[parent_id].parent_id
+
     department_order = {d.id: n for n, d in enumerate(departments)}
     section_order = {
         s.id: (

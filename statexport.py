@@ -31,12 +31,13 @@ class Table:
     title: str  # the sheet's name
     headers: list[str]
     rows: list[list]
+    note: str = ""  # under the workbook sheet's title; CSV files hold data only
 
 
 def tables(report: Report) -> list[Table]:
     posts, views = _("Posts published"), _("Views")
 
-    def totalled(key, title, headers, rows):
+    def totalled(key, title, headers, rows, note=""):
         """Posts and views per row (label, and extra if it has two headers),
         with the report's total below."""
         extra = len(headers) > 1
@@ -46,7 +47,7 @@ def tables(report: Report) -> list[Table]:
         ]
         blanks = [""] * (len(headers) - 1)
         total = [_("Total"), *blanks, report.posts, report.views]
-        return Table(key, title, [*headers, posts, views], [*lines, total])
+        return Table(key, title, [*headers, posts, views], [*lines, total], note)
 
     return [
         totalled(
@@ -55,7 +56,13 @@ def tables(report: Report) -> list[Table]:
         totalled(
             "authors", _("Authors"), [_("Author"), _("Department")], report.authors
         ),
-        totalled("sections", _("Sections"), [_("Section")], report.sections),
+        totalled(
+            "sections",
+            _("Sections"),
+            [_("Section")],
+            report.sections,
+            channel_note(),
+        ),
         Table(
             "posts",
             _("Most read"),
@@ -88,6 +95,13 @@ def tables(report: Report) -> list[Table]:
     ]
 
 
+def channel_note() -> str:
+    return _(
+        "A channel's row includes the posts and views of its sections, "
+        "so the rows can add up to more than the total."
+    )
+
+
 def title_line(report: Report, school: str) -> str:
     period = report.period
     return _(
@@ -118,6 +132,8 @@ def workbook(report: Report, school: str) -> bytes:
     for table in tables(report):
         sheet = book.add_worksheet(table.title[:31])
         sheet.write_string(0, 0, title, title_format)
+        if table.note:
+            sheet.write_string(1, 0, table.note)
         for column, header in enumerate(table.headers):
             sheet.write_string(2, column, header, header_format)
             sheet.set_column(column, column, 12 if column else 28)

@@ -160,8 +160,9 @@ AUTHORS = [
     ["无账号（导入或演示文章）", "", "1", "3"],
     ["Admin 老师", "", "0", "4"],
 ]
+# A channel's row includes its sections: 新闻中心 holds 校园动态.
 SECTIONS = [
-    ["新闻中心", "0", "0"],
+    ["新闻中心", "2", "36"],
     ["新闻中心 › 校园动态", "2", "36"],
     ["教学科研", "2", "16"],
 ]
@@ -254,6 +255,36 @@ def test_the_workbook_holds_the_same_tables(app, school, editor_client):
     # A title that looks like a formula stays text: Excel never runs it.
     cell = book["阅读排行"]["B6"]
     assert cell.value == '=HYPERLINK("http://x")教研' and cell.data_type == "s"
+
+
+def test_a_channels_row_includes_its_sections(app, school, editor_client, make_article):
+    news, campus, _research = school["sections"]
+    own = make_article(
+        title="频道自己的文章", section_id=news, published_at=datetime(2026, 3, 8, 2)
+    )
+    with app.app_context():
+        db.session.add(DailyViews(article_id=own, day=date(2026, 3, 8), views=9))
+        db.session.commit()
+    expected = [
+        ["新闻中心", "3", "45"],
+        ["新闻中心 › 校园动态", "2", "36"],
+        ["教学科研", "2", "16"],
+        ["合计", "5", "61"],
+    ]
+    html = editor_client.get("/admin/stats", query_string=MARCH).get_data(as_text=True)
+    assert Tables(html).tables["sections"][1:] == expected
+    # The page says so next to the table.
+    assert 'aria-describedby="sections-note"' in html
+    assert 'id="sections-note"' in html
+    response = editor_client.get(
+        "/admin/stats.csv", query_string={"table": "sections", **MARCH}
+    )
+    assert read_csv(response)[1:] == expected
+    response = editor_client.get("/admin/stats.xlsx", query_string=MARCH)
+    sheet = openpyxl.load_workbook(io.BytesIO(response.data))["栏目"]
+    assert sheet["A2"].value  # the note under the title
+    rows = [list(row) for row in sheet.iter_rows(min_row=4, values_only=True)]
+    assert rows == [[name, int(p), int(v)] for name, p, v in expected]
 
 
 def read_csv(response):

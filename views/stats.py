@@ -57,6 +57,7 @@ def overview():
         error=error,
         picker=_picker_values(period, error),
         periods=pubstats.PERIODS,
+        channel_note=statexport.channel_note(),
     ), (400 if error else 200)
 
 
