@@ -503,7 +503,7 @@ def _member_target(member: tarfile.TarInfo) -> PurePosixPath | None:
         raise BackupError(f"Refused the member {name!r}: unexpected folder.")
     # Only what tarfile.add() writes: no sparse members, whose few stored
     # bytes unpack to a file of any size.
-    if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE):
+    if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE) or member.sparse:
         raise BackupError(f"Refused the member {name!r}: not a regular file.")
     allowed_top = (MANIFEST_MEMBER, DATABASE_MEMBER, *SETTINGS_FILES)
     if len(path.parts) == 1 and name in allowed_top:

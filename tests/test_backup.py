@@ -178,7 +178,9 @@ def test_backup_while_writers_commit_restores_every_acknowledged_post(make_site)
             assert (uploads / upload.stored_name).is_file()
         assert len(restored) <= len(before) + during + len(threads)
     assert Path(new.instance_path, "secret_key").read_text() == SECRET
-    assert Path(new.instance_path, "config.py").read_text(encoding="utf-8") == CONFIG
+    # config.py is code: it comes back only with --with-config.
+    assert not Path(new.instance_path, "config.py").exists()
+    assert "config.py was not restored" in result.output
 
 
 def test_restored_site_serves_the_posts_and_files(make_site):
@@ -235,6 +237,31 @@ def without(name):
     return lambda members: [(i, d) for i, d in members if i.name != name]
 
 
+def manifest_without(name):
+    def edit(members):
+        for info, data in members:
+            if info.name == "manifest.json":
+                manifest = json.loads(data)
+                del manifest[name]
+                data = json.dumps(manifest).encode()
+            yield info, data
+
+    return edit
+
+
+def sparse_member(name, real_size):
+    """A PAX 1.0 sparse member: one stored byte that unpacks to real_size bytes."""
+    data = b"1\n0\n1\n".ljust(512, b"\0") + b"x"
+    info = tarfile.TarInfo(name)
+    info.pax_headers = {
+        "GNU.sparse.major": "1",
+        "GNU.sparse.minor": "0",
+        "GNU.sparse.name": name,
+        "GNU.sparse.realsize": str(real_size),
+    }
+    return info, data
+
+
 def manifest_with(**fields):
     def edit(members):
         for info, data in members:
@@ -270,6 +297,21 @@ def manifest_with(**fields):
         (replacing("manifest.json", b"{not json"), "manifest.json cannot be read"),
         (manifest_with(format=99), "unknown SchoolNews version"),
         (manifest_with(alembic_revision="9999"), "newer SchoolNews"),
+        (manifest_without("counts"), "manifest.json is malformed: counts"),
+        (manifest_with(counts=[1, 2]), "manifest.json is malformed: counts"),
+        (manifest_with(counts={"article": "3"}), "manifest.json is malformed"),
+        (manifest_with(upload_files=-1), "manifest.json is malformed: upload_files"),
+        (manifest_without("created_at"), "manifest.json is malformed: created_at"),
+        (manifest_with(created_at="\x1b[2J"), "manifest.json is malformed"),
+        (manifest_with(alembic_revision=["x"]), "malformed: alembic_revision"),
+        (replacing("manifest.json", b"[1, 2]"), "not a JSON object"),
+        (replacing("manifest.json", b"null"), "not a JSON object"),
+        (manifest_with(format=True), "unknown SchoolNews version"),
+        (replacing("manifest.json", b" " * (2 * 1024**2)), "too large"),
+        (
+            adding(sparse_member("uploads/" + "0" * 32 + ".bin", 64 * 1024**2)),
+            "not a regular file",
+        ),
     ],
     ids=[
         "corrupt-db",
@@ -285,6 +327,18 @@ def manifest_with(**fields):
         "unreadable-manifest",
         "unknown-format",
         "newer-revision",
+        "manifest-without-counts",
+        "counts-not-an-object",
+        "count-not-a-number",
+        "negative-upload-files",
+        "manifest-without-created-at",
+        "created-at-not-a-date",
+        "revision-not-a-string",
+        "manifest-a-list",
+        "manifest-null",
+        "format-true",
+        "huge-manifest",
+        "sparse-member",
     ],
 )
 def test_restore_refuses_a_bad_archive_and_changes_nothing(make_site, edit, message):
@@ -295,7 +349,8 @@ def test_restore_refuses_a_bad_archive_and_changes_nothing(make_site, edit, mess
 
     new = make_site("new", seed=False)
     result = restore(new, bad)
-    assert result.exit_code != 0
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)  # a message, no traceback
     assert message in result.output
     assert "Nothing was restored" in result.output
     assert not Path(new.instance_path, "cms.sqlite3").exists()
@@ -321,6 +376,163 @@ def test_restore_refuses_a_truncated_archive(make_site, cut, message):
     result = restore(new, truncated)
     assert result.exit_code != 0 and message in result.output
     assert not Path(new.instance_path, "cms.sqlite3").exists()
+
+
+ZEROS_NAME = "uploads/" + "0" * 32 + ".bin"
+
+
+def assert_untouched(app):
+    folder = Path(app.instance_path)
+    assert not (folder / "cms.sqlite3").exists()
+    assert not (folder / "config.py").exists()
+    assert list(Path(app.config["UPLOAD_FOLDER"]).iterdir()) == []
+    assert not list(folder.glob(".restore-*"))
+
+
+@pytest.mark.parametrize(
+    ("config", "zeros", "message"),
+    [
+        ({"RESTORE_MAX_BYTES": 4 * 1024**2}, 8 * 1024**2, "(RESTORE_MAX_BYTES)"),
+        ({"RESTORE_MAX_RATIO": 50}, 24 * 1024**2, "more than 50:1"),
+        ({}, 24 * 1024**2, "more than 100:1"),
+    ],
+    ids=["over-max-bytes", "configured-ratio", "default-ratio"],
+)
+def test_restore_refuses_an_archive_that_unpacks_too_big(
+    make_site, monkeypatch, config, zeros, message
+):
+    old = make_site("old")
+    add_post(old, 1)
+    bomb = repack(backup(old), adding((tarfile.TarInfo(ZEROS_NAME), bytes(zeros))))
+    assert bomb.stat().st_size < 200 * 1024
+    # The ratio is only checked above RATIO_FLOOR: 64 MB of zeros would slow
+    # the test, not change what it shows.
+    monkeypatch.setattr("backup.RATIO_FLOOR", 1024**2)
+    new = make_site("new", seed=False, **config)
+    result = restore(new, bomb)
+    assert result.exit_code == 1, result.output
+    assert "Nothing was restored" in result.output
+    assert message in result.output
+    assert_untouched(new)
+
+
+def test_restore_refuses_an_archive_bigger_than_the_free_disk_space(
+    make_site, monkeypatch
+):
+    old = make_site("old")
+    add_post(old, 1)
+    archive = backup(old)
+    monkeypatch.setattr("backup._free_space", lambda folder: 10 * 1024)
+    new = make_site("new", seed=False)
+    result = restore(new, archive)
+    assert result.exit_code == 1
+    assert "are free in" in result.output and "Nothing was restored" in result.output
+    assert_untouched(new)
+
+
+def test_unpacking_stops_at_the_size_the_header_states(tmp_path):
+    import backup as backup_module
+
+    info = tarfile.TarInfo(ZEROS_NAME)
+    info.size = 10
+    out = io.BytesIO()
+    with pytest.raises(backup_module.BackupError, match="more than the 10 bytes"):
+        backup_module._copy_at_most(io.BytesIO(bytes(11)), out, info, 1000)
+    assert len(out.getvalue()) <= 10
+
+
+MARKER_CONFIG = """\
+import pathlib
+pathlib.Path({marker!r}).write_text("their code ran")
+SITE_NOTE = "别人的配置"
+"""
+
+
+def test_restore_leaves_out_config_py_unless_asked(make_site, tmp_path):
+    marker = tmp_path / "marker"
+    old = make_site("old")
+    add_post(old, 1)
+    Path(old.instance_path, "config.py").write_text(
+        MARKER_CONFIG.format(marker=str(marker)), encoding="utf-8"
+    )
+    archive = backup(old)
+
+    new = make_site("new", seed=False)
+    result = restore(new, archive)
+    assert result.exit_code == 0, result.output
+    assert "config.py was not restored" in result.output
+    assert "--with-config" in result.output
+    assert str(marker) not in result.output  # not shown when not asked for
+    assert not Path(new.instance_path, "config.py").exists()
+    # What the next start does (create_app without test_config):
+    new.config.from_pyfile("config.py", silent=True)
+    assert not marker.exists()
+    assert Path(new.instance_path, "secret_key").read_text() == SECRET
+
+
+def test_restore_with_config_shows_it_before_writing_it(make_site, tmp_path):
+    marker = tmp_path / "marker"
+    code = MARKER_CONFIG.format(marker=str(marker))
+    old = make_site("old")
+    add_post(old, 1)
+    Path(old.instance_path, "config.py").write_text(code, encoding="utf-8")
+    archive = backup(old)
+
+    new = make_site("new", seed=False)
+    declined = new.test_cli_runner().invoke(
+        args=["restore", str(archive), "--with-config"], input="n\n"
+    )
+    assert declined.exit_code != 0
+    assert code in declined.output
+    assert_untouched(new)
+
+    accepted = new.test_cli_runner().invoke(
+        args=["restore", str(archive), "--with-config"], input="y\n"
+    )
+    assert accepted.exit_code == 0, accepted.output
+    output = accepted.output
+    assert output.index(code) < output.index("Restored config.py")
+    assert "was not restored" not in output
+    written = Path(new.instance_path, "config.py")
+    assert written.read_text(encoding="utf-8") == code
+    assert not marker.exists()  # shown and written, not run
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (b"# -*- coding: utf-7 -*-\nX = 1\n", "declares the encoding 'utf-7'"),
+        (b"X = '\xff'\n", "cannot be read"),
+    ],
+    ids=["utf-7", "not-utf-8"],
+)
+def test_restore_with_config_refuses_a_config_that_reads_otherwise(
+    make_site, config, message
+):
+    old = make_site("old")
+    add_post(old, 1)
+    Path(old.instance_path, "config.py").write_bytes(config)
+    archive = backup(old)
+    new = make_site("new", seed=False)
+    result = restore(new, archive, "--with-config", "--yes")
+    assert result.exit_code == 1
+    assert message in result.output and "Nothing was restored" in result.output
+    assert_untouched(new)
+
+
+def test_restore_with_config_escapes_terminal_controls(make_site):
+    old = make_site("old")
+    add_post(old, 1)
+    hidden = 'import os  # \x1b[2K\rSITE_NOTE = "\u202e"\n'
+    Path(old.instance_path, "config.py").write_text(hidden, encoding="utf-8")
+    archive = backup(old)
+    new = make_site("new", seed=False)
+    result = restore(new, archive, "--with-config", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\u202e" not in result.output
+    assert "\\x1b[2K\\r" in result.output and "\\u202e" in result.output
+    written = Path(new.instance_path, "config.py").read_bytes()
+    assert written == hidden.encode()
 
 
 def test_restore_over_data_needs_force_and_keeps_the_old_data_aside(make_site):
