@@ -16,8 +16,8 @@ bypass on and off. After every step it checks the promise of 先审后发:
 - a publish without review happened where neither the channel the post was
   in nor the one it moved to is reviewed.
 
-CI runs a fixed seed (HYPOTHESIS_PROFILE=ci via CI=true); locally each run
-explores new sequences.
+Every run plays the same fixed sequences (so `make test` never flakes);
+HYPOTHESIS_PROFILE=explore makes each run try new ones, for a deeper search.
 """
 
 import io
@@ -67,10 +67,10 @@ ACTIONS = ("save", "submit", "publish", "unpublish")
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 settings.register_profile(
-    "ci", max_examples=50, stateful_step_count=40, derandomize=True
+    "fixed", max_examples=50, stateful_step_count=40, derandomize=True
 )
-settings.register_profile("dev", max_examples=50, stateful_step_count=40)
-PROFILE = "ci" if os.environ.get("CI") == "true" else "dev"
+settings.register_profile("explore", max_examples=200, stateful_step_count=40)
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "fixed")
 
 
 def _seed_school() -> dict[str, int]:
