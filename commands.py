@@ -263,8 +263,9 @@ def restore_command(archive, force, with_config, yes):
         click.echo(f"Restored config.py to {instance.folder}.")
     if skipped_config:
         click.echo(
-            "config.py was not restored, as it runs as code; to see it: "
-            f"tar -xzOf {archive} config.py; to restore it: --with-config."
+            "config.py was not restored, as it runs as code: read it with "
+            f"`tar -xzOf {archive} config.py` and copy it to {instance.folder} "
+            "yourself, or restore with --with-config."
         )
     if aside is not None:
         click.echo(f"The replaced data was moved to {aside}.")
