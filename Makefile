@@ -15,17 +15,31 @@ PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
-# Stamps record that the pinned requirements are installed; they are redone
-# whenever a requirements file changes.
-$(VENV)/.runtime: requirements.txt $(BIN)/activate
+# Stamps record that the pinned requirements are installed: each holds the
+# sha256 of its requirements file, and pip runs again whenever the file's
+# content differs. Not its date: a release unpacked over an old one keeps the
+# archive's dates, older than the stamps, and would install nothing (issue 19).
+sha256 = $(firstword $(shell { sha256sum $(1) || shasum -a 256 $(1); } 2>/dev/null))
+RUNTIME_HASH := $(call sha256,requirements.txt)
+DEV_HASH := $(call sha256,requirements-dev.txt)
+# FORCE when the stamp does not hold the hash (or there is no hash to hold).
+stale = $(if $(filter $(2),$(shell cat $(1) 2>/dev/null)),,FORCE)
+
+.PHONY: FORCE
+FORCE:
+
+$(VENV)/.runtime: $(BIN)/activate $(call stale,$(VENV)/.runtime,$(RUNTIME_HASH))
 	$(PIP) -r requirements.txt
-	touch $@
+	echo $(RUNTIME_HASH) > $@
 
-$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+$(VENV)/.dev: $(VENV)/.runtime $(call stale,$(VENV)/.dev,$(DEV_HASH))
 	$(PIP) -r requirements-dev.txt
-	touch $@
+	echo $(DEV_HASH) > $@
 
+# depcheck.py names a package missing all the same (a venv changed by hand)
+# and drops the stamps, so the next `make run` installs again.
 run: $(VENV)/.runtime
+	@$(BIN)/python depcheck.py || { rm -f $(VENV)/.runtime $(VENV)/.dev; exit 1; }
 	$(FLASK) init-db
 	$(FLASK) demo $(if $(filter 0 no false,$(DEMO)),--skip)
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C to stop)"

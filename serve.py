@@ -12,6 +12,12 @@ import argparse
 import os
 import sys
 
+import depcheck
+
+# Before a worker imports the app: a dependency missing after an upgrade is
+# named in one line with the command that installs it (issue 19).
+depcheck.guard()
+
 # A native crash (segfault) in a worker then leaves a Python traceback in the log.
 os.environ.setdefault("PYTHONFAULTHANDLER", "1")
 # Tells create_app() it serves requests: no command-line machinery (Alembic).
