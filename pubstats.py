@@ -9,6 +9,9 @@ Definitions (the page states them too):
   period, on every post still in the database, whenever it was published.
   Days are counted in the site's time zone (BABEL_DEFAULT_TIMEZONE) at the
   moment of the view; views counted before daily totals existed have no day.
+- A period longer than MAX_DAYS shows views by month, and one longer than
+  MAX_MONTHLY_DAYS by year; the first and last month or year hold only the
+  period's days, so the figures add up to the same totals.
 - A post belongs to the account that created it (Article.created_by) and,
   through that account, to its department as it is now.
 
@@ -29,10 +32,13 @@ from flask_babel import lazy_gettext as _l
 
 from models import Article, DailyViews, Department, Section, Status, User, db, utcnow
 
-# The longest period one page or export covers: a school year fits.
+# The longest period shown day by day (a school year fits), and the longest
+# shown month by month (five years); longer ones are shown by year.
 MAX_DAYS = 366
-# The earliest date accepted: older input is a typo.
+MAX_MONTHLY_DAYS = 5 * 366
+# The earliest and latest dates accepted: others are typos.
 EARLIEST = date(2000, 1, 1)
+LATEST = date(2099, 12, 31)
 TOP_POSTS = 10
 
 PERIODS = {
@@ -60,6 +66,40 @@ class Period:
             self.start + timedelta(days=n)
             for n in range((self.end - self.start).days + 1)
         ]
+
+    @property
+    def length(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def unit(self) -> str:
+        """What one figure of the views series covers: day, month or year."""
+        if self.length <= MAX_DAYS:
+            return "day"
+        return "month" if self.length <= MAX_MONTHLY_DAYS else "year"
+
+    def bucket(self, day: date) -> date:
+        """The first day, within the period, of the figure that day falls in."""
+        unit = self.unit
+        if unit == "day":
+            return day
+        first = day.replace(day=1) if unit == "month" else date(day.year, 1, 1)
+        return max(first, self.start)
+
+    @property
+    def buckets(self) -> list[date]:
+        """The first day of each figure of the views series, in order."""
+        unit = self.unit
+        if unit == "day":
+            return self.days
+        starts, current = [], self.start
+        while current <= self.end:
+            starts.append(current)
+            if unit == "month":
+                current = (current.replace(day=1) + timedelta(days=32)).replace(day=1)
+            else:
+                current = date(current.year + 1, 1, 1)
+        return starts
 
     def utc_bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
         """Naive UTC [start, end) of the period's local days, as stored."""
@@ -121,30 +161,44 @@ def parse_day(value: str | None, label: str) -> date:
         )
     if day < EARLIEST:
         raise PeriodError(_("Choose a date from the year 2000 on."))
+    if day > LATEST:
+        raise PeriodError(_("Choose a date before the year 2100."))
     return day
 
 
-def custom_period(start: str | None, end: str | None, now: date) -> Period:
+def custom_period(
+    start: str | None, end: str | None, now: date, max_days: int | None = None
+) -> Period:
+    """max_days: the longest period accepted; None for any."""
     first = parse_day(start, _("start"))
     last = parse_day(end, _("end"))
     if last < first:
         raise PeriodError(_("The end date comes before the start date."))
     if first > now:
         raise PeriodError(_("The period starts in the future: there are no figures."))
-    if (last - first).days + 1 > MAX_DAYS:
-        raise PeriodError(_("Choose a period of at most %(days)d days.", days=MAX_DAYS))
+    if max_days is not None and (last - first).days + 1 > max_days:
+        raise PeriodError(_("Choose a period of at most %(days)d days.", days=max_days))
     return Period(first, last, "custom")
 
 
-def period_from_args(args, default: str = "month") -> Period:
+def period_from_args(
+    args, default: str = "month", max_days: int | None = None
+) -> Period:
     """?period=month|last_month|term|year, or ?from=&to= (a custom period)."""
     now = today()
     kind = args.get("period") or ("custom" if "from" in args else default)
     if kind == "custom":
-        return custom_period(args.get("from"), args.get("to"), now)
+        return custom_period(args.get("from"), args.get("to"), now, max_days)
     if kind not in PERIODS:
         raise PeriodError(_("Choose one of the periods offered."))
     return named_period(kind, now)
+
+
+def bucket_label(day: date, unit: str) -> str:
+    """How a figure of the views series is named: 2026-03-01, 2026-03, 2026."""
+    if unit == "year":
+        return f"{day:%Y}"
+    return f"{day:%Y-%m}" if unit == "month" else day.isoformat()
 
 
 # --- Figures ------------------------------------------------------------------
@@ -227,15 +281,21 @@ def grouped_views(period: Period, *where) -> dict[tuple, int]:
 
 
 def daily_views(period: Period, *where) -> list[tuple[date, int]]:
-    """Every day of the period with its views (0 for a day without any).
+    """Every day (month, year: Period.unit) of the period with its views, 0
+    for one without any, keyed by its first day within the period.
 
     where: conditions on DailyViews (one post's days use its primary key).
     """
     query = sa.select(DailyViews.day, sa.func.sum(DailyViews.views)).where(
         _in_days(period), *where
     )
-    totals = dict(db.session.execute(query.group_by(DailyViews.day)).all())
-    return [(day, int(totals.get(day, 0))) for day in period.days]
+    totals: dict[date, int] = {}
+    # One row per day that has views: few enough to add up here, and the
+    # same in any database.
+    for day, views in db.session.execute(query.group_by(DailyViews.day)):
+        start = period.bucket(day)
+        totals[start] = totals.get(start, 0) + int(views)
+    return [(start, totals.get(start, 0)) for start in period.buckets]
 
 
 def top_posts(period: Period, *where, limit: int = TOP_POSTS) -> list[TopPost]:
@@ -392,7 +452,7 @@ def post_period(article: Article, args) -> Period:
     """A post's chart: ?from=&to=, else from its publication (at most
     MAX_DAYS back) to today."""
     if "from" in args or "period" in args:
-        return period_from_args(args)
+        return period_from_args(args, max_days=MAX_DAYS)
     now = today()
     start = now - timedelta(days=29)
     if article.published_at is not None:

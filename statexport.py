@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 
 from i18n import date_filter
-from pubstats import Report
+from pubstats import Report, bucket_label
 
 # What Excel, WPS and LibreOffice treat as the start of a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -34,8 +34,17 @@ class Table:
     note: str = ""  # under the workbook sheet's title; CSV files hold data only
 
 
+# The views series' sheet name and headers, by Period.unit.
+SERIES_NAMES = {
+    "day": lambda: (_("Daily views"), [_("Date"), _("Views")]),
+    "month": lambda: (_("Monthly views"), [_("Month"), _("Views")]),
+    "year": lambda: (_("Yearly views"), [_("Year"), _("Views")]),
+}
+
+
 def tables(report: Report) -> list[Table]:
     posts, views = _("Posts published"), _("Views")
+    unit = report.period.unit
 
     def totalled(key, title, headers, rows, note=""):
         """Posts and views per row (label, and extra if it has two headers),
@@ -88,9 +97,8 @@ def tables(report: Report) -> list[Table]:
         ),
         Table(
             "daily",
-            _("Daily views"),
-            [_("Date"), views],
-            [[day.isoformat(), number] for day, number in report.daily],
+            *SERIES_NAMES[unit](),
+            [[bucket_label(day, unit), number] for day, number in report.daily],
         ),
     ]
 

@@ -353,9 +353,9 @@ def test_csv_cells_that_look_like_formulas_are_neutralised(app, school, editor_c
         ({"from": "", "to": "2026-03-31"}, "请填写开始日期"),
         ({"from": "2026-03-01"}, "请填写结束日期"),
         ({"from": "2026-03-31", "to": "2026-03-01"}, "结束日期早于开始日期"),
-        ({"from": "2024-01-01", "to": "2026-03-01"}, "最长 366 天"),
+        ({"from": "2026-01-01", "to": "2100-01-01"}, "2100"),
         ({"from": "1999-12-31", "to": "2000-01-05"}, "2000 年"),
-        ({"from": "2999-01-01", "to": "2999-01-02"}, "尚无数据"),
+        ({"from": "2099-01-01", "to": "2099-01-02"}, "尚无数据"),
         ({"period": "decade"}, "请选择"),
         ({"from": "9" * 40, "to": "2026-03-01"}, "不是日期"),
     ],
@@ -370,6 +370,130 @@ def test_invalid_periods_get_a_friendly_400(app, editor_client, query, message):
     )
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
+
+
+# --- Long periods: by month, and by year past five years ----------------------
+
+# Every view of the school fixture, and the years fixture's before it.
+ALL_VIEWS = 202 + 4 + 5 + 6 + 2
+
+
+@pytest.fixture
+def years(app, school):
+    """The school's views, plus some on 2022-01-15 and 2024-02-29 and around
+    the start of July 2021."""
+    with app.app_context():
+        old = school["posts"]["old"]
+        for day, number in (
+            ("2021-06-30", 4),
+            ("2021-07-01", 5),
+            ("2022-01-15", 6),
+            ("2024-02-29", 2),
+        ):
+            db.session.add(
+                DailyViews(article_id=old, day=date.fromisoformat(day), views=number)
+            )
+        db.session.commit()
+    return school
+
+
+def column_sum(rows):
+    return sum(int(row[-1]) for row in rows)
+
+
+def test_a_five_year_period_is_shown_by_month(app, years, editor_client):
+    five_years = {"from": "2022-01-01", "to": "2026-12-31"}
+    response = editor_client.get("/admin/stats", query_string=five_years)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    tables = Tables(html).tables
+    months = tables["site-daily-table"][1:]
+    assert len(months) == 60
+    assert months[0] == ["2022-01", "6"]
+    assert months[-1] == ["2026-12", "0"]
+    by_month = dict(map(tuple, months))
+    assert by_month["2024-02"] == "2"
+    assert (by_month["2026-02"], by_month["2026-03"], by_month["2026-04"]) == (
+        "50",
+        "52",
+        "100",
+    )
+    # Six posts published in the five years; every view from 2022 on.
+    views = 202 + 6 + 2
+    assert column_sum(months) == views
+    assert f'<dd id="total-views">{views}</dd>' in html
+    assert '<dd id="total-posts">6</dd>' in html
+    for table in ("departments", "authors", "sections"):
+        assert tables[table][-1][-2:] == ["6", str(views)], table
+    assert column_sum(tables["departments"][1:-1]) == views
+    # The exports hold the same months.
+    csv_rows = read_csv(
+        editor_client.get(
+            "/admin/stats.csv", query_string={"table": "daily", **five_years}
+        )
+    )
+    assert csv_rows[1:] == months
+    response = editor_client.get("/admin/stats.xlsx", query_string=five_years)
+    assert response.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(response.data))
+    sheet = book.worksheets[-1]
+    rows = [list(row) for row in sheet.iter_rows(min_row=4, values_only=True)]
+    assert rows == [[month, int(number)] for month, number in months]
+    assert book["部门"]["C8"].value == views  # the total row
+
+
+def test_a_period_past_five_years_is_shown_by_year(app, years, editor_client):
+    period = {"from": "2021-07-01", "to": "2026-12-31"}
+    html = editor_client.get("/admin/stats", query_string=period).get_data(as_text=True)
+    rows = Tables(html).tables["site-daily-table"][1:]
+    # 2021 holds only the period's days: 1 July, not 30 June.
+    assert rows == [
+        ["2021", "5"],
+        ["2022", "6"],
+        ["2023", "0"],
+        ["2024", "2"],
+        ["2025", "0"],
+        ["2026", "202"],
+    ]
+    assert f'<dd id="total-views">{ALL_VIEWS - 4}</dd>' in html
+    whole = {"from": "2000-01-01", "to": "2099-12-31"}
+    csv_rows = read_csv(
+        editor_client.get("/admin/stats.csv", query_string={"table": "daily", **whole})
+    )
+    assert len(csv_rows) == 1 + 100
+    assert column_sum(csv_rows[1:]) == ALL_VIEWS
+    departments = read_csv(
+        editor_client.get(
+            "/admin/stats.csv", query_string={"table": "departments", **whole}
+        )
+    )
+    assert departments[-1][-1] == str(ALL_VIEWS)
+
+
+@pytest.mark.parametrize(
+    "start, end, unit",
+    [
+        ("2025-01-01", "2026-01-01", "day"),  # 366 days
+        ("2025-01-01", "2026-01-02", "month"),
+        ("2021-01-01", "2026-01-04", "month"),  # 5 × 366 days
+        ("2021-01-01", "2026-01-05", "year"),
+    ],
+)
+def test_the_unit_follows_the_length_of_the_period(start, end, unit):
+    period = pubstats.Period(date.fromisoformat(start), date.fromisoformat(end))
+    assert period.unit == unit
+    assert period.buckets[0] == period.start
+    assert all(period.bucket(day) == day for day in period.buckets)
+
+
+def test_a_posts_chart_still_covers_a_year_at_most(app, school, author_client):
+    own = school["posts"]["a1"]
+    response = author_client.get(
+        f"/editor/articles/{own}/stats",
+        query_string={"from": "2024-01-01", "to": "2026-03-01"},
+    )
+    assert response.status_code == 400
+    assert "最长 366 天" in response.get_data(as_text=True)
 
 
 def test_an_unknown_csv_table_is_a_friendly_400(editor_client):
