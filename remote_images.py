@@ -157,6 +157,11 @@ def localise_images(html: str, *, user_id: int, article_id: int | None) -> Resul
     return result
 
 
+def drop_images(html: str, urls: list[str]) -> str:
+    """html (clean_html() output) without the <img> tags of these URLs."""
+    return _rewrite(html, dict.fromkeys(urls))
+
+
 def _rewrite(html: str, replacements: dict[str, str | None]) -> str:
     def replace_tag(match):
         tag = match.group(0)

@@ -575,6 +575,9 @@ def clean_html(html: str) -> str:
 
 # --- tree rewrite -----------------------------------------------------------
 
+# What the URL standard strips from both ends of a URL: C0 controls and space.
+_URL_TRIM = "".join(map(chr, range(0x21)))
+
 
 def _local_name(tag):
     if not isinstance(tag, str):
@@ -670,6 +673,12 @@ def _rewrite_tree(root):
                 list_markers[paragraph] = "".join(element.itertext())
             _remove(parent, element)
             continue
+        for name in ("src", "href"):
+            value = element.get(name)
+            if value is not None and value != value.strip(_URL_TRIM):
+                # Browsers ignore spaces and controls around a URL, so the
+                # stored value must not: " https://..." is a remote image.
+                element.set(name, value.strip(_URL_TRIM))
         if tag == "img" and not is_safe_image_src(element.get("src") or ""):
             # Pasted Word images point at file:///C:/... on the author's PC and
             # data: URIs skip the upload checks; an empty <img> helps no one.

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 import legacyurls
 import origins
+import remote_images
 import review
 import storage
 from models import Article, Section, Status, Upload, db
@@ -343,7 +344,17 @@ class Import:
                 return match.group(0)
             return f'{match.group(1)}"{html.escape(new)}"'
 
-        return clean_html(_REFERENCE_RE.sub(rewrite, html_text or ""))
+        cleaned = clean_html(_REFERENCE_RE.sub(rewrite, html_text or ""))
+        # Images left on other sites would show broken (the CSP allows only
+        # the site's own): they go, and the report names them.
+        remote = remote_images.remote_image_urls(cleaned)
+        for url in remote:
+            if self.upload_path(url) is None:  # the old site's: counted as failed
+                self.report.add(
+                    "images", "skipped", "on another site: removed from the post"
+                )
+                self.report.note_missing(f"{url} ({label})")
+        return remote_images.drop_images(cleaned, remote) if remote else cleaned
 
     def reference(self, url: str, article_id: int, label: str) -> str | None:
         """The new URL for a reference to an old upload, else None (kept)."""

@@ -12,7 +12,7 @@ from PIL import Image
 import thumbnails
 from models import Article, LegacyUrl, Origin, Section, Status, Upload, db
 from tests.conftest import article_titled, section_named
-from tests.import_data import PERMALINK, SITE, wp_uploads, write_wxr
+from tests.import_data import PERMALINK, wp_uploads, write_wxr
 
 # Every test here ends with each live text explained by the review ledger.
 pytestmark = pytest.mark.usefixtures("ledger_checked")
@@ -80,8 +80,8 @@ def test_export_becomes_sections_posts_photos_and_attachments(app, run_import):
         plan = db.session.scalar(sa.select(Upload).where(Upload.kind == "attachment"))
         assert plan.original_name == "plan.pdf" and plan.article_id == opening.id
         assert f'href="/attachments/{plan.id}"' in body
-        # Missing files stay linked to the old site, and are in the report.
-        assert f"{SITE}/wp-content/uploads/2024/03/missing.jpg" in body
+        # Not copied, so not shown: a remote image would be blocked (CSP).
+        assert "missing.jpg" not in body and "<img" in body
         assert "<script" not in body
 
         # No GMT date: 09:30 in Shanghai is 01:30 UTC.
@@ -341,6 +341,21 @@ def test_a_body_cannot_reach_files_outside_the_upload_folder(
     with app.app_context():
         names = set(db.session.scalars(sa.select(Upload.original_name)))
     assert "secret.jpg" not in names
+
+
+def test_images_on_other_sites_are_removed_and_reported(app, run_import, tmp_path):
+    body = (
+        "<p>运动会现场</p>"
+        '<p><img src="https://pic.example.com/a.jpg" alt="跑道"></p>'
+        '<p><img src=" https://pic.example.com/b.jpg"></p>'
+    )
+    extra = _extra_post(43, "外站图片", body)
+    result = run_import(path=write_wxr(tmp_path / "ext.xml", extra_items=extra))
+    assert "skipped 2: on another site: removed from the post" in result.output
+    assert "https://pic.example.com/a.jpg (post 43" in result.output
+    with app.app_context():
+        html = article_titled("外站图片").body_html
+    assert html == "<p>运动会现场</p>"
 
 
 def test_editors_can_edit_imported_posts(app, run_import, editor_client):

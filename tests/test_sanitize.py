@@ -281,6 +281,15 @@ def test_image_sources(src, ok):
     assert ("<img" in clean_html(f'<img src="{src}" alt="图">')) is ok
 
 
+@pytest.mark.parametrize("space", [" ", "\t", "\n", "\x0c", " \n "])
+def test_spaces_around_a_url_are_dropped_as_browsers_do(space):
+    """ " https://..." loads a remote image in a browser: it must be seen as one."""
+    html = clean_html(f'<img src="{space}https://example.com/a.png{space}" alt="图">')
+    assert html == '<img src="https://example.com/a.png" alt="图">'
+    link = clean_html(f'<a href="{space}javascript:alert(1)">x</a>')
+    assert "javascript" not in link
+
+
 def test_image_keeps_size_and_alt():
     cleaned = clean_html(
         '<img src="/uploads/a.jpg" alt="运动会" width="300" height="200" '
