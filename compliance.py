@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
@@ -477,8 +477,18 @@ def _moved(finding: Finding, offset: int) -> Finding:
 def _check_text(text: str, field: str, index: int, words: WordMatcher | None):
     found = find_personal_data(text, field, index)
     if words is not None:
-        found += words.find(text, field, index)
+        found += [_masked(word, text, found) for word in words.find(text, field, index)]
     return found
+
+
+def _masked(word: Finding, text: str, personal: list[Finding]) -> Finding:
+    """A word-list term that is part of a phone, ID or card number shows
+    masked, like the number itself."""
+    start, end = word.offset, word.offset + word.length
+    if all(end <= p.offset or start >= p.offset + p.length for p in personal):
+        return word
+    shown = re.sub(r"\d", "*", word.value)
+    return replace(word, value=shown, excerpt=_context(text, start, end, shown))
 
 
 # --- With the database ----------------------------------------------------------------

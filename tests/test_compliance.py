@@ -228,3 +228,20 @@ def test_all_fields_and_attachment_names_are_checked():
         ("attachment", "id_number", 1),
     ]
     assert compliance.blocking(found)[0].value == "再接再励"
+
+
+def test_a_term_inside_a_phone_number_is_shown_masked():
+    """An admin's term that happens to be part of a number (a blocked hotline,
+    say) must not print the number the phone finding masks."""
+    found = check_fields(
+        title="",
+        summary="",
+        body_html="<p>家长电话13812345678，请勿外传。</p>",
+        attachments=[],
+        words=WordMatcher([Rule("电话1381234", "", BLOCK)]),
+    )
+    assert sorted(f.kind for f in found) == ["phone", "word"]
+    for finding in found:
+        assert "1381234" not in finding.value + finding.excerpt, finding
+    word = next(f for f in found if f.kind == "word")
+    assert word.value == "电话*******" and word.severity == BLOCK
