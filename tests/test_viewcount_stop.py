@@ -1,0 +1,151 @@
+"""Nothing counted is lost on a graceful stop: the real server (serve.py, two
+granian workers) writes every counted view before its workers exit."""
+
+import http.cookiejar
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+
+from app import create_app
+from models import Article, Section, Status, db, utcnow
+
+ROOT = Path(__file__).resolve().parent.parent
+BROWSER_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148"
+READERS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(base: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "the server exited while starting"
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{base} did not start")
+
+
+def new_reader(base: str):
+    """A new browser that has its reader cookie from a first page.
+
+    Browsers without any cookie are counted at once, by address and browser
+    (claim_view); a reader with a cookie is counted in the batch, which is
+    what a stop could lose.
+    """
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+
+    def get(path: str) -> str:
+        request = urllib.request.Request(
+            base + path, headers={"User-Agent": BROWSER_UA}
+        )
+        with opener.open(request, timeout=10) as response:
+            return response.read().decode()
+
+    get("/")
+    return get
+
+
+@pytest.fixture
+def instance(tmp_path, monkeypatch):
+    """A migrated database with one published article; its id."""
+    instance = tmp_path / "instance"
+    monkeypatch.setenv("SCHOOLNEWS_INSTANCE", str(instance))
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        section = Section(name="新闻中心", slug="news")
+        db.session.add(section)
+        db.session.flush()
+        article = Article(
+            title="开学通知",
+            body_html="<p>九月一日开学</p>",
+            author_name="教务处",
+            section_id=section.id,
+            status=Status.PUBLISHED,
+            published_at=utcnow(),
+            views=100,
+        )
+        db.session.add(article)
+        db.session.commit()
+        article_id = article.id
+        db.engine.dispose()
+    app.extensions["pagecache"].hot.dispose()
+    return instance, article_id
+
+
+def totals(database: Path, article_id: int) -> tuple[int, int]:
+    with sqlite3.connect(database) as connection:
+        views = connection.execute(
+            "SELECT views FROM article WHERE id = ?", (article_id,)
+        ).fetchone()[0]
+        days = connection.execute(
+            "SELECT coalesce(sum(views), 0) FROM article_daily_views"
+            " WHERE article_id = ?",
+            (article_id,),
+        ).fetchone()[0]
+    return views, days
+
+
+@pytest.mark.parametrize(
+    "signum, whole_group",
+    [
+        (signal.SIGTERM, True),  # systemd's default (KillMode=control-group)
+        (signal.SIGINT, True),  # Ctrl-C on `make run`
+        (signal.SIGTERM, False),  # the master alone: it stops its workers
+    ],
+    ids=["sigterm-group", "sigint-group", "sigterm-master"],
+)
+def test_every_counted_view_is_written_on_a_graceful_stop(
+    instance, signum, whole_group
+):
+    instance_path, article_id = instance
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dict(
+        os.environ,
+        SCHOOLNEWS_INSTANCE=str(instance_path),
+        # Far longer than the test: only the stop can write these views.
+        FLASK_VIEW_FLUSH_SECONDS="30",
+    )
+    server = subprocess.Popen(
+        [sys.executable, "serve.py", "--host", "127.0.0.1", "--port", str(port)]
+        + ["--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_until_up(base, server)
+        for _ in range(READERS):
+            assert "开学通知" in new_reader(base)(f"/articles/{article_id}")
+        if whole_group:
+            os.killpg(server.pid, signum)
+        else:
+            server.send_signal(signum)
+        server.wait(timeout=15)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    database = instance_path / "cms.sqlite3"
+    assert totals(database, article_id) == (100 + READERS, READERS)
