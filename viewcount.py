@@ -9,6 +9,13 @@ statistics) and a repeat one SELECT, with no row per view.
 A browser without cookies (a first visit, or cookies refused) is recognised
 by a keyed hash of IP address and User-Agent in the article_view table.
 
+A reader's count never goes down on a refresh: each server process shows the
+count it last read plus its own views not yet written (Batch), so two
+processes can differ by a few views. The seen cookie also carries the count
+this reader was last shown for each article, and a page never shows less
+(within the window; see Visit.show). Every process's number is at most the
+true total, so the larger of two is too.
+
 Runs in the page cache middleware (pagecache.py), outside Flask's request
 context, so it works from the WSGI environ and its own connection.
 """
@@ -97,7 +104,9 @@ class Visit:
         token = cookies.get(READER_COOKIE, "")
         self.token = token if _TOKEN_RE.match(token) else None
         self.new_token = None if self.token else secrets.token_urlsafe(16)
-        self.seen = counter.read_seen(self.reader, cookies.get(SEEN_COOKIE, ""))
+        self.seen, self.shown = counter.read_seen(
+            self.reader, cookies.get(SEEN_COOKIE, "")
+        )
         self.seen_changed = False
         self.environ = environ
 
@@ -112,7 +121,24 @@ class Visit:
     def remember(self, article_id: int, now_minute: int) -> None:
         self.seen.pop(article_id, None)
         self.seen[article_id] = now_minute
+        self.shown.pop(article_id, None)
         self.seen_changed = True
+
+    def show(self, article_id: int, views: int | None, now_minute: int) -> int | None:
+        """The count to show: views, or what this reader was shown last if more.
+
+        Only for an article seen within the window: past it the view counts
+        again, and a count lowered on purpose (a restored backup) shows.
+        """
+        if not self.seen_recently(article_id, now_minute):
+            return views
+        last = self.shown.get(article_id)
+        if last is not None and (views is None or views <= last):
+            return last
+        if views is not None:
+            self.shown[article_id] = views
+            self.seen_changed = True
+        return views
 
     def fallback_key(self) -> str:
         ip = self.environ.get("REMOTE_ADDR") or ""
@@ -122,7 +148,7 @@ class Visit:
         """Set-Cookie values: first-party, HttpOnly, Lax, a year."""
         # Formatted here rather than by werkzeug's dump_cookie, which cost
         # 80 µs a cookie (dates, quoting) on every counted view. Our values
-        # are URL-safe base64, digits, ".", "-" and "~": nothing to quote.
+        # are URL-safe base64, digits, ".", "_", "-" and "~": nothing to quote.
         attributes = _COOKIE_ATTRIBUTES
         if self.environ.get("wsgi.url_scheme") == "https":
             attributes += "; Secure"
@@ -130,7 +156,7 @@ class Visit:
         if self.new_token:
             values.append(f"{READER_COOKIE}={self.new_token}{attributes}")
         if self.seen_changed:
-            payload = self.counter.write_seen(self.reader, self.seen)
+            payload = self.counter.write_seen(self.reader, self.seen, self.shown)
             values.append(f"{SEEN_COOKIE}={payload}{attributes}")
         return values
 
@@ -173,23 +199,39 @@ class Counter:
         )
         return base64.urlsafe_b64encode(digest.digest()).decode()
 
-    def read_seen(self, reader: str, value: str) -> dict[int, int]:
-        """The signed cookie's {article id: minute}; a forged one counts as empty."""
+    def read_seen(
+        self, reader: str, value: str
+    ) -> tuple[dict[int, int], dict[int, int]]:
+        """The signed cookie's {article id: minute} and {article id: count shown}.
+
+        A forged cookie counts as empty. Items are "id.minute_shown", or
+        "id.minute" (cookies from before the count was kept).
+        """
         payload, _sep, signature = value.rpartition("~")
         if not payload or not hmac.compare_digest(
             signature, self._sign(reader, payload)
         ):
-            return {}
+            return {}, {}
         seen = {}
+        shown = {}
         for item in payload.split("-")[-MAX_SEEN:]:
-            article_id, _sep, minute = item.partition(".")
+            article_id, _sep, rest = item.partition(".")
+            minute, _sep, views = rest.partition("_")
             if article_id.isdigit() and minute.isdigit():
                 seen[int(article_id)] = int(minute)
-        return seen
+                if views.isdigit():
+                    shown[int(article_id)] = int(views)
+        return seen, shown
 
-    def write_seen(self, reader: str, seen: dict[int, int]) -> str:
-        items = list(seen.items())[-MAX_SEEN:]
-        payload = "-".join(f"{article_id}.{minute}" for article_id, minute in items)
+    def write_seen(
+        self, reader: str, seen: dict[int, int], shown: dict[int, int]
+    ) -> str:
+        payload = "-".join(
+            f"{article_id}.{minute}_{shown[article_id]}"
+            if article_id in shown
+            else f"{article_id}.{minute}"
+            for article_id, minute in list(seen.items())[-MAX_SEEN:]
+        )
         return f"{payload}~{self._sign(reader, payload)}"
 
     def visit(self, environ, cookies) -> Visit:
@@ -217,10 +259,10 @@ class Counter:
                 views = row[0] if row else None
             if counted:
                 visit.remember(article_id, minute)
-            return views
+            return visit.show(article_id, views, minute)
         except sa.exc.SQLAlchemyError:
             log.exception("Could not count a view of article %s", article_id)
-            return None
+            return visit.show(article_id, None, minute)
 
     def _count_cookieless(self, article_id: int, visit: Visit) -> tuple[bool, int]:
         """Count unless this IP and browser were counted within the window.

@@ -1,5 +1,6 @@
 """View counts: atomic, bot-filtered, refresh-proof, and exact under load."""
 
+import re
 import threading
 from datetime import timedelta
 
@@ -525,3 +526,94 @@ def test_views_of_a_post_deleted_before_the_flush_are_dropped(app, article_id):
     batch.flush()  # no error, no day row for a post that is gone
     assert daily_total(app, article_id) == 0
     assert batch.pending == {} and batch.unwritten == {}
+
+
+# --- A reader's count never goes down (issue 19) -------------------------------
+
+
+def shown(response) -> int:
+    page = response.get_data(as_text=True)
+    return int(re.search(r'<span class="article-views">(\d+)</span>', page)[1])
+
+
+@pytest.fixture
+def second_process(app, monkeypatch):
+    """Serve requests as one of two server processes on the same database.
+
+    Each process has its own batch of unwritten views and its own count read
+    from the database, as granian's workers do.
+    """
+    from hotpath import HotPath
+
+    middleware = app.extensions["pagecache"]
+    counters = {
+        "one": middleware.counter,
+        "two": viewcount.Counter(app, HotPath(app.config["SQLALCHEMY_DATABASE_URI"])),
+    }
+
+    def on(name):
+        monkeypatch.setattr(middleware, "counter", counters[name])
+        return counters[name]
+
+    yield on
+    for counter in counters.values():
+        counter.batch.stop()
+    counters["two"].hot.dispose()
+
+
+@pytest.mark.config(VIEW_FLUSH_SECONDS=60)  # flushed by the test, not the clock
+def test_a_readers_count_never_goes_down_between_two_server_processes(
+    app, article_id, second_process, monkeypatch
+):
+    # A reader saw 1435, refreshed, and saw 1434: one process showed its
+    # unwritten views, the other a count it had read before they were written.
+    path = f"/articles/{article_id}"
+    me = known_reader(app)
+    seen = []
+    one = second_process("one")
+    known_reader(app).get(path)  # another reader, counted by process one
+    seen.append(shown(me.get(path)))  # 5 + 2 unwritten in process one
+    two = second_process("two")
+    seen.append(shown(me.get(path)))  # process two reads 5 from the database
+    second_process("one")
+    one.batch.flush()  # the database has 7; process two still trusts its 5
+    second_process("two")
+    seen.append(shown(me.get(path)))
+    known_reader(app).get(path)  # counted by process two: it knows 6
+    seen.append(shown(me.get(path)))
+    monkeypatch.setattr(two.batch, "KNOWN_SECONDS", 0)  # reads 7 again, + 1
+    seen.append(shown(me.get(path)))
+    second_process("one")  # knows 7 since its flush, has nothing unwritten
+    seen.append(shown(me.get(path)))
+    assert seen == [7, 7, 7, 7, 8, 8]
+    two.batch.flush()
+    assert views(app, article_id) == 8  # never shown more than was counted
+
+
+def test_the_count_last_shown_holds_only_within_the_window(
+    app, article_id, monkeypatch
+):
+    path = f"/articles/{article_id}"
+    client = known_reader(app)
+    start = viewcount.now_minute()
+    assert shown(client.get(path)) == 6
+    with app.app_context():  # fewer views now, say after a restored backup
+        db.session.execute(sa.update(Article).values(views=2))
+        db.session.commit()
+    assert shown(client.get(path)) == 6
+    window = app.config["VIEW_DEDUP_MINUTES"]
+    monkeypatch.setattr(viewcount, "now_minute", lambda: start + window)
+    assert shown(client.get(path)) == 3  # counted again, from the real count
+
+
+def test_a_seen_cookie_without_counts_still_dedupes(app, article_id):
+    """Cookies set before the shown count rode along keep working."""
+    client = known_reader(app)
+    token = client.get_cookie(viewcount.READER_COOKIE).value
+    counter = app.extensions["pagecache"].counter
+    payload = f"{article_id}.{viewcount.now_minute()}"
+    client.set_cookie(
+        viewcount.SEEN_COOKIE, f"{payload}~{counter._sign(token, payload)}"
+    )
+    assert shown(client.get(f"/articles/{article_id}")) == 5
+    assert views(app, article_id) == 5
