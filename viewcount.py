@@ -13,8 +13,9 @@ A reader's count never goes down on a refresh: each server process shows the
 count it last read plus its own views not yet written (Batch), so two
 processes can differ by a few views. The seen cookie also carries the count
 this reader was last shown for each article, and a page never shows less
-(within the window; see Visit.show). Every process's number is at most the
-true total, so the larger of two is too.
+(within the window; see Visit.show; a browser refusing cookies has no such
+memory). Every process's number is at most the true total, so the larger of
+two is too.
 
 Runs in the page cache middleware (pagecache.py), outside Flask's request
 context, so it works from the WSGI environ and its own connection.
