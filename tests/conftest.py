@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.security import generate_password_hash
 
 from app import create_app
+from commands import create_user
 from models import Article, Role, Section, Status, User, db, set_setting, utcnow
 
 PASSWORD = "correct horse 42"
@@ -365,3 +366,33 @@ def shown_version(app, article_id: int) -> str:
 
     with app.app_context():
         return review.text_hash(db.session.get(Article, article_id))
+
+
+def instance_with_article(tmp_path, monkeypatch, views: int = 0, editor=False):
+    """A migrated instance folder, for real server processes, holding one
+    published article (and an editor if asked); its path and the ids."""
+    instance = tmp_path / "instance"
+    monkeypatch.setenv("SCHOOLNEWS_INSTANCE", str(instance))
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        if editor:
+            create_user("editor", PASSWORD, Role.EDITOR)
+        section = Section(name="新闻中心", slug="news")
+        db.session.add(section)
+        db.session.flush()
+        article = Article(
+            title="开学通知",
+            body_html="<p>九月一日开学</p>",
+            author_name="教务处",
+            section_id=section.id,
+            status=Status.PUBLISHED,
+            published_at=utcnow(),
+            views=views,
+        )
+        db.session.add(article)
+        db.session.commit()
+        ids = {"article": article.id, "section": section.id}
+        db.engine.dispose()
+    app.extensions["pagecache"].hot.dispose()
+    return instance, ids

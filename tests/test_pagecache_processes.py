@@ -14,12 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from flask_migrate import upgrade
 
-from app import create_app
-from commands import create_user
-from models import Article, Role, Section, Status, db, utcnow
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, instance_with_article
 
 ROOT = Path(__file__).resolve().parent.parent
 BROWSER_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148"
@@ -87,28 +83,7 @@ def csrf_token(page: str) -> str:
 
 @pytest.fixture
 def site(tmp_path, monkeypatch):
-    instance = tmp_path / "instance"
-    monkeypatch.setenv("SCHOOLNEWS_INSTANCE", str(instance))
-    app = create_app()
-    with app.app_context():
-        upgrade()
-        create_user("editor", PASSWORD, Role.EDITOR)
-        section = Section(name="新闻中心", slug="news")
-        db.session.add(section)
-        db.session.flush()
-        article = Article(
-            title="开学通知",
-            body_html="<p>九月一日开学</p>",
-            author_name="教务处",
-            section_id=section.id,
-            status=Status.PUBLISHED,
-            published_at=utcnow(),
-        )
-        db.session.add(article)
-        db.session.commit()
-        ids = {"article": article.id, "section": section.id}
-        db.engine.dispose()
-    app.extensions["pagecache"].hot.dispose()
+    instance, ids = instance_with_article(tmp_path, monkeypatch, editor=True)
     ports = [free_port(), free_port()]
     servers = [start_server(instance, port) for port in ports]
     try:

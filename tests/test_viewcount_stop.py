@@ -13,10 +13,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from flask_migrate import upgrade
 
-from app import create_app
-from models import Article, Section, Status, db, utcnow
+from tests.conftest import instance_with_article
 
 ROOT = Path(__file__).resolve().parent.parent
 BROWSER_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148"
@@ -30,7 +28,7 @@ def free_port() -> int:
 
 
 def wait_until_up(base: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 60  # a loaded CI machine starts slowly
     while time.monotonic() < deadline:
         assert server.poll() is None, "the server exited while starting"
         try:
@@ -66,29 +64,8 @@ def new_reader(base: str):
 @pytest.fixture
 def instance(tmp_path, monkeypatch):
     """A migrated database with one published article; its id."""
-    instance = tmp_path / "instance"
-    monkeypatch.setenv("SCHOOLNEWS_INSTANCE", str(instance))
-    app = create_app()
-    with app.app_context():
-        upgrade()
-        section = Section(name="新闻中心", slug="news")
-        db.session.add(section)
-        db.session.flush()
-        article = Article(
-            title="开学通知",
-            body_html="<p>九月一日开学</p>",
-            author_name="教务处",
-            section_id=section.id,
-            status=Status.PUBLISHED,
-            published_at=utcnow(),
-            views=100,
-        )
-        db.session.add(article)
-        db.session.commit()
-        article_id = article.id
-        db.engine.dispose()
-    app.extensions["pagecache"].hot.dispose()
-    return instance, article_id
+    instance, ids = instance_with_article(tmp_path, monkeypatch, views=100)
+    return instance, ids["article"]
 
 
 def totals(database: Path, article_id: int) -> tuple[int, int]:
@@ -142,7 +119,7 @@ def test_every_counted_view_is_written_on_a_graceful_stop(
             os.killpg(server.pid, signum)
         else:
             server.send_signal(signum)
-        server.wait(timeout=15)
+        server.wait(timeout=60)
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
