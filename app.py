@@ -1,5 +1,11 @@
 """Application factory: config, extensions, blueprints, CLI and Jinja set-up."""
 
+import depcheck
+
+# Before any package that an upgrade may have added: `flask --app app …` in a
+# venv that lacks one says which and what to run, instead of a traceback.
+depcheck.exit_if_missing()
+
 import faulthandler
 import os
 import secrets

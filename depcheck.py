@@ -133,5 +133,14 @@ def guard(path: Path = REQUIREMENTS) -> None:
         raise SystemExit(1)
 
 
+def exit_if_missing(path: Path = REQUIREMENTS) -> None:
+    """Exit 1 naming any missing dependency (versions are serve.py's to warn of)."""
+    if path.exists():
+        missing, _warnings = check(path)
+        if missing:
+            print(missing_message(", ".join(missing)), file=sys.stderr)
+            raise SystemExit(1)
+
+
 if __name__ == "__main__":
     guard()

@@ -181,9 +181,8 @@ def assert_friendly(code, output, name):
     assert "pip install -r requirements.txt" in lines[0]
 
 
-@pytest.mark.skipif(os.name == "nt", reason="symlinks a venv's site-packages")
-def test_server_in_a_venv_without_a_package_names_it(tmp_path):
-    """A venv of the old release: everything but Flask-Compress."""
+def venv_without_flask_compress(tmp_path) -> Path:
+    """A venv of the old release: everything but Flask-Compress; its python."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
     (target,) = venv.glob("lib/python*/site-packages")
@@ -196,10 +195,37 @@ def test_server_in_a_venv_without_a_package_names_it(tmp_path):
             link = target / entry.name
             if not link.exists():
                 link.symlink_to(entry)
+    return venv / "bin" / "python"
 
-    code, output = run_server(venv / "bin" / "python")
+
+@pytest.mark.skipif(os.name == "nt", reason="symlinks a venv's site-packages")
+def test_server_in_a_venv_without_a_package_names_it(tmp_path):
+    code, output = run_server(venv_without_flask_compress(tmp_path))
 
     assert_friendly(code, output, "Flask-Compress")
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symlinks a venv's site-packages")
+def test_flask_command_in_a_venv_without_a_package_names_it(tmp_path):
+    """`flask --app app init-db` by hand after unpacking, before `make run`."""
+    result = subprocess.run(
+        [
+            venv_without_flask_compress(tmp_path),
+            "-m",
+            "flask",
+            "--app",
+            "app",
+            "init-db",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "SCHOOLNEWS_INSTANCE": str(tmp_path / "instance")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert_friendly(result.returncode, result.stdout + result.stderr, "Flask-Compress")
+    assert "No such command" not in result.stderr
 
 
 def test_server_whose_module_fails_to_import_names_it(tmp_path):
