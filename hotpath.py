@@ -49,9 +49,15 @@ class WriteLock:
 
     def __enter__(self):
         self._thread_lock.acquire()
-        fd = self._file()
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fd = self._file()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            # Interrupted while waiting (Ctrl+C): the next writer, the final
+            # flush on the way out, must not wait for this lock forever.
+            self._thread_lock.release()
+            raise
         return self
 
     def __exit__(self, *exc):

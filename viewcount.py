@@ -23,12 +23,12 @@ context, so it works from the WSGI environ and its own connection.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import functools
 import hashlib
 import hmac
 import logging
-import multiprocessing.util
 import random
 import re
 import secrets
@@ -362,15 +362,15 @@ class Batch:
     includes their own view: the last count read from the database plus what
     is waiting here. A write that fails keeps its views for the next flush.
 
-    Nothing counted is lost on a graceful stop (SIGTERM or SIGINT, Ctrl-C):
-    the process writes what is left before it exits (see _start). A process
-    killed outright (kill -9, the OOM killer, a power cut) loses the views it
-    counted since its last flush: at most one interval's.
+    A server that stops or crashes loses at most one interval of counts
+    (granian ends its workers without Python's exit handlers); an exit that
+    runs them writes what is left.
     """
 
     # How long a count read from the database is trusted before it is read
     # again: other processes add their views meanwhile.
     KNOWN_SECONDS = 2.0
+    STOP_SECONDS = 10.0
 
     def __init__(self, hot: HotPath, interval: float):
         self.hot = hot
@@ -409,16 +409,15 @@ class Batch:
             target=self._run, name="view-counter", daemon=True
         )
         self._thread.start()
-        # granian's workers are multiprocessing children: on SIGTERM/SIGINT a
-        # worker stops serving and returns, and multiprocessing then ends the
-        # process with os._exit(), which skips atexit handlers but runs its
-        # own exit finalizers. Those also run at a normal interpreter exit
-        # (multiprocessing registers them with atexit), as under waitress.
-        multiprocessing.util.Finalize(None, self.stop, exitpriority=100)
+        # Not multiprocessing's exit finalizers, though granian's workers end
+        # with os._exit(): with one registered, Ctrl+C left a worker waiting
+        # for a shutdown that never came in about half the runs (issue 19).
+        atexit.register(self.stop)
 
     def _run(self) -> None:
         while not self._stopped.wait(self.interval):
             self.flush()
+        self.flush()  # the last one, asked for by stop()
 
     def flush(self) -> None:
         """Write what is waiting, in one transaction."""
@@ -459,8 +458,17 @@ class Batch:
                     self.known[article_id] = (counts[article_id], now)
 
     def stop(self) -> None:
-        """Write what is left; the server is stopping (or a test ends)."""
+        """Write what is left; the server is stopping (or a test ends).
+
+        The counting thread writes it, not the caller: a caller interrupted by
+        a signal may be the one holding a lock the write needs, and a stop
+        must never hang the server's exit (it waits STOP_SECONDS at most).
+        """
         self._stopped.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
-        self.flush()
+        thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            self.flush()
+            return
+        thread.join(timeout=self.STOP_SECONDS)
+        if thread.is_alive():
+            log.error("Counted views were not written before the stop")

@@ -81,6 +81,11 @@ def totals(database: Path, article_id: int) -> tuple[int, int]:
     return views, days
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="not yet: granian ends its workers with os._exit(), and running the "
+    "flush from multiprocessing's finalizers hung Ctrl+C (issue 19)",
+)
 @pytest.mark.parametrize(
     "signum, whole_group",
     [
@@ -119,7 +124,7 @@ def test_every_counted_view_is_written_on_a_graceful_stop(
             os.killpg(server.pid, signum)
         else:
             server.send_signal(signum)
-        server.wait(timeout=60)
+        server.wait(timeout=20)
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
