@@ -449,17 +449,17 @@ def author_summary(user_id: int) -> AuthorSummary:
 
 
 def post_period(article: Article, args) -> Period:
-    """A post's chart: ?from=&to=, else from its publication (at most
-    MAX_DAYS back) to today."""
+    """A post's chart: ?from=&to=, else from its publication to today (by
+    month or year when that is long ago, as Period.unit says)."""
     if "from" in args or "period" in args:
-        return period_from_args(args, max_days=MAX_DAYS)
+        return period_from_args(args)
     now = today()
     start = now - timedelta(days=29)
     if article.published_at is not None:
         published = (
             article.published_at.replace(tzinfo=UTC).astimezone(site_zone()).date()
         )
-        start = min(max(published, now - timedelta(days=MAX_DAYS - 1)), now)
+        start = min(published, now)
     return Period(start, now, "custom")
 
 

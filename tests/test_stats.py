@@ -486,14 +486,45 @@ def test_the_unit_follows_the_length_of_the_period(start, end, unit):
     assert all(period.bucket(day) == day for day in period.buckets)
 
 
-def test_a_posts_chart_still_covers_a_year_at_most(app, school, author_client):
-    own = school["posts"]["a1"]
-    response = author_client.get(
-        f"/editor/articles/{own}/stats",
-        query_string={"from": "2024-01-01", "to": "2026-03-01"},
+def test_a_posts_chart_covers_any_period_by_month_or_year(app, years, editor_client):
+    url = f"/editor/articles/{years['posts']['old']}/stats"
+    response = editor_client.get(
+        url, query_string={"from": "2021-07-01", "to": "2026-12-31"}
     )
-    assert response.status_code == 400
-    assert "最长 366 天" in response.get_data(as_text=True)
+    assert response.status_code == 200
+    rows = Tables(response.get_data(as_text=True)).tables["post-daily-table"][1:]
+    assert [row[0] for row in rows] == ["2021", "2022", "2023", "2024", "2025", "2026"]
+    assert rows[:5] == [
+        ["2021", "5"],
+        ["2022", "6"],
+        ["2023", "0"],
+        ["2024", "2"],
+        ["2025", "0"],
+    ]
+    html = editor_client.get(
+        url, query_string={"from": "2022-01-01", "to": "2026-12-31"}
+    ).get_data(as_text=True)
+    months = Tables(html).tables["post-daily-table"][1:]
+    assert len(months) == 60
+    assert months[0] == ["2022-01", "6"] and dict(map(tuple, months))["2024-02"] == "2"
+    assert "每月浏览量" in html
+
+
+def test_an_old_posts_chart_runs_from_its_publication_by_month(
+    app, make_article, editor_client
+):
+    published = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=3 * 365)
+    article_id = make_article(published_at=published)
+    local = published.replace(tzinfo=UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    with app.app_context():
+        db.session.add(DailyViews(article_id=article_id, day=local, views=7))
+        db.session.commit()
+    html = editor_client.get(f"/editor/articles/{article_id}/stats").get_data(
+        as_text=True
+    )
+    months = Tables(html).tables["post-daily-table"][1:]
+    assert 36 <= len(months) <= 38  # publication month to this month
+    assert months[0] == [local.strftime("%Y-%m"), "7"]
 
 
 def test_an_unknown_csv_table_is_a_friendly_400(editor_client):
