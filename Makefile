@@ -74,8 +74,11 @@ translations: $(VENV)/.dev
 
 # Load the reader's pages against nginx and a bare Flask app, in one run, and
 # record the table in bench/RESULTS.md (bench/bench_http.py --help for options).
+# Then the article page under floods of uncached pages (bench/bench_flood.py).
 # A quick check: make bench BENCH_ARGS="--sizes 200 2000 --duration 3 --rounds 1"
+#                FLOOD_ARGS="--posts 2000 --duration 3"
 BENCH_ARGS ?=
+FLOOD_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: bench
@@ -84,3 +87,4 @@ bench: $(VENV)/.dev
 		|| ($(SUDO) apt-get update && { $(SUDO) apt-get install -y wrk nginx-light \
 		|| $(SUDO) apt-get install -y wrk nginx; })
 	$(BIN)/python bench/bench_http.py $(BENCH_ARGS)
+	$(BIN)/python bench/bench_flood.py $(FLOOD_ARGS)

@@ -24,6 +24,7 @@ import pagecache
 import search  # noqa: F401 - its session events keep the search index current
 import security
 import sitedata
+import slowlane
 from models import MAX_ID, db
 from views import (
     admin,
@@ -55,6 +56,9 @@ def create_app(test_config=None):
     # traceback in the server's log instead of vanishing without a word.
     if not faulthandler.is_enabled():
         faulthandler.enable()
+    # A granian worker (serve.py) forks its slow lane's process first,
+    # before anything opens the database; the child builds its own app.
+    lane_child = slowlane.start_child(lambda: create_app(test_config))
     # SCHOOLNEWS_INSTANCE points a server at another instance folder (the
     # benchmark's, a second school's); the default is ./instance.
     app = Flask(
@@ -145,7 +149,9 @@ def create_app(test_config=None):
     errors.init_app(app)
     legacy.init_app(app)
     assets.init_app(app)
-    pagecache.init_app(app)
+    # Every reader's page, cached or not, and the search: their misses take
+    # turns in the slow lane (slowlane.py).
+    pagecache.init_app(app, lane_endpoints=public.PAGE_ENDPOINTS | {"search.results"})
     if proxies:
         # Outermost, so that the page cache too sees the reader's address
         # and scheme (cookieless counting, Secure cookies).
@@ -155,6 +161,8 @@ def create_app(test_config=None):
     def site_context():
         return {"site": site_settings()}
 
+    if lane_child is not None:
+        app.extensions["pagecache"].lane.attach(lane_child)
     return app
 
 

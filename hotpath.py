@@ -1,4 +1,4 @@
-"""Run the few statements every reader request needs on a per-thread connection.
+"""Run the few statements every reader request needs on connections kept aside.
 
 A cached page costs a few tiny statements (the cache version; for a counted
 view, the article's count and its day's total in one transaction). Through
@@ -124,7 +124,13 @@ def _first_row(connection, stmt: Statement, values: dict):
 
 
 class HotPath:
-    """Per-thread DBAPI connections to the app's database."""
+    """DBAPI connections to the app's database, kept for the next request.
+
+    A list of idle ones rather than one per thread: the server starts and
+    retires its threads, and a connection left to be collected with its
+    thread was closed by the garbage collector while the thread was torn
+    down, which crashed a worker at exit (issue 19).
+    """
 
     def __init__(self, url):
         # Its own engine without a pool limit: held connections must never
@@ -140,7 +146,7 @@ class HotPath:
         )
         # Other databases queue row locks fairly by themselves.
         self._write_lock = WriteLock(f"{database}.lock") if sqlite_file else None
-        self._local = threading.local()
+        self._idle: list = []  # list.append and pop are atomic
         self._statements: dict[str, Statement] = {}
         self._checkpointer = None
         self._sqlite_file = sqlite_file
@@ -151,21 +157,23 @@ class HotPath:
             stmt = self._statements[text] = Statement(self.dialect, text)
         return stmt
 
-    def _connection(self):
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._local.connection = self.engine.raw_connection()
-            if self._sqlite_file:
-                # A commit that crosses the WAL threshold copies the log into
-                # the database and waits for the disk: 10-700 ms on a reader's
-                # request. Counting never does that; Checkpointer does it aside.
-                cursor = connection.cursor()
-                cursor.execute("PRAGMA wal_autocheckpoint = 0")
-                # It reads one row at a time: a small page cache will do
-                # (SQLite's default keeps 2 MB per connection).
-                cursor.execute("PRAGMA cache_size = -256")
-                cursor.close()
-                self._start_checkpointer()
+    def _acquire(self):
+        try:
+            return self._idle.pop()
+        except IndexError:
+            pass
+        connection = self.engine.raw_connection()
+        if self._sqlite_file:
+            # A commit that crosses the WAL threshold copies the log into
+            # the database and waits for the disk: 10-700 ms on a reader's
+            # request. Counting never does that; Checkpointer does it aside.
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA wal_autocheckpoint = 0")
+            # It reads one row at a time: a small page cache will do
+            # (SQLite's default keeps 2 MB per connection).
+            cursor.execute("PRAGMA cache_size = -256")
+            cursor.close()
+            self._start_checkpointer()
         return connection
 
     def _start_checkpointer(self) -> None:
@@ -183,13 +191,15 @@ class HotPath:
         if commit:
             with self.writing() as execute:
                 return execute(text, **values)
-        connection = self._connection()
+        connection = self._acquire()
         stmt = self.statement(text)
         try:
-            return _first_row(connection, stmt, values)
+            row = _first_row(connection, stmt, values)
         except self.dialect.loaded_dbapi.Error as error:
             self._discard(connection)
             raise self._wrapped(stmt, values, error) from error
+        self._idle.append(connection)
+        return row
 
     @contextmanager
     def writing(self):
@@ -198,7 +208,7 @@ class HotPath:
         Yields execute(text, **values), which returns the first row (or
         None); commits when the block ends, rolls back if it raises.
         """
-        connection = self._connection()
+        connection = self._acquire()
         current = None
 
         def execute(text: str, **values):
@@ -212,12 +222,14 @@ class HotPath:
                     yield execute
                 except BaseException:
                     connection.rollback()
+                    self._idle.append(connection)
                     raise
                 connection.commit()
         except self.dialect.loaded_dbapi.Error as error:
             self._discard(connection)
             stmt, values = current or (self.statement("COMMIT"), {})
             raise self._wrapped(stmt, values, error) from error
+        self._idle.append(connection)
 
     def _wrapped(self, stmt: Statement, values: dict, error) -> sa.exc.DBAPIError:
         return sa.exc.DBAPIError.instance(
@@ -226,7 +238,8 @@ class HotPath:
 
     def _discard(self, connection) -> None:
         # A broken or locked connection is not reused; the next call opens one.
-        self._local.connection = None
+        if connection in self._idle:
+            self._idle.remove(connection)
         try:
             connection.rollback()
             connection.close()
@@ -237,7 +250,6 @@ class HotPath:
         if self._checkpointer is not None:
             self._checkpointer.stopped.set()
             self._checkpointer.join(timeout=5)
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            self._discard(connection)
+        while self._idle:
+            self._discard(self._idle.pop())
         self.engine.dispose()

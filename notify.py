@@ -26,6 +26,7 @@ from flask import current_app, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+import slowlane
 from models import (
     Department,
     Notification,
@@ -538,7 +539,8 @@ def init_app(app) -> None:
         app.config["NOTIFY_WORKER"] = False
     worker = Worker(app)
     app.extensions["notify"] = worker
-    serving = os.environ.get("SCHOOLNEWS_SERVING")
+    # One sender per server process, none in a slow lane's process.
+    serving = os.environ.get("SCHOOLNEWS_SERVING") and not slowlane.in_child()
     if app.config.get("NOTIFY_WORKER") or (
         serving and app.config.get("NOTIFY_WORKER") is not False
     ):

@@ -22,13 +22,18 @@ import time
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 import sqlalchemy as sa
+from flask import render_template
+from flask_babel import force_locale
 from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_cookie
 
 import cachestate
 import i18n
+import slowlane
 import viewcount
 from hotpath import HotPath
 from models import db
@@ -173,12 +178,29 @@ class PageStore:
 
 
 class PageCache:
-    """The middleware: app.wsgi_app = PageCache(app, app.wsgi_app)."""
+    """The middleware: app.wsgi_app = PageCache(app, app.wsgi_app, endpoints).
 
-    def __init__(self, app, wsgi_app):
+    Misses of the reader's pages (endpoints) are rendered through a lane
+    (slowlane.py), one at a time per process.
+    """
+
+    def __init__(self, app, wsgi_app, lane_endpoints=frozenset()):
         self.wsgi_app = wsgi_app
         self.app = app
         config = app.config
+        self.lane_endpoints = frozenset(lane_endpoints)
+        self.lane = slowlane.Lane(
+            wsgi_app,
+            slowlane.Turns(
+                slots=1,
+                waits={
+                    slowlane.URGENT: config["LANE_WAIT_SECONDS"],
+                    slowlane.COSTLY: config["LANE_COSTLY_WAIT_SECONDS"],
+                },
+                max_waiting=config["LANE_MAX_WAITING"],
+            ),
+        )
+        self._busy_pages: dict[str, bytes] = {}
         self.store = PageStore(config["PAGE_CACHE_MAX_BYTES"])
         self.max_age = config["PAGE_CACHE_SECONDS"]
         self.enabled = config["PAGE_CACHE_MAX_BYTES"] > 0
@@ -212,7 +234,49 @@ class PageCache:
                 if page.version == version and page.expires > time.monotonic():
                     return self._serve(page, environ, cookies, start_response, ())
                 self.store.discard(key, page)
-        return self._render(environ, cookies, key, start_response)
+        kind = self._lane_kind(environ)
+        if kind is None:
+            return self._render(environ, cookies, key, start_response, self.wsgi_app)
+        try:
+            answer = self.lane.render(environ, kind)
+        except slowlane.Busy:
+            return self._busy(environ, cookies, kind, start_response)
+        return self._render(environ, cookies, key, start_response, _replay(answer))
+
+    def _lane_kind(self, environ) -> int | None:
+        """URGENT or COSTLY for a reader's page, None for anything else."""
+        adapter = self.app.url_map.bind_to_environ(environ)
+        try:
+            endpoint, _args = adapter.match()
+        except HTTPException:  # unknown, a redirect: cheap answers
+            return None
+        if endpoint not in self.lane_endpoints:
+            return None
+        # What readers reach by links goes first; searches, later pages and
+        # made-up query arguments (each a new page to render) go last.
+        args = {name for name, _value in parse_qsl(environ.get("QUERY_STRING", ""))}
+        if endpoint in URGENT_ENDPOINTS and args <= {"lang"}:
+            return slowlane.URGENT
+        return slowlane.COSTLY
+
+    def _busy(self, environ, cookies, kind, start_response):
+        locale = self._key(environ, cookies)[-1]
+        body = self._busy_pages.get(locale)
+        if body is None:
+            with self.app.test_request_context("/"), force_locale(locale):
+                body = render_template("public/busy.html").encode()
+            self._busy_pages[locale] = body
+        retry = BUSY_RETRY_SECONDS[kind]
+        start_response(
+            "429 TOO MANY REQUESTS",
+            [
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("Retry-After", str(retry)),
+                ("Cache-Control", "no-store"),
+            ],
+        )
+        return [b""] if environ["REQUEST_METHOD"] == "HEAD" else [body]
 
     def _key(self, environ, cookies) -> tuple:
         query = environ.get("QUERY_STRING", "")
@@ -237,7 +301,7 @@ class PageCache:
             self._version_seen = version
         return version
 
-    def _render(self, environ, cookies, key, start_response):
+    def _render(self, environ, cookies, key, start_response, wsgi_app):
         captured = {}
 
         def capture(status, headers, exc_info=None):
@@ -247,7 +311,7 @@ class PageCache:
             captured.update(status=status, headers=headers, marker=marker)
             return lambda data: None  # the legacy write() is not used by Flask
 
-        app_iter = self.wsgi_app(environ, capture)
+        app_iter = wsgi_app(environ, capture)
         if not captured:
             return app_iter
         try:
@@ -301,11 +365,35 @@ class PageCache:
         return [b""] if environ["REQUEST_METHOD"] == "HEAD" else [body]
 
 
-def init_app(app) -> None:
+# The pages a reader reaches by links: on a miss, first in the lane's queue.
+URGENT_ENDPOINTS = {"public.home", "public.section", "public.article"}
+# How long a refused reader is asked to wait before trying again.
+BUSY_RETRY_SECONDS = {slowlane.URGENT: 5, slowlane.COSTLY: 10}
+
+
+def _replay(answer):
+    """A WSGI app that gives the lane's answer."""
+    status, headers, body = answer
+
+    def wsgi_app(environ, start_response):
+        start_response(status, headers)
+        return [body]
+
+    return wsgi_app
+
+
+def init_app(app, lane_endpoints=frozenset()) -> None:
     # About 150 article pages with their gzip copies: results day needs a few,
     # and every server process must stay under 80 MB with the cache full.
     app.config.setdefault("PAGE_CACHE_MAX_BYTES", 2 * 1024 * 1024)
     # How stale view counts in lists and «most read» may get.
     app.config.setdefault("PAGE_CACHE_SECONDS", 60)
-    app.wsgi_app = PageCache(app, app.wsgi_app)
+    # A page waits this long for its turn in the lane, then gets a 429:
+    # long enough for a burst of readers, short enough that a flood's
+    # refusals come quickly and none of them times out.
+    app.config.setdefault("LANE_WAIT_SECONDS", 3.0)
+    app.config.setdefault("LANE_COSTLY_WAIT_SECONDS", 0.5)
+    # Each waiting page holds a server thread (serve.py starts enough).
+    app.config.setdefault("LANE_MAX_WAITING", 48)
+    app.wsgi_app = PageCache(app, app.wsgi_app, lane_endpoints)
     app.extensions["pagecache"] = app.wsgi_app

@@ -23,12 +23,12 @@ context, so it works from the WSGI environ and its own connection.
 
 from __future__ import annotations
 
-import atexit
 import base64
 import functools
 import hashlib
 import hmac
 import logging
+import multiprocessing.util
 import random
 import re
 import secrets
@@ -362,9 +362,10 @@ class Batch:
     includes their own view: the last count read from the database plus what
     is waiting here. A write that fails keeps its views for the next flush.
 
-    A server that stops or crashes loses at most one interval of counts
-    (granian ends its workers without Python's exit handlers); an exit that
-    runs them writes what is left.
+    Nothing counted is lost on a graceful stop (SIGTERM or SIGINT, Ctrl+C):
+    the process writes what is left before it exits (see _start). A process
+    killed outright (kill -9, the OOM killer, a power cut) loses the views it
+    counted since its last flush: at most one interval's.
     """
 
     # How long a count read from the database is trusted before it is read
@@ -409,10 +410,12 @@ class Batch:
             target=self._run, name="view-counter", daemon=True
         )
         self._thread.start()
-        # Not multiprocessing's exit finalizers, though granian's workers end
-        # with os._exit(): with one registered, Ctrl+C left a worker waiting
-        # for a shutdown that never came in about half the runs (issue 19).
-        atexit.register(self.stop)
+        # granian's workers are multiprocessing children: on SIGTERM/SIGINT a
+        # worker stops serving and returns, and multiprocessing then ends the
+        # process with os._exit(), which skips atexit handlers but runs its
+        # own exit finalizers. Those also run at a normal interpreter exit
+        # (multiprocessing registers them with atexit), as under waitress.
+        multiprocessing.util.Finalize(None, self.stop, exitpriority=100)
 
     def _run(self) -> None:
         while not self._stopped.wait(self.interval):

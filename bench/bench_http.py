@@ -863,13 +863,13 @@ def report(args, targets: list[Target], peaks: dict[str, int], info: dict):
     return "\n".join(lines), hard_fail, missed
 
 
-def write_results(section: str, path: Path = RESULTS) -> None:
+def write_results(
+    section: str, path: Path = RESULTS, heading: str = SECTION_HEADING
+) -> None:
     """Replace our section of RESULTS.md, keeping every other section."""
     text = path.read_text() if path.exists() else "# Benchmark results\n"
     lines = text.splitlines()
-    start = next(
-        (i for i, ln in enumerate(lines) if ln.strip() == SECTION_HEADING), None
-    )
+    start = next((i for i, ln in enumerate(lines) if ln.strip() == heading), None)
     if start is None:
         kept_before, kept_after = lines, []
         if kept_before and kept_before[-1].strip():

@@ -79,9 +79,31 @@ def live_app(tmp_path_factory):
         db.engine.dispose()
 
 
+def closing_responses(wsgi_app):
+    """Close each response's iterable as soon as it is sent, or abandoned.
+
+    werkzeug's test server calls close() on the response only after it has
+    drained the socket of what the client still sends; when Chromium has
+    reset the connection (a page left while its favicon or a photo was being
+    sent), that drain raises and close() is skipped, so the served file
+    stayed open until the garbage collector found it (issue 19).
+    """
+
+    def closing(environ, start_response):
+        app_iter = wsgi_app(environ, start_response)
+        try:
+            yield from app_iter
+        finally:
+            close = getattr(app_iter, "close", None)
+            if close is not None:
+                close()
+
+    return closing
+
+
 @pytest.fixture(scope="module")
 def live_server(live_app):
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    server = make_server("127.0.0.1", 0, closing_responses(live_app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
