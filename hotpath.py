@@ -83,6 +83,8 @@ class Statement:
 
 
 _checkpointer_lock = threading.Lock()
+# Connections a HotPath opens at most (the GIL runs one thread at a time).
+MAX_CONNECTIONS = 4
 
 
 class Checkpointer(threading.Thread):
@@ -147,6 +149,9 @@ class HotPath:
         # Other databases queue row locks fairly by themselves.
         self._write_lock = WriteLock(f"{database}.lock") if sqlite_file else None
         self._idle: list = []  # list.append and pop are atomic
+        # Each SQLite connection holds its own caches (~0.5 MB): with dozens
+        # of server threads, a few connections taken in turn will do.
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._statements: dict[str, Statement] = {}
         self._checkpointer = None
         self._sqlite_file = sqlite_file
@@ -158,10 +163,22 @@ class HotPath:
         return stmt
 
     def _acquire(self):
+        self._slots.acquire()
         try:
             return self._idle.pop()
         except IndexError:
             pass
+        try:
+            return self._open()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _release(self, connection) -> None:
+        self._idle.append(connection)
+        self._slots.release()
+
+    def _open(self):
         connection = self.engine.raw_connection()
         if self._sqlite_file:
             # A commit that crosses the WAL threshold copies the log into
@@ -198,7 +215,7 @@ class HotPath:
         except self.dialect.loaded_dbapi.Error as error:
             self._discard(connection)
             raise self._wrapped(stmt, values, error) from error
-        self._idle.append(connection)
+        self._release(connection)
         return row
 
     @contextmanager
@@ -216,20 +233,23 @@ class HotPath:
             current = (self.statement(text), values)
             return _first_row(connection, *current)
 
+        discarded = False
         try:
             with self._write_lock or nullcontext():
                 try:
                     yield execute
                 except BaseException:
                     connection.rollback()
-                    self._idle.append(connection)
                     raise
                 connection.commit()
         except self.dialect.loaded_dbapi.Error as error:
+            discarded = True
             self._discard(connection)
             stmt, values = current or (self.statement("COMMIT"), {})
             raise self._wrapped(stmt, values, error) from error
-        self._idle.append(connection)
+        finally:
+            if not discarded:
+                self._release(connection)
 
     def _wrapped(self, stmt: Statement, values: dict, error) -> sa.exc.DBAPIError:
         return sa.exc.DBAPIError.instance(
@@ -238,8 +258,11 @@ class HotPath:
 
     def _discard(self, connection) -> None:
         # A broken or locked connection is not reused; the next call opens one.
-        if connection in self._idle:
-            self._idle.remove(connection)
+        self._close(connection)
+        self._slots.release()
+
+    @staticmethod
+    def _close(connection) -> None:
         try:
             connection.rollback()
             connection.close()
@@ -251,5 +274,5 @@ class HotPath:
             self._checkpointer.stopped.set()
             self._checkpointer.join(timeout=5)
         while self._idle:
-            self._discard(self._idle.pop())
+            self._close(self._idle.pop())
         self.engine.dispose()

@@ -201,6 +201,7 @@ class PageCache:
             ),
         )
         self._busy_pages: dict[str, bytes] = {}
+        self._serving = threading.BoundedSemaphore(SERVING_THREADS)
         self.store = PageStore(config["PAGE_CACHE_MAX_BYTES"])
         self.max_age = config["PAGE_CACHE_SECONDS"]
         self.enabled = config["PAGE_CACHE_MAX_BYTES"] > 0
@@ -223,25 +224,46 @@ class PageCache:
         key = None
         if self.enabled and not staff:
             key = self._key(environ, cookies)
-            page = self.store.get(key)
-            if page is not None:
-                try:
-                    version = self.current_version()
-                except sa.exc.SQLAlchemyError:
-                    # Flask answers with its error page; nothing stale is served.
-                    return self.wsgi_app(environ, start_response)
-                environ[VERSION_KEY] = version
-                if page.version == version and page.expires > time.monotonic():
-                    return self._serve(page, environ, cookies, start_response, ())
-                self.store.discard(key, page)
+            served = self._from_store(key, environ, cookies, start_response)
+            if served is not None:
+                return served
         kind = self._lane_kind(environ)
         if kind is None:
             return self._render(environ, cookies, key, start_response, self.wsgi_app)
         try:
-            answer = self.lane.render(environ, kind)
+            with self.lane.turns.turn(kind):
+                # Readers who asked for the same page at once queued for it:
+                # the first one's turn rendered it for all of them.
+                if key is not None:
+                    served = self._from_store(key, environ, cookies, start_response)
+                    if served is not None:
+                        return served
+                answer = self.lane.render(environ)
+                # Stored before the next in line looks (a few µs more).
+                return self._render(
+                    environ, cookies, key, start_response, _replay(answer)
+                )
         except slowlane.Busy:
             return self._busy(environ, cookies, kind, start_response)
-        return self._render(environ, cookies, key, start_response, _replay(answer))
+
+    def _from_store(self, key, environ, cookies, start_response):
+        """The stored page, served; None if there is no current one."""
+        page = self.store.get(key)
+        if page is None:
+            return None
+        # A few threads at a time: the rest would only wait for the GIL while
+        # holding a page's worth of memory each (64 threads serve, see serve.py).
+        with self._serving:
+            try:
+                version = self.current_version()
+            except sa.exc.SQLAlchemyError:
+                # Flask answers with its error page; nothing stale is served.
+                return self.wsgi_app(environ, start_response)
+            environ[VERSION_KEY] = version
+            if page.version == version and page.expires > time.monotonic():
+                return self._serve(page, environ, cookies, start_response, ())
+        self.store.discard(key, page)
+        return None
 
     def _lane_kind(self, environ) -> int | None:
         """URGENT or COSTLY for a reader's page, None for anything else."""
@@ -365,6 +387,8 @@ class PageCache:
         return [b""] if environ["REQUEST_METHOD"] == "HEAD" else [body]
 
 
+# Threads serving stored pages at once, per process.
+SERVING_THREADS = 2
 # The pages a reader reaches by links: on a miss, first in the lane's queue.
 URGENT_ENDPOINTS = {"public.home", "public.section", "public.article"}
 # How long a refused reader is asked to wait before trying again.

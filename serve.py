@@ -168,6 +168,14 @@ def main(argv=None) -> None:
         os.execv(sys.executable, [sys.executable, "-OO", script, *sys.argv[1:]])
     # Each granian worker forks its lane process as it creates the app.
     os.environ[slowlane.FORK_ENV] = "1"
+    # granian's own allocator (jemalloc) kept a cache per thread and eight
+    # arenas: with 64 threads each worker grew past 90 MB. One arena, small
+    # thread caches and dirty pages returned within a second keep it near
+    # 77 MB under load at the same speed (bench/RESULTS.md).
+    os.environ.setdefault(
+        "_RJEM_MALLOC_CONF",
+        "narenas:1,tcache_max:4096,dirty_decay_ms:1000,muzzy_decay_ms:0",
+    )
     from granian.constants import Interfaces
     from granian.log import LogLevels
     from granian.server import Server

@@ -136,14 +136,13 @@ class Lane:
 
     # -- the worker's side ----------------------------------------------------
 
-    def render(self, environ, kind: int) -> tuple[str, list, bytes]:
-        """The page's (status, headers, body); raises Busy when no turn came."""
-        with self.turns.turn(kind):
-            if self._conn is not None:
-                answer = self._ask_child(environ)
-                if answer is not None:
-                    return answer
-            return _collect(self.wsgi_app, environ)
+    def render(self, environ) -> tuple[str, list, bytes]:
+        """The page's (status, headers, body); call with a turn (self.turns)."""
+        if self._conn is not None:
+            answer = self._ask_child(environ)
+            if answer is not None:
+                return answer
+        return _collect(self.wsgi_app, environ)
 
     def _ask_child(self, environ):
         try:

@@ -9,7 +9,8 @@ Targets, loaded in interleaved rounds with `wrk -t1 -c32 --latency`:
 - the real app under serve.py (as `make run` serves it), for each site size:
   an article (every request a new reader, so every view counts), the home
   page, the first page of the largest channel and a page near its end; and
-  two searches, never page-cached: a word in most posts (sitegen's
+  two searches, never page-cached and loaded on one connection (more take
+  turns in the slow lane, see bench_flood.py): a word in most posts (sitegen's
   COMMON_WORD, in about 78 % of them) and a rare one (RARE_WORD, 1 in 1,000).
 
 Prints req/s, p50, p99, errors and the peak RSS of the largest process for
@@ -657,10 +658,14 @@ def run_target(args, target: Target, round_: int, page_script, sampler) -> Run:
         before = read_views(target.instance, target.article_id)
     sampler.current = (target.key, target.server.process.pid)
     try:
-        # 32 searches at once queue for seconds on a busy 2-core machine:
-        # their latency is reported, not counted as failed (wrk's 2 s).
+        # One search at a time: its row shows what a search costs. More at
+        # once take turns in the slow lane and the rest are refused with 429
+        # (bench/bench_flood.py measures that).
         timeout = SEARCH_TIMEOUT if target.page in SEARCH_PAGES else None
-        run = run_wrk(args, url, script, target.key, round_, script_args, timeout)
+        run_args = args
+        if target.page in SEARCH_PAGES:
+            run_args = argparse.Namespace(**{**vars(args), "connections": 1})
+        run = run_wrk(run_args, url, script, target.key, round_, script_args, timeout)
     finally:
         sampler.current = None
     target.server.check_alive()
