@@ -88,6 +88,8 @@ class Page:
     version: int
     expires: float
     size: int
+    # This rendering's own cookies, for its own reader only (never replayed).
+    set_cookies: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def build(cls, status, headers, body: bytes, marker: str, max_age: float):
@@ -99,6 +101,7 @@ class Page:
             for index, part in enumerate(parts)
         )
         kept = [(k, v) for k, v in headers if k.lower() not in _PER_RESPONSE]
+        cookies = tuple((k, v) for k, v in headers if k.lower() == "set-cookie")
         return cls(
             status=status,
             headers=kept,
@@ -110,6 +113,7 @@ class Page:
             version=version,
             expires=time.monotonic() + max_age,
             size=sum(map(len, parts)) + sum(map(len, gzipped)) + 512,
+            set_cookies=cookies,
         )
 
     def body(self, views: int | None, gzip: bool) -> bytes:
@@ -191,6 +195,7 @@ class PageCache:
         self.lane_endpoints = frozenset(lane_endpoints)
         self.lane = slowlane.Lane(
             wsgi_app,
+            self._prepare,
             slowlane.Turns(
                 slots=1,
                 waits={
@@ -202,6 +207,8 @@ class PageCache:
         )
         self._busy_pages: dict[str, bytes] = {}
         self._serving = threading.BoundedSemaphore(SERVING_THREADS)
+        self._refreshing: dict[tuple, float] = {}  # key -> when claimed
+        self._refresh_lock = threading.Lock()
         self.store = PageStore(config["PAGE_CACHE_MAX_BYTES"])
         self.max_age = config["PAGE_CACHE_SECONDS"]
         self.enabled = config["PAGE_CACHE_MAX_BYTES"] > 0
@@ -235,19 +242,30 @@ class PageCache:
                 # Readers who asked for the same page at once queued for it:
                 # the first one's turn rendered it for all of them.
                 if key is not None:
-                    served = self._from_store(key, environ, cookies, start_response)
+                    served = self._from_store(
+                        key, environ, cookies, start_response, stale_ok=False
+                    )
                     if served is not None:
                         return served
-                answer = self.lane.render(environ)
-                # Stored before the next in line looks (a few µs more).
-                return self._render(
-                    environ, cookies, key, start_response, _replay(answer)
+                status, headers, marker, payload = self.lane.render(environ)
+                if marker is None:
+                    start_response(status, headers)
+                    return [payload]
+                # Stored before the next in line looks.
+                return self._answer(
+                    environ, cookies, key, start_response, payload, marker
                 )
         except slowlane.Busy:
             return self._busy(environ, cookies, kind, start_response)
 
-    def _from_store(self, key, environ, cookies, start_response):
-        """The stored page, served; None if there is no current one."""
+    def _from_store(self, key, environ, cookies, start_response, stale_ok=True):
+        """The stored page, served; None if there is no current one.
+
+        A page past PAGE_CACHE_SECONDS (only its lists' view counts may be
+        old) is served on to everyone but the one request that renders it
+        again, so its readers never wait for that; stale_ok=False is that
+        request. A page of an older content version is never served.
+        """
         page = self.store.get(key)
         if page is None:
             return None
@@ -260,10 +278,23 @@ class PageCache:
                 # Flask answers with its error page; nothing stale is served.
                 return self.wsgi_app(environ, start_response)
             environ[VERSION_KEY] = version
-            if page.version == version and page.expires > time.monotonic():
-                return self._serve(page, environ, cookies, start_response, ())
+            if page.version == version:
+                fresh = page.expires > time.monotonic()
+                if fresh or (stale_ok and not self._claim_refresh(key)):
+                    return self._serve(page, environ, cookies, start_response, ())
+                return None  # this request renders it again
         self.store.discard(key, page)
         return None
+
+    def _claim_refresh(self, key) -> bool:
+        """True for the first request to find the page expired (for a while)."""
+        now = time.monotonic()
+        with self._refresh_lock:
+            claimed = self._refreshing.get(key)
+            if claimed is not None and now - claimed < REFRESH_CLAIM_SECONDS:
+                return False
+            self._refreshing[key] = now
+            return True
 
     def _lane_kind(self, environ) -> int | None:
         """URGENT or COSTLY for a reader's page, None for anything else."""
@@ -320,6 +351,8 @@ class PageCache:
         if version != self._version_seen:
             # Everything older is stale: free it now rather than on eviction.
             self.store.clear()
+            with self._refresh_lock:
+                self._refreshing.clear()
             self._version_seen = version
         return version
 
@@ -341,26 +374,44 @@ class PageCache:
         finally:
             if hasattr(app_iter, "close"):
                 app_iter.close()
-        page = Page.build(
-            captured["status"],
-            captured["headers"],
-            body,
-            captured["marker"],
-            self.max_age,
+        status, headers, marker = (captured[k] for k in ("status", "headers", "marker"))
+        page = Page.build(status, headers, body, marker, self.max_age)
+        return self._answer(environ, cookies, key, start_response, page, marker)
+
+    def _prepare(self, answer):
+        """The lane's answer with its page built (and gzipped) where it rendered.
+
+        (status, headers, marker, Page) for a reader's page, else
+        (status, headers, None, body). In the lane's process this keeps the
+        compression off the worker too.
+        """
+        status, headers, body = answer
+        marker = next((v for k, v in headers if k == PAGE_HEADER), None)
+        if marker is None:
+            return status, headers, None, body
+        return (
+            status,
+            headers,
+            marker,
+            Page.build(status, headers, body, marker, self.max_age),
         )
+
+    def _answer(self, environ, cookies, key, start_response, page, marker):
+        """Keep the rendered page if it may be, and serve it."""
         cacheable = (
             environ["REQUEST_METHOD"] == "GET"
             and key is not None
-            and captured["marker"].endswith(" 1")
-            and captured["status"].startswith("200")
+            and marker.endswith(" 1")
+            and page.status.startswith("200")
         )
         if cacheable:
             self.store.put(key, page)
+            with self._refresh_lock:
+                self._refreshing.pop(key, None)
         flask_cookies = [
             (k, v)
-            for k, v in captured["headers"]
-            if k.lower() == "set-cookie"
-            and v.split("=", 1)[0].strip() not in _PER_READER_COOKIES
+            for k, v in page.set_cookies
+            if v.split("=", 1)[0].strip() not in _PER_READER_COOKIES
         ]
         return self._serve(page, environ, cookies, start_response, flask_cookies)
 
@@ -387,23 +438,14 @@ class PageCache:
         return [b""] if environ["REQUEST_METHOD"] == "HEAD" else [body]
 
 
+# A refresh of an expired page not done by then is claimed again.
+REFRESH_CLAIM_SECONDS = 10.0
 # Threads serving stored pages at once, per process.
 SERVING_THREADS = 2
 # The pages a reader reaches by links: on a miss, first in the lane's queue.
 URGENT_ENDPOINTS = {"public.home", "public.section", "public.article"}
 # How long a refused reader is asked to wait before trying again.
 BUSY_RETRY_SECONDS = {slowlane.URGENT: 5, slowlane.COSTLY: 10}
-
-
-def _replay(answer):
-    """A WSGI app that gives the lane's answer."""
-    status, headers, body = answer
-
-    def wsgi_app(environ, start_response):
-        start_response(status, headers)
-        return [body]
-
-    return wsgi_app
 
 
 def init_app(app, lane_endpoints=frozenset()) -> None:

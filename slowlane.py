@@ -128,21 +128,24 @@ def _portable(environ) -> dict:
 class Lane:
     """Turns for uncached pages; renders in the caller's thread or a child process."""
 
-    def __init__(self, wsgi_app, turns: Turns):
+    def __init__(self, wsgi_app, prepare, turns: Turns):
         self.wsgi_app = wsgi_app
+        # Turns (status, headers, body) into what render() returns; runs
+        # where the page was rendered, so its cost stays off the worker too.
+        self.prepare = prepare
         self.turns = turns
         self._conn = None  # the worker's end of the pipe to the child
         self.pid = None
 
     # -- the worker's side ----------------------------------------------------
 
-    def render(self, environ) -> tuple[str, list, bytes]:
-        """The page's (status, headers, body); call with a turn (self.turns)."""
+    def render(self, environ):
+        """prepare((status, headers, body)) of the page; call with a turn."""
         if self._conn is not None:
             answer = self._ask_child(environ)
             if answer is not None:
                 return answer
-        return _collect(self.wsgi_app, environ)
+        return self.prepare(_collect(self.wsgi_app, environ))
 
     def _ask_child(self, environ):
         try:
@@ -183,10 +186,10 @@ class Lane:
             environ["wsgi.errors"] = sys.stderr
             environ["wsgi.multithread"] = False
             try:
-                answer = _collect(self.wsgi_app, environ)
+                answer = self.prepare(_collect(self.wsgi_app, environ))
             except Exception:  # noqa: BLE001 - Flask answers its own errors
                 log.exception("rendering %s failed", environ.get("PATH_INFO"))
-                answer = ("500 INTERNAL SERVER ERROR", [], b"")
+                answer = self.prepare(("500 INTERNAL SERVER ERROR", [], b""))
             try:
                 conn.send(answer)
             except OSError:

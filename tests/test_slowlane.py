@@ -253,3 +253,30 @@ def test_readers_asking_for_the_same_page_at_once_wait_for_one_rendering(
     assert [answer.status_code for answer in answers] == [200, 200, 200]
     assert renders == ["/sections/news"]
     assert len({answer.text for answer in answers}) == 1
+
+
+@pytest.mark.config(PAGE_CACHE_SECONDS=0, LANE_WAIT_SECONDS=10)
+def test_an_expired_page_is_served_on_while_one_request_renders_it_again(
+    app, make_article, lane
+):
+    make_article(title="开学通知")
+    assert reader(app).get("/").status_code == 200  # stored; expired at once
+    renderer = []
+    with lane.turns.turn(slowlane.URGENT):
+        thread = threading.Thread(target=lambda: renderer.append(reader(app).get("/")))
+        thread.start()
+        wait_for(lambda: lane.turns.waiting == 1)  # it renders the page again
+        for _ in range(3):  # everyone else gets the stored page meanwhile
+            stale = reader(app).get("/")
+            assert stale.status_code == 200
+            assert "开学通知" in stale.text
+        assert lane.turns.waiting == 1
+    thread.join(10)
+    assert renderer[0].status_code == 200
+    make_article(title="运动会通知")  # a new version: never the old page
+    with lane.turns.turn(slowlane.URGENT):
+        thread = threading.Thread(target=lambda: renderer.append(reader(app).get("/")))
+        thread.start()
+        wait_for(lambda: lane.turns.waiting == 1)
+    thread.join(10)
+    assert "运动会通知" in renderer[-1].text
