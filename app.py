@@ -24,6 +24,7 @@ import pagecache
 import search  # noqa: F401 - its session events keep the search index current
 import security
 import sitedata
+import siteurl
 import slowlane
 from models import MAX_ID, db
 from views import (
@@ -100,6 +101,10 @@ def create_app(test_config=None):
         # is X-Forwarded-For believed: login throttling and view counts go by
         # the client's address, and anyone can send that header.
         TRUSTED_PROXIES=0,
+        # The address readers reach the site at, e.g. "https://news.school.cn":
+        # absolute links are built from it and other hosts are refused
+        # (siteurl.py). Empty: the «site_url» setting, else the request's host.
+        SITE_URL="",
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -129,6 +134,7 @@ def create_app(test_config=None):
     security.init_app(app)
     commands.init_app(app)
     notify.init_app(app)
+    siteurl.init_app(app)
 
     app.url_map.converters["int"] = IdConverter
     app.register_blueprint(public.bp)

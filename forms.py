@@ -1,5 +1,6 @@
 """Every FlaskForm of the site."""
 
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -26,6 +27,8 @@ from wtforms.validators import (
     ValidationError,
 )
 from wtforms.widgets import CheckboxInput, ListWidget, PasswordInput
+
+import siteurl
 
 
 class LoginForm(FlaskForm):
@@ -91,6 +94,38 @@ def _usable_robot_url(form, field):
                 "feishu://token (a 企业微信 webhook address also works as it is)."
             )
         )
+
+
+def _site_address(form, field):
+    try:
+        field.data = siteurl.normalise(field.data)
+    except siteurl.InvalidSiteUrl as error:
+        raise ValidationError(str(error)) from None
+    if siteurl.locks_out(field.data):
+        raise ValidationError(
+            _l(
+                "Saving this address would lock you out: you are using "
+                "%(host)s, and only %(site)s and the server itself would be "
+                "let in. Open the site at %(site)s first and save the address "
+                "there.",
+                host=request.host,
+                site=field.data,
+            )
+        )
+
+
+def _site_url_field():
+    return StringField(
+        _l("Site address"),
+        filters=[_strip],
+        validators=[Length(max=200), _site_address],
+        description=_l(
+            "The address readers use to reach this site, for example "
+            "https://news.school.cn. Links in feeds, share links and "
+            "notifications are built from it, and the site answers only at "
+            "this address (and on the server itself)."
+        ),
+    )
 
 
 def _robot_field():
@@ -288,6 +323,7 @@ class SettingsForm(FlaskForm):
         filters=[_strip],
         validators=[Length(max=50)],
     )
+    site_url = _site_url_field()
     logo = FileField(_l("Logo"))
     remove_logo = BooleanField(_l("Remove the logo"))
     smtp_host = StringField(
@@ -395,6 +431,7 @@ class SetupForm(FlaskForm):
     address = SettingsForm.address
     icp_number = SettingsForm.icp_number
     psb_number = SettingsForm.psb_number
+    site_url = SettingsForm.site_url
     logo = FileField(_l("Logo"))
 
 

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_request_context, request
 from flask_babel import Babel, get_locale, to_user_timezone
 from werkzeug.http import dump_cookie
 
@@ -43,6 +43,9 @@ def lang_cookie_header(environ, cookies) -> str | None:
 
 
 def select_locale() -> str:
+    if not has_request_context():
+        # A command or a background job (notify.py queueing a message).
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     return locale_for(
         request.args.get("lang"),
         request.cookies.get(LANG_COOKIE),

@@ -718,6 +718,10 @@ SETTING_DEFAULTS = {
     # 公网安备号, shown in the footer beside the ICP number.
     "psb_number": "",
     "logo_id": "",
+    # scheme://host[:port] readers reach the site at (siteurl.py): the base
+    # of absolute links and the host requests must ask for. "" for none;
+    # SITE_URL in the instance config wins over it.
+    "site_url": "",
     # 先审后发 (review.py): review levels 0–3 (channels may override), the
     # groups that do levels 2 and 3, whether editors and admins may publish
     # past the chain (with a recorded reason), and the 撰稿/初审/… line.

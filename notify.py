@@ -22,10 +22,11 @@ from datetime import timedelta
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+import siteurl
 import slowlane
 from models import (
     Department,
@@ -197,9 +198,9 @@ def after_review_move(article, decision: str, actor, reason: str = "") -> None:
 
 def _link(endpoint: str, **values) -> str:
     try:
-        return url_for(endpoint, _external=True, **values)
-    except RuntimeError:  # no request and no SERVER_NAME: a path is all we have
-        return url_for(endpoint, **values)
+        return siteurl.absolute_url(endpoint, **values)
+    except RuntimeError:  # no site address, request or SERVER_NAME: a path
+        return siteurl.path_for(endpoint, **values)
 
 
 def _queue_move(article, decision: str, actor, reason: str) -> None:

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import sqlalchemy as sa
-from flask import current_app, g, url_for
+from flask import current_app, g, has_request_context, request, url_for
 
 from models import Section, Upload, db, get_settings, parse_id
+from pagecache import VERSION_KEY
 
 
 @dataclass(eq=False)
@@ -113,7 +114,13 @@ def current() -> SiteData:
 
     Any change to settings or sections moves the version on, so the copy
     read once per version is as fresh for staff as a new read would be.
+    The version is read once per request (g.cache_version): the host check
+    (siteurl.py) and the reader's page share one read.
     """
     if "site" not in g:
-        g.site = for_version(current_app.extensions["pagecache"].current_version())
+        version = request.environ.get(VERSION_KEY) if has_request_context() else None
+        if version is None:
+            version = current_app.extensions["pagecache"].current_version()
+        g.cache_version = version
+        g.site = for_version(version)
     return g.site

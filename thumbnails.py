@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from flask import current_app, url_for
 
+import siteurl
 from uploads import DECODE_WAIT_SECONDS, IMAGE_OUTPUTS, _decode_slots
 
 if TYPE_CHECKING:
@@ -87,11 +88,10 @@ def url(upload: Upload | None, variant: str, external: bool = False) -> str | No
     """The thumbnail's URL (made on first request if missing); None if no image."""
     if upload is None or upload.kind != "image":
         return None
-    return url_for(
-        "files.thumbnail",
-        name=name_of(upload.stored_name, variant),
-        _external=external,
-    )
+    name = name_of(upload.stored_name, variant)
+    if external:
+        return siteurl.absolute_url("files.thumbnail", name=name)
+    return url_for("files.thumbnail", name=name)
 
 
 def render(image: Image.Image, variant: str) -> bytes:

@@ -784,13 +784,21 @@ def _render_settings(form: SettingsForm):
     return render_template("admin/settings.html", form=form)
 
 
+def drop_fixed_site_url(form) -> None:
+    """Take the site address off a form when the instance config fixes it."""
+    if current_app.config.get("SITE_URL"):
+        del form.site_url
+
+
 @bp.get("/settings")
 @admin_required
 def settings():
     values = get_settings()
     data = {key: values[key] for key in TEXT_SETTINGS + SMTP_SETTINGS}
     data["smtp_port"] = parse_id(values["smtp_port"])
+    data["site_url"] = values["site_url"]
     form = SettingsForm(data=data)
+    drop_fixed_site_url(form)
     return _render_settings(form)
 
 
@@ -821,10 +829,13 @@ def save_settings(new: dict[str, str], logo=None, remove_logo=False) -> list[str
 @admin_required
 def update_settings():
     form = SettingsForm()
+    drop_fixed_site_url(form)
     if not form.validate_on_submit():
         return _render_settings(form)
     new = {key: form[key].data or "" for key in TEXT_SETTINGS + SMTP_SETTINGS}
     new["smtp_port"] = str(form.smtp_port.data or "")
+    if form.site_url:
+        new["site_url"] = form.site_url.data or ""
     if form.smtp_password.data:  # empty keeps the saved one
         new["smtp_password"] = form.smtp_password.data
     try:

@@ -32,6 +32,7 @@ import compliance
 import pubstats
 import remote_images
 import review
+import siteurl
 import storage
 from articles import Action, Changes, Conflict, Refused
 from forms import ArticleForm
@@ -700,7 +701,7 @@ def published(article_id: int):
     return render_template(
         "editor/published.html",
         article=article,
-        live_url=url_for("public.article", article_id=article.id, _external=True),
+        live_url=siteurl.absolute_url("public.article", article_id=article.id),
     )
 
 
@@ -892,7 +893,7 @@ def preview_article(article_id: int):
         previous=None,
         following=None,
         description=article.summary or "",
-        canonical=url_for("public.article", article_id=article.id, _external=True),
+        canonical=siteurl.absolute_url("public.article", article_id=article.id),
         og_image=None,
         active_channel_id=article.section.channel.id,
         preview=True,

@@ -2,9 +2,10 @@
 
 They are reader pages like any other: served by the page cache until the
 content version changes (PAGE_ENDPOINTS in views/public.py), each a fixed
-number of statements on a miss. Every URL in them is absolute and built from
-the request's host and scheme; the page cache keys by both, so a forged Host
-header only ever reaches the client that sent it (README: «Behind nginx»).
+number of statements on a miss. Every URL in them is absolute: the site's
+address (siteurl.py) plus the route's path, or without one the request's host
+and scheme; the page cache keys by both, so a forged Host header only ever
+reaches the client that sent it (README: «Behind nginx»).
 
 XML is written by libraries that escape what they write: feedgenerator
 (Pelican's maintained, pure-Python Atom writer) for feeds, the standard
@@ -26,6 +27,7 @@ from markupsafe import escape
 import sitedata
 from models import Article, db, utcnow
 from sanitize import absolute_urls
+from siteurl import absolute_url
 from views import public
 
 bp = Blueprint("feeds", __name__)
@@ -108,14 +110,14 @@ def atom_response(title: str, page_url: str, articles: list[Article]) -> Respons
         language="zh-CN"
         if current_app.config["BABEL_DEFAULT_LOCALE"].startswith("zh")
         else "en",
-        feed_url=request.base_url,
+        feed_url=absolute_url(request.endpoint, **request.view_args),
         feed_guid=page_url,
         author_name=school,
         updated=aware(updated),
     )
     by_id = sitedata.current().by_id
     for article in articles:
-        url = url_for("public.article", article_id=article.id, _external=True)
+        url = absolute_url("public.article", article_id=article.id)
         section = by_id.get(article.section_id)
         feed.add_item(
             title=xml_text(article.title),
@@ -136,7 +138,7 @@ def atom_response(title: str, page_url: str, articles: list[Article]) -> Respons
 def site_feed():
     return atom_response(
         sitedata.current().settings["school_name"],
-        url_for("public.home", _external=True),
+        absolute_url("public.home"),
         latest_articles(),
     )
 
@@ -154,7 +156,7 @@ def section_feed(slug):
     school = sitedata.current().settings["school_name"]
     return atom_response(
         f"{section.name} - {school}",
-        url_for("public.section", slug=section.slug, _external=True),
+        absolute_url("public.section", slug=section.slug),
         articles,
     )
 
@@ -193,11 +195,11 @@ def fixed_entries() -> list[tuple[str, datetime | None]]:
         dates = [newest.get(s.id) for s in (section, *section.children)]
         entries.append((section, max(filter(None, dates), default=None)))
     home = (
-        url_for("public.home", _external=True),
+        absolute_url("public.home"),
         max(filter(None, newest.values()), default=None),
     )
     return [home] + [
-        (url_for("public.section", slug=section.slug, _external=True), when)
+        (absolute_url("public.section", slug=section.slug), when)
         for section, when in entries
     ]
 
@@ -214,7 +216,7 @@ def article_entries(offset: int, limit: int):
     )
     # url_for per row was a third of a 50,000-URL page: build one article's
     # address and put each id in its place.
-    sample = url_for("public.article", article_id=1, _external=True)
+    sample = absolute_url("public.article", article_id=1)
     before, _one, after = sample.rpartition("1")
     for row in rows:
         yield f"{before}{row.id}{after}", last_change(row)
@@ -276,9 +278,7 @@ def sitemap():
         xml.startElement("sitemapindex", {"xmlns": SITEMAP_NS})
         for number in range(1, pages + 1):
             xml.startElement("sitemap", {})
-            _element(
-                xml, "loc", url_for("feeds.sitemap_page", number=number, _external=True)
-            )
+            _element(xml, "loc", absolute_url("feeds.sitemap_page", number=number))
             xml.endElement("sitemap")
         xml.endElement("sitemapindex")
 
@@ -311,5 +311,5 @@ def robots():
     lines += [f"Disallow: {path}" for path in (*private, qr_codes)]
     # Photos and attachments are public: image search may show them.
     lines += ["Allow: /uploads/", "Allow: /attachments/", ""]
-    lines.append(f"Sitemap: {url_for('feeds.sitemap', _external=True)}")
+    lines.append(f"Sitemap: {absolute_url('feeds.sitemap')}")
     return Response("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")

@@ -15,11 +15,12 @@ from flask_wtf.csrf import CSRFError
 
 import audit
 import democlear
+import siteurl
 from forms import ConfirmForm, SetupForm
 from models import db, get_settings
 from permissions import admin_required
 from uploads import display_size
-from views.admin import LogoError, save_settings
+from views.admin import LogoError, drop_fixed_site_url, save_settings
 from views.auth import relogin, rotate_session_token
 from views.editor import csrf_error
 from views.errors import json_error, wants_json
@@ -57,6 +58,18 @@ def _setup_comes_first():
     return redirect(setup_url)
 
 
+def _address_in_use() -> str:
+    """The address the admin reached this page at, offered as the site's.
+
+    Not a loopback one: the server's own name is not where readers are, and
+    saving it would turn every reader away.
+    """
+    name = siteurl.hostname(request.host)
+    if not name or name in siteurl.LOCAL_HOSTS:
+        return ""
+    return request.host_url.rstrip("/")
+
+
 def _render_setup(form: SetupForm, status: int = 200):
     response = render_template(
         "admin/setup.html", form=form, demo_state=get_settings()["demo_state"]
@@ -72,10 +85,13 @@ def setup():
     if not user.needs_setup:
         return redirect(url_for("editor.dashboard"))
     form = SetupForm()
+    drop_fixed_site_url(form)
     if request.method == "GET":
         settings = get_settings()
         for key in SCHOOL_FIELDS:
             form[key].data = settings[key]
+        if form.site_url:
+            form.site_url.data = settings["site_url"] or _address_in_use()
         return _render_setup(form)
     if not form.validate_on_submit():
         return _render_setup(form, 400)
@@ -87,6 +103,8 @@ def setup():
     new = {key: form[key].data or "" for key in SCHOOL_FIELDS}
     if not new["school_name"]:
         del new["school_name"]  # left for later: keep the current name
+    if form.site_url:
+        new["site_url"] = form.site_url.data or ""
     user.set_password(form.new_password.data)
     rotate_session_token(user)
     user.needs_setup = False
@@ -111,6 +129,7 @@ def _stale_form(error):
     ):
         return csrf_error(error)
     form = SetupForm()  # filled in from the request; renders a fresh token
+    drop_fixed_site_url(form)
     form.new_password.errors = [
         _("The page was too old to be saved. Check the form and save it again.")
     ]

@@ -24,9 +24,10 @@ from flask import (
 from sqlalchemy.orm import selectinload
 
 import sitedata
+import siteurl
 import thumbnails
 from models import Article, Status, Upload, db, utcnow
-from pagecache import PAGE_HEADER, VERSION_KEY, VIEWS_MARK
+from pagecache import PAGE_HEADER, VIEWS_MARK
 from qrsvg import qr_svg
 from uploads import display_size
 from views.paging import paginate
@@ -151,7 +152,9 @@ def upload_url(upload: Upload | None, external: bool = False) -> str | None:
     """The URL of an image upload; None for no upload or a non-image."""
     if upload is None or upload.kind != "image":
         return None
-    return url_for("files.upload", stored_name=upload.stored_name, _external=external)
+    if external:
+        return siteurl.absolute_url("files.upload", stored_name=upload.stored_name)
+    return url_for("files.upload", stored_name=upload.stored_name)
 
 
 class ShareImage(NamedTuple):
@@ -173,7 +176,7 @@ def share_image(picture: Upload | None) -> ShareImage | None:
     logo = sitedata.current().logo
     if logo is not None:
         return ShareImage(
-            url_for("files.upload", stored_name=logo.stored_name, _external=True),
+            siteurl.absolute_url("files.upload", stored_name=logo.stored_name),
             logo.width,
             logo.height,
         )
@@ -206,11 +209,8 @@ def navigation_context():
 def read_cache_version():
     # Read before anything else on the page: a change committed while the
     # page renders moves the version on, so the page is never kept as current.
-    version = request.environ.get(VERSION_KEY)
-    if version is None:
-        version = current_app.extensions["pagecache"].current_version()
-    g.cache_version = version
-    g.site = sitedata.for_version(version)
+    # Sets g.cache_version (unless the host check already read it).
+    sitedata.current()
 
 
 @bp.after_request
@@ -355,14 +355,15 @@ def article(article_id):
         previous=previous,
         following=following,
         description=article.excerpt,
-        canonical=url_for("public.article", article_id=article.id, _external=True),
+        canonical=siteurl.absolute_url("public.article", article_id=article.id),
         share_image=share_image(article.picture),
         active_channel_id=section.channel.id if section else None,
     )
 
 
 # The QR code only changes with the article's address, which is in its own URL
-# (host and scheme included): browsers may keep it.
+# (host and scheme included) or the site's address, changed once if ever:
+# browsers may keep it.
 QR_MAX_AGE = 365 * 24 * 3600
 
 
@@ -374,7 +375,7 @@ def article_qr(article_id):
     )
     if visible is None:
         abort(404)
-    url = url_for("public.article", article_id=article_id, _external=True)
+    url = siteurl.absolute_url("public.article", article_id=article_id)
     response = Response(qr_svg(url, title=url), mimetype="image/svg+xml")
     response.cache_control.public = True
     response.cache_control.max_age = QR_MAX_AGE
