@@ -169,6 +169,15 @@ def app(tmp_path, request):
 
 
 @pytest.fixture
+def generated_admin(app):
+    """The admin as init-db leaves it: needing the setup."""
+    with app.app_context():
+        admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
+        admin.needs_setup = True
+        db.session.commit()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -14,15 +14,6 @@ NEW_PASSWORD = "our own school 2026"
 
 
 @pytest.fixture
-def generated_admin(app):
-    """The admin as init-db leaves it: needing the setup."""
-    with app.app_context():
-        admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
-        admin.needs_setup = True
-        db.session.commit()
-
-
-@pytest.fixture
 def setup_client(client, generated_admin, login):
     return login("admin")
 

@@ -336,14 +336,6 @@ def test_a_stored_address_costs_static_files_no_statement(app, stored_site):
 # --- the setup and settings forms -------------------------------------------------
 
 
-@pytest.fixture
-def generated_admin(app):
-    with app.app_context():
-        admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
-        admin.needs_setup = True
-        db.session.commit()
-
-
 def setup_data(**fields):
     password = "our own school 2026"
     return {"new_password": password, "confirm": password, **fields}
