@@ -124,6 +124,19 @@ def absolute_url(endpoint: str, **values) -> str:
     return base + path_for(endpoint, **values)
 
 
+def own_hosts() -> list[str]:
+    """The Host values that are this site: the request's, and the site address's.
+
+    A teacher editing through the school's intranet address pastes links
+    to the public one; both are links into this site (compliance.py).
+    """
+    hosts = [request.host]
+    base = configured()
+    if base:
+        hosts.append(urlsplit(base).netloc)
+    return hosts
+
+
 def hostname(host: str) -> str | None:
     """The name in a Host header (lower case, no port or brackets), if any."""
     try:

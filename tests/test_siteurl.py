@@ -477,3 +477,17 @@ def test_an_address_in_the_config_is_shown_not_edited(app, client):
     )
     assert response.status_code == 302
     assert get_site_url(app) == ""
+
+
+@pytest.mark.config(SITE_URL=SITE)
+def test_links_to_the_site_address_are_checked_as_the_sites_own(author_client):
+    # Edited through the intranet address, pasted from the public one.
+    response = author_client.post(
+        "/editor/check",
+        json={"body_html": f'<a href="{SITE}/articles/999">旧文</a>'},
+        headers={"Host": "localhost"},
+    )
+    findings = response.get_json()["findings"]
+    assert [(f["kind"], f["value"], f["suggestion"]) for f in findings] == [
+        ("link", f"{SITE}/articles/999", "页面不存在")
+    ]

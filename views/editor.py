@@ -276,7 +276,7 @@ def _flash_done(result: str | None, article: Article) -> None:
 def _flash_personal_data(article: Article) -> None:
     """At submit, tell the teacher what the reviewer will have to justify."""
     findings = compliance.check_article(
-        article, own_hosts=[request.host], text=review.review_text(article)
+        article, own_hosts=siteurl.own_hosts(), text=review.review_text(article)
     )
     needing = compliance.needing_confirmation(findings)
     if needing:
@@ -429,7 +429,7 @@ def _compliance_refuses(article: Article, action: str) -> bool:
     publishing = action == Action.PUBLISH
     reason = confirmed_reason()
     findings = compliance.check_article(
-        article, own_hosts=[request.host], text=review.review_text(article)
+        article, own_hosts=siteurl.own_hosts(), text=review.review_text(article)
     )
     verdict = compliance.judge(findings, publishing=publishing, reason=reason)
     if verdict.ok:
@@ -507,7 +507,7 @@ def check():
         text("summary"),
         text("body_html"),
         names,
-        own_hosts=[request.host],
+        own_hosts=siteurl.own_hosts(),
     )
     return jsonify(findings=[finding_json(f) for f in findings])
 
@@ -678,7 +678,7 @@ def _edit_page(form: ArticleForm, article: Article):
     saved meanwhile, and their text stays in the revisions.
     """
     if request.args.get("check") == "1":  # back from a refused submit/publish
-        findings = compliance.check_article(article, own_hosts=[request.host])
+        findings = compliance.check_article(article, own_hosts=siteurl.own_hosts())
         return render_editor(form, article, findings=findings)
     draft = articles.working_copy(article.id, current_user.id)
     if draft is None or not articles.working_copy_differs(draft, article):

@@ -13,6 +13,7 @@ from flask_login import current_user, login_required
 
 import compliance
 import review
+import siteurl
 import textdiff
 from models import Article, ReviewEvent, Section, Status, Upload, db
 from permissions import Refused
@@ -93,7 +94,7 @@ def version_diff(before, new) -> list[textdiff.Line]:
 
 def _findings(article: Article) -> list[compliance.Finding]:
     return compliance.check_article(
-        article, own_hosts=[request.host], text=review.review_text(article)
+        article, own_hosts=siteurl.own_hosts(), text=review.review_text(article)
     )
 
 
