@@ -167,6 +167,9 @@ def create_app(test_config=None):
     def site_context():
         return {"site": site_settings()}
 
+    # How to build another app like this one (a dry-run import builds one
+    # on a scratch copy) without importing this module back.
+    app.extensions["factory"] = create_app
     if lane_child is not None:
         app.extensions["pagecache"].lane.attach(lane_child)
     return app

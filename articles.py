@@ -33,7 +33,7 @@ from sanitize import clean_html, html_to_text
 # Fields the editor form writes; status, pinning and time are set by actions.
 CONTENT_FIELDS = ("title", "body_html", "summary", "author_name", "source")
 # What an edit of a published post waiting for review holds (PendingText).
-PENDING_FIELDS = (*CONTENT_FIELDS, "photographer")
+PENDING_FIELDS = review.PENDING_FIELDS
 
 
 class Action:
@@ -159,22 +159,6 @@ def allowed_actions(user: User, article: Article | None) -> list[str]:
     return actions
 
 
-def keep_revision(article: Article, user: User) -> Revision:
-    """Store the article's current (saved) text as a revision."""
-    live = article.status == Status.PUBLISHED
-    revision = Revision(
-        article_id=article.id,
-        title=article.title,
-        body_html=article.body_html,
-        summary=article.summary,
-        created_by_id=user.id,
-        # A text readers saw: check-ledger finds the approval behind it.
-        version_hash=review.live_version(article).hash if live else "",
-    )
-    db.session.add(revision)
-    return revision
-
-
 def _update_if_version(article: Article, version: int, values: dict) -> bool:
     """Write values only if nobody saved since `version` (one atomic UPDATE)."""
     values = values | derived_values(article, values, db.session.connection())
@@ -255,7 +239,7 @@ def save_article(
     if user.can_review and changes.pinned is not None:
         values["pinned"] = changes.pinned
     if live and _text_changed(article, values):
-        keep_revision(article, user)
+        review.keep_revision(article, user)
     if not _update_if_version(article, expected_version, values):
         db.session.rollback()
         raise Conflict()
@@ -293,24 +277,6 @@ def is_empty(article: Article) -> bool:
     if version.attachments or "<img" in version.body_html:
         return False
     return not html_to_text(version.body_html).strip()
-
-
-def apply_pending(article: Article, pending) -> None:
-    """The reviewed edit goes online; the text it replaces becomes a revision."""
-    user = (
-        db.session.get(User, pending.created_by_id) if pending.created_by_id else None
-    )
-    if user is not None:
-        keep_revision(article, user)
-    for key in PENDING_FIELDS:
-        setattr(article, key, getattr(pending, key))
-    if pending.section_id and db.session.get(Section, pending.section_id):
-        article.section_id = pending.section_id
-    if pending.cover_id is not None:
-        article.cover_id = pending.cover_id or None
-    article.version += 1
-    db.session.delete(pending)
-    db.session.flush()
 
 
 def autosave_article(
@@ -536,7 +502,7 @@ def restore_revision(article: Article, revision: Revision, user: User) -> None:
     before = review.text_hash(article)
     live = article.status == Status.PUBLISHED
     if live:
-        keep_revision(article, user)
+        review.keep_revision(article, user)
     if not _update_if_version(
         article, article.version, text | {"updated_by_id": user.id}
     ):

@@ -20,8 +20,6 @@ from models import db
 @contextmanager
 def scratch_copy(app: Flask):
     """An app context like app's, on a copy of its database and empty uploads."""
-    from app import create_app
-
     url = db.engine.url
     if url.get_backend_name() != "sqlite" or not url.database:
         raise SourceError("--dry-run needs the site's SQLite database.")
@@ -38,7 +36,7 @@ def scratch_copy(app: Flask):
         config = dict(app.config)
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{copy}"
         config["UPLOAD_FOLDER"] = str(Path(folder) / "uploads")
-        scratch = create_app(config)
+        scratch = app.extensions["factory"](config)
         try:
             with scratch.app_context():
                 try:
