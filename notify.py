@@ -23,7 +23,6 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 import siteurl
@@ -188,78 +187,26 @@ def _resolve(row: Notification) -> str | None:
 # --- Queueing ----------------------------------------------------------------------
 
 
-def after_review_move(article, decision: str, actor, reason: str = "") -> None:
-    """Queue the messages a review move sends; never fails the move."""
-    try:
-        _queue_move(article, decision, actor, reason)
-    except Exception:  # telling people must never cost the move itself
-        log.exception("notifications for article %s were not queued", article.id)
-
-
-def _link(endpoint: str, **values) -> str:
+def link(endpoint: str, **values) -> str:
+    """An absolute link for a message (a path if nothing says the host)."""
     try:
         return siteurl.absolute_url(endpoint, **values)
     except RuntimeError:  # no site address, request or SERVER_NAME: a path
         return siteurl.path_for(endpoint, **values)
 
 
-def _queue_move(article, decision: str, actor, reason: str) -> None:
-    import review  # review imports this module
-
-    title = review.review_text(article).title
-    author = article.created_by
-    department = author.department if author is not None else None
-    actor_name = actor.display_name if actor is not None else ""
-    if decision == review.Decision.SUBMIT or (
-        decision == review.Decision.APPROVE and article.review_level > 0
-    ):
-        level = article.review_level
-        level_name = str(review.LEVEL_NAMES.get(level, level))
-        people = review.reviewer_ids(article, level)
-        robot = (
-            department_target(department)
-            if level == 1
-            else group_target(review.level_group(level))
-        )
-        event = Event.WAITING
-        subject = _("Waiting for %(level)s: %(title)s", level=level_name, title=title)
-        text = _(
-            "«%(title)s» is waiting for the %(level)s.", title=title, level=level_name
-        )
-        link = _link("review.show", article_id=article.id)
-    elif decision == review.Decision.RETURN:
-        people = {article.created_by_id}
-        robot = department_target(department)
-        event = Event.RETURNED
-        subject = _("Returned: %(title)s", title=title)
-        text = _(
-            "%(name)s returned «%(title)s». Reason: %(reason)s",
-            name=actor_name,
-            title=title,
-            reason=reason or article.returned_reason or "",
-        )
-        link = _link("editor.edit_article", article_id=article.id)
-    elif decision in (review.Decision.APPROVE, review.Decision.BYPASS):
-        people = {article.created_by_id}
-        robot = None
-        if decision == review.Decision.BYPASS:
-            event = Event.BYPASSED
-            subject = _("Published without review: %(title)s", title=title)
-            text = _(
-                "%(name)s published «%(title)s» without review. Reason: %(reason)s",
-                name=actor_name,
-                title=title,
-                reason=reason,
-            )
-        else:
-            event = Event.PUBLISHED
-            subject = _("Published: %(title)s", title=title)
-            text = _(
-                "«%(title)s» passed its last review and is published.", title=title
-            )
-        link = _link("public.article", article_id=article.id)
-    else:
-        return
+def tell(
+    article,
+    event: str,
+    subject: str,
+    text: str,
+    link: str,
+    people: set,
+    robot: Target | None,
+    actor,
+) -> None:
+    """Queue one move's messages: every site target, the group's robot, and
+    an e-mail to each of people. The caller (review.py) says who and what."""
     body = f"{text}\n{link}"
     if actor is not None and event != Event.WAITING:
         people.discard(actor.id)  # nobody needs telling what they just did

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 import notify
@@ -59,6 +61,8 @@ PENDING_FIELDS = (
 )
 LEVEL_NAMES = {1: _l("First review"), 2: _l("Second review"), 3: _l("Final review")}
 REASON_MAX = 200
+
+log = logging.getLogger(__name__)
 
 
 class Decision:
@@ -280,6 +284,72 @@ def approved_text(article: Article) -> ApprovedText | None:
     return db.session.get(ApprovedText, article.id)
 
 
+def notify_move(article: Article, decision: str, actor, reason: str = "") -> None:
+    """Queue who is told of a move (notify.py sends them); never fails the move."""
+    try:
+        _queue_messages(article, decision, actor, reason)
+    except Exception:  # telling people must never cost the move itself
+        log.exception("notifications for article %s were not queued", article.id)
+
+
+def _queue_messages(article: Article, decision: str, actor, reason: str) -> None:
+    title = review_text(article).title
+    author = article.created_by
+    department = author.department if author is not None else None
+    actor_name = actor.display_name if actor is not None else ""
+    if decision == Decision.SUBMIT or (
+        decision == Decision.APPROVE and article.review_level > 0
+    ):
+        level = article.review_level
+        level_name = str(LEVEL_NAMES.get(level, level))
+        people = reviewer_ids(article, level)
+        robot = (
+            notify.department_target(department)
+            if level == 1
+            else notify.group_target(level_group(level))
+        )
+        event = notify.Event.WAITING
+        subject = _("Waiting for %(level)s: %(title)s", level=level_name, title=title)
+        text = _(
+            "«%(title)s» is waiting for the %(level)s.", title=title, level=level_name
+        )
+        link = notify.link("review.show", article_id=article.id)
+    elif decision == Decision.RETURN:
+        people = {article.created_by_id}
+        robot = notify.department_target(department)
+        event = notify.Event.RETURNED
+        subject = _("Returned: %(title)s", title=title)
+        text = _(
+            "%(name)s returned «%(title)s». Reason: %(reason)s",
+            name=actor_name,
+            title=title,
+            reason=reason or article.returned_reason or "",
+        )
+        link = notify.link("editor.edit_article", article_id=article.id)
+    elif decision in (Decision.APPROVE, Decision.BYPASS):
+        people = {article.created_by_id}
+        robot = None
+        if decision == Decision.BYPASS:
+            event = notify.Event.BYPASSED
+            subject = _("Published without review: %(title)s", title=title)
+            text = _(
+                "%(name)s published «%(title)s» without review. Reason: %(reason)s",
+                name=actor_name,
+                title=title,
+                reason=reason,
+            )
+        else:
+            event = notify.Event.PUBLISHED
+            subject = _("Published: %(title)s", title=title)
+            text = _(
+                "«%(title)s» passed its last review and is published.", title=title
+            )
+        link = notify.link("public.article", article_id=article.id)
+    else:
+        return
+    notify.tell(article, event, subject, text, link, people, robot, actor)
+
+
 def keep_revision(article: Article, user: User) -> Revision:
     """Store the article's current (saved) text as a revision."""
     live = article.status == Status.PUBLISHED
@@ -450,7 +520,7 @@ def submit(article: Article, user: User) -> None:
         article.status = Status.PENDING
     add_writer(article, user)
     record(article, user, Decision.SUBMIT)
-    notify.after_review_move(article, Decision.SUBMIT, user)
+    notify_move(article, Decision.SUBMIT, user)
 
 
 def restart_if_changed(article: Article, user: User) -> None:
@@ -464,7 +534,7 @@ def restart(article: Article, user: User) -> None:
     article.review_levels = max(article.review_levels, levels_for_article(article))
     article.review_hash = text_hash(article)
     record(article, user, Decision.SUBMIT, reason="edited during review")
-    notify.after_review_move(article, Decision.SUBMIT, user)
+    notify_move(article, Decision.SUBMIT, user)
 
 
 def _check_version(article: Article, version: str | None) -> None:
@@ -489,10 +559,10 @@ def approve(
     _keep_approved(article)
     if not last:
         article.review_level = level + 1
-        notify.after_review_move(article, Decision.APPROVE, user, reason)
+        notify_move(article, Decision.APPROVE, user, reason)
         return False
     _publish(article)
-    notify.after_review_move(article, Decision.APPROVE, user, reason)
+    notify_move(article, Decision.APPROVE, user, reason)
     return True
 
 
@@ -509,7 +579,7 @@ def send_back(
     article.returned_reason = reason
     if article.status == Status.PENDING:
         article.status = Status.DRAFT
-    notify.after_review_move(article, Decision.RETURN, user, reason)
+    notify_move(article, Decision.RETURN, user, reason)
 
 
 def bypass(article: Article, user: User, reason: str) -> None:
@@ -520,7 +590,7 @@ def bypass(article: Article, user: User, reason: str) -> None:
     record(article, user, Decision.BYPASS, article.review_level, reason, final=True)
     _keep_approved(article)
     _publish(article)
-    notify.after_review_move(article, Decision.BYPASS, user, reason)
+    notify_move(article, Decision.BYPASS, user, reason)
 
 
 def record_publish(article: Article, user: User | None, reason: str = "") -> None:

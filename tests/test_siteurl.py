@@ -221,7 +221,7 @@ def test_notification_links_are_absolute_without_a_request(
     with app.app_context():
         article = db.session.get(Article, article_id)
         admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
-        notify.after_review_move(article, review.Decision.BYPASS, admin, "急稿")
+        review.notify_move(article, review.Decision.BYPASS, admin, "急稿")
         bodies = db.session.scalars(sa.select(Notification.body)).all()
         db.session.rollback()
     assert bodies and all(
@@ -235,7 +235,7 @@ def test_without_an_address_links_follow_the_request_as_before(app, article_id):
     with app.app_context():
         assert get_settings()["site_url"] == ""
         # No request and no address: a path is all a message can carry.
-        assert notify._link("public.article", article_id=7) == "/articles/7"
+        assert notify.link("public.article", article_id=7) == "/articles/7"
 
 
 # --- other hosts are refused ------------------------------------------------------
