@@ -2,7 +2,11 @@
 
 import secrets
 import shutil
+import socket
 import sqlite3
+import subprocess
+import time
+import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -375,6 +379,25 @@ def shown_version(app, article_id: int) -> str:
 
     with app.app_context():
         return review.text_hash(db.session.get(Article, article_id))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(base: str, server: subprocess.Popen, timeout: float = 60) -> None:
+    """Wait for a real server (serve.py) to answer; 60 s: CI machines are slow."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "the server exited while starting"
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{base} did not start")
 
 
 def instance_with_article(tmp_path, monkeypatch, views: int = 0, editor=False):

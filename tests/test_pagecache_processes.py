@@ -5,7 +5,6 @@ import http.cookiejar
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD, instance_with_article
+from tests.conftest import PASSWORD, free_port, instance_with_article, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 BROWSER_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_server(instance: Path, port: int) -> subprocess.Popen:
@@ -37,17 +30,6 @@ def start_server(instance: Path, port: int) -> subprocess.Popen:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-
-
-def wait_until_up(base: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(base + "/", timeout=2).read()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"{base} did not start")
 
 
 class Browser:
@@ -88,8 +70,8 @@ def site(tmp_path, monkeypatch):
     servers = [start_server(instance, port) for port in ports]
     try:
         bases = [f"http://127.0.0.1:{port}" for port in ports]
-        for base in bases:
-            wait_until_up(base)
+        for base, server in zip(bases, servers, strict=True):
+            wait_until_up(base, server, timeout=30)
         yield bases, ids
     finally:
         for server in servers:

@@ -15,8 +15,8 @@ from urllib.parse import quote
 import pytest
 
 import slowlane
+from tests.conftest import free_port, instance_with_article, wait_until_up
 from tests.test_pagecache import reader
-from tests.test_viewcount_stop import free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = {"LANE_WAIT_SECONDS": 0.1, "LANE_COSTLY_WAIT_SECONDS": 0.1}
@@ -174,8 +174,6 @@ def get(url: str) -> tuple[int, str]:
 def test_the_server_renders_searches_in_lane_processes_and_survives_losing_them(
     tmp_path, monkeypatch
 ):
-    from tests.conftest import instance_with_article
-
     _instance, ids = instance_with_article(tmp_path, monkeypatch)
     port = free_port()
     base = f"http://127.0.0.1:{port}"

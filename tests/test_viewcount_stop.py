@@ -4,39 +4,19 @@ granian workers) writes every counted view before its workers exit."""
 import http.cookiejar
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import instance_with_article
+from tests.conftest import free_port, instance_with_article, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 BROWSER_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148"
 READERS = 30
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(base: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60  # a loaded CI machine starts slowly
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "the server exited while starting"
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=2).read()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"{base} did not start")
 
 
 def new_reader(base: str):
