@@ -199,6 +199,22 @@ class HotPath:
                 self._checkpointer = Checkpointer(self.engine)
                 self._checkpointer.start()
 
+    @contextmanager
+    def _borrowed(self):
+        """A connection for one use: kept for the next after, closed if it failed."""
+        connection = self._acquire()
+        try:
+            yield connection
+        except self.dialect.loaded_dbapi.Error:
+            # A broken or locked connection is not reused; the next opens one.
+            self._close(connection)
+            self._slots.release()
+            raise
+        except BaseException:
+            self._release(connection)
+            raise
+        self._release(connection)
+
     def run(self, text: str, commit: bool = False, **values):
         """Execute and return the first row (or None).
 
@@ -208,15 +224,12 @@ class HotPath:
         if commit:
             with self.writing() as execute:
                 return execute(text, **values)
-        connection = self._acquire()
         stmt = self.statement(text)
         try:
-            row = _first_row(connection, stmt, values)
+            with self._borrowed() as connection:
+                return _first_row(connection, stmt, values)
         except self.dialect.loaded_dbapi.Error as error:
-            self._discard(connection)
             raise self._wrapped(stmt, values, error) from error
-        self._release(connection)
-        return row
 
     @contextmanager
     def writing(self):
@@ -225,17 +238,15 @@ class HotPath:
         Yields execute(text, **values), which returns the first row (or
         None); commits when the block ends, rolls back if it raises.
         """
-        connection = self._acquire()
         current = None
-
-        def execute(text: str, **values):
-            nonlocal current
-            current = (self.statement(text), values)
-            return _first_row(connection, *current)
-
-        discarded = False
         try:
-            with self._write_lock or nullcontext():
+            with self._borrowed() as connection, self._write_lock or nullcontext():
+
+                def execute(text: str, **values):
+                    nonlocal current
+                    current = (self.statement(text), values)
+                    return _first_row(connection, *current)
+
                 try:
                     yield execute
                 except BaseException:
@@ -243,23 +254,13 @@ class HotPath:
                     raise
                 connection.commit()
         except self.dialect.loaded_dbapi.Error as error:
-            discarded = True
-            self._discard(connection)
             stmt, values = current or (self.statement("COMMIT"), {})
             raise self._wrapped(stmt, values, error) from error
-        finally:
-            if not discarded:
-                self._release(connection)
 
     def _wrapped(self, stmt: Statement, values: dict, error) -> sa.exc.DBAPIError:
         return sa.exc.DBAPIError.instance(
             stmt.sql, values, error, self.dialect.loaded_dbapi.Error
         )
-
-    def _discard(self, connection) -> None:
-        # A broken or locked connection is not reused; the next call opens one.
-        self._close(connection)
-        self._slots.release()
 
     @staticmethod
     def _close(connection) -> None:

@@ -1,8 +1,9 @@
-"""The readers' per-thread connections: errors leave nothing half-done behind."""
+"""The readers' kept connections: errors leave nothing half-done behind."""
 
 import os
 import shutil
 import sqlite3
+import threading
 import time
 
 import pytest
@@ -47,6 +48,29 @@ def test_a_write_the_database_refuses_is_undone_whole(hot):
             execute("INSERT INTO tally VALUES (:day, 1)", day="03-01")
     assert "INSERT INTO tally" in raised.value.statement
     assert tally(hot) == "03-01=1"
+
+
+def test_failures_give_their_connection_back(hot):
+    # At most MAX_CONNECTIONS are open: one kept after a failure would, in
+    # a few failures, leave every later request waiting forever.
+    def fail_many():
+        for _ in range(3 * hotpath.MAX_CONNECTIONS):
+            with pytest.raises(sa.exc.DBAPIError):
+                hot.run("SELECT views FROM no_such_table")
+            with pytest.raises(sa.exc.IntegrityError):
+                with hot.writing() as execute:
+                    execute("INSERT INTO tally VALUES ('d', 1)")
+                    execute("INSERT INTO tally VALUES ('d', 1)")
+            with pytest.raises(RuntimeError), hot.writing():
+                raise RuntimeError("the request failed")
+        done.append(hot.run("SELECT 1"))
+
+    done = []
+    thread = threading.Thread(target=fail_many, daemon=True)
+    thread.start()
+    thread.join(30)
+    assert done == [(1,)]
+    assert len(hot._idle) <= hotpath.MAX_CONNECTIONS
 
 
 def test_writes_go_on_when_the_lock_file_cannot_be_made(tmp_path):
