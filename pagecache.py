@@ -236,7 +236,7 @@ class PageCache:
                 return served
         kind = self._lane_kind(environ)
         if kind is None:
-            return self._render(environ, cookies, key, start_response, self.wsgi_app)
+            return self._render(environ, cookies, key, start_response)
         try:
             with self.lane.turns.turn(kind):
                 # Readers who asked for the same page at once queued for it:
@@ -313,7 +313,7 @@ class PageCache:
         return slowlane.COSTLY
 
     def _busy(self, environ, cookies, kind, start_response):
-        locale = self._key(environ, cookies)[-1]
+        locale = self._locale(environ, cookies)
         body = self._busy_pages.get(locale)
         if body is None:
             with self.app.test_request_context("/"), force_locale(locale):
@@ -331,19 +331,21 @@ class PageCache:
         )
         return [b""] if environ["REQUEST_METHOD"] == "HEAD" else [body]
 
-    def _key(self, environ, cookies) -> tuple:
-        query = environ.get("QUERY_STRING", "")
-        locale = i18n.locale_for(
-            i18n.query_lang(query), cookies.get(i18n.LANG_COOKIE), self.default_locale
+    def _locale(self, environ, cookies) -> str:
+        query_lang = i18n.query_lang(environ.get("QUERY_STRING", ""))
+        return i18n.locale_for(
+            query_lang, cookies.get(i18n.LANG_COOKIE), self.default_locale
         )
+
+    def _key(self, environ, cookies) -> tuple:
         # The host is part of the page (canonical and share links): a forged
         # Host header must not put its links into other readers' pages.
         return (
             environ.get("wsgi.url_scheme"),
             environ.get("HTTP_HOST", ""),
             environ.get("PATH_INFO", ""),
-            query,
-            locale,
+            environ.get("QUERY_STRING", ""),
+            self._locale(environ, cookies),
         )
 
     def current_version(self) -> int:
@@ -356,7 +358,7 @@ class PageCache:
             self._version_seen = version
         return version
 
-    def _render(self, environ, cookies, key, start_response, wsgi_app):
+    def _render(self, environ, cookies, key, start_response):
         captured = {}
 
         def capture(status, headers, exc_info=None):
@@ -366,7 +368,7 @@ class PageCache:
             captured.update(status=status, headers=headers, marker=marker)
             return lambda data: None  # the legacy write() is not used by Flask
 
-        app_iter = wsgi_app(environ, capture)
+        app_iter = self.wsgi_app(environ, capture)
         if not captured:
             return app_iter
         try:
