@@ -109,11 +109,16 @@ def _first_stop_only(install):
     return patched
 
 
+def build_app(spec: str):
+    """The app of a "module:factory" spec (--app)."""
+    module, _sep, factory = spec.partition(":")
+    return getattr(importlib.import_module(module), factory)()
+
+
 def worker_app():
     """granian's factory in each worker: the app named by --app."""
     early = EarlySignals()
-    module, _sep, factory = os.environ[APP_ENV].partition(":")
-    app = getattr(importlib.import_module(module), factory)()
+    app = build_app(os.environ[APP_ENV])
     if early.received is not None:
         os._exit(0)  # nothing served, nothing counted: nothing to write
     from granian import _signals
@@ -153,9 +158,7 @@ def main(argv=None) -> None:
     if args.server == "waitress":
         from waitress import serve
 
-        module, _sep, factory = args.app.partition(":")
-        create_app = getattr(importlib.import_module(module), factory)
-        serve(create_app(), host=args.host, port=args.port, threads=8)
+        serve(build_app(args.app), host=args.host, port=args.port, threads=8)
         return
 
     # Workers are forked from this process: start it again without
