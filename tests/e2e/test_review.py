@@ -72,7 +72,9 @@ def test_head_finds_the_post_in_the_queue_sees_findings_and_approves(
     row.get_by_role("link", name=title).click()
 
     # The whole text is new; the finding shows the number masked.
-    assert page.locator("#text-diff ins", has_text="报名请联系").is_visible()
+    inserted = page.locator("#text-diff ins", has_text="报名请联系")
+    inserted.wait_for()  # the click navigates: is_visible() does not wait for it
+    assert inserted.is_visible()
     finding = page.locator("#review-findings li").first
     assert "139****5678" in finding.inner_text()
     width = page.evaluate("document.documentElement.scrollWidth")
