@@ -36,10 +36,10 @@ $(VENV)/.dev: $(VENV)/.runtime $(call stale,$(VENV)/.dev,$(DEV_HASH))
 	$(PIP) -r requirements-dev.txt
 	echo $(DEV_HASH) > $@
 
-# depcheck.py names a package missing all the same (a venv changed by hand)
+# core/depcheck.py names a package missing all the same (a venv changed by hand)
 # and drops the stamps, so the next `make run` installs again.
 run: $(VENV)/.runtime
-	@$(BIN)/python depcheck.py || { rm -f $(VENV)/.runtime $(VENV)/.dev; exit 1; }
+	@$(BIN)/python -m core.depcheck || { rm -f $(VENV)/.runtime $(VENV)/.dev; exit 1; }
 	$(FLASK) init-db
 	$(FLASK) demo $(if $(filter 0 no false,$(DEMO)),--skip)
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C to stop)"

@@ -1,6 +1,6 @@
 """Application factory: config, extensions, blueprints, CLI and Jinja set-up."""
 
-import depcheck
+from core import depcheck
 
 # Before any package that an upgrade may have added: `flask --app app …` in a
 # venv that lacks one says which and what to run, instead of a traceback.
@@ -16,36 +16,19 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-import assets
-import commands
-import i18n
-import notify
-import pagecache
-import search  # noqa: F401 - its session events keep the search index current
-import security
-import sitedata
-import siteurl
-import slowlane
+from admin.views import admin, auth, firstrun, notify_admin
+from core import assets, errors, i18n, notify, security, sitedata, siteurl, slowlane
 from models import MAX_ID, db
-from views import (
-    admin,
-    auth,
-    editor,
-    errors,
-    feeds,
-    files,
-    firstrun,
-    health,
-    legacy,
-    notify_admin,
-    public,
-    review_admin,
-    stats,
-    wordlist,
-)
-from views import ledger as ledger_views
-from views import review as review_views
-from views import search as search_views
+from newsroom.views import editor, files
+from operations import commands
+from operations.views import health
+from reader import pagecache
+from reader.views import feeds, legacy, public
+from reader.views import search as search_views
+from review.views import ledger as ledger_views
+from review.views import review as review_views
+from review.views import review_admin, wordlist
+from stats.views import stats
 
 csrf = CSRFProtect()
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

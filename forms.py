@@ -28,7 +28,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget, PasswordInput
 
-import siteurl
+from core import siteurl
 
 
 class LoginForm(FlaskForm):
@@ -84,7 +84,7 @@ def _email_field(label):
 
 
 def _usable_robot_url(form, field):
-    import notify  # Apprise is imported only when a robot is checked
+    from core import notify
 
     if field.data and not notify.valid_url(field.data):
         raise ValidationError(

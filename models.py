@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from pictures import picture_id_for
+from newsroom.pictures import picture_id_for
 
 
 class Base(DeclarativeBase):
@@ -419,7 +419,7 @@ class Article(db.Model):
 
 def make_excerpt(summary: str | None, body_html: str | None) -> str:
     """What lists and the meta description show: the summary, else the text."""
-    from sanitize import summarize  # sanitize imports bleach: load it lazily
+    from newsroom.sanitize import summarize  # sanitize imports bleach: load it lazily
 
     return ((summary or "").strip() or summarize(body_html or ""))[:500]
 

@@ -17,8 +17,7 @@ import socket
 import sys
 import threading
 
-import depcheck
-import slowlane
+from core import depcheck, slowlane
 
 # Before a worker imports the app: a dependency missing after an upgrade is
 # named in one line with the command that installs it (issue 19).

@@ -350,7 +350,7 @@ def _fill(instance: Path, posts: int, seed: int) -> dict:
         # Rows written with Core skip the session events that index them.
         from sqlalchemy.orm import Session
 
-        import search
+        from reader import search
 
         search.rebuild(conn)
         common_posts = search.count(Session(conn), search.parse(COMMON_WORD))

@@ -12,8 +12,8 @@ import re
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REQUIREMENTS = HERE / "requirements.txt"
+ROOT = Path(__file__).resolve().parent.parent  # the checkout, above core/
+REQUIREMENTS = ROOT / "requirements.txt"
 PIP = r".venv\Scripts\pip" if os.name == "nt" else ".venv/bin/pip"
 INSTALL = f"{PIP} install -r requirements.txt"
 
@@ -102,7 +102,7 @@ def check(path: Path = REQUIREMENTS) -> tuple[list[str], list[str]]:
 
 def _is_project_module(name: str) -> bool:
     top = name.partition(".")[0]
-    return (HERE / f"{top}.py").exists() or (HERE / top).is_dir()
+    return (ROOT / f"{top}.py").exists() or (ROOT / top).is_dir()
 
 
 def _excepthook(original):

@@ -12,8 +12,8 @@ from flask import (
 from flask_babel import gettext as _
 from werkzeug.exceptions import SecurityError
 
-from uploads import display_size
-from views.legacy import redirect_from_old_address
+from newsroom.uploads import display_size
+from reader.views.legacy import redirect_from_old_address
 
 
 def wants_json() -> bool:

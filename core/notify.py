@@ -25,8 +25,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-import siteurl
-import slowlane
+from core import siteurl, slowlane
 from models import (
     Department,
     Notification,

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask import current_app, g, has_request_context, request, url_for
 
 from models import Section, Upload, db, get_settings, parse_id
-from pagecache import VERSION_KEY
+from reader.pagecache import VERSION_KEY
 
 
 @dataclass(eq=False)

@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import SecurityError
 from werkzeug.sansio.utils import host_is_trusted
 
-import sitedata
+from core import sitedata
 from models import get_settings
 
 # The machine itself is always let in, so a mistyped address can be fixed

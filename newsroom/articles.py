@@ -13,9 +13,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
-import audit
-import review
-import storage
+from core import audit
+from core.permissions import Refused, can_edit
 from models import (
     Article,
     ArticleDraft,
@@ -27,13 +26,14 @@ from models import (
     derived_values,
     utcnow,
 )
-from permissions import Refused, can_edit
-from sanitize import clean_html, html_to_text
+from newsroom import storage
+from newsroom.sanitize import clean_html, html_to_text
+from review import chain
 
 # Fields the editor form writes; status, pinning and time are set by actions.
 CONTENT_FIELDS = ("title", "body_html", "summary", "author_name", "source")
 # What an edit of a published post waiting for review holds (PendingText).
-PENDING_FIELDS = review.PENDING_FIELDS
+PENDING_FIELDS = chain.PENDING_FIELDS
 
 
 class Action:
@@ -72,10 +72,10 @@ def needs_review(article: Article | None, section_id: int | None = None) -> bool
 
 def _levels(article: Article | None, section_id: int | None) -> int:
     if article is None:
-        return review.levels_for(db.session.get(Section, section_id or 0))
-    levels = review.levels_for_article(article)
+        return chain.levels_for(db.session.get(Section, section_id or 0))
+    levels = chain.levels_for_article(article)
     if section_id and section_id != article.section_id:
-        levels = max(levels, review.levels_for(db.session.get(Section, section_id)))
+        levels = max(levels, chain.levels_for(db.session.get(Section, section_id)))
     return levels
 
 
@@ -104,7 +104,7 @@ def gate(
         return Gate.REFUSE
     if _levels(article, section_id) == 0:
         return Gate.LIVE
-    if publish and review.may_bypass(user):
+    if publish and chain.may_bypass(user):
         return Gate.LIVE
     if publish and (article is None or article.status != Status.PUBLISHED):
         return Gate.REFUSE
@@ -150,9 +150,9 @@ def allowed_actions(user: User, article: Article | None) -> list[str]:
             Action.UNPUBLISH if status == Status.PUBLISHED else Action.PUBLISH
         )
         return actions
-    if article is None or not review.in_review(article):
+    if article is None or not chain.in_review(article):
         actions.append(Action.SUBMIT)
-    if review.may_bypass(user):
+    if chain.may_bypass(user):
         actions.append(Action.PUBLISH)
     if status == Status.PUBLISHED and user.can_review:
         actions.append(Action.UNPUBLISH)
@@ -217,10 +217,10 @@ def save_article(
     if holds_edit(user, article, action, changes.section_id):
         if article.version != expected_version:
             raise Conflict()
-        review.keep_pending(article, _pending_values(changes, article), user)
+        chain.keep_pending(article, _pending_values(changes, article), user)
         discard_working_copy(article.id, user.id)
         return
-    before = review.text_hash(article)
+    before = chain.text_hash(article)
     live = article.status == Status.PUBLISHED
     values = {
         "title": changes.title,
@@ -239,7 +239,7 @@ def save_article(
     if user.can_review and changes.pinned is not None:
         values["pinned"] = changes.pinned
     if live and _text_changed(article, values):
-        review.keep_revision(article, user)
+        chain.keep_revision(article, user)
     if not _update_if_version(article, expected_version, values):
         db.session.rollback()
         raise Conflict()
@@ -250,16 +250,16 @@ def save_article(
     if live:
         # The gate let this edit go live: a waiting edit was in the form and
         # is superseded by it.
-        pending = review.pending_text(article)
+        pending = chain.pending_text(article)
         if pending is not None:
             db.session.delete(pending)
             db.session.flush()
         if is_empty(article):
             raise Refused("empty")
         if not needs_review(article):
-            review.record_publish(article, user)
+            chain.record_publish(article, user)
         return
-    review.changed_since(article, before, user)
+    chain.changed_since(article, before, user)
 
 
 def _pending_values(changes: Changes, article: Article) -> dict:
@@ -273,7 +273,7 @@ def _pending_values(changes: Changes, article: Article) -> dict:
 
 def is_empty(article: Article) -> bool:
     """No text, no photo, no attachment: nothing a reader could read."""
-    version = review.under_review(article)
+    version = chain.under_review(article)
     if version.attachments or "<img" in version.body_html:
         return False
     return not html_to_text(version.body_html).strip()
@@ -300,13 +300,13 @@ def autosave_article(
     if "cover_id" in fields:
         values["cover_id"] = fields["cover_id"]
     values["updated_by_id"] = user.id
-    before = review.text_hash(article)
+    before = chain.text_hash(article)
     if not _update_if_version(article, expected_version, values):
         db.session.rollback()
         raise Conflict()
     db.session.refresh(article)
     _claim_images(article, user)
-    review.changed_since(article, before, user)
+    chain.changed_since(article, before, user)
     return None
 
 
@@ -423,20 +423,20 @@ def apply_action(
     if action in (Action.SUBMIT, Action.PUBLISH) and is_empty(article):
         raise Refused("empty")
     if action == Action.SUBMIT:
-        review.submit(article, user)
+        chain.submit(article, user)
         _audit(user, "article.submit", article)
         return "submit"
     if action == Action.PUBLISH:
         if gate(user, article, publish=True) != Gate.LIVE:
             raise Refused(action)
         if needs_review(article):
-            review.bypass(article, user, reason)
+            chain.bypass(article, user, reason)
             _audit(user, "article.bypass", article)
             return "bypass"
         article.status = Status.PUBLISHED
         if article.published_at is None:
             article.published_at = utcnow()
-        review.record_publish(article, user)
+        chain.record_publish(article, user)
         _audit(user, "article.publish", article)
         return "publish"
     if action == Action.UNPUBLISH:
@@ -464,7 +464,7 @@ def restore_from_trash(article: Article, user: User) -> None:
     """Bring a post back; a live one only with a text the ledger explains."""
     if not user.can_review:
         raise Refused("restore")
-    if article.status == Status.PUBLISHED and not review.live_explained(article):
+    if article.status == Status.PUBLISHED and not chain.live_explained(article):
         raise Refused("unexplained")
     article.deleted_at = None
     _audit(user, "article.restore", article)
@@ -494,15 +494,15 @@ def restore_revision(article: Article, revision: Revision, user: User) -> None:
     if holds_edit(user, article, Action.SAVE):
         # Old text is new text for readers: it waits for the chain like any edit.
         values = {key: getattr(article, key) for key in PENDING_FIELDS} | text
-        review.keep_pending(article, values, user)
-        if not review.in_review(article):
-            review.submit(article, user)
+        chain.keep_pending(article, values, user)
+        if not chain.in_review(article):
+            chain.submit(article, user)
         _audit(user, "article.restore_revision", article)
         return
-    before = review.text_hash(article)
+    before = chain.text_hash(article)
     live = article.status == Status.PUBLISHED
     if live:
-        review.keep_revision(article, user)
+        chain.keep_revision(article, user)
     if not _update_if_version(
         article, article.version, text | {"updated_by_id": user.id}
     ):
@@ -510,7 +510,7 @@ def restore_revision(article: Article, revision: Revision, user: User) -> None:
         raise Conflict()
     db.session.refresh(article)
     if live:
-        review.record_publish(article, user, "restored revision")
+        chain.record_publish(article, user, "restored revision")
     else:
-        review.changed_since(article, before, user)
+        chain.changed_since(article, before, user)
     _audit(user, "article.restore_revision", article)

@@ -14,8 +14,8 @@ import zipfile
 from collections.abc import Callable
 from typing import BinaryIO, NamedTuple
 
-from sanitize import clean_html
-from uploads import N_, OLE_MAGIC, ZIP_MAGIC, UploadError, translate
+from newsroom.sanitize import clean_html
+from newsroom.uploads import N_, OLE_MAGIC, ZIP_MAGIC, UploadError, translate
 
 MSG_OLD_DOC = N_(
     "This is an old Word (.doc) or WPS (.wps) file. Please open it, save it "

@@ -41,8 +41,14 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from flask import current_app
 
-import storage
-from uploads import N_, UploadError, clean_original_name, display_size, translate
+from newsroom import storage
+from newsroom.uploads import (
+    N_,
+    UploadError,
+    clean_original_name,
+    display_size,
+    translate,
+)
 
 MAX_IMAGES_PER_SAVE = 20
 MAX_REDIRECTS = 3

@@ -19,10 +19,10 @@ from typing import BinaryIO
 import sqlalchemy as sa
 from flask import current_app
 
-import thumbnails
 from models import Article, ArticleDraft, Revision, Status, Upload, db, get_settings
-from pictures import picture_id_for
-from uploads import clean_original_name, process_image, random_name
+from newsroom import thumbnails
+from newsroom.pictures import picture_id_for
+from newsroom.uploads import clean_original_name, process_image, random_name
 
 # What uploads.random_name() produces: hex and one short extension. Anything
 # else in a URL (dots, slashes, backslashes, "..") never reaches the disk.

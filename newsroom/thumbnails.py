@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from flask import current_app, url_for
 
-import siteurl
-from uploads import DECODE_WAIT_SECONDS, IMAGE_OUTPUTS, _decode_slots
+from core import siteurl
+from newsroom.uploads import DECODE_WAIT_SECONDS, IMAGE_OUTPUTS, _decode_slots
 
 if TYPE_CHECKING:
     from PIL import Image

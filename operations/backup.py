@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parent.parent  # the checkout, above operations/
 MIGRATIONS_DIR = ROOT / "migrations"
 
 FORMAT = 1
@@ -361,7 +361,7 @@ def _check_sizes(
     max_ratio: float,
 ) -> int:
     """Refuse, from the headers alone, an archive too big to unpack; return its size."""
-    from uploads import display_size
+    from newsroom.uploads import display_size
 
     for member in members:
         limit = SMALL_MEMBERS.get(member.name)

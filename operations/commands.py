@@ -13,11 +13,10 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-import backup
-import compliance
-import sitetree
 from models import Role, User, db, get_settings, set_setting
-from uploads import display_size
+from newsroom.uploads import display_size
+from operations import backup, sitetree
+from review import compliance
 
 
 def create_user(username: str, password: str, role: str, display_name: str = ""):
@@ -94,7 +93,7 @@ def create_user_command(username, role, display_name, password):
 @with_appcontext
 def demo_command(force, skip):
     """Load the demo school on a brand-new site (safe to run again)."""
-    import demo
+    from operations import demo
 
     if skip:
         if get_settings()["demo_state"] == "":
@@ -119,8 +118,8 @@ def thumbnails_command():
     Optional: a reader's request makes a missing thumbnail too; this only
     spares the first readers the wait.
     """
-    import thumbnails
     from models import Upload
+    from newsroom import thumbnails
 
     made = failed = 0
     for upload in db.session.scalars(sa.select(Upload).where(Upload.kind == "image")):
@@ -145,7 +144,7 @@ def thumbnails_command():
 @with_appcontext
 def reindex_command():
     """Rebuild the search index from every published post."""
-    import search
+    from reader import search
 
     backend = search.backend_for(db.engine)
     click.echo(f"Rebuilding the search index ({backend.name}) ...")
@@ -308,8 +307,8 @@ def _zone(name: str | None) -> ZoneInfo:
 
 def _run_import(source, site, *, total, report, uploads, dry_run, work, **where):
     """Run work(import, progress) for real or on a copy, then print the report."""
-    from importers.common import Import, SourceError
-    from importers.dryrun import scratch_copy
+    from operations.importers.common import Import, SourceError
+    from operations.importers.dryrun import scratch_copy
 
     app = current_app._get_current_object()
     try:
@@ -331,8 +330,8 @@ def _run_import(source, site, *, total, report, uploads, dry_run, work, **where)
 @with_appcontext
 def import_wordpress_command(export, uploads, timezone, dry_run):
     """Import a WordPress export file (Tools > Export); safe to run again."""
-    from importers import wordpress
-    from importers.common import Report, SourceError
+    from operations.importers import wordpress
+    from operations.importers.common import Report, SourceError
 
     zone = _zone(timezone)
     try:
@@ -372,8 +371,8 @@ def import_wordpress_command(export, uploads, timezone, dry_run):
 @with_appcontext
 def import_dedecms_command(db_url, prefix, uploads, timezone, dry_run):
     """Import a DedeCMS (织梦) site from its MySQL/MariaDB database."""
-    from importers import dedecms
-    from importers.common import Report, SourceError
+    from operations.importers import dedecms
+    from operations.importers.common import Report, SourceError
 
     zone = _zone(timezone)
     report = Report(dry_run=dry_run)
@@ -417,8 +416,8 @@ def _html_of(path: Path) -> str:
     if suffix == ".docx":
         import io
 
-        import docx_import
-        from uploads import UploadError
+        from newsroom import docx_import
+        from newsroom.uploads import UploadError
 
         try:
             # Images are not stored: only their place and alt text matter here.
@@ -482,10 +481,10 @@ def check_ledger_command():
     each text with no last approval, bypass or unreviewed publish (0 levels)
     behind it; exits with 1 when it finds one.
     """
-    import review  # not loaded by server processes
+    from review import chain
 
     try:
-        found = review.unexplained_texts()
+        found = chain.unexplained_texts()
     except sa.exc.OperationalError:
         raise click.ClickException(
             "The database is not ready: run `flask --app app init-db` first."

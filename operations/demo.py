@@ -15,11 +15,6 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-import origins
-import pubstats
-import review
-import storage
-import thumbnails
 from models import (
     SETTING_DEFAULTS,
     Article,
@@ -34,8 +29,12 @@ from models import (
     set_setting,
     utcnow,
 )
-from sanitize import clean_html
-from sitetree import DEFAULT_SLUGS
+from newsroom import storage, thumbnails
+from newsroom.sanitize import clean_html
+from operations import origins
+from operations.sitetree import DEFAULT_SLUGS
+from review import chain
+from stats import pubstats
 
 SOURCE = "demo"
 
@@ -412,7 +411,9 @@ def _fill_settings(user_id: int | None) -> None:
             set_setting(key, value)
             origins.record(SOURCE, "setting", key, target_key=key)
     if current.get("logo_id") == SETTING_DEFAULTS["logo_id"]:
-        from demo_images import logo as draw_logo  # Pillow: not in every server
+        from operations.demo_images import (
+            logo as draw_logo,  # Pillow: not in every server
+        )
 
         logo = storage.save_image(io.BytesIO(draw_logo()), "校徽.png", user_id=user_id)
         thumbnails.make(logo, thumbnails.ICON_VARIANTS)
@@ -425,7 +426,7 @@ def _picture(title: str, seed: int, user_id: int | None):
     """The post's demo picture, stored like a teacher's upload; None if it has none."""
     if title not in PHOTOS:
         return None
-    from demo_images import scene  # Pillow: not in every server
+    from operations.demo_images import scene  # Pillow: not in every server
 
     kind, words = PHOTOS[title]
     return storage.save_image(
@@ -552,7 +553,7 @@ def load_demo() -> int:
     for article in new_articles:
         origins.record(SOURCE, "article", article.title, target_id=article.id)
         if article.status == Status.PUBLISHED:
-            review.record_publish(article, None, "demo")
+            chain.record_publish(article, None, "demo")
     _add_view_history(new_articles, rng)
     set_setting("demo_state", "loaded")
     db.session.commit()

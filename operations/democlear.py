@@ -21,10 +21,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-import audit
-import demo
-import origins
-import storage
+from core import audit
 from models import (
     SETTING_DEFAULTS,
     Article,
@@ -37,7 +34,9 @@ from models import (
     get_settings,
     set_setting,
 )
-from sitetree import DEFAULT_SLUGS, ensure_default_sections
+from newsroom import storage
+from operations import demo, origins
+from operations.sitetree import DEFAULT_SLUGS, ensure_default_sections
 
 
 @dataclass

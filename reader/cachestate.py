@@ -17,7 +17,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from hotpath import HotPath
+from core.hotpath import HotPath
 from models import (
     Article,
     CacheState,

@@ -31,12 +31,10 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_cookie
 
-import cachestate
-import i18n
-import slowlane
-import viewcount
-from hotpath import HotPath
+from core import i18n, slowlane
+from core.hotpath import HotPath
 from models import db
+from reader import cachestate, viewcount
 
 # Set by the reader's views, never sent out:
 # "<version> <article id or 0> <views at render> <cacheable 0/1>".
@@ -317,7 +315,7 @@ class PageCache:
         body = self._busy_pages.get(locale)
         if body is None:
             with self.app.test_request_context("/"), force_locale(locale):
-                body = render_template("public/busy.html").encode()
+                body = render_template("reader/busy.html").encode()
             self._busy_pages[locale] = body
         retry = BUSY_RETRY_SECONDS[kind]
         start_response(

@@ -371,7 +371,7 @@ def indexed_text(
     title: str, summary: str | None, body_html: str, author: str
 ) -> tuple[str, str]:
     """The (title, body) plain text a post is found by."""
-    from sanitize import html_to_text  # loads bleach: only when writing
+    from newsroom.sanitize import html_to_text  # loads bleach: only when writing
 
     parts = [(summary or "").strip(), html_to_text(body_html or ""), author or ""]
     return title or "", "\n".join(part for part in parts if part)

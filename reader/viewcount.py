@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from crawlerdetect import CrawlerDetect
 
-from hotpath import HotPath
+from core.hotpath import HotPath
 from models import utcnow
 
 READER_COOKIE = "reader"

@@ -25,7 +25,8 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-import notify
+from core import notify
+from core.permissions import Refused
 from models import (
     ApprovedText,
     Article,
@@ -46,7 +47,6 @@ from models import (
     review_group_member,
     utcnow,
 )
-from permissions import Refused
 
 MAX_LEVELS = 3
 # The text an edit of a published post holds while it waits (PendingText):

@@ -28,10 +28,10 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-import pubstats
-import review
 from models import Article, Department, ReviewEvent, db, parse_id
-from review import Decision
+from review import chain
+from review.chain import Decision
+from stats import pubstats
 
 PER_PAGE = 50
 _MONTH = re.compile(r"\d{4}-\d{2}")
@@ -236,7 +236,7 @@ def post_lines(filters: Filters) -> list[PostLine]:
             )
         ).all()
     )
-    site_levels = review.site_levels()
+    site_levels = chain.site_levels()
     return [
         _line(article_id, events, needed.get(article_id) or site_levels)
         for article_id, events in by_post.items()

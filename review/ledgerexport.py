@@ -15,11 +15,10 @@ import unicodedata
 
 from flask_babel import gettext as _
 
-import ledger
-import review
-from i18n import datetime_filter
-from ledger import Filters, PostLine
+from core.i18n import datetime_filter
 from models import ReviewEvent, db
+from review import chain, ledger
+from review.ledger import Filters, PostLine
 
 _SHEET_TITLE_ROW, _HEADER_ROW = 0, 2
 SHORT_VERSION = 8  # hex characters, as the ledger page shows them
@@ -49,7 +48,7 @@ def file_name(filters: Filters) -> str:
 
 def _decision(event: ReviewEvent | None) -> str:
     return (
-        str(review.DECISION_NAMES.get(event.decision, event.decision)) if event else ""
+        str(chain.DECISION_NAMES.get(event.decision, event.decision)) if event else ""
     )
 
 
@@ -67,8 +66,8 @@ def post_headers() -> list[str]:
         _("Submitted at"),
         _("Submissions in the period"),
     ]
-    for level in range(1, review.MAX_LEVELS + 1):
-        name = str(review.LEVEL_NAMES[level])
+    for level in range(1, chain.MAX_LEVELS + 1):
+        name = str(chain.LEVEL_NAMES[level])
         headers += [
             _("%(level)s: reviewer", level=name),
             _("%(level)s: time", level=name),
@@ -88,11 +87,11 @@ def post_headers() -> list[str]:
 
 def outcome_label(line: PostLine) -> str:
     label = str(ledger.OUTCOMES[line.outcome])
-    if line.outcome == "waiting" and line.waiting_level in review.LEVEL_NAMES:
+    if line.outcome == "waiting" and line.waiting_level in chain.LEVEL_NAMES:
         return _(
             "%(outcome)s (%(level)s)",
             outcome=label,
-            level=review.LEVEL_NAMES[line.waiting_level],
+            level=chain.LEVEL_NAMES[line.waiting_level],
         )
     return label
 
@@ -111,7 +110,7 @@ def post_row(line: PostLine) -> list:
         datetime_filter(line.submitted.created_at) if line.submitted else "",
         line.submissions,
     ]
-    for level in range(1, review.MAX_LEVELS + 1):
+    for level in range(1, chain.MAX_LEVELS + 1):
         event = line.levels.get(level)
         row += [
             event.user_name if event else "",
@@ -156,7 +155,7 @@ def event_row(event: ReviewEvent) -> list:
         event.article_title,
         event.department,
         event.author,
-        str(review.LEVEL_NAMES.get(event.level, "")),
+        str(chain.LEVEL_NAMES.get(event.level, "")),
         _decision(event),
         event.user_name,
         event.reason,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from compliance import html_to_text
+from review.compliance import html_to_text
 
 
 @dataclass

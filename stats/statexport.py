@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
-from i18n import date_filter
-from pubstats import Report, bucket_label
+from core.i18n import date_filter
+from stats.pubstats import Report, bucket_label
 
 # What Excel, WPS and LibreOffice treat as the start of a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

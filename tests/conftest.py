@@ -19,8 +19,8 @@ from sqlalchemy.engine import Engine
 from werkzeug.security import generate_password_hash
 
 from app import create_app
-from commands import create_user
 from models import Article, Role, Section, Status, User, db, set_setting, utcnow
+from operations.commands import create_user
 
 PASSWORD = "correct horse 42"
 # Hashed once with few rounds: scrypt for three users in every test's set-up
@@ -326,9 +326,9 @@ def make_article(app, make_section):
             db.session.flush()
             if article.status == Status.PUBLISHED:
                 # As every path that publishes does: the ledger explains it.
-                import review
+                from review import chain
 
-                review.record_publish(article, None, "test fixture")
+                chain.record_publish(article, None, "test fixture")
             db.session.commit()
             return article.id
 
@@ -375,10 +375,10 @@ def tables() -> set[str]:
 
 def shown_version(app, article_id: int) -> str:
     """The version hash a reviewer's page carries for the text under review now."""
-    import review
+    from review import chain
 
     with app.app_context():
-        return review.text_hash(db.session.get(Article, article_id))
+        return chain.text_hash(db.session.get(Article, article_id))
 
 
 def free_port() -> int:

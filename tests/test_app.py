@@ -1,7 +1,7 @@
 import pytest
 
+from admin.views.auth import is_safe_next
 from models import parse_id
-from views.auth import is_safe_next
 
 
 def test_home_page_renders_school_name(client):

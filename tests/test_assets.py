@@ -7,7 +7,7 @@ from pathlib import Path
 
 import brotli
 
-from assets import Fingerprints
+from core.assets import Fingerprints
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 UA = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X)"}

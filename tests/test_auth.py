@@ -10,9 +10,9 @@ import itsdangerous
 import pytest
 import sqlalchemy as sa
 
+from admin.views.auth import is_safe_next
 from models import User, db, utcnow
 from tests.conftest import PASSWORD
-from views.auth import is_safe_next
 
 
 def post_login(client, username="author", password=PASSWORD, **extra):

@@ -14,7 +14,6 @@ import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
-import storage
 from app import MIGRATIONS_DIR, create_app
 from models import (
     Article,
@@ -27,6 +26,7 @@ from models import (
     db,
     utcnow,
 )
+from newsroom import storage
 from tests.conftest import PASSWORD, new_user
 
 # Every test here ends with each live text explained by the review ledger.
@@ -407,7 +407,7 @@ def test_restore_refuses_an_archive_that_unpacks_too_big(
     assert bomb.stat().st_size < 200 * 1024
     # The ratio is only checked above RATIO_FLOOR: 64 MB of zeros would slow
     # the test, not change what it shows.
-    monkeypatch.setattr("backup.RATIO_FLOOR", 1024**2)
+    monkeypatch.setattr("operations.backup.RATIO_FLOOR", 1024**2)
     new = make_site("new", seed=False, **config)
     result = restore(new, bomb)
     assert result.exit_code == 1, result.output
@@ -422,7 +422,7 @@ def test_restore_refuses_an_archive_bigger_than_the_free_disk_space(
     old = make_site("old")
     add_post(old, 1)
     archive = backup(old)
-    monkeypatch.setattr("backup._free_space", lambda folder: 10 * 1024)
+    monkeypatch.setattr("operations.backup._free_space", lambda folder: 10 * 1024)
     new = make_site("new", seed=False)
     result = restore(new, archive)
     assert result.exit_code == 1
@@ -431,7 +431,7 @@ def test_restore_refuses_an_archive_bigger_than_the_free_disk_space(
 
 
 def test_unpacking_stops_at_the_size_the_header_states(tmp_path):
-    import backup as backup_module
+    from operations import backup as backup_module
 
     info = tarfile.TarInfo(ZEROS_NAME)
     info.size = 10

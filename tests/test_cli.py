@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 
 from app import create_app
 from models import Article, Role, Section, User, db
-from search import is_index_table
+from reader.search import is_index_table
 
 # Every test here ends with each live text explained by the review ledger.
 pytestmark = pytest.mark.usefixtures("ledger_checked")
@@ -155,7 +155,7 @@ def test_fresh_install_messages_read_in_order(tmp_path):
 
 
 def test_init_db_gives_a_new_site_the_default_sections(tmp_path):
-    from sitetree import DEFAULT_SLUGS
+    from operations.sitetree import DEFAULT_SLUGS
 
     app = fresh_app(tmp_path)
     app.test_cli_runner().invoke(args=["init-db"])

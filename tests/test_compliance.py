@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-import compliance
-from compliance import BLOCK, CONFIRM, HINT, Rule, WordMatcher, check_fields
+from review import compliance
+from review.compliance import BLOCK, CONFIRM, HINT, Rule, WordMatcher, check_fields
 
 # Every test here ends with each live text explained by the review ledger.
 pytestmark = pytest.mark.usefixtures("ledger_checked")

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-import compliance
 from models import Article, AuditEvent, Status, WordRule, db, set_setting
+from review import compliance
 from tests.conftest import form_data as shared_form_data
 
 # Every test here ends with each live text explained by the review ledger.

@@ -7,10 +7,6 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-import demo
-import demo_images
-import pubstats
-import storage
 from models import (
     Article,
     DailyViews,
@@ -20,7 +16,10 @@ from models import (
     get_settings,
     set_setting,
 )
-from sanitize import clean_html
+from newsroom import storage
+from newsroom.sanitize import clean_html
+from operations import demo, demo_images
+from stats import pubstats
 
 # Every test here ends with each live text explained by the review ledger.
 pytestmark = pytest.mark.usefixtures("ledger_checked")

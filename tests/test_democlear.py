@@ -6,9 +6,6 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-import demo
-import democlear
-import storage
 from models import (
     Article,
     AuditEvent,
@@ -21,7 +18,9 @@ from models import (
     set_setting,
     utcnow,
 )
-from sitetree import DEFAULT_SLUGS
+from newsroom import storage
+from operations import demo, democlear
+from operations.sitetree import DEFAULT_SLUGS
 from tests.conftest import article_titled, user_id
 
 STAFF_IN_DEMO_SECTION = "校园动态：教职工篮球赛"  # filed under the demo's 校园动态

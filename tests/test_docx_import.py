@@ -4,8 +4,8 @@ import zipfile
 import pytest
 from PIL import Image
 
-from docx_import import DocxResult, docx_to_html
-from uploads import UploadError, process_image
+from newsroom.docx_import import DocxResult, docx_to_html
+from newsroom.uploads import UploadError, process_image
 
 # Every test here ends with each live text explained by the review ledger.
 pytestmark = pytest.mark.usefixtures("ledger_checked")
@@ -252,7 +252,7 @@ def test_zip_without_document_part_is_refused():
 
 
 def test_zip_bomb_is_refused(monkeypatch):
-    import docx_import
+    from newsroom import docx_import
 
     monkeypatch.setattr(docx_import, "MAX_UNCOMPRESSED_SIZE", 10_000)
     docx = make_docx(extra_parts={"word/media/big.bin": b"\x00" * 20_000})

@@ -7,9 +7,9 @@ from xml.etree import ElementTree
 import pytest
 import sqlalchemy as sa
 
-import articles
 from models import Article, Status, User, db, utcnow
-from sanitize import absolute_urls, clean_html
+from newsroom import articles
+from newsroom.sanitize import absolute_urls, clean_html
 from tests.conftest import count_statements
 
 ATOM = "{http://www.w3.org/2005/Atom}"

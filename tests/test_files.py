@@ -11,12 +11,12 @@ from urllib.parse import quote
 import pytest
 from PIL import Image
 
-import storage
-from commands import create_user
 from models import Article, Status, Upload, db, set_setting
+from newsroom import storage
+from newsroom.uploads import display_size
+from operations.commands import create_user
 from tests import test_review as review_flow
 from tests.conftest import get_article, user_id
-from uploads import display_size
 
 # Every test here ends with each live text explained by the review ledger.
 pytestmark = pytest.mark.usefixtures("ledger_checked")

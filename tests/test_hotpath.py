@@ -9,8 +9,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
-import hotpath
-from hotpath import HotPath
+from core import hotpath
+from core.hotpath import HotPath
 
 
 @pytest.fixture

@@ -223,7 +223,7 @@ def test_unknown_language_keeps_the_readers_earlier_choice(client):
 
 
 def test_refused_file_names_its_real_type_in_chinese(app):
-    from uploads import MSG_ATTACHMENT_MISMATCH, UploadError
+    from newsroom.uploads import MSG_ATTACHMENT_MISMATCH, UploadError
 
     error = UploadError(MSG_ATTACHMENT_MISMATCH, ext=".pdf", actual="a PNG image")
     with app.test_request_context("/"):

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from importers.dedecms import decode
 from models import Article, Section, Status, Upload, db
+from operations.importers.dedecms import decode
 from tests.conftest import article_titled, section_named
 from tests.import_data import PDF, old_uploads, photo_bytes
 

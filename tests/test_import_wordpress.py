@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-import thumbnails
 from models import Article, LegacyUrl, Origin, Section, Status, Upload, db
+from newsroom import thumbnails
 from tests.conftest import article_titled, section_named
 from tests.import_data import PERMALINK, wp_uploads, write_wxr
 

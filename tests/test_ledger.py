@@ -8,9 +8,8 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-import ledger
-import review
 from models import Department, ReviewEvent, db
+from review import chain, ledger
 from tests import test_review as review_flow
 from tests.conftest import form_data, get_article, shown_version
 
@@ -27,11 +26,11 @@ ID_NUMBER = "11010519491231002X"
 
 
 class Clock:
-    """review.utcnow at set times: the ledger's times are the test's to choose."""
+    """chain.utcnow at set times: the ledger's times are the test's to choose."""
 
     def __init__(self, monkeypatch):
         self.now = datetime(2026, 9, 1)
-        monkeypatch.setattr(review, "utcnow", lambda: self.now)
+        monkeypatch.setattr(chain, "utcnow", lambda: self.now)
 
     def at(self, text):
         self.now = datetime.fromisoformat(text)

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-import legacyurls
 from models import Article, LegacyUrl, Status, db, utcnow
+from reader import legacyurls
 from tests.conftest import count_statements
 
 # Every test here ends with each live text explained by the review ledger.

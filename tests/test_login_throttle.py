@@ -8,12 +8,12 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
-import throttle
-import views.auth
+from admin import throttle
+from admin.throttle import PER_ADDRESS, PER_NAME
+from admin.views import auth
 from app import create_app
 from models import LoginAttempt, db
 from tests.conftest import PASSWORD
-from throttle import PER_ADDRESS, PER_NAME
 
 ATTACKER = "203.0.113.9"
 TEACHER = "198.51.100.7"
@@ -78,13 +78,13 @@ def test_unknown_name_is_throttled_like_a_real_one(client, clock):
 def test_unknown_name_costs_a_real_password_check(client, monkeypatch):
     # Without it, a fast "wrong password" would tell that the name is unknown.
     checked = []
-    real_check = views.auth.check_password_hash
+    real_check = auth.check_password_hash
 
     def spy(pwhash, password):
         checked.append(pwhash)
         return real_check(pwhash, password)
 
-    monkeypatch.setattr(views.auth, "check_password_hash", spy)
+    monkeypatch.setattr(auth, "check_password_hash", spy)
     post_login(client, "nobody", "wrong password")
     method = generate_password_hash("x").split("$")[0]
     assert [h.split("$")[0] for h in checked] == [method]
@@ -250,13 +250,13 @@ def all_at_once(app, count, request):
 
 def test_parallel_burst_checks_no_more_passwords_than_the_budget(app, monkeypatch):
     checked = []
-    real_check = views.auth._password_matches
+    real_check = auth._password_matches
 
     def counting_check(user, password):
         checked.append(password)
         return real_check(user, password)
 
-    monkeypatch.setattr(views.auth, "_password_matches", counting_check)
+    monkeypatch.setattr(auth, "_password_matches", counting_check)
     count = 12  # within the connection pool (5 + 10 overflow)
     statuses = all_at_once(
         app,

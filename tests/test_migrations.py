@@ -67,10 +67,9 @@ def test_an_upgraded_site_serves_its_old_posts(tmp_path):
 
 
 def test_0004_demo_loaded_before_origins_existed_can_still_be_cleared(tmp_path):
-    import demo
-    import democlear
     from models import Article, Origin, Section, get_settings
-    from sitetree import DEFAULT_SLUGS
+    from operations import demo, democlear
+    from operations.sitetree import DEFAULT_SLUGS
 
     def quoted(text):
         return "'" + text.replace("'", "''") + "'"
@@ -362,8 +361,8 @@ def test_0011_turns_the_old_review_switch_into_review_levels(
 def test_0012_gives_every_live_text_one_baseline_ledger_line(tmp_path):
     """After the upgrade `flask check-ledger` finds nothing: each post online
     (with its cover and attachment) is explained by one line, drafts by none."""
-    import review
     from models import Article
+    from review import chain
 
     app = school_at(
         tmp_path,
@@ -389,8 +388,8 @@ def test_0012_gives_every_live_text_one_baseline_ledger_line(tmp_path):
         assert rows(
             "SELECT article_id, decision, level, final, user_id FROM review_event"
         ) == [(1, "baseline", 0, 1, None)]
-        assert review.unexplained_texts() == []
-        live = review.live_version(db.session.get(Article, 1))
+        assert chain.unexplained_texts() == []
+        live = chain.live_version(db.session.get(Article, 1))
         assert live.attachments == ((3, "报名表.pdf"),) and live.cover_id == 2
         assert "review_version" in tables()
         assert {"review_writers"} <= columns("article")

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from markupsafe import escape
 
-import notify
+from core import notify
 from models import Department, Notification, ReviewGroup, Section, User, db, set_setting
 from tests.conftest import PASSWORD, form_data, new_user, shown_version
 

@@ -11,7 +11,7 @@ import zxingcpp
 from PIL import Image
 
 from models import Status
-from qrsvg import QUIET_ZONE
+from reader.qrsvg import QUIET_ZONE
 from tests.test_feeds import HIDDEN, hidden_fields
 
 SVG = "{http://www.w3.org/2000/svg}"

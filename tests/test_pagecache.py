@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from PIL import Image
 
-import cachestate
 import models
 from models import Article, Section, Status, db, utcnow
+from reader import cachestate
 from tests.conftest import PASSWORD, count_statements, form_data
 
 BROWSER_UA = (

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-import storage
 from models import Article, Status, Upload, db, set_setting
+from newsroom import storage
 from tests.conftest import count_statements, form_data
 
 JSON = {"Accept": "application/json"}

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import remote_images
 from models import Article, Upload, db
-from remote_images import FetchError, fetch_image, is_public_address
+from newsroom import remote_images
+from newsroom.remote_images import FetchError, fetch_image, is_public_address
 
 GPS_IFD = 0x8825
 ALLOW_LOOPBACK = pytest.mark.config(REMOTE_IMAGES_ALLOW_LOOPBACK=True)

@@ -5,7 +5,6 @@ import re
 import pytest
 import sqlalchemy as sa
 
-import review
 from models import (
     Article,
     AuditEvent,
@@ -18,6 +17,7 @@ from models import (
     get_settings,
     set_setting,
 )
+from review import chain
 from tests.conftest import PASSWORD, _login, user_id
 
 # Every test here ends with each live text explained by the review ledger.
@@ -134,7 +134,7 @@ def post_in_review(app, section_id, level, levels, title="待审稿件"):
 def reviewers(app, article_id, level):
     with app.app_context():
         article = db.session.get(Article, article_id)
-        ids = review.reviewer_ids(article, level)
+        ids = chain.reviewer_ids(article, level)
         return sorted(
             db.session.scalars(sa.select(User.username).where(User.id.in_(ids)))
         )
@@ -241,8 +241,8 @@ def test_naming_a_group_for_level_2_puts_posts_in_its_queue(
     )
     with app.app_context():
         campus = db.session.get(Section, school["campus"])
-        assert review.levels_for(campus) == 2
-        assert review.level_group(2).name == "宣传办"
+        assert chain.levels_for(campus) == 2
+        assert chain.level_group(2).name == "宣传办"
     assert reviewers(app, article_id, 2) == ["office"]
     client.post("/logout")
     _login(client, "office")
@@ -263,7 +263,7 @@ def test_switches_and_levels_are_stored(app, admin_client, school):
     assert values["review_bypass"] == "0"  # unticked
     assert values["show_review_line"] == "0"
     with app.app_context():
-        assert not review.bypass_allowed()
+        assert not chain.bypass_allowed()
     admin_client.post("/admin/review", data=settings_form(levels="3"))
     values = stored(app)
     assert (values["review_levels"], values["review_bypass"]) == ("3", "1")
@@ -324,8 +324,8 @@ def test_channels_override_the_site(app, admin_client, school):
     assert response.status_code == 302
     assert channel_levels(app) == {"news": 3, "notices": 0, "campus": None}
     with app.app_context():
-        assert review.levels_for(db.session.get(Section, school["campus"])) == 3
-        assert review.levels_for(db.session.get(Section, school["notices"])) == 0
+        assert chain.levels_for(db.session.get(Section, school["campus"])) == 3
+        assert chain.levels_for(db.session.get(Section, school["notices"])) == 0
     assert audit_log(app) == [
         ("review_channel_changed", "新闻中心: - → 3; 通知公告: - → 0")
     ]

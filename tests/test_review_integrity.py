@@ -11,7 +11,6 @@ import secrets
 import pytest
 import sqlalchemy as sa
 
-import review
 from models import (
     Article,
     Department,
@@ -26,6 +25,7 @@ from models import (
     db,
     set_setting,
 )
+from review import chain as review_chain
 from tests.conftest import FAST_HASH, PASSWORD, form_data, get_article, shown_version
 
 # Every test here ends with each live text explained by the review ledger.
@@ -247,7 +247,7 @@ def test_ledger_line_stores_the_hash_of_the_version_approved(app, client, chain)
         ).one()
         assert event.version_hash == version and event.final
         post = db.session.get(Article, article_id)
-        assert review.live_version(post).hash == version
+        assert review_chain.live_version(post).hash == version
 
 
 def test_restoring_a_revision_waits_for_review(app, client, chain):

@@ -35,7 +35,6 @@ from hypothesis.stateful import (
     rule,
 )
 
-import review
 from models import (
     Article,
     Department,
@@ -51,6 +50,7 @@ from models import (
     get_settings,
     set_setting,
 )
+from review import chain
 from tests.conftest import FAST_HASH, PASSWORD
 
 PEOPLE = ("teacher", "teacher2", "head", "office", "editor", "admin")
@@ -154,8 +154,8 @@ class ReviewChain(RuleBasedStateMachine):
         with self.app.app_context():
             article = db.session.get(Article, article_id)
             return (
-                review.text_hash(article),
-                review.live_version(article).hash,
+                chain.text_hash(article),
+                chain.live_version(article).hash,
                 article.status,
                 article.version,
                 article.section_id,
@@ -242,7 +242,7 @@ class ReviewChain(RuleBasedStateMachine):
         with self.app.app_context():
             article = db.session.get(Article, article_id)
             level = max(article.review_level, 1)
-            ids = review.reviewer_ids(article, level)
+            ids = chain.reviewer_ids(article, level)
         ids |= self.changed_by.get(article_id, set())
         names = sorted(n for n, i in self.user_ids.items() if i in ids)
         return data.draw(st.sampled_from(names)) if names else who
@@ -317,7 +317,7 @@ class ReviewChain(RuleBasedStateMachine):
             ).all()
             article_id = data.draw(st.sampled_from(waiting or self.posts))
             article = db.session.get(Article, article_id)
-            ids = review.reviewer_ids(article, max(article.review_level, 1))
+            ids = chain.reviewer_ids(article, max(article.review_level, 1))
             author = article.created_by_id
         names = {i: n for n, i in self.user_ids.items()}
         if by_author:
@@ -432,14 +432,14 @@ class ReviewChain(RuleBasedStateMachine):
         if self.app is None or not self.clients:
             return
         with self.app.app_context():
-            assert review.unexplained_texts() == []
+            assert chain.unexplained_texts() == []
             events = db.session.scalars(
                 sa.select(ReviewEvent)
                 .where(ReviewEvent.id > self.last_event)
                 .order_by(ReviewEvent.id)
             ).all()
             for event in events:
-                if event.decision in (review.Decision.APPROVE, review.Decision.RETURN):
+                if event.decision in (chain.Decision.APPROVE, chain.Decision.RETURN):
                     self._check_decision(event)
                 if event.final:
                     self._check_final(event)
@@ -452,7 +452,7 @@ class ReviewChain(RuleBasedStateMachine):
         who neither wrote the post nor changed it in this round."""
         article = db.session.get(Article, event.article_id)
         assert event.version_hash == self.sent[(event.article_id, event.user_id)]
-        if event.decision == review.Decision.APPROVE:
+        if event.decision == chain.Decision.APPROVE:
             writers = self.changed_by.get(event.article_id, set())
             assert event.user_id not in writers, (event.user_name, writers)
             assert event.user_id != article.created_by_id
@@ -460,7 +460,7 @@ class ReviewChain(RuleBasedStateMachine):
     def _check_final(self, event: ReviewEvent) -> None:
         article = db.session.get(Article, event.article_id)
         writers = self.changed_by.get(event.article_id, set())
-        if event.decision == review.Decision.APPROVE:
+        if event.decision == chain.Decision.APPROVE:
             round_ = db.session.scalars(
                 sa.select(ReviewEvent)
                 .where(
@@ -471,9 +471,9 @@ class ReviewChain(RuleBasedStateMachine):
             ).all()
             approvals = []
             for earlier in round_:
-                if earlier.decision == review.Decision.SUBMIT:
+                if earlier.decision == chain.Decision.SUBMIT:
                     break
-                if earlier.decision == review.Decision.APPROVE:
+                if earlier.decision == chain.Decision.APPROVE:
                     approvals.append(earlier)
             levels = {a.level for a in approvals}
             assert levels == set(range(1, event.level + 1)), approvals
@@ -481,12 +481,12 @@ class ReviewChain(RuleBasedStateMachine):
                 assert approval.version_hash == event.version_hash
                 assert approval.user_id not in writers, (approval.user_name, writers)
                 assert approval.user_id != article.created_by_id
-        elif event.decision == review.Decision.BYPASS:
+        elif event.decision == chain.Decision.BYPASS:
             user = db.session.get(User, event.user_id)
             assert user.role in (Role.EDITOR, Role.ADMIN) and event.reason
             assert get_settings().get("review_bypass") == "1"
-        elif event.decision == review.Decision.PUBLISH:
-            version = review.saved_version(event.version_hash)
+        elif event.decision == chain.Decision.PUBLISH:
+            version = chain.saved_version(event.version_hash)
             sections = {
                 version.section_id,
                 article.section_id,
@@ -494,9 +494,9 @@ class ReviewChain(RuleBasedStateMachine):
             }
             for section_id in sections:
                 section = db.session.get(Section, section_id)
-                assert review.levels_for(section) == 0, (event.reason, section.name)
+                assert chain.levels_for(section) == 0, (event.reason, section.name)
         # The text is live: the next round starts with nobody's changes.
-        if event.decision != review.Decision.REMOVE:
+        if event.decision != chain.Decision.REMOVE:
             self.changed_by[event.article_id] = set()
 
 

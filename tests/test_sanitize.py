@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from sanitize import (
+from newsroom.sanitize import (
     ALLOWED_CSS_PROPERTIES,
     ALLOWED_TAGS,
     FONT_SIZES_PX,

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-import search
 from models import Article, Section, Status, db, utcnow
+from reader import search
 from tests.conftest import count_statements
 
 # --- helpers -------------------------------------------------------------------
@@ -443,7 +443,7 @@ def test_results_filter_by_channel_or_section(app, client, make_section, make_ar
 def test_a_very_common_word_ranks_only_its_newest_matches(
     client, make_article, monkeypatch
 ):
-    from views import search as search_views
+    from reader.views import search as search_views
 
     monkeypatch.setattr(search, "CANDIDATES", 3)
     monkeypatch.setattr(search_views, "COUNT_LIMIT", 3)

@@ -7,11 +7,10 @@ from xml.etree import ElementTree
 import pytest
 import sqlalchemy as sa
 
-import notify
-import review
-import siteurl
 from app import create_app
+from core import notify, siteurl
 from models import Article, Notification, User, db, get_settings, set_setting
+from review import chain
 from tests.conftest import PASSWORD, count_statements
 from tests.test_feeds import ATOM, SITEMAP
 from tests.test_page_tools import decode, svg_modules
@@ -221,7 +220,7 @@ def test_notification_links_are_absolute_without_a_request(
     with app.app_context():
         article = db.session.get(Article, article_id)
         admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
-        review.notify_move(article, review.Decision.BYPASS, admin, "急稿")
+        chain.notify_move(article, chain.Decision.BYPASS, admin, "急稿")
         bodies = db.session.scalars(sa.select(Notification.body)).all()
         db.session.rollback()
     assert bodies and all(

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
-import slowlane
+from core import slowlane
 from tests.conftest import free_port, instance_with_article, wait_until_up
 from tests.test_pagecache import reader
 

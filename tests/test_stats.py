@@ -11,10 +11,9 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-import charts
-import pubstats
-import viewcount
 from models import Article, CacheState, DailyViews, Department, Status, User, db
+from reader import viewcount
+from stats import charts, pubstats
 from tests.conftest import _login, count_statements, user_id
 
 BROWSER_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148"

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import storage
-import thumbnails
 from models import db
+from newsroom import storage, thumbnails
 
 
 def jpeg(mode="RGB", size=(800, 600)) -> bytes:

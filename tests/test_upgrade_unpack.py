@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import depcheck
+from core import depcheck
 
 ROOT = Path(__file__).resolve().parent.parent
 PIP_RUNTIME = "-r requirements.txt"

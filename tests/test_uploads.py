@@ -12,8 +12,8 @@ from flask_babel import Babel
 from PIL import ExifTags, Image, ImageCms
 from PIL.PngImagePlugin import PngInfo
 
-import uploads
-from uploads import (
+from newsroom import uploads
+from newsroom.uploads import (
     MAX_IMAGE_PIXELS,
     UploadError,
     check_attachment,

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-import viewcount
 from models import Article, ArticleView, Status, db, utcnow
+from reader import viewcount
 
 DAY = "2026-03-02"
 BROWSER_UA = (
@@ -427,7 +427,7 @@ def test_a_counted_view_is_not_an_edit(app, client, make_article):
 def test_the_local_day_is_worked_out_again_in_each_new_minute(app, monkeypatch):
     """Counter.today() caches the date per minute: a view just after the
     site's midnight must land on the new day, not the cached old one."""
-    from hotpath import HotPath
+    from core.hotpath import HotPath
 
     counter = viewcount.Counter(app, HotPath(app.config["SQLALCHEMY_DATABASE_URI"]))
     days = iter(["2026-08-31", "2026-09-01"])
@@ -545,7 +545,7 @@ def second_process(app, monkeypatch):
     Each process has its own batch of unwritten views and its own count read
     from the database, as granian's workers do.
     """
-    from hotpath import HotPath
+    from core.hotpath import HotPath
 
     middleware = app.extensions["pagecache"]
     counters = {

@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-import compliance
 from models import AuditEvent, WordRule, db
+from review import compliance
 from tests.conftest import school_at
 
 

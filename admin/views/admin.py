@@ -20,11 +20,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-import audit
-import backup
-import review
-import storage
-import thumbnails
+from admin.views.auth import relogin, rotate_session_token
+from core import audit
+from core.paging import paginate
+from core.permissions import admin_required
 from forms import (
     ConfirmForm,
     DepartmentForm,
@@ -49,10 +48,10 @@ from models import (
     parse_id,
     set_setting,
 )
-from permissions import admin_required
-from uploads import UploadError, display_size
-from views.auth import relogin, rotate_session_token
-from views.paging import paginate
+from newsroom import storage, thumbnails
+from newsroom.uploads import UploadError, display_size
+from operations import backup
+from review import chain
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -733,7 +732,7 @@ def _move_posts(section: Section, target: Section) -> None:
     for article in posts:
         article.section_id = target.id
         article.channel_id = target.parent_id or target.id
-        review.record_move(article, current_user, what)
+        chain.record_move(article, current_user, what)
     db.session.execute(
         sa.update(PendingText)
         .where(PendingText.section_id == section.id)

@@ -28,11 +28,11 @@ from flask_login import (
 )
 from werkzeug.security import check_password_hash, generate_password_hash
 
-import audit
-import throttle
+from admin import throttle
+from core import audit
+from core.errors import json_error, wants_json
 from forms import BylineForm, ChangePasswordForm, EmailForm, LoginForm
 from models import User, db, parse_id, utcnow
-from views.errors import json_error, wants_json
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -170,7 +170,7 @@ def login():
         attempt = throttle.begin(username.lower()[:64], _client_address())
         if attempt.refused:
             form.username.errors.append(_refusal(attempt))
-            return render_template("auth/login.html", form=form), 429
+            return render_template("admin/login.html", form=form), 429
         user = db.session.scalar(sa.select(User).where(User.username == username))
         if not _password_matches(user, form.password.data):
             throttle.failed(attempt)
@@ -186,7 +186,7 @@ def login():
             session.permanent = True
             login_user(user, remember=form.remember.data)
             return redirect(_after_login_url(next_url))
-    return render_template("auth/login.html", form=form)
+    return render_template("admin/login.html", form=form)
 
 
 @bp.post("/logout")
@@ -227,7 +227,7 @@ def change_password():
 def _account_page(form=None, byline_form=None, email_form=None):
     user = current_user._get_current_object()
     return render_template(
-        "auth/change_password.html",
+        "admin/change_password.html",
         form=form or ChangePasswordForm(formdata=None),
         byline_form=byline_form or BylineForm(obj=user),
         email_form=email_form or EmailForm(obj=user, formdata=None),

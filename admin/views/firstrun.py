@@ -13,17 +13,16 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-import audit
-import democlear
-import siteurl
+from admin.views.admin import LogoError, drop_fixed_site_url, save_settings
+from admin.views.auth import relogin, rotate_session_token
+from core import audit, siteurl
+from core.errors import json_error, wants_json
+from core.permissions import admin_required
 from forms import ConfirmForm, SetupForm
 from models import db, get_settings
-from permissions import admin_required
-from uploads import display_size
-from views.admin import LogoError, drop_fixed_site_url, save_settings
-from views.auth import relogin, rotate_session_token
-from views.editor import csrf_error
-from views.errors import json_error, wants_json
+from newsroom.uploads import display_size
+from newsroom.views.editor import csrf_error
+from operations import democlear
 
 bp = Blueprint("firstrun", __name__, url_prefix="/admin")
 

@@ -10,11 +10,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-import audit
-import notify
+from core import audit, notify
+from core.permissions import admin_required
 from forms import ConfirmForm
 from models import Notification, db
-from permissions import admin_required
 
 bp = Blueprint("notify_admin", __name__, url_prefix="/admin")
 

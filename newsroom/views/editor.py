@@ -26,17 +26,11 @@ from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
-import articles
-import audit
-import compliance
-import pubstats
-import remote_images
-import review
-import siteurl
-import storage
-from articles import Action, Changes, Conflict, Refused
+from core import audit, siteurl
+from core.errors import csrf_json_error, json_error, wants_json
+from core.paging import paginate
+from core.permissions import can_edit, reviewer_required
 from forms import ArticleForm
-from jodit_i18n import jodit_strings
 from models import (
     Article,
     Revision,
@@ -47,10 +41,12 @@ from models import (
     parse_id,
     utcnow,
 )
-from permissions import can_edit, reviewer_required
-from sanitize import FONT_SIZES_PX, INDENT_STEP_PX, LINE_HEIGHTS, clean_html
-from views.errors import csrf_json_error, json_error, wants_json
-from views.paging import paginate
+from newsroom import articles, remote_images, storage
+from newsroom.articles import Action, Changes, Conflict, Refused
+from newsroom.jodit_i18n import jodit_strings
+from newsroom.sanitize import FONT_SIZES_PX, INDENT_STEP_PX, LINE_HEIGHTS, clean_html
+from review import chain, compliance
+from stats import pubstats
 
 bp = Blueprint("editor", __name__, url_prefix="/editor")
 
@@ -102,7 +98,7 @@ def build_form(article: Article | None = None, **kwargs) -> ArticleForm:
             # An edit of a published post waiting for review is what the
             # author goes on with; readers keep the approved text meanwhile.
             form.process(obj=article)
-            pending = review.pending_text(article)
+            pending = chain.pending_text(article)
             if pending is not None and article.status == Status.PUBLISHED:
                 for key in articles.PENDING_FIELDS:
                     getattr(form, key).data = getattr(pending, key)
@@ -179,7 +175,7 @@ def render_editor(
     cover = _cover(form.cover_id.data, article)
     return (
         render_template(
-            "editor/edit.html",
+            "newsroom/edit.html",
             form=form,
             article=article,
             cover=cover,
@@ -187,9 +183,9 @@ def render_editor(
             can_pin=bool(user and user.can_review),
             can_publish=bool(user and articles.may_publish(user, article)),
             needs_review=articles.needs_review(article),
-            pending=review.pending_text(article) if article else None,
-            may_review=bool(user and article and review.may_review(user, article)),
-            level_names=review.LEVEL_NAMES,
+            pending=chain.pending_text(article) if article else None,
+            may_review=bool(user and article and chain.may_review(user, article)),
+            level_names=chain.LEVEL_NAMES,
             can_delete=bool(user and article and articles.may_delete(user, article)),
             read_only=bool(
                 user and article and not articles.may_edit_content(user, article)
@@ -246,7 +242,7 @@ def _flash_done(result: str | None, article: Article) -> None:
             "success",
         )
         _flash_personal_data(article)
-        if not review.reviewer_ids(article, article.review_level):
+        if not chain.reviewer_ids(article, article.review_level):
             # A one-person site: nobody else may approve it (never oneself).
             flash(
                 _(
@@ -259,7 +255,7 @@ def _flash_done(result: str | None, article: Article) -> None:
             )
     elif result in ("publish", "bypass"):
         flash(_("Published."), "success")
-    elif article.status == Status.PUBLISHED and review.pending_text(article):
+    elif article.status == Status.PUBLISHED and chain.pending_text(article):
         flash(
             _(
                 "Saved. Readers still see the approved text until your changes "
@@ -276,7 +272,7 @@ def _flash_done(result: str | None, article: Article) -> None:
 def _flash_personal_data(article: Article) -> None:
     """At submit, tell the teacher what the reviewer will have to justify."""
     findings = compliance.check_article(
-        article, own_hosts=siteurl.own_hosts(), text=review.review_text(article)
+        article, own_hosts=siteurl.own_hosts(), text=chain.review_text(article)
     )
     needing = compliance.needing_confirmation(findings)
     if needing:
@@ -429,7 +425,7 @@ def _compliance_refuses(article: Article, action: str) -> bool:
     publishing = action == Action.PUBLISH
     reason = confirmed_reason()
     findings = compliance.check_article(
-        article, own_hosts=siteurl.own_hosts(), text=review.review_text(article)
+        article, own_hosts=siteurl.own_hosts(), text=chain.review_text(article)
     )
     verdict = compliance.judge(findings, publishing=publishing, reason=reason)
     if verdict.ok:
@@ -477,7 +473,7 @@ def record_confirmation(article: Article, reason: str, findings) -> None:
     """Personal data published on purpose: in the audit log and the ledger."""
     target = compliance.confirmation_target(article.id, reason, findings)
     audit.record("article.compliance_confirmed", target)
-    review.confirm(article, current_user, target.split(": ", 1)[-1])
+    chain.confirm(article, current_user, target.split(": ", 1)[-1])
 
 
 def _refused_by_check(article: Article):
@@ -557,14 +553,14 @@ def dashboard():
             )
         )
     return render_template(
-        "editor/dashboard.html",
+        "newsroom/dashboard.html",
         page=page,
         status=status,
         section=section,
         query=query,
         sections=section_choices()[1:],
         pending_count=pending_count,
-        waiting_for_me=len(review.queue_for(current_user)),
+        waiting_for_me=len(chain.queue_for(current_user)),
         now=now,
         mine=pubstats.author_summary(current_user.id),
     )
@@ -699,7 +695,7 @@ def published(article_id: int):
     if not article.is_public:
         return redirect(url_for("editor.edit_article", article_id=article.id))
     return render_template(
-        "editor/published.html",
+        "newsroom/published.html",
         article=article,
         live_url=siteurl.absolute_url("public.article", article_id=article.id),
     )
@@ -888,7 +884,7 @@ def preview_article(article_id: int):
     """The reader's article page for any status; counts no view."""
     article = get_article_or_404(article_id)
     return render_template(
-        "editor/preview.html",
+        "newsroom/preview.html",
         article=article,
         previous=None,
         following=None,
@@ -914,7 +910,7 @@ def _revision_or_404(article: Article, revision_id: int) -> Revision:
 @reviewer_required
 def revisions(article_id: int):
     article = get_article_or_404(article_id)
-    return render_template("editor/revisions.html", article=article)
+    return render_template("newsroom/revisions.html", article=article)
 
 
 @bp.get("/articles/<int:article_id>/revisions/<int:revision_id>")
@@ -922,7 +918,7 @@ def revisions(article_id: int):
 def revision(article_id: int, revision_id: int):
     article = get_article_or_404(article_id)
     return render_template(
-        "editor/revision.html",
+        "newsroom/revision.html",
         article=article,
         revision=_revision_or_404(article, revision_id),
     )
@@ -942,7 +938,7 @@ def restore_revision(article_id: int, revision_id: int):
         db.session.rollback()
         flash(_refused_message(error), "error")
         return redirect(url_for("editor.revisions", article_id=article_id))
-    if review.pending_text(article) is not None and review.in_review(article):
+    if chain.pending_text(article) is not None and chain.in_review(article):
         message = _(
             "The older version was restored as an edit waiting for review: "
             "readers keep the current text until it is approved."
@@ -976,7 +972,7 @@ def trash():
         .order_by(Article.deleted_at.desc(), Article.id.desc())
     )
     page = paginate(stmt)
-    return render_template("editor/trash.html", page=page)
+    return render_template("newsroom/trash.html", page=page)
 
 
 @bp.post("/articles/<int:article_id>/restore")

@@ -23,21 +23,19 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
-import articles
-import review
-import sitedata
-import storage
-import thumbnails
-from docx_import import docx_to_html
+from core import sitedata
+from core.errors import csrf_json_error, json_error, too_large_message
+from core.permissions import Refused, can_edit
 from models import Article, Status, Upload, db, parse_id
-from permissions import Refused, can_edit
-from uploads import (
+from newsroom import articles, storage, thumbnails
+from newsroom.docx_import import docx_to_html
+from newsroom.uploads import (
     UploadError,
     check_attachment,
     clean_original_name,
     display_size,
 )
-from views.errors import csrf_json_error, json_error, too_large_message
+from review import chain
 
 bp = Blueprint("files", __name__)
 
@@ -113,7 +111,7 @@ def upload_attachment():
     except UploadError as error:
         raise Refused(str(error), 400) from error
     file.stream.seek(0)
-    before = review.text_hash(article)
+    before = chain.text_hash(article)
     upload = storage.save_upload(
         file.stream.read(),
         kind="attachment",
@@ -127,9 +125,9 @@ def upload_attachment():
     # chain like any edit (see articles.gate).
     upload.held = articles.holds_edit(current_user, article, articles.Action.SAVE)
     db.session.flush()
-    review.changed_since(article, before, current_user)
+    chain.changed_since(article, before, current_user)
     if article.status == Status.PUBLISHED and not upload.held:
-        review.record_publish(article, current_user, name)
+        chain.record_publish(article, current_user, name)
     _commit_or_discard([upload])
     note = ""
     if upload.held:
@@ -160,14 +158,14 @@ def delete_upload(upload_id: int):
     if article is None:
         storage.delete_upload(upload)
         return jsonify(ok=True)
-    before, name = review.text_hash(article), upload.original_name
+    before, name = chain.text_hash(article), upload.original_name
     paths = storage.remove_upload_rows([upload])
     db.session.flush()
     db.session.refresh(article)
-    review.changed_since(article, before, current_user)
+    chain.changed_since(article, before, current_user)
     if article.status == Status.PUBLISHED:
         # Readers lose the file (or cover) now; the ledger says who took it off.
-        review.record_removal(article, current_user, name)
+        chain.record_removal(article, current_user, name)
     db.session.commit()
     storage.unlink_files(paths)
     return jsonify(ok=True)
@@ -356,7 +354,7 @@ def _may_download(upload: Upload) -> bool:
         return (
             can_edit(current_user, article)
             or current_user.can_review
-            or review.may_review(current_user, article)
+            or chain.may_review(current_user, article)
         )
     return current_user.can_review or upload.uploaded_by_id == current_user.id
 

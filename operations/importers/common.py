@@ -28,20 +28,19 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import sqlalchemy as sa
 
-import legacyurls
-import origins
-import remote_images
-import review
-import storage
 from models import Article, Section, Status, Upload, db
-from sanitize import clean_html, html_to_text
-from uploads import (
+from newsroom import remote_images, storage
+from newsroom.sanitize import clean_html, html_to_text
+from newsroom.uploads import (
     ATTACHMENT_TYPES,
     IMAGE_EXTENSIONS,
     UploadError,
     check_attachment,
     clean_original_name,
 )
+from operations import origins
+from reader import legacyurls
+from review import chain
 
 KINDS = ("sections", "posts", "images", "attachments")
 OUTCOMES = ("imported", "updated", "unchanged", "skipped", "failed")
@@ -326,7 +325,7 @@ class Import:
             # The old site's published text: the review ledger says where it
             # came from, as it does for every text readers get.
             db.session.flush()
-            review.record_publish(article, None, "imported")
+            chain.record_publish(article, None, "imported")
         return article
 
     def skip_post(self, reason: str) -> None:

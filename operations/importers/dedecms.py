@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
-from importers.common import Import, Post, SourceError
 from models import Status
+from operations.importers.common import Import, Post, SourceError
 
 SOURCE = "dedecms"
 PREFIX_RE = re.compile(r"[A-Za-z0-9_]{0,32}")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from importers.common import SourceError
 from models import db
+from operations.importers.common import SourceError
 
 
 @contextmanager

@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import parse
 
-from importers.common import Import, Post, SourceError
 from models import Status
+from operations.importers.common import Import, Post, SourceError
 
 SOURCE = "wordpress"
 UPLOAD_PREFIXES = ("/wp-content/uploads/",)

@@ -24,11 +24,11 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, request, url_for
 from markupsafe import escape
 
-import sitedata
+from core import sitedata
+from core.siteurl import absolute_url
 from models import Article, db, utcnow
-from sanitize import absolute_urls
-from siteurl import absolute_url
-from views import public
+from newsroom.sanitize import absolute_urls
+from reader.views import public
 
 bp = Blueprint("feeds", __name__)
 # The same version read and cache marking as the reader's pages.

@@ -9,8 +9,8 @@ the before_request below tests without touching the database otherwise.
 import sqlalchemy as sa
 from flask import Flask, redirect, request, url_for
 
-import legacyurls
 from models import Article, Section, Upload, db
+from reader import legacyurls
 
 
 def redirect_from_old_address():

@@ -23,14 +23,13 @@ from flask import (
 )
 from sqlalchemy.orm import selectinload
 
-import sitedata
-import siteurl
-import thumbnails
+from core import sitedata, siteurl
+from core.paging import paginate
 from models import Article, Status, Upload, db, utcnow
-from pagecache import PAGE_HEADER, VIEWS_MARK
-from qrsvg import qr_svg
-from uploads import display_size
-from views.paging import paginate
+from newsroom import thumbnails
+from newsroom.uploads import display_size
+from reader.pagecache import PAGE_HEADER, VIEWS_MARK
+from reader.qrsvg import qr_svg
 
 bp = Blueprint("public", __name__)
 
@@ -264,7 +263,7 @@ def home():
         return [by_id[i] for i in ids if i in by_id]
 
     return render_template(
-        "public/home.html",
+        "reader/home.html",
         headlines=pick(headline_ids),
         channel_posts=[
             (channel, pick(channel_ids[channel.id])) for channel in channels
@@ -285,7 +284,7 @@ def section(slug):
     page.total = listing_total(section, ids)
     page.items = load_articles(page.items)
     return render_template(
-        "public/section.html",
+        "reader/section.html",
         section=section,
         page=page,
         active_channel_id=section.channel.id,
@@ -348,7 +347,7 @@ def article(article_id):
     # The page cache puts the live count here and counts this view.
     g.page_article_id, g.page_views = article.id, article.views
     return render_template(
-        "public/article.html",
+        "reader/article.html",
         article=article,
         section=section,
         views=VIEWS_MARK,

@@ -9,11 +9,11 @@ from collections import OrderedDict
 
 from flask import Blueprint, abort, current_app, g, render_template, request
 
-import search
-import sitedata
+from core import sitedata
+from core.paging import GivenPage, page_number
 from models import db
-from views import public
-from views.paging import GivenPage, page_number
+from reader import search
+from reader.views import public
 
 bp = Blueprint("search", __name__)
 bp.before_request(public.read_cache_version)
@@ -88,7 +88,7 @@ def results():
     ]
     page = GivenPage(number, per_page, results, min(total, COUNT_LIMIT))
     return render_template(
-        "public/search.html",
+        "reader/search.html",
         query=query,
         q=query.text,
         section=section,

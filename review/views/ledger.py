@@ -7,13 +7,11 @@ Only GET routes: the ledger is never edited, here or in the database.
 
 from flask import Blueprint, render_template, request
 
-import ledger
-import ledgerexport
-import review
+from core.paging import page_number
+from core.permissions import admin_required
 from models import db, get_settings
-from permissions import admin_required
-from views.paging import page_number
-from views.stats import XLSX, bad_request, download
+from review import chain, ledger, ledgerexport
+from stats.views.stats import XLSX, bad_request, download
 
 bp = Blueprint("ledger", __name__, url_prefix="/admin")
 
@@ -39,16 +37,16 @@ def page():
         )
         summary = ledger.summary(filters)
     return render_template(
-        "admin/ledger.html",
+        "review/ledger.html",
         filters=filters,
         events=events,
         summary=summary,
         error=error,
         form=_form_values(filters),
         departments=ledger.department_choices(),
-        level_names=review.LEVEL_NAMES,
-        decision_names=review.DECISION_NAMES,
-        decisions=review.Decision,
+        level_names=chain.LEVEL_NAMES,
+        decision_names=chain.DECISION_NAMES,
+        decisions=chain.Decision,
     ), (400 if error else 200)
 
 

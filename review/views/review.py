@@ -11,24 +11,22 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-import compliance
-import review
-import siteurl
-import textdiff
+from core import siteurl
+from core.permissions import Refused
 from models import Article, ReviewEvent, Section, Status, Upload, db
-from permissions import Refused
-from views.editor import confirmed_reason, finding_json, record_confirmation
+from newsroom.views.editor import confirmed_reason, finding_json, record_confirmation
+from review import chain, compliance, textdiff
 
 bp = Blueprint("review", __name__, url_prefix="/editor/review")
 
 
 @bp.app_template_global()
 def review_level_name(level: int) -> str:
-    return str(review.LEVEL_NAMES.get(level, level))
+    return str(chain.LEVEL_NAMES.get(level, level))
 
 
 # The names under an article (public/article.html): read from the post itself.
-bp.add_app_template_global(review.review_line, "review_line")
+bp.add_app_template_global(chain.review_line, "review_line")
 
 
 def _waiting_or_404(article_id: int) -> Article:
@@ -40,12 +38,12 @@ def _waiting_or_404(article_id: int) -> Article:
 
 def _may_see(article: Article) -> bool:
     """Reviewers of the post's level act; editors and admins may look."""
-    return current_user.can_review or review.may_review(current_user, article)
+    return current_user.can_review or chain.may_review(current_user, article)
 
 
 def last_approved(article: Article):
     """The text the latest approval was given to, else the live text, else None."""
-    before = review.approved_text(article)
+    before = chain.approved_text(article)
     if before is None and article.status == Status.PUBLISHED:
         before = article
     return before
@@ -63,15 +61,15 @@ def diff_base(article: Article, history: list[ReviewEvent]):
         e
         for e in since_live
         if e.user_id == current_user.id
-        and e.decision in (review.Decision.APPROVE, review.Decision.RETURN)
+        and e.decision in (chain.Decision.APPROVE, chain.Decision.RETURN)
     ]
-    returns = [e for e in since_live if e.decision == review.Decision.RETURN]
+    returns = [e for e in since_live if e.decision == chain.Decision.RETURN]
     for events, label in (
         (mine, _("Changes since the version you decided on")),
         (returns, _("Changes since the version that was returned")),
     ):
         for event in events:  # newest first
-            version = review.saved_version(event.version_hash)
+            version = chain.saved_version(event.version_hash)
             if version is not None:
                 return version, label
     before = last_approved(article)
@@ -94,7 +92,7 @@ def version_diff(before, new) -> list[textdiff.Line]:
 
 def _findings(article: Article) -> list[compliance.Finding]:
     return compliance.check_article(
-        article, own_hosts=siteurl.own_hosts(), text=review.review_text(article)
+        article, own_hosts=siteurl.own_hosts(), text=chain.review_text(article)
     )
 
 
@@ -102,9 +100,9 @@ def _findings(article: Article) -> list[compliance.Finding]:
 @login_required
 def queue():
     return render_template(
-        "editor/review_queue.html",
-        waiting=review.queue_for(current_user),
-        level_names=review.LEVEL_NAMES,
+        "review/queue.html",
+        waiting=chain.queue_for(current_user),
+        level_names=chain.LEVEL_NAMES,
     )
 
 
@@ -118,18 +116,18 @@ def show(article_id: int):
 
 
 def _review_page(article: Article, status: int = 200, reason: str = ""):
-    findings = _findings(article) if review.in_review(article) else []
+    findings = _findings(article) if chain.in_review(article) else []
     history = db.session.scalars(
         db.select(ReviewEvent)
         .where(ReviewEvent.article_id == article.id)
         .order_by(ReviewEvent.id)
     ).all()
     last_level = article.review_level == article.review_levels
-    text = review.review_text(article)
-    version = review.under_review(article)
+    text = chain.review_text(article)
+    version = chain.under_review(article)
     before, base_label = diff_base(article, history)
     return render_template(
-        "editor/review.html",
+        "review/review.html",
         article=article,
         text=text,
         section=db.session.get(Section, version.section_id),
@@ -142,10 +140,10 @@ def _review_page(article: Article, status: int = 200, reason: str = ""):
         findings=[finding_json(f) for f in findings],
         needs_confirmation=last_level
         and bool(compliance.needing_confirmation(findings)),
-        can_act=review.may_review(current_user, article),
+        can_act=chain.may_review(current_user, article),
         history=history,
-        level_names=review.LEVEL_NAMES,
-        decision_names=review.DECISION_NAMES,
+        level_names=chain.LEVEL_NAMES,
+        decision_names=chain.DECISION_NAMES,
         reason=reason,
     ), status
 
@@ -154,7 +152,7 @@ def _review_page(article: Article, status: int = 200, reason: str = ""):
 @login_required
 def approve(article_id: int):
     article = _waiting_or_404(article_id)
-    if not review.may_review(current_user, article):
+    if not chain.may_review(current_user, article):
         return _not_yours(article)
     if _stale(article):
         return _stale_page(article)
@@ -179,7 +177,7 @@ def approve(article_id: int):
         flash(message, "error")
         return _review_page(article, status=422)
     level = article.review_level
-    published = review.approve(
+    published = chain.approve(
         article,
         current_user,
         request.form.get("note", ""),
@@ -194,8 +192,8 @@ def approve(article_id: int):
         flash(
             _(
                 "%(level)s passed. The post now waits for %(next)s.",
-                level=review.LEVEL_NAMES[level],
-                next=review.LEVEL_NAMES[article.review_level],
+                level=chain.LEVEL_NAMES[level],
+                next=chain.LEVEL_NAMES[article.review_level],
             ),
             "success",
         )
@@ -206,13 +204,13 @@ def approve(article_id: int):
 @login_required
 def send_back(article_id: int):
     article = _waiting_or_404(article_id)
-    if not review.may_review(current_user, article):
+    if not chain.may_review(current_user, article):
         return _not_yours(article)
     if _stale(article):
         return _stale_page(article)
     reason = request.form.get("reason", "")
     try:
-        review.send_back(
+        chain.send_back(
             article, current_user, reason, version=request.form.get("version")
         )
     except Refused:
@@ -227,7 +225,7 @@ def send_back(article_id: int):
 
 def _stale(article: Article) -> bool:
     """The decision names a version that is not the text under review now."""
-    return request.form.get("version", "") != review.text_hash(article)
+    return request.form.get("version", "") != chain.text_hash(article)
 
 
 def _stale_page(article: Article):
@@ -239,7 +237,7 @@ def _not_yours(article: Article):
     """Not this user's post to decide (their own, another level, or done)."""
     if article.created_by_id == current_user.id:
         message = _("You cannot review your own post.")
-    elif not review.in_review(article):
+    elif not chain.in_review(article):
         message = _("This post is no longer waiting for review.")
     else:
         message = _("This post waits for another reviewer.")

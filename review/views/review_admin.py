@@ -14,7 +14,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
-import review
+from admin.views.admin import channel_change, finish_change
+from core.permissions import admin_required
 from forms import (
     ConfirmForm,
     PeopleForm,
@@ -34,8 +35,7 @@ from models import (
     parse_id,
     set_setting,
 )
-from permissions import admin_required
-from views.admin import channel_change, finish_change
+from review import chain
 
 bp = Blueprint("review_admin", __name__, url_prefix="/admin")
 
@@ -80,12 +80,12 @@ def _named_groups(settings: dict) -> dict[int, int]:
 def _render_settings(form, channel_values=None, channel_errors=(), status=200):
     settings = get_settings()
     channels = _channels()
-    levels = {review.site_levels(settings)}
+    levels = {chain.site_levels(settings)}
     levels |= {c.review_levels for c in channels if c.review_levels is not None}
     unnamed = [
         level
         for level in GROUP_LEVELS
-        if level <= max(levels) and review.level_group(level, settings) is None
+        if level <= max(levels) and chain.level_group(level, settings) is None
     ]
     headless = db.session.scalars(
         sa.select(Department.name)
@@ -103,7 +103,7 @@ def _render_settings(form, channel_values=None, channel_errors=(), status=200):
             for c in channels
         }
     return render_template(
-        "admin/review.html",
+        "review/settings.html",
         form=form,
         channels=channels,
         channel_choices=channel_level_choices(),
@@ -113,8 +113,8 @@ def _render_settings(form, channel_values=None, channel_errors=(), status=200):
         unnamed=unnamed,
         headless=headless,
         in_review=in_review,
-        site_levels=review.site_levels(settings),
-        level_names=review.LEVEL_NAMES,
+        site_levels=chain.site_levels(settings),
+        level_names=chain.LEVEL_NAMES,
     ), status
 
 
@@ -125,10 +125,10 @@ def settings():
     return _render_settings(
         _settings_form(
             {
-                "levels": review.site_levels(values),
+                "levels": chain.site_levels(values),
                 "group_2": parse_id(values["review_group_2"]) or 0,
                 "group_3": parse_id(values["review_group_3"]) or 0,
-                "bypass": review.bypass_allowed(values),
+                "bypass": chain.bypass_allowed(values),
                 "show_review_line": values["show_review_line"] == "1",
             }
         )
@@ -237,11 +237,11 @@ def _valid_group_form(form: ReviewGroupForm, group_id: int = 0) -> bool:
 
 def _render_groups(form: ReviewGroupForm, status: int = 200):
     return render_template(
-        "admin/review_groups.html",
+        "review/groups.html",
         groups=_groups(),
         named=_named_groups(get_settings()),
         form=form,
-        level_names=review.LEVEL_NAMES,
+        level_names=chain.LEVEL_NAMES,
     ), status
 
 
@@ -315,10 +315,10 @@ def _render_group(group, rename_form=None, members_form=None, status=200):
     if rename_form is None:
         rename_form = ReviewGroupForm(obj=group, formdata=None)
     return render_template(
-        "admin/review_group.html",
+        "review/group.html",
         group=group,
         level=level,
-        level_name=review.LEVEL_NAMES.get(level),
+        level_name=chain.LEVEL_NAMES.get(level),
         rename_form=rename_form,
         members_form=members_form or _people_form(group.members),
         delete_form=ConfirmForm(),
@@ -379,7 +379,7 @@ def delete_group(group_id):
                 "%(name)s is named for the level %(level)s. Name another group "
                 "(or nobody) for it on the review settings page first.",
                 name=group.name,
-                level=review.LEVEL_NAMES[level],
+                level=chain.LEVEL_NAMES[level],
             ),
             "error",
         )

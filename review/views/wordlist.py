@@ -8,12 +8,12 @@ import sqlalchemy as sa
 from flask import Blueprint, render_template, request, url_for
 from flask_babel import gettext as _
 
-import compliance
+from admin.views.admin import finish_change
+from core.paging import paginate
+from core.permissions import admin_required
 from forms import WordRuleForm
 from models import WordRule, db
-from permissions import admin_required
-from views.admin import finish_change
-from views.paging import paginate
+from review import compliance
 
 bp = Blueprint("wordlist", __name__, url_prefix="/admin/words")
 
@@ -72,7 +72,7 @@ def _render_list(form: WordRuleForm, status: int = 200):
     page = paginate(select, per_page=PER_PAGE)
     total = db.session.scalar(sa.select(sa.func.count(WordRule.id)))
     return render_template(
-        "admin/words.html", page=page, form=form, query=query, total=total
+        "review/words.html", page=page, form=form, query=query, total=total
     ), status
 
 
@@ -103,7 +103,7 @@ def create_word():
 @admin_required
 def word(rule_id: int):
     rule = _rule_or_404(rule_id)
-    return render_template("admin/word.html", rule=rule, form=WordRuleForm(obj=rule))
+    return render_template("review/word.html", rule=rule, form=WordRuleForm(obj=rule))
 
 
 @bp.post("/<int:rule_id>")
@@ -112,7 +112,7 @@ def update_word(rule_id: int):
     rule = _rule_or_404(rule_id)
     form = WordRuleForm()
     if not _valid(form, rule):
-        return render_template("admin/word.html", rule=rule, form=form), 422
+        return render_template("review/word.html", rule=rule, form=form), 422
     _fill(rule, form)
     return finish_change(
         "word_rule_updated",

@@ -9,12 +9,10 @@ from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-import charts
-import pubstats
-import statexport
+from core.permissions import reviewer_required
 from models import get_settings
-from permissions import reviewer_required
-from views.editor import get_article_or_404
+from newsroom.views.editor import get_article_or_404
+from stats import charts, pubstats, statexport
 
 bp = Blueprint("stats", __name__)
 
@@ -51,7 +49,7 @@ def overview():
     period, error = _period_or_error()
     report = pubstats.build_report(period) if period else None
     return render_template(
-        "admin/stats.html",
+        "stats/site.html",
         report=report,
         chart=charts.daily_chart(report.daily) if report else None,
         error=error,
@@ -112,7 +110,7 @@ def article(article_id):
         period, error = None, str(exc)
     daily = pubstats.post_daily(article.id, period) if period else []
     return render_template(
-        "editor/stats.html",
+        "stats/post.html",
         article=article,
         period=period,
         chart=charts.daily_chart(daily) if period else None,

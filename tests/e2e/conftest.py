@@ -20,8 +20,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
-from commands import create_user
 from models import Role, Section, db, set_setting
+from operations.commands import create_user
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse 42"  # the same as tests/conftest.py

@@ -8,9 +8,8 @@ import pytest
 import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
 
-import backup
-import demo
 from models import Article, Section, db
+from operations import backup, demo
 from tests.e2e.conftest import VIEWPORTS
 
 pytestmark = pytest.mark.e2e

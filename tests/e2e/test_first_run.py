@@ -4,8 +4,8 @@ import pytest
 import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
 
-import demo
 from models import Article, User, db, get_settings, set_setting
+from operations import demo
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.shots import save_screenshot
 from tests.e2e.test_accessibility import WCAG_AA

@@ -11,8 +11,8 @@ import zxingcpp
 from axe_playwright_python.sync_playwright import Axe
 from PIL import Image
 
-import demo
 from models import Article, Section, Status, db, utcnow
+from operations import demo
 from tests.e2e.shots import save_screenshot
 from tests.e2e.test_accessibility import WCAG_AA
 

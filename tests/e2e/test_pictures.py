@@ -7,8 +7,8 @@ Set SHOTS_DIR=/tmp/shots to also save screenshots for a human to look at.
 import pytest
 import sqlalchemy as sa
 
-import demo
 from models import Article, db
+from operations import demo
 from tests.e2e.conftest import VIEWPORTS
 from tests.e2e.shots import save_screenshot
 

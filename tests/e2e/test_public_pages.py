@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-import demo
 from models import Article, Section, db
+from operations import demo
 from tests.e2e.shots import save_screenshot
 
 pytestmark = pytest.mark.e2e

@@ -8,11 +8,11 @@ from axe_playwright_python.sync_playwright import Axe
 from flask import url_for
 from PIL import Image
 
-import review
-import storage
-from commands import create_user
 from models import Article, Department, Role, Section, User, db, set_setting
-from sanitize import clean_html
+from newsroom import storage
+from newsroom.sanitize import clean_html
+from operations.commands import create_user
+from review import chain
 from tests.e2e.conftest import PASSWORD, VIEWPORTS
 from tests.e2e.shots import save_screenshot
 from tests.e2e.test_accessibility import violations
@@ -51,7 +51,7 @@ def submitted_post(app, title: str) -> int:
         )
         db.session.add(article)
         db.session.flush()
-        review.submit(article, teacher)
+        chain.submit(article, teacher)
         db.session.commit()
         return article.id
 
@@ -167,7 +167,7 @@ def illustrated_post(app, title: str) -> int:
         )
         article.cover_id = photo.id
         db.session.flush()
-        review.submit(article, teacher)
+        chain.submit(article, teacher)
         db.session.commit()
         return article.id
 

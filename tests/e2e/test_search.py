@@ -5,7 +5,7 @@ Set SHOTS_DIR=/tmp/shots to also save screenshots of the results page.
 
 import pytest
 
-import demo
+from operations import demo
 from tests.e2e.shots import save_screenshot
 
 pytestmark = pytest.mark.e2e

@@ -1,0 +1,2 @@
+"""The administration blueprints: sign-in, accounts, settings, first run,
+notification channels."""

@@ -1,0 +1,1 @@
+"""The newsroom's blueprints: the editor and uploaded files."""

@@ -1,0 +1,1 @@
+"""The operations blueprint: the health check."""

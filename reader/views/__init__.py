@@ -1,0 +1,1 @@
+"""The reader's blueprints: public pages, search, feeds, old links."""

@@ -1,0 +1,1 @@
+"""The statistics blueprint: the site's figures and a post's views."""
