@@ -56,9 +56,11 @@ test: $(VENV)/.dev
 e2e: $(VENV)/.dev
 	$(BIN)/pytest -q -m e2e tests/e2e
 
+# lint-imports: the import rules between the packages ([tool.importlinter]).
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .

@@ -22,7 +22,7 @@ from models import MAX_ID, db
 from newsroom.views import editor, files
 from operations import commands
 from operations.views import health
-from reader import pagecache
+from reader import pagecache, pages
 from reader.views import feeds, legacy, public
 from reader.views import search as search_views
 from review.views import ledger as ledger_views
@@ -135,12 +135,12 @@ def create_app(test_config=None):
     app.register_blueprint(review_admin.bp)
     app.register_blueprint(ledger_views.bp)
     app.register_blueprint(notify_admin.bp)
-    errors.init_app(app)
+    errors.init_app(app, not_found_fallback=legacy.redirect_from_old_address)
     legacy.init_app(app)
     assets.init_app(app)
     # Every reader's page, cached or not, and the search: their misses take
     # turns in the slow lane (slowlane.py).
-    pagecache.init_app(app, lane_endpoints=public.PAGE_ENDPOINTS | {"search.results"})
+    pagecache.init_app(app, lane_endpoints=pages.PAGE_ENDPOINTS | {"search.results"})
     if proxies:
         # Outermost, so that the page cache too sees the reader's address
         # and scheme (cookieless counting, Secure cookies).

@@ -12,8 +12,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from newsroom.pictures import picture_id_for
-
 
 class Base(DeclarativeBase):
     pass
@@ -257,15 +255,15 @@ class Article(db.Model):
     body_html: Mapped[str] = mapped_column(sa.Text, default="")  # clean_html() output
     summary: Mapped[str | None] = mapped_column(sa.String(500))
     # The summary, else the start of the body as plain text: what lists and the
-    # meta description show. Kept by an ORM event on every save (see below), so
-    # readers' pages never parse HTML.
+    # meta description show. Kept by an ORM event on every save
+    # (newsroom/derived.py), so readers' pages never parse HTML.
     excerpt: Mapped[str] = mapped_column(sa.String(500), default="")
     author_name: Mapped[str] = mapped_column(sa.String(100), default="")
     source: Mapped[str | None] = mapped_column(sa.String(100))
     section_id: Mapped[int] = mapped_column(sa.ForeignKey("section.id"))
     # The section's channel (the section itself for a channel), copied here so
     # that a channel page reads one index range in order instead of sorting the
-    # posts of all its sections. Kept by ORM events (see below).
+    # posts of all its sections. Kept by ORM events (newsroom/derived.py).
     channel_id: Mapped[int | None] = mapped_column(sa.ForeignKey("section.id"))
     status: Mapped[str] = mapped_column(sa.String(20), default=Status.DRAFT)
     # A published article with a future time is scheduled (定时发布).
@@ -275,8 +273,8 @@ class Article(db.Model):
         sa.ForeignKey("upload.id", use_alter=True, ondelete="SET NULL")
     )
     # What lists, the picture-news block and share previews show: the chosen
-    # cover, else the first of the site's own images in the body (pictures.py).
-    # Kept by ORM events (see below) like the excerpt.
+    # cover, else the first of the site's own images in the body. Kept by ORM
+    # events like the excerpt (newsroom/derived.py).
     picture_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("upload.id", use_alter=True, ondelete="SET NULL")
     )
@@ -417,13 +415,6 @@ class Article(db.Model):
         )
 
 
-def make_excerpt(summary: str | None, body_html: str | None) -> str:
-    """What lists and the meta description show: the summary, else the text."""
-    from newsroom.sanitize import summarize  # sanitize imports bleach: load it lazily
-
-    return ((summary or "").strip() or summarize(body_html or ""))[:500]
-
-
 def channel_of(connection, section_id: int | None) -> int | None:
     """The channel of a section: its parent, or itself for a channel."""
     if section_id is None:
@@ -432,49 +423,6 @@ def channel_of(connection, section_id: int | None) -> int | None:
         sa.select(Section.parent_id).where(Section.id == section_id)
     )
     return parent_id or section_id
-
-
-@sa.event.listens_for(Article, "before_insert")
-@sa.event.listens_for(Article, "before_update")
-def _keep_derived_columns(mapper, connection, article: Article) -> None:
-    state = sa.inspect(article)
-    history = state.attrs
-    if (
-        history.summary.history.has_changes()
-        or history.body_html.history.has_changes()
-        or not article.excerpt
-    ):
-        article.excerpt = make_excerpt(article.summary, article.body_html)
-    if history.section_id.history.has_changes() or article.channel_id is None:
-        article.channel_id = channel_of(connection, article.section_id)
-    if (
-        state.key is None  # being inserted
-        or history.body_html.history.has_changes()
-        or history.cover_id.history.has_changes()
-        or history.cover.history.has_changes()
-    ):
-        article.picture_id = picture_id_for(
-            connection, article.cover_id, article.body_html
-        )
-
-
-def derived_values(article: Article, values: dict, connection) -> dict:
-    """The derived columns for a bulk UPDATE of article with these values."""
-    extra = {}
-    if "summary" in values or "body_html" in values:
-        extra["excerpt"] = make_excerpt(
-            values.get("summary", article.summary),
-            values.get("body_html", article.body_html),
-        )
-    if values.get("section_id") is not None:
-        extra["channel_id"] = channel_of(connection, values["section_id"])
-    if "cover_id" in values or "body_html" in values:
-        extra["picture_id"] = picture_id_for(
-            connection,
-            values.get("cover_id", article.cover_id),
-            values.get("body_html", article.body_html),
-        )
-    return extra
 
 
 @sa.event.listens_for(Section, "after_update")

@@ -17,7 +17,7 @@ from flask import Flask, current_app, request, send_from_directory
 from flask_compress import Compress
 from werkzeug.security import safe_join
 
-from reader.pagecache import PAGE_HEADER
+from core.pagemarks import PAGE_HEADER
 
 ONE_YEAR = 365 * 24 * 3600
 _FINGERPRINTED = re.compile(r"^(?P<stem>.+)\.(?P<digest>[0-9a-f]{10})(?P<ext>\.\w+)$")

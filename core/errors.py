@@ -12,8 +12,7 @@ from flask import (
 from flask_babel import gettext as _
 from werkzeug.exceptions import SecurityError
 
-from newsroom.uploads import display_size
-from reader.views.legacy import redirect_from_old_address
+from core.i18n import display_size
 
 
 def wants_json() -> bool:
@@ -36,12 +35,30 @@ def csrf_json_error(message: str):
     return json_error(message, 400, csrf=True, login_url=url_for("auth.login"))
 
 
+def stale_form():
+    """A stale CSRF token (often an expired session) outside the editor's
+    form, which keeps the text itself: JSON for fetch() calls, else a page."""
+    message = _(
+        "Your session has expired or the page is too old. "
+        "Log in again in another window, then save again."
+    )
+    if wants_json():
+        return csrf_json_error(message)
+    return render_template(
+        "errors/error.html", code=400, title=_("Bad request"), message=message
+    ), 400
+
+
 def too_large_message() -> str:
     limit = display_size(current_app.config["MAX_CONTENT_LENGTH"])
     return _("The file is too large. The limit is %(size)s.", size=limit)
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, not_found_fallback=None) -> None:
+    """Register the error pages. not_found_fallback() may answer a 404 instead
+    (app.py passes the reader's redirect from an imported site's old address);
+    None lets the page say the address does not exist."""
+
     def page(code: int, title: str, message: str):
         if wants_json():
             return json_error(message, code)
@@ -67,7 +84,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(404)
     def not_found(error):
         # Only here, off the reader's path: an imported site's old address.
-        moved = redirect_from_old_address()
+        moved = not_found_fallback() if not_found_fallback else None
         if moved is not None:
             return moved
         return page(

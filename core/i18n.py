@@ -3,7 +3,8 @@
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
-from flask import Flask, current_app, has_request_context, request
+from babel.numbers import format_decimal
+from flask import Flask, current_app, has_app_context, has_request_context, request
 from flask_babel import Babel, get_locale, to_user_timezone
 from werkzeug.http import dump_cookie
 
@@ -89,3 +90,28 @@ def init_app(app: Flask) -> None:
         if cookie:
             response.headers.add("Set-Cookie", cookie)
         return response
+
+
+SIZE_UNITS = ("B", "KB", "MB", "GB", "TB")
+
+
+def display_size(size: int) -> str:
+    """The one human size of the site, in the reader's number format:
+    "512 B", "1,023 B", "1.2 MB", "3 GB" (1024-based, one decimal at most)."""
+    value, unit = float(size), 0
+    # Round before comparing so 1023.97 KB becomes "1 MB", never "1,024 KB".
+    while round(value, 1) >= 1024 and unit < len(SIZE_UNITS) - 1:
+        value /= 1024
+        unit += 1
+    number = format_decimal(round(value, 1), format="#,##0.#", locale=_number_locale())
+    return f"{number} {SIZE_UNITS[unit]}"
+
+
+def _number_locale() -> str:
+    # The reader's language on a page; the site's default in the CLI; English
+    # with no app at all (pure unit tests).
+    if has_request_context():
+        return str(get_locale())
+    if has_app_context():
+        return current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
+    return "en"

@@ -5,7 +5,7 @@ from functools import wraps
 from flask import abort
 from flask_login import current_user, login_required
 
-from models import Article, Role, User
+from models import Article, Role, User, db
 
 
 def role_required(*roles: str):
@@ -41,3 +41,13 @@ admin_required = role_required(Role.ADMIN)
 def can_edit(user: User, article: Article) -> bool:
     """Editors and admins edit any post; authors only their own."""
     return user.can_review or article.created_by_id == user.id
+
+
+def get_article_or_404(article_id: int, *, trashed: bool = False) -> Article:
+    """The post if the current user may edit it: 404 if missing, 403 if not theirs."""
+    article = db.get_or_404(Article, article_id)
+    if (article.deleted_at is not None) != trashed:
+        abort(404)
+    if not can_edit(current_user, article):
+        abort(403)
+    return article

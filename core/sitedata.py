@@ -14,8 +14,8 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from flask import current_app, g, has_request_context, request, url_for
 
+from core.pagemarks import VERSION_KEY
 from models import Section, Upload, db, get_settings, parse_id
-from reader.pagecache import VERSION_KEY
 
 
 @dataclass(eq=False)

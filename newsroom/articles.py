@@ -23,10 +23,9 @@ from models import (
     Status,
     User,
     db,
-    derived_values,
     utcnow,
 )
-from newsroom import storage
+from newsroom import derived, storage
 from newsroom.sanitize import clean_html, html_to_text
 from review import chain
 
@@ -161,7 +160,7 @@ def allowed_actions(user: User, article: Article | None) -> list[str]:
 
 def _update_if_version(article: Article, version: int, values: dict) -> bool:
     """Write values only if nobody saved since `version` (one atomic UPDATE)."""
-    values = values | derived_values(article, values, db.session.connection())
+    values = values | derived.derived_values(article, values, db.session.connection())
     result = db.session.execute(
         sa.update(Article)
         .where(Article.id == article.id, Article.version == version)

@@ -1,7 +1,7 @@
 """Which picture stands for a post: the chosen cover, else its first photo.
 
-Computed when a post is saved (models.py keeps Article.picture_id with ORM
-events and derived_values()), so lists, the picture-news block and the share
+Computed when a post is saved (Article.picture_id is kept by the ORM
+events in newsroom/derived.py), so lists, the picture-news block and the share
 preview never parse HTML while a reader waits.
 """
 

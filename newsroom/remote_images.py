@@ -41,12 +41,12 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from flask import current_app
 
+from core.i18n import display_size
 from newsroom import storage
 from newsroom.uploads import (
     N_,
     UploadError,
     clean_original_name,
-    display_size,
     translate,
 )
 

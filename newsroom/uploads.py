@@ -26,9 +26,8 @@ import unicodedata
 import zipfile
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
-from babel.numbers import format_decimal
-from flask import current_app, has_app_context, has_request_context
-from flask_babel import get_locale, gettext
+from flask import has_app_context
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 if TYPE_CHECKING:
@@ -538,28 +537,3 @@ def clean_original_name(name: str, max_length: int = MAX_NAME_LENGTH) -> str:
         else:
             name = name[:max_length].rstrip(" .")
     return name or "file"
-
-
-SIZE_UNITS = ("B", "KB", "MB", "GB", "TB")
-
-
-def display_size(size: int) -> str:
-    """The one human size of the site, in the reader's number format:
-    "512 B", "1,023 B", "1.2 MB", "3 GB" (1024-based, one decimal at most)."""
-    value, unit = float(size), 0
-    # Round before comparing so 1023.97 KB becomes "1 MB", never "1,024 KB".
-    while round(value, 1) >= 1024 and unit < len(SIZE_UNITS) - 1:
-        value /= 1024
-        unit += 1
-    number = format_decimal(round(value, 1), format="#,##0.#", locale=_number_locale())
-    return f"{number} {SIZE_UNITS[unit]}"
-
-
-def _number_locale() -> str:
-    # The reader's language on a page; the site's default in the CLI; English
-    # with no app at all (pure unit tests).
-    if has_request_context():
-        return str(get_locale())
-    if has_app_context():
-        return current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
-    return "en"

@@ -361,7 +361,7 @@ def _check_sizes(
     max_ratio: float,
 ) -> int:
     """Refuse, from the headers alone, an archive too big to unpack; return its size."""
-    from newsroom.uploads import display_size
+    from core.i18n import display_size
 
     for member in members:
         limit = SMALL_MEMBERS.get(member.name)

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from core.i18n import display_size
 from models import Role, User, db, get_settings, set_setting
-from newsroom.uploads import display_size
 from operations import backup, sitetree
 from review import compliance
 

@@ -35,7 +35,7 @@ from models import (
     set_setting,
 )
 from newsroom import storage
-from operations import demo, origins
+from operations import demo_content, origins
 from operations.sitetree import DEFAULT_SLUGS, ensure_default_sections
 
 
@@ -61,7 +61,7 @@ class Plan:
 
 
 def _demo_ids(target_type: str) -> set[int]:
-    return origins.target_ids(demo.SOURCE, target_type)
+    return origins.target_ids(demo_content.SOURCE, target_type)
 
 
 def _legacy() -> bool:
@@ -75,7 +75,7 @@ def _demo_section_ids() -> set[int]:
     if _legacy():
         names = {
             slug: name
-            for channel, channel_name, children in demo.SECTIONS
+            for channel, channel_name, children in demo_content.SECTIONS
             for slug, name in ((channel, channel_name), *children)
         }
         for section in db.session.scalars(
@@ -93,8 +93,10 @@ def _demo_section_ids() -> set[int]:
 def _demo_article_ids() -> set[int]:
     ids = _demo_ids("article")
     if _legacy():
-        slug_of = {title: slug for slug, title, *_rest in demo.ARTICLES}
-        slug_of.update((title, slug) for slug, title, *_rest in demo.HIDDEN_ARTICLES)
+        slug_of = {title: slug for slug, title, *_rest in demo_content.ARTICLES}
+        slug_of.update(
+            (title, slug) for slug, title, *_rest in demo_content.HIDDEN_ARTICLES
+        )
         first_admin = sa.select(sa.func.min(User.id)).where(User.role == Role.ADMIN)
         rows = db.session.execute(
             sa.select(Article.id, Article.title, Section.slug)
@@ -110,10 +112,12 @@ def _demo_article_ids() -> set[int]:
 
 def _demo_settings() -> dict[str, str]:
     """The settings the demo wrote, with the values it wrote."""
-    keys = origins.target_keys(demo.SOURCE)
+    keys = origins.target_keys(demo_content.SOURCE)
     if _legacy():
-        keys |= set(demo.SETTINGS)
-    values = {key: demo.SETTINGS[key] for key in keys if key in demo.SETTINGS}
+        keys |= set(demo_content.SETTINGS)
+    values = {
+        key: demo_content.SETTINGS[key] for key in keys if key in demo_content.SETTINGS
+    }
     logos = _demo_ids("upload")
     if "logo_id" in keys and logos:
         current = get_settings()["logo_id"]
@@ -218,7 +222,7 @@ def _remove(plan: Plan) -> tuple[Cleared, list]:
             .where(Section.id.in_(ids))
             .execution_options(synchronize_session=False)
         )
-    origins.forget(demo.SOURCE)
+    origins.forget(demo_content.SOURCE)
     set_setting("demo_state", "cleared")
     ensure_default_sections()
     cleared = Cleared(

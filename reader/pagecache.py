@@ -33,17 +33,13 @@ from werkzeug.http import parse_cookie
 
 from core import i18n, slowlane
 from core.hotpath import HotPath
+from core.pagemarks import PAGE_HEADER, VERSION_KEY
 from models import db
 from reader import cachestate, viewcount
 
-# Set by the reader's views, never sent out:
-# "<version> <article id or 0> <views at render> <cacheable 0/1>".
-PAGE_HEADER = "X-SchoolNews-Page"
 # Where the live view count goes; bleach strips comments from bodies and
 # Jinja escapes titles, so no stored text can contain it.
 VIEWS_MARK = Markup("<!--views-->")
-# The version the middleware already read for this request (saves a query).
-VERSION_KEY = "schoolnews.cache_version"
 
 _MARK = VIEWS_MARK.encode()
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"

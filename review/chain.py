@@ -762,3 +762,17 @@ def review_line(article: Article) -> dict[int, str]:
     except ValueError:
         return {}
     return {int(level): name for level, name in names.items() if str(level).isdigit()}
+
+
+def channel_change(channel: Section, levels: int | None) -> str | None:
+    """Set a channel's own review levels (None: the site's); the audit target
+    when that changed something. Posts in review keep the levels they have."""
+    if channel.review_levels == levels:
+        return None
+
+    def shown(value):
+        return "-" if value is None else str(value)
+
+    target = f"{channel.name}: {shown(channel.review_levels)} → {shown(levels)}"
+    channel.review_levels = levels
+    return target

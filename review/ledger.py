@@ -28,10 +28,10 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from core import periods
 from models import Article, Department, ReviewEvent, db, parse_id
 from review import chain
 from review.chain import Decision
-from stats import pubstats
 
 PER_PAGE = 50
 _MONTH = re.compile(r"\d{4}-\d{2}")
@@ -56,11 +56,11 @@ class Filters:
     article_id: int | None = None
 
     @property
-    def period(self) -> pubstats.Period | None:
+    def period(self) -> periods.Period | None:
         if self.month is None:
             return None
         following = (self.month + timedelta(days=31)).replace(day=1)
-        return pubstats.Period(self.month, following - timedelta(days=1))
+        return periods.Period(self.month, following - timedelta(days=1))
 
     def query_args(self) -> dict[str, str]:
         """The filters as URL arguments (for pages, the download, the form)."""
@@ -75,7 +75,7 @@ class Filters:
 
 
 def this_month() -> date:
-    return pubstats.today().replace(day=1)
+    return periods.today().replace(day=1)
 
 
 def parse_month(value: str) -> date:
@@ -89,7 +89,7 @@ def parse_month(value: str) -> date:
                 value=value[:20],
             )
         )
-    if month < pubstats.EARLIEST:
+    if month < periods.EARLIEST:
         raise LedgerError(_("Choose a month from the year 2000 on."))
     if month > this_month():
         raise LedgerError(_("That month has not begun: nothing is recorded yet."))
@@ -152,7 +152,7 @@ def filters_from_args(args) -> Filters:
 def _where(filters: Filters) -> list:
     conditions = []
     if filters.period is not None:
-        start, end = filters.period.utc_bounds(pubstats.site_zone())
+        start, end = filters.period.utc_bounds(periods.site_zone())
         conditions += [ReviewEvent.created_at >= start, ReviewEvent.created_at < end]
     if filters.department:
         conditions.append(ReviewEvent.department == filters.department)

@@ -22,176 +22,15 @@ a fixed number of statements whatever the number of posts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
+from core import periods
 from models import Article, DailyViews, Department, Section, Status, User, db, utcnow
 
-# The longest period shown day by day (a school year fits), and the longest
-# shown month by month (five years); longer ones are shown by year.
-MAX_DAYS = 366
-MAX_MONTHLY_DAYS = 5 * 366
-# The earliest and latest dates accepted: others are typos.
-EARLIEST = date(2000, 1, 1)
-LATEST = date(2099, 12, 31)
 TOP_POSTS = 10
-
-PERIODS = {
-    "month": _l("This month"),
-    "last_month": _l("Last month"),
-    "term": _l("This term"),
-    "year": _l("This year"),
-    "custom": _l("Custom"),
-}
-
-
-class PeriodError(ValueError):
-    """Input that names no usable period; str() is the message for the user."""
-
-
-@dataclass(frozen=True)
-class Period:
-    start: date
-    end: date  # included
-    kind: str = "custom"
-
-    @property
-    def days(self) -> list[date]:
-        return [
-            self.start + timedelta(days=n)
-            for n in range((self.end - self.start).days + 1)
-        ]
-
-    @property
-    def length(self) -> int:
-        return (self.end - self.start).days + 1
-
-    @property
-    def unit(self) -> str:
-        """What one figure of the views series covers: day, month or year."""
-        if self.length <= MAX_DAYS:
-            return "day"
-        return "month" if self.length <= MAX_MONTHLY_DAYS else "year"
-
-    def bucket(self, day: date) -> date:
-        """The first day, within the period, of the figure that day falls in."""
-        unit = self.unit
-        if unit == "day":
-            return day
-        first = day.replace(day=1) if unit == "month" else date(day.year, 1, 1)
-        return max(first, self.start)
-
-    @property
-    def buckets(self) -> list[date]:
-        """The first day of each figure of the views series, in order."""
-        unit = self.unit
-        if unit == "day":
-            return self.days
-        starts, current = [], self.start
-        while current <= self.end:
-            starts.append(current)
-            if unit == "month":
-                current = (current.replace(day=1) + timedelta(days=32)).replace(day=1)
-            else:
-                current = date(current.year + 1, 1, 1)
-        return starts
-
-    def utc_bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
-        """Naive UTC [start, end) of the period's local days, as stored."""
-
-        def utc(day: date) -> datetime:
-            local = datetime.combine(day, time(), tzinfo=zone)
-            return local.astimezone(UTC).replace(tzinfo=None)
-
-        return utc(self.start), utc(self.end + timedelta(days=1))
-
-    def query_args(self) -> dict[str, str]:
-        return {"from": self.start.isoformat(), "to": self.end.isoformat()}
-
-
-def site_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
-
-
-def today() -> date:
-    return datetime.now(site_zone()).date()
-
-
-def term_start(day: date) -> date:
-    """学期: autumn Sep 1 – Jan 31, spring Feb 1 – Aug 31 (summer included)."""
-    if day.month >= 9:
-        return date(day.year, 9, 1)
-    if day.month == 1:
-        return date(day.year - 1, 9, 1)
-    return date(day.year, 2, 1)
-
-
-def named_period(kind: str, now: date) -> Period:
-    """The named periods end today: later days have no figures yet."""
-    if kind == "last_month":
-        end = now.replace(day=1) - timedelta(days=1)
-        return Period(end.replace(day=1), end, kind)
-    if kind == "term":
-        return Period(term_start(now), now, kind)
-    if kind == "year":
-        return Period(date(now.year, 1, 1), now, kind)
-    return Period(now.replace(day=1), now, "month")
-
-
-def parse_day(value: str | None, label: str) -> date:
-    value = (value or "").strip()
-    if not value:
-        raise PeriodError(_("Enter the %(which)s date.", which=label))
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        day = None
-    if day is None or len(value) != 10:
-        raise PeriodError(
-            _(
-                "«%(value)s» is not a date: write it as YYYY-MM-DD, "
-                "for example 2026-09-01.",
-                value=value[:20],
-            )
-        )
-    if day < EARLIEST:
-        raise PeriodError(_("Choose a date from the year 2000 on."))
-    if day > LATEST:
-        raise PeriodError(_("Choose a date before the year 2100."))
-    return day
-
-
-def custom_period(
-    start: str | None, end: str | None, now: date, max_days: int | None = None
-) -> Period:
-    """max_days: the longest period accepted; None for any."""
-    first = parse_day(start, _("start"))
-    last = parse_day(end, _("end"))
-    if last < first:
-        raise PeriodError(_("The end date comes before the start date."))
-    if first > now:
-        raise PeriodError(_("The period starts in the future: there are no figures."))
-    if max_days is not None and (last - first).days + 1 > max_days:
-        raise PeriodError(_("Choose a period of at most %(days)d days.", days=max_days))
-    return Period(first, last, "custom")
-
-
-def period_from_args(
-    args, default: str = "month", max_days: int | None = None
-) -> Period:
-    """?period=month|last_month|term|year, or ?from=&to= (a custom period)."""
-    now = today()
-    kind = args.get("period") or ("custom" if "from" in args else default)
-    if kind == "custom":
-        return custom_period(args.get("from"), args.get("to"), now, max_days)
-    if kind not in PERIODS:
-        raise PeriodError(_("Choose one of the periods offered."))
-    return named_period(kind, now)
 
 
 def bucket_label(day: date, unit: str) -> str:
@@ -228,7 +67,7 @@ class TopPost:
 
 @dataclass
 class Report:
-    period: Period
+    period: periods.Period
     departments: list[Row]
     authors: list[Row]
     sections: list[Row]
@@ -238,8 +77,8 @@ class Report:
     views: int = 0
 
 
-def _published_in(period: Period):
-    start, end = period.utc_bounds(site_zone())
+def _published_in(period: periods.Period):
+    start, end = period.utc_bounds(periods.site_zone())
     now = utcnow()
     return sa.and_(
         # pinned IN (0, 1) lets SQLite range-scan ix_article_order (pinned,
@@ -253,11 +92,11 @@ def _published_in(period: Period):
     )
 
 
-def _in_days(period: Period):
+def _in_days(period: periods.Period):
     return DailyViews.day.between(period.start, period.end)
 
 
-def grouped_posts(period: Period, *where) -> dict[tuple, int]:
+def grouped_posts(period: periods.Period, *where) -> dict[tuple, int]:
     """{(created_by_id, section_id): posts published in the period}."""
     rows = db.session.execute(
         sa.select(Article.created_by_id, Article.section_id, sa.func.count())
@@ -267,7 +106,7 @@ def grouped_posts(period: Period, *where) -> dict[tuple, int]:
     return {(user, section): count for user, section, count in rows}
 
 
-def grouped_views(period: Period, *where) -> dict[tuple, int]:
+def grouped_views(period: periods.Period, *where) -> dict[tuple, int]:
     """{(created_by_id, section_id): views counted in the period}."""
     rows = db.session.execute(
         sa.select(
@@ -280,7 +119,7 @@ def grouped_views(period: Period, *where) -> dict[tuple, int]:
     return {(user, section): int(total) for user, section, total in rows}
 
 
-def daily_views(period: Period, *where) -> list[tuple[date, int]]:
+def daily_views(period: periods.Period, *where) -> list[tuple[date, int]]:
     """Every day (month, year: Period.unit) of the period with its views, 0
     for one without any, keyed by its first day within the period.
 
@@ -298,7 +137,7 @@ def daily_views(period: Period, *where) -> list[tuple[date, int]]:
     return [(start, totals.get(start, 0)) for start in period.buckets]
 
 
-def top_posts(period: Period, *where, limit: int = TOP_POSTS) -> list[TopPost]:
+def top_posts(period: periods.Period, *where, limit: int = TOP_POSTS) -> list[TopPost]:
     total = sa.func.sum(DailyViews.views).label("total")
     ranked = (
         sa.select(DailyViews.article_id, total)
@@ -339,7 +178,7 @@ def _add(rows: dict, key, label_for, posts: int, views: int) -> None:
     row.views += views
 
 
-def build_report(period: Period) -> Report:
+def build_report(period: periods.Period) -> Report:
     """The statistics page and exports: seven statements."""
     posts = grouped_posts(period)
     views = grouped_views(period)
@@ -431,14 +270,14 @@ def build_report(period: Period) -> Report:
 class AuthorSummary:
     """An author's own figures for their dashboard."""
 
-    period: Period
+    period: periods.Period
     posts: int
     views: int
     top: list[TopPost]
 
 
 def author_summary(user_id: int) -> AuthorSummary:
-    period = named_period("month", today())
+    period = periods.named_period("month", periods.today())
     mine = Article.created_by_id == user_id
     return AuthorSummary(
         period=period,
@@ -448,22 +287,24 @@ def author_summary(user_id: int) -> AuthorSummary:
     )
 
 
-def post_period(article: Article, args) -> Period:
+def post_period(article: Article, args) -> periods.Period:
     """A post's chart: ?from=&to=, else from its publication to today (by
     month or year when that is long ago, as Period.unit says)."""
     if "from" in args or "period" in args:
-        return period_from_args(args)
-    now = today()
+        return periods.period_from_args(args)
+    now = periods.today()
     start = now - timedelta(days=29)
     if article.published_at is not None:
         published = (
-            article.published_at.replace(tzinfo=UTC).astimezone(site_zone()).date()
+            article.published_at.replace(tzinfo=UTC)
+            .astimezone(periods.site_zone())
+            .date()
         )
         start = min(published, now)
-    return Period(start, now, "custom")
+    return periods.Period(start, now, "custom")
 
 
-def post_daily(article_id: int, period: Period) -> list[tuple[date, int]]:
+def post_daily(article_id: int, period: periods.Period) -> list[tuple[date, int]]:
     return daily_views(period, DailyViews.article_id == article_id)
 
 

@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from core import periods
 from models import (
     Article,
     DailyViews,
@@ -18,7 +19,7 @@ from models import (
 )
 from newsroom import storage
 from newsroom.sanitize import clean_html
-from operations import demo, demo_images
+from operations import demo_content, demo_images
 from stats import pubstats
 
 # Every test here ends with each live text explained by the review ledger.
@@ -90,7 +91,7 @@ def test_demo_hidden_posts_stay_off_the_readers_pages(app, client):
         ).all()
         hidden = {a.id: a.title for a in hidden}
         slugs = db.session.scalars(sa.select(Section.slug)).all()
-    assert len(hidden) == len(demo.HIDDEN_ARTICLES)
+    assert len(hidden) == len(demo_content.HIDDEN_ARTICLES)
     pages = [client.get("/").get_data(as_text=True)]
     pages += [client.get(f"/sections/{s}").get_data(as_text=True) for s in slugs]
     for article_id, title in hidden.items():
@@ -106,14 +107,14 @@ def test_demo_fills_default_settings_but_keeps_the_schools_own(app, runner):
     with app.app_context():
         settings = get_settings()
     assert settings["school_name"] == "我的学校"
-    assert settings["icp_number"] == demo.SETTINGS["icp_number"]
-    assert settings["phone"] == demo.SETTINGS["phone"]
+    assert settings["icp_number"] == demo_content.SETTINGS["icp_number"]
+    assert settings["phone"] == demo_content.SETTINGS["phone"]
 
 
 @pytest.mark.demo
 def test_demo_home_page_renders_every_channel(app, client):
     html = client.get("/").get_data(as_text=True)
-    for _slug, name, _children in demo.SECTIONS:
+    for _slug, name, _children in demo_content.SECTIONS:
         assert name in html
 
 
@@ -206,7 +207,7 @@ def test_demo_gives_the_statistics_page_a_history(app, editor_client):
             .join(Article, DailyViews.article_id == Article.id)
             .where(~Article.visible_clause())
         )
-        today = pubstats.today()
+        today = periods.today()
     assert len(days) >= 30
     assert days[-1].day == today
     assert all(total <= views for views, total in per_post)
@@ -216,5 +217,5 @@ def test_demo_gives_the_statistics_page_a_history(app, editor_client):
     # The month's total views is not zero on a brand-new demo site.
     assert "<svg" in page.get_data(as_text=True)
     with app.test_request_context():
-        month = pubstats.build_report(pubstats.named_period("month", pubstats.today()))
+        month = pubstats.build_report(periods.named_period("month", periods.today()))
     assert month.views > 0

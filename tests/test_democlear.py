@@ -19,7 +19,7 @@ from models import (
     utcnow,
 )
 from newsroom import storage
-from operations import demo, democlear
+from operations import demo_content, democlear
 from operations.sitetree import DEFAULT_SLUGS
 from tests.conftest import article_titled, user_id
 
@@ -116,7 +116,7 @@ def kept_uploads(app) -> set[str]:
 @pytest.mark.demo
 def test_confirmation_page_lists_what_goes_and_what_stays(app, admin_client, demo_site):
     page = admin_client.get("/admin/demo").get_data(as_text=True)
-    demo_posts = len(demo.ARTICLES) + len(demo.HIDDEN_ARTICLES)
+    demo_posts = len(demo_content.ARTICLES) + len(demo_content.HIDDEN_ARTICLES)
     assert f"{demo_posts - 1} 篇演示文章" in page
     going = counts(app)["Upload"] - len(kept_uploads(app))
     assert going > 20  # the logo and most of the demo's pictures

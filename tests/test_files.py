@@ -11,9 +11,9 @@ from urllib.parse import quote
 import pytest
 from PIL import Image
 
+from core.i18n import display_size
 from models import Article, Status, Upload, db, set_setting
 from newsroom import storage
-from newsroom.uploads import display_size
 from operations.commands import create_user
 from tests import test_review as review_flow
 from tests.conftest import get_article, user_id

@@ -68,14 +68,14 @@ def test_an_upgraded_site_serves_its_old_posts(tmp_path):
 
 def test_0004_demo_loaded_before_origins_existed_can_still_be_cleared(tmp_path):
     from models import Article, Origin, Section, get_settings
-    from operations import demo, democlear
+    from operations import demo_content, democlear
     from operations.sitetree import DEFAULT_SLUGS
 
     def quoted(text):
         return "'" + text.replace("'", "''") + "'"
 
     sections, ids = [], {}
-    for position, (slug, name, children) in enumerate(demo.SECTIONS):
+    for position, (slug, name, children) in enumerate(demo_content.SECTIONS):
         ids[slug] = len(ids) + 1
         sections.append(f"({ids[slug]}, {quoted(name)}, '{slug}', {position}, NULL)")
         for child_position, (child, child_name) in enumerate(children):
@@ -84,8 +84,8 @@ def test_0004_demo_loaded_before_origins_existed_can_still_be_cleared(tmp_path):
                 f"({ids[child]}, {quoted(child_name)}, '{child}', {child_position},"
                 f" {ids[slug]})"
             )
-    posts = [(slug, title) for slug, title, *_ in demo.ARTICLES]
-    posts += [(slug, title) for slug, title, *_ in demo.HIDDEN_ARTICLES]
+    posts = [(slug, title) for slug, title, *_ in demo_content.ARTICLES]
+    posts += [(slug, title) for slug, title, *_ in demo_content.HIDDEN_ARTICLES]
     # The demo's posts, by its account (the first admin); then a teacher's post
     # in a section only the demo made.
     posts.append(("classroom", "我的公开课"))
@@ -95,7 +95,9 @@ def test_0004_demo_loaded_before_origins_existed_can_still_be_cleared(tmp_path):
         f" '2026-03-01 08:00:00', {2 if title == '我的公开课' else 1})"
         for n, (slug, title) in enumerate(posts, start=1)
     ]
-    settings = [f"('{key}', {quoted(value)})" for key, value in demo.SETTINGS.items()]
+    settings = [
+        f"('{key}', {quoted(value)})" for key, value in demo_content.SETTINGS.items()
+    ]
     settings.append("('phone', '0571-1111 2222')")  # staff changed it
     app = school_at(
         tmp_path,

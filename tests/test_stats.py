@@ -11,9 +11,10 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
+from core import periods
 from models import Article, CacheState, DailyViews, Department, Status, User, db
 from reader import viewcount
-from stats import charts, pubstats
+from stats import charts
 from tests.conftest import _login, count_statements, user_id
 
 BROWSER_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148"
@@ -479,7 +480,7 @@ def test_a_period_past_five_years_is_shown_by_year(app, years, editor_client):
     ],
 )
 def test_the_unit_follows_the_length_of_the_period(start, end, unit):
-    period = pubstats.Period(date.fromisoformat(start), date.fromisoformat(end))
+    period = periods.Period(date.fromisoformat(start), date.fromisoformat(end))
     assert period.unit == unit
     assert period.buckets[0] == period.start
     assert all(period.bucket(day) == day for day in period.buckets)
@@ -559,12 +560,12 @@ def test_the_page_keeps_the_typed_dates_after_an_error(editor_client):
     ],
 )
 def test_named_periods(today, kind, start, end):
-    period = pubstats.named_period(kind, date.fromisoformat(today))
+    period = periods.named_period(kind, date.fromisoformat(today))
     assert (period.start.isoformat(), period.end.isoformat()) == (start, end)
 
 
 def test_named_period_links_show_their_figures(app, school, editor_client, monkeypatch):
-    monkeypatch.setattr(pubstats, "today", lambda: date(2026, 4, 10))
+    monkeypatch.setattr(periods, "today", lambda: date(2026, 4, 10))
     html = editor_client.get("/admin/stats?period=last_month").get_data(as_text=True)
     assert Tables(html).tables["departments"][-1] == ["合计", "4", "52"]
     assert 'href="?period=last_month" aria-current="page"' in html
@@ -759,7 +760,7 @@ def test_the_edit_page_links_to_the_posts_daily_views(app, school, author_client
 def test_an_authors_dashboard_shows_their_own_figures(
     app, school, author_client, monkeypatch
 ):
-    monkeypatch.setattr(pubstats, "today", lambda: date(2026, 3, 20))
+    monkeypatch.setattr(periods, "today", lambda: date(2026, 3, 20))
     html = author_client.get("/editor/").get_data(as_text=True)
     assert '<dd id="my-posts">2</dd>' in html  # a1 and a2; the draft does not count
     assert '<dd id="my-views">22</dd>' in html  # 15 + 7 in March

@@ -12,13 +12,13 @@ from flask_babel import Babel
 from PIL import ExifTags, Image, ImageCms
 from PIL.PngImagePlugin import PngInfo
 
+from core.i18n import display_size
 from newsroom import uploads
 from newsroom.uploads import (
     MAX_IMAGE_PIXELS,
     UploadError,
     check_attachment,
     clean_original_name,
-    display_size,
     process_image,
     random_name,
 )

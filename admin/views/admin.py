@@ -20,8 +20,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from admin.views.auth import relogin, rotate_session_token
+from admin.sessions import relogin, rotate_session_token
+from admin.settings import LogoError, drop_fixed_site_url, save_settings
 from core import audit
+from core.i18n import display_size
 from core.paging import paginate
 from core.permissions import admin_required
 from forms import (
@@ -41,15 +43,11 @@ from models import (
     PendingText,
     Role,
     Section,
-    Upload,
     User,
     db,
     get_settings,
     parse_id,
-    set_setting,
 )
-from newsroom import storage, thumbnails
-from newsroom.uploads import UploadError, display_size
 from operations import backup
 from review import chain
 
@@ -95,15 +93,6 @@ AUDIT_LABELS = {
 
 
 # --- Users -------------------------------------------------------------------
-
-
-def finish_change(action: str, target: str, message: str, back: str):
-    """The end of every admin change: audit it, commit both together, say
-    what was done and go back to the list."""
-    audit.record(action, target)
-    db.session.commit()
-    flash(message, "success")
-    return redirect(back)
 
 
 def _user_or_404(user_id: int) -> User:
@@ -153,7 +142,7 @@ def create_user():
             user.set_password(form.password.data)
             rotate_session_token(user)
             db.session.add(user)
-            return finish_change(
+            return audit.finish_change(
                 "user_created",
                 f"{user.username} ({user.role})",
                 _("Created the account %(name)s.", name=user.username),
@@ -377,7 +366,7 @@ def create_department():
         name=form.name.data, position=position, robot_url=form.robot_url.data or ""
     )
     db.session.add(department)
-    return finish_change(
+    return audit.finish_change(
         "department_created",
         department.name,
         _("Created the department %(name)s.", name=department.name),
@@ -407,7 +396,7 @@ def update_department(department_id):
     department.robot_url = form.robot_url.data or ""
     if form.position.data is not None:
         department.position = form.position.data
-    return finish_change(
+    return audit.finish_change(
         "department_updated",
         f"{old} → {department.name}",
         _("Saved the department %(name)s.", name=department.name),
@@ -437,7 +426,7 @@ def delete_department(department_id):
         return redirect(url_for("admin.departments"))
     name = department.name
     db.session.delete(department)
-    return finish_change(
+    return audit.finish_change(
         "department_deleted",
         name,
         _("Deleted the department %(name)s.", name=name),
@@ -526,24 +515,10 @@ def _check_section_form(form: SectionForm, section: Section | None) -> bool:
     return ok
 
 
-def channel_change(channel: Section, levels: int | None) -> str | None:
-    """Set a channel's own review levels (None: the site's); the audit target
-    when that changed something. Posts in review keep the levels they have."""
-    if channel.review_levels == levels:
-        return None
-
-    def shown(value):
-        return "-" if value is None else str(value)
-
-    target = f"{channel.name}: {shown(channel.review_levels)} → {shown(levels)}"
-    channel.review_levels = levels
-    return target
-
-
 def _set_review_levels(section: Section, form: SectionForm) -> None:
     """A channel's own review levels, when its form offered them."""
     if section.parent_id is None and form.review_levels.raw_data:
-        change = channel_change(section, form.review_levels.data)
+        change = chain.channel_change(section, form.review_levels.data)
         if change:
             audit.record("review_channel_changed", change)
 
@@ -588,7 +563,7 @@ def create_section():
             position=_next_position(parent_id) if position is None else position,
         )
         db.session.add(section)
-        return finish_change(
+        return audit.finish_change(
             "section_created",
             f"{section.name} ({section.slug})",
             _("Created the section %(name)s.", name=section.name),
@@ -647,7 +622,7 @@ def update_section(section_id):
     section.name = form.name.data
     section.slug = form.slug.data
     _set_review_levels(section, form)
-    return finish_change(
+    return audit.finish_change(
         "section_updated",
         f"{section.name} ({section.slug})",
         _("Saved the section %(name)s.", name=section.name),
@@ -715,7 +690,7 @@ def delete_section(section_id):
         audit.record("posts_moved", f"{count}: {section.name} → {target.name}")
     name = section.name
     db.session.delete(section)
-    return finish_change(
+    return audit.finish_change(
         "section_deleted",
         f"{name} ({section.slug})",
         _("Deleted the section %(name)s.", name=name),
@@ -754,39 +729,8 @@ TEXT_SETTINGS = (
 SMTP_SETTINGS = ("smtp_host", "smtp_port", "smtp_tls", "smtp_user", "smtp_sender")
 
 
-class LogoError(Exception):
-    """A logo file that cannot be used; str() is the message for the admin."""
-
-
-def _save_logo(file) -> int:
-    """Store the logo like any photo (re-encoded, metadata stripped); its id."""
-    try:
-        upload = storage.save_image(
-            file.stream, file.filename or "logo", user_id=current_user.id
-        )
-    except UploadError as error:
-        raise LogoError(str(error)) from error
-    # The site's icons, made once now (or on their first request if this fails).
-    thumbnails.make(upload, thumbnails.ICON_VARIANTS)
-    return upload.id
-
-
-def _delete_old_logo(logo_id: str) -> None:
-    """Remove a replaced or removed logo's file and row (nothing else uses it)."""
-    upload_id = parse_id(logo_id)
-    upload = db.session.get(Upload, upload_id) if upload_id else None
-    if upload is not None and upload.article_id is None:
-        storage.delete_upload(upload)
-
-
 def _render_settings(form: SettingsForm):
     return render_template("admin/settings.html", form=form)
-
-
-def drop_fixed_site_url(form) -> None:
-    """Take the site address off a form when the instance config fixes it."""
-    if current_app.config.get("SITE_URL"):
-        del form.site_url
 
 
 @bp.get("/settings")
@@ -799,29 +743,6 @@ def settings():
     form = SettingsForm(data=data)
     drop_fixed_site_url(form)
     return _render_settings(form)
-
-
-def save_settings(new: dict[str, str], logo=None, remove_logo=False) -> list[str]:
-    """Store a new logo, write the settings that changed, commit; the changed keys.
-
-    Used by the settings page and the first-run setup. A logo that cannot be
-    used raises LogoError before anything is written.
-    """
-    values = get_settings()
-    new = dict(new)
-    if logo and getattr(logo, "filename", ""):
-        new["logo_id"] = str(_save_logo(logo))
-    elif remove_logo:
-        new["logo_id"] = ""
-    changed = [key for key, value in new.items() if values.get(key) != value]
-    for key in changed:
-        set_setting(key, new[key])
-    if changed:
-        audit.record("settings_changed", ", ".join(changed))
-    db.session.commit()
-    if "logo_id" in changed:
-        _delete_old_logo(values["logo_id"])
-    return changed
 
 
 @bp.post("/settings")
@@ -874,7 +795,7 @@ def create_backup():
         current_app.logger.error("backup from the admin page failed: %s", error)
         flash(_("The backup failed: %(reason)s", reason=str(error)), "error")
         return redirect(url_for("admin.backups"))
-    return finish_change(
+    return audit.finish_change(
         "backup_created",
         result.path.name,
         _("Made the backup %(name)s.", name=result.path.name),

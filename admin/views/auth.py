@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import (
     Blueprint,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -29,6 +28,7 @@ from flask_login import (
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from admin import throttle
+from admin.sessions import relogin, rotate_session_token
 from core import audit
 from core.errors import json_error, wants_json
 from forms import BylineForm, ChangePasswordForm, EmailForm, LoginForm
@@ -80,21 +80,6 @@ def unauthorized():
         return json_error(message, 401, login_url=login_url)
     flash(_("Please log in to continue."), "warning")
     return redirect(login_url)
-
-
-def rotate_session_token(user: User) -> None:
-    """End every session and remember-me cookie of the user."""
-    user.session_token = secrets.token_hex(16)
-
-
-def relogin(user: User) -> None:
-    """Keep this browser logged in after rotate_session_token() ended the rest.
-
-    A remember-me cookie it had is re-issued with the new token.
-    """
-    remember_cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
-    session.permanent = True
-    login_user(user, remember=remember_cookie in request.cookies)
 
 
 def is_safe_next(target: str | None) -> bool:

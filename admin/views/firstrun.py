@@ -13,15 +13,14 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from admin.views.admin import LogoError, drop_fixed_site_url, save_settings
-from admin.views.auth import relogin, rotate_session_token
-from core import audit, siteurl
+from admin.sessions import relogin, rotate_session_token
+from admin.settings import LogoError, drop_fixed_site_url, save_settings
+from core import audit, errors, siteurl
 from core.errors import json_error, wants_json
+from core.i18n import display_size
 from core.permissions import admin_required
 from forms import ConfirmForm, SetupForm
 from models import db, get_settings
-from newsroom.uploads import display_size
-from newsroom.views.editor import csrf_error
 from operations import democlear
 
 bp = Blueprint("firstrun", __name__, url_prefix="/admin")
@@ -126,7 +125,7 @@ def _stale_form(error):
     if request.endpoint != "firstrun.setup" or not (
         current_user.is_authenticated and current_user.needs_setup
     ):
-        return csrf_error(error)
+        return errors.stale_form()
     form = SetupForm()  # filled in from the request; renders a fresh token
     drop_fixed_site_url(form)
     form.new_password.errors = [

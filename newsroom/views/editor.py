@@ -19,17 +19,16 @@ from flask import (
 )
 from flask_babel import format_time, to_user_timezone, to_utc
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError, generate_csrf
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
-from core import audit, siteurl
-from core.errors import csrf_json_error, json_error, wants_json
+from core import errors, siteurl
+from core.errors import json_error, wants_json
 from core.paging import paginate
-from core.permissions import can_edit, reviewer_required
+from core.permissions import can_edit, get_article_or_404, reviewer_required
 from forms import ArticleForm
 from models import (
     Article,
@@ -45,7 +44,7 @@ from newsroom import articles, remote_images, storage
 from newsroom.articles import Action, Changes, Conflict, Refused
 from newsroom.jodit_i18n import jodit_strings
 from newsroom.sanitize import FONT_SIZES_PX, INDENT_STEP_PX, LINE_HEIGHTS, clean_html
-from review import chain, compliance
+from review import chain, compliance, compliance_panel
 from stats import pubstats
 
 bp = Blueprint("editor", __name__, url_prefix="/editor")
@@ -55,16 +54,6 @@ STATUS_FILTERS = ("draft", "pending", "published", "scheduled")
 
 
 # --- Helpers ------------------------------------------------------------------
-
-
-def get_article_or_404(article_id: int, *, trashed: bool = False) -> Article:
-    """The post if the current user may edit it: 404 if missing, 403 if not theirs."""
-    article = db.get_or_404(Article, article_id)
-    if (article.deleted_at is not None) != trashed:
-        abort(404)
-    if not can_edit(current_user, article):
-        abort(403)
-    return article
 
 
 def section_choices() -> list[SelectChoice]:
@@ -194,7 +183,7 @@ def render_editor(
             font_sizes=FONT_SIZES_PX,
             line_heights=[f"{value:g}" for value in LINE_HEIGHTS],
             indent_step=INDENT_STEP_PX,
-            findings=[finding_json(f) for f in findings or []],
+            findings=[compliance_panel.finding_json(f) for f in findings or []],
             **kw,
         ),
         status,
@@ -366,50 +355,6 @@ def _session_lost_response(form: ArticleForm, article: Article | None):
 
 # --- Compliance check (compliance.py) before submit and publish -----------------
 
-FINDING_KINDS = {
-    compliance.ID_NUMBER: _l("ID number"),
-    compliance.PHONE: _l("Mobile number"),
-    compliance.BANK_CARD: _l("Bank card number"),
-    compliance.WORD: _l("Wording"),
-    compliance.LINK: _l("Broken link"),
-    compliance.IMAGE_ALT: _l("Image without description"),
-}
-FINDING_SEVERITIES = {
-    compliance.HINT: _l("Hint"),
-    compliance.CONFIRM: _l("Needs a reason"),
-    compliance.BLOCK: _l("Blocked"),
-}
-FINDING_FIELDS = {
-    "title": _l("Title"),
-    "summary": _l("Summary"),
-    "body": _l("Body"),
-    "attachment": _l("Attachment name"),
-}
-LINK_PROBLEMS = {
-    "missing": _l("the page does not exist"),
-    "unpublished": _l("readers cannot see this page"),
-}
-
-
-def finding_json(finding: compliance.Finding) -> dict:
-    """A finding with its labels, for the panel next to the editor."""
-    suggestion = finding.suggestion
-    if finding.kind == compliance.LINK:
-        suggestion = str(LINK_PROBLEMS.get(suggestion, suggestion))
-    return finding.to_dict() | {
-        "suggestion": suggestion,
-        "kind_label": str(FINDING_KINDS[finding.kind]),
-        "severity_label": str(FINDING_SEVERITIES[finding.severity]),
-        "field_label": str(FINDING_FIELDS[finding.field]),
-    }
-
-
-def confirmed_reason() -> str:
-    """The publisher's reason for publishing personal data, if they ticked the box."""
-    if request.form.get("compliance_confirm") != "1":
-        return ""
-    return request.form.get("compliance_reason", "").strip()[:100]
-
 
 def _compliance_refuses(article: Article, action: str) -> bool:
     """Check the saved text before submit and publish.
@@ -423,14 +368,14 @@ def _compliance_refuses(article: Article, action: str) -> bool:
     if action not in articles.allowed_actions(current_user, article):
         return False  # apply_action refuses it with its own message
     publishing = action == Action.PUBLISH
-    reason = confirmed_reason()
+    reason = compliance_panel.confirmed_reason()
     findings = compliance.check_article(
         article, own_hosts=siteurl.own_hosts(), text=chain.review_text(article)
     )
     verdict = compliance.judge(findings, publishing=publishing, reason=reason)
     if verdict.ok:
         if publishing and compliance.needing_confirmation(findings):
-            record_confirmation(article, reason, findings)
+            compliance_panel.record_confirmation(article, reason, findings)
         return False
     if verdict.blocked:
         terms = _("; ").join(
@@ -469,13 +414,6 @@ def _compliance_refuses(article: Article, action: str) -> bool:
     return True
 
 
-def record_confirmation(article: Article, reason: str, findings) -> None:
-    """Personal data published on purpose: in the audit log and the ledger."""
-    target = compliance.confirmation_target(article.id, reason, findings)
-    audit.record("article.compliance_confirmed", target)
-    chain.confirm(article, current_user, target.split(": ", 1)[-1])
-
-
 def _refused_by_check(article: Article):
     """Keep the text (no status change) and show the findings next to it."""
     db.session.commit()
@@ -505,7 +443,7 @@ def check():
         names,
         own_hosts=siteurl.own_hosts(),
     )
-    return jsonify(findings=[finding_json(f) for f in findings])
+    return jsonify(findings=[compliance_panel.finding_json(f) for f in findings])
 
 
 # --- Dashboard ----------------------------------------------------------------
@@ -716,13 +654,10 @@ def discard_working_copy(article_id: int):
 @bp.app_errorhandler(CSRFError)
 def csrf_error(error):
     """A stale token (often an expired session) must not throw away the text."""
-    message = _(
-        "Your session has expired or the page is too old. "
-        "Log in again in another window, then save again."
-    )
-    if wants_json():
-        return csrf_json_error(message)
-    if request.endpoint in ("editor.new_article", "editor.edit_article"):
+    if not wants_json() and request.endpoint in (
+        "editor.new_article",
+        "editor.edit_article",
+    ):
         article = None
         article_id = (request.view_args or {}).get("article_id")
         if article_id and current_user.is_authenticated:
@@ -734,9 +669,7 @@ def csrf_error(error):
         for field in form:
             field.errors = []
         return _session_lost_response(form, article)
-    return render_template(
-        "errors/error.html", code=400, title=_("Bad request"), message=message
-    ), 400
+    return errors.stale_form()
 
 
 # --- Autosave (JSON, called by static/js/editor.js) -----------------------------

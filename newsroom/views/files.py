@@ -25,6 +25,7 @@ from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from core import sitedata
 from core.errors import csrf_json_error, json_error, too_large_message
+from core.i18n import display_size
 from core.permissions import Refused, can_edit
 from models import Article, Status, Upload, db, parse_id
 from newsroom import articles, storage, thumbnails
@@ -33,7 +34,6 @@ from newsroom.uploads import (
     UploadError,
     check_attachment,
     clean_original_name,
-    display_size,
 )
 from review import chain
 

@@ -1,7 +1,7 @@
 """Blueprint "feeds": Atom feeds, the sitemap and robots.txt, for machines.
 
 They are reader pages like any other: served by the page cache until the
-content version changes (PAGE_ENDPOINTS in views/public.py), each a fixed
+content version changes (PAGE_ENDPOINTS in reader/pages.py), each a fixed
 number of statements on a miss. Every URL in them is absolute: the site's
 address (siteurl.py) plus the route's path, or without one the request's host
 and scheme; the page cache keys by both, so a forged Host header only ever
@@ -28,12 +28,12 @@ from core import sitedata
 from core.siteurl import absolute_url
 from models import Article, db, utcnow
 from newsroom.sanitize import absolute_urls
-from reader.views import public
+from reader import pages
 
 bp = Blueprint("feeds", __name__)
 # The same version read and cache marking as the reader's pages.
-bp.before_request(public.read_cache_version)
-bp.after_request(public.mark_cacheable)
+bp.before_request(pages.read_cache_version)
+bp.after_request(pages.mark_cacheable)
 
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"

@@ -1,7 +1,7 @@
 """301 redirects from an imported site's old addresses to their pages here.
 
 The lookup runs only where the normal reader path never goes: when a
-request would be a 404 (errors.py calls redirect_from_old_address()), and
+request would be a 404 (app.py hands redirect_from_old_address() to core/errors.py), and
 when the home page gets an old WordPress argument (/?p=12, /?cat=3), which
 the before_request below tests without touching the database otherwise.
 """

@@ -15,7 +15,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     g,
     render_template,
     request,
@@ -24,14 +23,17 @@ from flask import (
 from sqlalchemy.orm import selectinload
 
 from core import sitedata, siteurl
+from core.i18n import display_size
 from core.paging import paginate
 from models import Article, Status, Upload, db, utcnow
 from newsroom import thumbnails
-from newsroom.uploads import display_size
-from reader.pagecache import PAGE_HEADER, VIEWS_MARK
+from reader import listings, pages
+from reader.pagecache import VIEWS_MARK
 from reader.qrsvg import qr_svg
 
 bp = Blueprint("public", __name__)
+bp.before_request(pages.read_cache_version)
+bp.after_request(pages.mark_cacheable)
 
 HOME_CHANNEL_POSTS = 6
 # 图片新闻: one big picture and four small ones.
@@ -39,90 +41,6 @@ HOME_PICTURES = 5
 # Pinned posts first, then the newest, across the whole site.
 HOME_HEADLINES = 8
 MOST_READ_POSTS = 10
-# Query arguments a cached page may vary by; any other makes it uncached.
-CACHEABLE_ARGS = {"page", "lang"}
-_LISTING_ORDER = (Article.pinned.desc(), Article.published_at.desc(), Article.id.desc())
-
-
-def visible_ids(column=None, value=None):
-    """Ids of readers' articles, pinned first, newest first.
-
-    Filtered on section_id or channel_id, each with its own listing index, so
-    SQLite reads ids already in order instead of sorting; the rows come from
-    load_articles().
-    """
-    stmt = sa.select(Article.id).where(Article.visible_clause())
-    if column is not None:
-        stmt = stmt.where(column == value)
-    return stmt.order_by(*_LISTING_ORDER)
-
-
-def load_articles(ids) -> list[Article]:
-    """The articles with these ids, in this order, with their pictures."""
-    ids = list(dict.fromkeys(ids))
-    if not ids:
-        return []
-    rows = db.session.scalars(
-        sa.select(Article)
-        .where(Article.id.in_(ids))
-        .options(selectinload(Article.picture))
-    )
-    by_id = {article.id: article for article in rows}
-    return [by_id[i] for i in ids if i in by_id]
-
-
-def listing_ids(section) -> sa.Select:
-    """A section's visible ids; a channel lists its sub-sections' posts too."""
-    if section.parent is None:
-        return visible_ids(Article.channel_id, section.id)
-    return visible_ids(Article.section_id, section.id)
-
-
-def listing_total(section, ids: sa.Select) -> int:
-    """How many posts a section lists, counted once per cache version.
-
-    Counting walks the section's whole index range (20 ms for a channel of
-    40,000 posts); the number only changes when the version does.
-    """
-    version, totals = current_app.extensions.get("listing_totals", (None, {}))
-    if version != g.cache_version:
-        totals = {}
-        current_app.extensions["listing_totals"] = (g.cache_version, totals)
-    if section.id not in totals:
-        count = sa.select(sa.func.count()).select_from(ids.order_by(None).subquery())
-        totals[section.id] = db.session.scalar(count)
-    return totals[section.id]
-
-
-def picture_ids() -> sa.Select:
-    """Visible posts with a picture, newest first (pinning aside).
-
-    Read in order from the partial index ix_article_picture_order.
-    """
-    return (
-        sa.select(Article.id)
-        .where(Article.visible_clause(), Article.picture_id.is_not(None))
-        .order_by(Article.published_at.desc(), Article.id.desc())
-    )
-
-
-def heads(queries: dict) -> dict[object, list[int]]:
-    """The ids of each of these (limited) id queries, in one statement.
-
-    One UNION ALL of subqueries: each reads its own index range, and the
-    number of statements does not grow with the number of queries.
-    """
-    if not queries:
-        return {}
-    keys = list(queries)
-    parts = [
-        queries[key].add_columns(sa.literal(index).label("part")).subquery().select()
-        for index, key in enumerate(keys)
-    ]
-    found: dict[object, list[int]] = {key: [] for key in keys}
-    for row in db.session.execute(sa.union_all(*parts)):
-        found[keys[row.part]].append(row.id)
-    return found
 
 
 def get_visible_or_404(article_id: int) -> Article:
@@ -204,44 +122,21 @@ def navigation_context():
     }
 
 
-@bp.before_request
-def read_cache_version():
-    # Read before anything else on the page: a change committed while the
-    # page renders moves the version on, so the page is never kept as current.
-    # Sets g.cache_version (unless the host check already read it).
-    sitedata.current()
-
-
-@bp.after_request
-def mark_cacheable(response):
-    if response.status_code == 200 and request.endpoint in PAGE_ENDPOINTS:
-        cacheable = CACHEABLE_ARGS.issuperset(request.args.keys())
-        response.headers[PAGE_HEADER] = " ".join(
-            str(value)
-            for value in (
-                g.cache_version,
-                g.get("page_article_id", 0),
-                g.get("page_views", 0),
-                int(cacheable),
-            )
-        )
-        response.headers["Cache-Control"] = "no-cache"
-    return response
-
-
 @bp.get("/")
 def home():
     channels = nav_channels()
-    headline_ids = db.session.scalars(visible_ids().limit(HOME_HEADLINES)).all()
+    headline_ids = db.session.scalars(
+        listings.visible_ids().limit(HOME_HEADLINES)
+    ).all()
     # The picture news rides in the channels' statement: no extra round trip.
     queries = {
-        channel.id: visible_ids(Article.channel_id, channel.id).limit(
+        channel.id: listings.visible_ids(Article.channel_id, channel.id).limit(
             HOME_CHANNEL_POSTS
         )
         for channel in channels
     }
-    queries["pictures"] = picture_ids().limit(HOME_PICTURES)
-    channel_ids = heads(queries)
+    queries["pictures"] = listings.picture_ids().limit(HOME_PICTURES)
+    channel_ids = listings.heads(queries)
     pictures_ids = channel_ids.pop("pictures")
     most_read_ids = db.session.scalars(
         sa.select(Article.id)
@@ -257,7 +152,7 @@ def home():
         *pictures_ids,
         *(i for ids in channel_ids.values() for i in ids),
     ]
-    by_id = {article.id: article for article in load_articles(all_ids)}
+    by_id = {article.id: article for article in listings.load_articles(all_ids)}
 
     def pick(ids):
         return [by_id[i] for i in ids if i in by_id]
@@ -279,10 +174,10 @@ def section(slug):
     section = sitedata.current().by_slug.get(slug)
     if section is None:
         abort(404)
-    ids = listing_ids(section)
+    ids = listings.listing_ids(section)
     page = paginate(ids, count=False)
-    page.total = listing_total(section, ids)
-    page.items = load_articles(page.items)
+    page.total = listings.listing_total(section, ids)
+    page.items = listings.load_articles(page.items)
     return render_template(
         "reader/section.html",
         section=section,
@@ -379,16 +274,3 @@ def article_qr(article_id):
     response.cache_control.public = True
     response.cache_control.max_age = QR_MAX_AGE
     return response
-
-
-PAGE_ENDPOINTS = {
-    "public.home",
-    "public.section",
-    "public.article",
-    # views/feeds.py registers read_cache_version and mark_cacheable too.
-    "feeds.site_feed",
-    "feeds.section_feed",
-    "feeds.sitemap",
-    "feeds.sitemap_page",
-    "feeds.robots",
-}

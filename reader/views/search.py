@@ -12,11 +12,10 @@ from flask import Blueprint, abort, current_app, g, render_template, request
 from core import sitedata
 from core.paging import GivenPage, page_number
 from models import db
-from reader import search
-from reader.views import public
+from reader import listings, pages, search
 
 bp = Blueprint("search", __name__)
-bp.before_request(public.read_cache_version)
+bp.before_request(pages.read_cache_version)
 
 # Only the newest this many matches are ranked (search.CANDIDATES): a word
 # in 50,000 posts is counted and paged up to here ("more than 1,000").
@@ -76,7 +75,7 @@ def results():
             limit=per_page,
             sections=_sections(section),
         )
-    articles = public.load_articles(hit.id for hit in hits)
+    articles = listings.load_articles(hit.id for hit in hits)
     texts = {hit.id: hit.text for hit in hits}
     results = [
         (

@@ -7,11 +7,11 @@ Only GET routes: the ledger is never edited, here or in the database.
 
 from flask import Blueprint, render_template, request
 
+from core.downloads import XLSX, bad_request, download
 from core.paging import page_number
 from core.permissions import admin_required
 from models import db, get_settings
 from review import chain, ledger, ledgerexport
-from stats.views.stats import XLSX, bad_request, download
 
 bp = Blueprint("ledger", __name__, url_prefix="/admin")
 

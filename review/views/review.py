@@ -14,8 +14,7 @@ from flask_login import current_user, login_required
 from core import siteurl
 from core.permissions import Refused
 from models import Article, ReviewEvent, Section, Status, Upload, db
-from newsroom.views.editor import confirmed_reason, finding_json, record_confirmation
-from review import chain, compliance, textdiff
+from review import chain, compliance, compliance_panel, textdiff
 
 bp = Blueprint("review", __name__, url_prefix="/editor/review")
 
@@ -137,7 +136,7 @@ def _review_page(article: Article, status: int = 200, reason: str = ""):
         diff_base=base_label,
         lines=version_diff(before, text),
         has_approved=before is not None,
-        findings=[finding_json(f) for f in findings],
+        findings=[compliance_panel.finding_json(f) for f in findings],
         needs_confirmation=last_level
         and bool(compliance.needing_confirmation(findings)),
         can_act=chain.may_review(current_user, article),
@@ -158,7 +157,7 @@ def approve(article_id: int):
         return _stale_page(article)
     findings = _findings(article)
     last_level = article.review_level == article.review_levels
-    confirm_reason = confirmed_reason()
+    confirm_reason = compliance_panel.confirmed_reason()
     verdict = compliance.judge(findings, publishing=last_level, reason=confirm_reason)
     message = None
     if verdict.blocked:
@@ -184,7 +183,7 @@ def approve(article_id: int):
         version=request.form.get("version"),
     )
     if last_level and compliance.needing_confirmation(findings):
-        record_confirmation(article, confirm_reason, findings)
+        compliance_panel.record_confirmation(article, confirm_reason, findings)
     db.session.commit()
     if published:
         flash(_("Approved and published."), "success")

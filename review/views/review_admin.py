@@ -14,7 +14,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
-from admin.views.admin import channel_change, finish_change
+from core import audit
 from core.permissions import admin_required
 from forms import (
     ConfirmForm,
@@ -163,7 +163,7 @@ def update_settings():
         return redirect(url_for("review_admin.settings"))
     for key in changed:
         set_setting(key, new[key])
-    return finish_change(
+    return audit.finish_change(
         "review_settings_changed",
         "; ".join(
             f"{key}: {_describe(key, old[key])} → {_describe(key, new[key])}"
@@ -197,7 +197,7 @@ def update_channels():
         shown.update(values)
         return _render_settings(_settings_form(), shown, errors, 400)
     changes = [
-        channel_change(c, None if values[c.id] == "" else int(values[c.id]))
+        chain.channel_change(c, None if values[c.id] == "" else int(values[c.id]))
         for c in channels
         if c.id in values
     ]
@@ -205,7 +205,7 @@ def update_channels():
     if not changes:
         flash(_("Nothing was changed."), "success")
         return redirect(url_for("review_admin.settings"))
-    return finish_change(
+    return audit.finish_change(
         "review_channel_changed",
         "; ".join(changes),
         _("The channels' review levels have been saved."),
@@ -265,7 +265,7 @@ def create_group():
     )
     db.session.add(group)
     db.session.flush()
-    return finish_change(
+    return audit.finish_change(
         "review_group_created",
         group.name,
         _(
@@ -341,7 +341,7 @@ def rename_group(group_id):
     old = group.name
     group.name = form.name.data
     group.robot_url = form.robot_url.data or ""
-    return finish_change(
+    return audit.finish_change(
         "review_group_renamed",
         f"{old} → {group.name}",
         _("Saved the review group %(name)s.", name=group.name),
@@ -357,7 +357,7 @@ def update_group_members(group_id):
     if not form.validate_on_submit():
         return _render_group(group, members_form=form, status=400)
     group.members = _chosen_users(form)
-    return finish_change(
+    return audit.finish_change(
         "review_group_members",
         f"{group.name}: {_names(group.members)}",
         _("Saved the members of %(name)s.", name=group.name),
@@ -386,7 +386,7 @@ def delete_group(group_id):
         return redirect(back)
     name = group.name
     db.session.delete(group)
-    return finish_change(
+    return audit.finish_change(
         "review_group_deleted",
         name,
         _("Deleted the review group %(name)s.", name=name),
@@ -422,7 +422,7 @@ def update_department_heads(department_id):
     if not form.validate_on_submit():
         return _render_heads(department, form, 400)
     department.heads = _chosen_users(form)
-    return finish_change(
+    return audit.finish_change(
         "department_heads_changed",
         f"{department.name}: {_names(department.heads)}",
         _("Saved the heads of %(name)s.", name=department.name),

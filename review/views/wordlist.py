@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, render_template, request, url_for
 from flask_babel import gettext as _
 
-from admin.views.admin import finish_change
+from core import audit
 from core.paging import paginate
 from core.permissions import admin_required
 from forms import WordRuleForm
@@ -91,7 +91,7 @@ def create_word():
     rule = WordRule()
     _fill(rule, form)
     db.session.add(rule)
-    return finish_change(
+    return audit.finish_change(
         "word_rule_created",
         rule.term,
         _("Added «%(term)s» to the word list.", term=rule.term),
@@ -114,7 +114,7 @@ def update_word(rule_id: int):
     if not _valid(form, rule):
         return render_template("review/word.html", rule=rule, form=form), 422
     _fill(rule, form)
-    return finish_change(
+    return audit.finish_change(
         "word_rule_updated",
         rule.term,
         _("Saved «%(term)s».", term=rule.term),
@@ -127,7 +127,7 @@ def update_word(rule_id: int):
 def delete_word(rule_id: int):
     rule = _rule_or_404(rule_id)
     db.session.delete(rule)
-    return finish_change(
+    return audit.finish_change(
         "word_rule_deleted",
         rule.term,
         _("Deleted «%(term)s» from the word list.", term=rule.term),

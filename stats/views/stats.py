@@ -5,13 +5,14 @@ tables as files) are for editors and admins; /editor/articles/<id>/stats is
 for whoever may edit the post, its author included.
 """
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from core.permissions import reviewer_required
+from core import periods
+from core.downloads import XLSX, bad_request, download
+from core.permissions import get_article_or_404, reviewer_required
 from models import get_settings
-from newsroom.views.editor import get_article_or_404
 from stats import charts, pubstats, statexport
 
 bp = Blueprint("stats", __name__)
@@ -20,16 +21,9 @@ bp = Blueprint("stats", __name__)
 def _period_or_error():
     """The requested period, or (None, the message why not)."""
     try:
-        return pubstats.period_from_args(request.args), None
-    except pubstats.PeriodError as error:
+        return periods.period_from_args(request.args), None
+    except periods.PeriodError as error:
         return None, str(error)
-
-
-def bad_request(message: str):
-    """The friendly 400 page for a file that cannot be made from the input."""
-    return render_template(
-        "errors/error.html", code=400, title=_("Bad request"), message=message
-    ), 400
 
 
 def _picker_values(period, error):
@@ -54,20 +48,9 @@ def overview():
         chart=charts.daily_chart(report.daily) if report else None,
         error=error,
         picker=_picker_values(period, error),
-        periods=pubstats.PERIODS,
+        periods=periods.PERIODS,
         channel_note=statexport.channel_note(),
     ), (400 if error else 200)
-
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def download(data: bytes, mimetype: str, name: str) -> Response:
-    """A file for staff: never kept by a cache on the way."""
-    response = Response(data, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 @bp.get("/admin/stats.xlsx")
@@ -106,7 +89,7 @@ def article(article_id):
     try:
         period = pubstats.post_period(article, request.args)
         error = None
-    except pubstats.PeriodError as exc:
+    except periods.PeriodError as exc:
         period, error = None, str(exc)
     daily = pubstats.post_daily(article.id, period) if period else []
     return render_template(

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
 
 from models import Article, User, db, get_settings, set_setting
-from operations import demo
+from operations import demo, demo_content
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.shots import save_screenshot
 from tests.e2e.test_accessibility import WCAG_AA
@@ -43,7 +43,7 @@ def new_site(live_app):
         admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
         admin.needs_setup = True
         admin.set_password(PASSWORD)
-        for key, value in {**demo.SETTINGS, "psb_number": ""}.items():
+        for key, value in {**demo_content.SETTINGS, "psb_number": ""}.items():
             set_setting(key, value)
         db.session.commit()
 
@@ -74,7 +74,7 @@ def test_first_login_goes_through_setup(live_app, new_site, sized_page, axe):
     page.wait_for_url("**/admin/setup")
     assert page.locator("h1").inner_text() == "欢迎！请完成网站设置"
     # Prefilled from the settings the demo wrote.
-    assert page.input_value("#school_name") == demo.SETTINGS["school_name"]
+    assert page.input_value("#school_name") == demo_content.SETTINGS["school_name"]
     assert fits_width(page)
     assert problems(page, axe) == []
     save_screenshot(page, f"setup-{size}", full_page=False)
