@@ -143,7 +143,7 @@ class Department(db.Model):
 
 
 class ReviewGroup(db.Model):
-    """The reviewers of a further review level (复审, 终审): see review.py."""
+    """The reviewers of a further review level (复审, 终审): see review/chain.py."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(50), unique=True)
@@ -176,7 +176,7 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
     # The administrator made by init-db with a generated password: until the
-    # first-run setup (views/firstrun.py) is done, that is the only page open.
+    # first-run setup (admin/views/firstrun.py) is done, that is the only page open.
     needs_setup: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     department_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("department.id"), index=True
@@ -192,7 +192,7 @@ class User(UserMixin, db.Model):
         return self.active
 
     def get_id(self) -> str:
-        # Read back by views.auth.load_user; see session_token.
+        # Read back by admin/views/auth.py load_user; see session_token.
         return f"{self.id}:{self.session_token}"
 
     @property
@@ -290,7 +290,7 @@ class Article(db.Model):
     photographer: Mapped[str] = mapped_column(
         sa.String(100), default="", server_default=""
     )
-    # The review chain (review.py): the level now waiting (0: not in review),
+    # The review chain (review/chain.py): the level now waiting (0: not in review),
     # how many levels this submission needs, and the hash of the text that was
     # submitted. A published post keeps these at 0 unless an edit of it
     # (PendingText) is in review.
@@ -670,7 +670,7 @@ SETTING_DEFAULTS = {
     # of absolute links and the host requests must ask for. "" for none;
     # SITE_URL in the instance config wins over it.
     "site_url": "",
-    # 先审后发 (review.py): review levels 0–3 (channels may override), the
+    # 先审后发 (review/chain.py): review levels 0–3 (channels may override), the
     # groups that do levels 2 and 3, whether editors and admins may publish
     # past the chain (with a recorded reason), and the 撰稿/初审/… line.
     "review_levels": "1",
@@ -740,7 +740,7 @@ class LegacyUrl(db.Model):
 
     Written by the importers (importers/); read only where a request would
     otherwise be a 404, or by the home page when it gets one of the old
-    sites' query arguments (views/legacy.py), so reader pages never pay for it.
+    sites' query arguments (reader/views/legacy.py), so reader pages never pay for it.
     """
 
     id: Mapped[int] = mapped_column(primary_key=True)

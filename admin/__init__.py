@@ -1,3 +1,3 @@
-"""Running the site: accounts and sign-in (with login throttling),
-departments, settings, the first-run setup, clearing the demo, the audit log
-and notification channels."""
+"""Running the site: sign-in (with login throttling) and sessions, accounts,
+departments, settings, the first-run setup and its «清除演示内容» page, the
+audit log page and notification channels."""

@@ -1,4 +1,5 @@
-"""Plumbing every part of SchoolNews uses: translations, security headers,
-permissions, the site's settings and address, the audit log, notifications,
-error pages and paging, static assets, the hot-path connection and the slow lane.
-Depends only on models; no part's package is imported from here."""
+"""Plumbing every part of SchoolNews uses: translations and formats, the
+site's calendar, security headers, permissions, the site's settings and
+address, the audit log, notifications, error pages, paging and downloads,
+static assets, the hot-path connection and the slow lane. Imports no part's
+package (import-linter checks it)."""

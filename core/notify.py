@@ -1,6 +1,6 @@
 """People are told: review moves queue messages, a worker thread sends them.
 
-A move (review.py) only adds Notification rows to its own transaction:
+A move (review/chain.py) only adds Notification rows to its own transaction:
 e-mail to the people concerned, the group-chat robots (钉钉, 企业微信, 飞书)
 of the author's department or of the level's review group, and the site-wide
 NOTIFY_URLS. A worker thread in each server process claims a row with a
@@ -205,7 +205,7 @@ def tell(
     actor,
 ) -> None:
     """Queue one move's messages: every site target, the group's robot, and
-    an e-mail to each of people. The caller (review.py) says who and what."""
+    an e-mail to each of people. The caller (review/chain.py) says who and what."""
     body = f"{text}\n{link}"
     if actor is not None and event != Event.WAITING:
         people.discard(actor.id)  # nobody needs telling what they just did

@@ -26,7 +26,7 @@ def role_required(*roles: str):
 
 class Refused(Exception):
     """The user may not do this. str() is the reason: an Action name from
-    articles.py (views/editor.py words it) or a message ready to show; status
+    articles.py (newsroom/views/editor.py words it) or a message ready to show; status
     is the HTTP answer a JSON caller gets."""
 
     def __init__(self, reason: str, status: int = 403):

@@ -169,7 +169,7 @@ def refuse_other_hosts() -> None:
         return
     base = configured()
     if base and not lets_in(request.host, base):
-        # Answered by views/errors.py like Flask's own TRUSTED_HOSTS check.
+        # Answered by core/errors.py like Flask's own TRUSTED_HOSTS check.
         raise SecurityError("Host is not the site's address.")
 
 

@@ -1,6 +1,6 @@
 """Article workflow rules: who may do what, saving with revisions and conflicts.
 
-The views in views/editor.py only translate HTTP into calls here, so every rule
+The views in newsroom/views/editor.py only translate HTTP into calls here, so every rule
 (publish rights, pinning, version conflicts, revisions, trash) lives in one place
 and is enforced on the server whatever the page shows.
 """

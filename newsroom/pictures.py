@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-# The path of an image in UPLOAD_FOLDER as views/files.py serves it.
+# The path of an image in UPLOAD_FOLDER as newsroom/views/files.py serves it.
 _UPLOAD_PATH_RE = re.compile(r"/uploads/([0-9a-f]{16,64}\.[a-z0-9]{1,8})")
 
 

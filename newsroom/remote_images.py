@@ -3,7 +3,7 @@
 Teachers paste text from web pages and WeChat articles; the images in it point
 at other sites, which the Content-Security-Policy blocks (img-src 'self') and
 which WeChat refuses to serve elsewhere anyway. On a real save (never on
-autosave) views/editor.py calls localise_images(): every http(s) image is
+autosave) newsroom/views/editor.py calls localise_images(): every http(s) image is
 downloaded and goes through the same photo pipeline as an upload
 (storage.save_image: decoded, re-encoded, metadata stripped), and its src is
 rewritten to the site's own copy. An image that cannot be fetched is removed

@@ -6,7 +6,7 @@ Photos get theirs when they are uploaded (storage.save_image), so a list shows
 a 240-pixel crop instead of the 1600-pixel original scaled down by the phone.
 Uploads from before thumbnails existed (an upgraded site, a restored backup,
 which holds originals only) get each one on its first request
-(views/files.py `thumbnail`); when the original is missing or cannot be
+(newsroom/views/files.py `thumbnail`); when the original is missing or cannot be
 decoded that request is redirected to the original, so a reader's page shows
 what it showed before rather than a broken picture. Deleting an upload
 deletes its thumbnails (storage.files_of).

@@ -14,7 +14,7 @@ from models import LegacyUrl, db
 
 # The arguments that identify a post, page, category or file on the old sites.
 ID_ARGS = ("p", "page_id", "cat", "aid", "tid")
-# The home page answers these only by redirecting (views/legacy.py).
+# The home page answers these only by redirecting (reader/views/legacy.py).
 HOME_ARGS = frozenset({"p", "page_id", "cat"})
 MAX_LENGTH = 500  # LegacyUrl.path
 

@@ -1,6 +1,6 @@
 """Serve readers' pages from memory, rendered once per content version.
 
-A WSGI middleware in front of Flask. The reader's views (views/public.py) mark
+A WSGI middleware in front of Flask. The reader's views (reader/views/public.py) mark
 a page as cacheable with the PAGE_HEADER header; the middleware keeps its
 bytes, keyed by path, query and language, and serves them again without
 entering Flask while the database's cache version (cachestate) is unchanged.

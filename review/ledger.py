@@ -1,6 +1,6 @@
 """The review ledger (审核台账) for admins: a month's events, and a line per post.
 
-The events are written by review.py (ReviewEvent, append-only); this only
+The events are written by review/chain.py (ReviewEvent, append-only); this only
 reads them. Definitions (the page states them too):
 - A month is a calendar month of the site's local dates (Asia/Shanghai by
   default): an event at 2026-09-30 17:00 UTC belongs to October.

@@ -1,6 +1,6 @@
 """Blueprint "review", /editor/review: the reviewers' queue and decisions (先审后发).
 
-The rules live in review.py; this turns them into pages. A reviewer sees the
+The rules live in review/chain.py; this turns them into pages. A reviewer sees the
 posts waiting at a level they review, with the diff against the last
 approved text and the compliance findings, and approves or returns each.
 """

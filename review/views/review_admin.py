@@ -1,4 +1,4 @@
-"""Admin pages that configure the review chain (先审后发); review.py applies it.
+"""Admin pages that configure the review chain (先审后发); review/chain.py applies it.
 
 /admin/review          the site's levels, the groups named for levels 2 and 3,
                        the bypass, the line under articles, each channel's levels

@@ -1,7 +1,7 @@
 /* The article editor page: Jodit, autosave, a local backup, uploads, and
  * recovery when the session has expired. Plain script, no build step.
  *
- * Server contract (views/editor.py, views/files.py):
+ * Server contract (newsroom/views/editor.py, newsroom/views/files.py):
  *   POST data-autosave-new / data-autosave-url  JSON {title, body_html, summary,
  *     author_name, source, section_id, cover_id, version}
  *     -> {id, version, message, edit_url, autosave_url} | 409 {error} | 401 {error}
