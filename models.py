@@ -612,6 +612,17 @@ class Upload(db.Model):
     # An attachment added to a live post under review: readers get it only
     # once the chain approves the post.
     held: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # An attachment's online preview (newsroom/previews.py), made in the
+    # background: "" (none: a photo, or a type without previews), "pending",
+    # "working" (claimed until preview_until), "ready" or "failed".
+    preview: Mapped[str] = mapped_column(
+        sa.String(10), default="", server_default="", index=True
+    )
+    # Why there is no preview ("encrypted", "too_big", …), shown as a note.
+    preview_note: Mapped[str] = mapped_column(
+        sa.String(200), default="", server_default=""
+    )
+    preview_until: Mapped[datetime | None]
 
     uploaded_by: Mapped[User | None] = relationship()
 

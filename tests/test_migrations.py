@@ -446,3 +446,38 @@ def test_0013_adds_robots_e_mail_and_the_outbox_keeping_people(tmp_path):
         assert rows("SELECT department_id, user_id FROM department_head") == [(1, 1)]
         upgrade()  # and forward again
         db.engine.dispose()
+
+
+def test_0014_queues_previews_of_existing_attachments_keeping_uploads(tmp_path):
+    app = school_at(
+        tmp_path,
+        "0013",
+        "INSERT INTO upload (id, kind, stored_name, original_name, content_type,"
+        " size, created_at, held) VALUES"
+        " (1, 'attachment', 'aaaaaaaaaaaaaaaa.pdf', '通知.pdf', 'application/pdf',"
+        " 10, '2026-01-01 00:00:00', 0),"
+        " (2, 'attachment', 'bbbbbbbbbbbbbbbb.xlsx', '名单.xlsx', 'application/x',"
+        " 10, '2026-01-01 00:00:00', 0),"
+        " (3, 'attachment', 'cccccccccccccccc.doc', '旧.doc', 'application/msword',"
+        " 10, '2026-01-01 00:00:00', 0),"
+        " (4, 'image', 'dddddddddddddddd.jpg', '照片.jpg', 'image/jpeg',"
+        " 10, '2026-01-01 00:00:00', 0)",
+    )
+    with app.app_context():
+        upgrade()
+        assert rows("SELECT original_name, preview, preview_note FROM upload") == [
+            ("通知.pdf", "pending", ""),
+            ("名单.xlsx", "pending", ""),
+            ("旧.doc", "", ""),  # no previews of old Office files
+            ("照片.jpg", "", ""),
+        ]
+        downgrade(revision="0013")
+        assert "preview" not in columns("upload")
+        assert rows("SELECT original_name FROM upload") == [
+            ("通知.pdf",),
+            ("名单.xlsx",),
+            ("旧.doc",),
+            ("照片.jpg",),
+        ]
+        upgrade()  # and forward again
+        db.engine.dispose()
