@@ -1,9 +1,11 @@
 """The compliance check (合规检查) run before a post is submitted or published.
 
-It looks at a post's title, summary, body and attachment names for personal
-data (身份证号, mobile numbers, bank card numbers), for wrong or sensitive
-wording from the school's word list (WordRule), for links to pages of this
-site that readers cannot open, and for images without alt text.
+It looks at a post's title, summary, body, attachment names and the text of
+its attachments (every page, paragraph or cell, as newsroom/doctext.py reads
+them) for personal data (身份证号, mobile numbers, bank card numbers), for
+wrong or sensitive wording from the school's word list (WordRule), for links
+to pages of this site that readers cannot open, and for images without alt
+text.
 
 The core (check_fields and the helpers it uses) is pure Python: it takes text
 and a compiled word matcher, so the CLI, the editor and a later review step
@@ -37,9 +39,18 @@ BANK_CARD = "bank_card"
 WORD = "word"
 LINK = "link"
 IMAGE_ALT = "image_alt"
+# Hints about an attachment's text itself: it could not be read (the problem
+# code is in suggestion), only its first part was read, or more findings in
+# it than are listed (their count is in value).
+UNREADABLE = "attachment_unreadable"
+PARTLY_READ = "attachment_partly_read"
+MORE = "attachment_more"
 PERSONAL_KINDS = (ID_NUMBER, PHONE, BANK_CARD)
 
 CONTEXT_CHARS = 8  # characters of context either side of a finding
+# Findings listed per attachment; a class list of 50 pupils would otherwise
+# fill the panel with 100 lines saying the same thing.
+MAX_ATTACHMENT_FINDINGS = 20
 
 
 @dataclass(frozen=True)
@@ -53,16 +64,36 @@ class Finding:
     excerpt: str  # a little context around it, masked
     suggestion: str = ""  # a word rule's replacement, or a link's problem
     index: int = 0  # which attachment, for field "attachment"
+    # In an attachment's text: the file's name and the place in it
+    # ("page:2", "para:5", "cell:名单!C2", "csv:3:2", "line:7"; see doctext).
+    source: str = ""
+    where: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def place(self) -> str:
+        if self.where:
+            return f"{self.source} {self.where}"
+        if self.source:
+            return self.source
+        return f"{self.field}:{self.offset}"
+
     def line(self) -> str:
-        """One line for logs and the CLI: kind, severity, masked excerpt."""
-        text = (
-            f"{self.kind}\t{self.severity}\t{self.field}:{self.offset}\t{self.excerpt}"
-        )
+        """One line for logs and the CLI: kind, severity, place, masked excerpt."""
+        text = f"{self.kind}\t{self.severity}\t{self.place()}\t{self.excerpt}"
         return f"{text}\t→ {self.suggestion}" if self.suggestion else text
+
+
+@dataclass(frozen=True)
+class AttachmentText:
+    """An attached file's name and text, as newsroom/doctext.py read it:
+    segments (where, text), or a problem code saying why there are none."""
+
+    name: str
+    segments: tuple[tuple[str, str], ...] = ()
+    problem: str = ""
+    truncated: bool = False
 
 
 def blocking(findings: Iterable[Finding]) -> list[Finding]:
@@ -429,12 +460,15 @@ def check_fields(
     title: str = "",
     summary: str = "",
     body_html: str = "",
-    attachments: Iterable[str] = (),
+    attachments: Iterable[str | AttachmentText] = (),
     words: WordMatcher | None = None,
     link_problems: LinkProblems | None = None,
     own_hosts: Iterable[str] = (),
 ) -> list[Finding]:
-    """Check a post's fields; findings come in field order, then by position."""
+    """Check a post's fields; findings come in field order, then by position.
+
+    attachments: names, or AttachmentText to check the files' text too.
+    """
     findings: list[Finding] = []
     plain = [("title", title or "", 0), ("summary", summary or "", 0)]
     body = parse_body(body_html)
@@ -444,8 +478,11 @@ def check_fields(
         # Report the body's offset in text-node characters (see docstring).
         start = body.node_offset(finding.offset)
         findings.append(_moved(finding, start))
-    for index, name in enumerate(attachments):
-        findings += _check_text(name or "", "attachment", index, words)
+    for index, attachment in enumerate(attachments):
+        if isinstance(attachment, AttachmentText):
+            findings += _check_attachment(attachment, index, words)
+        else:
+            findings += _check_text(attachment or "", "attachment", index, words)
 
     for src, offset in body.images:
         name = src.rsplit("/", 1)[-1][:60] or "img"
@@ -466,7 +503,51 @@ def check_fields(
                     )
                 )
     order = {"title": 0, "summary": 1, "body": 2, "attachment": 3}
-    return sorted(findings, key=lambda f: (order[f.field], f.index, f.offset))
+    # An attachment's findings stay in the order _check_attachment gave.
+    return sorted(
+        findings,
+        key=lambda f: (
+            order[f.field],
+            f.index,
+            0 if f.field == "attachment" else f.offset,
+        ),
+    )
+
+
+def _check_attachment(
+    attachment: AttachmentText, index: int, words: WordMatcher | None
+) -> list[Finding]:
+    """The name, then the text place by place; at most
+    MAX_ATTACHMENT_FINDINGS listed, blocked words and personal data first."""
+    name = attachment.name or ""
+    findings = sorted(
+        _check_text(name, "attachment", index, words), key=lambda f: f.offset
+    )
+    found: list[Finding] = []
+    for where, text in attachment.segments:
+        found += [
+            replace(f, source=name, where=where)
+            for f in _check_text(text, "attachment", index, words)
+        ]
+    rank = {BLOCK: 0, CONFIRM: 1, HINT: 2}
+    listed = {
+        id(f)
+        for f in sorted(found, key=lambda f: rank[f.severity])[:MAX_ATTACHMENT_FINDINGS]
+    }
+    findings += [f for f in found if id(f) in listed]  # in document order
+
+    def note(kind: str, value: str, suggestion: str = "") -> Finding:
+        return Finding(
+            kind, HINT, "attachment", 0, 0, value, "", suggestion, index, name
+        )
+
+    if len(found) > len(listed):
+        findings.append(note(MORE, str(len(found) - len(listed))))
+    if attachment.problem:
+        findings.append(note(UNREADABLE, name, attachment.problem))
+    elif attachment.truncated:
+        findings.append(note(PARTLY_READ, name))
+    return findings
 
 
 def _moved(finding: Finding, offset: int) -> Finding:
@@ -577,7 +658,7 @@ def check_post(
     title: str,
     summary: str | None,
     body_html: str,
-    attachments: Iterable[str] = (),
+    attachments: Iterable[str | AttachmentText] = (),
     own_hosts: Iterable[str] = (),
 ) -> list[Finding]:
     """The check with the school's word list and site links (needs an app context)."""
@@ -600,9 +681,28 @@ def check_article(article, own_hosts: Iterable[str] = (), text=None) -> list[Fin
         text.title,
         text.summary,
         text.body_html,
-        [upload.original_name for upload in article.all_attachments],
+        attachment_texts(article.all_attachments),
         own_hosts,
     )
+
+
+# How the check reads an attached file (an Upload row) into AttachmentText.
+# Parsing documents belongs to newsroom (newsroom/doctext.py), a layer above
+# this one, so newsroom plugs its reader in (newsroom/attachment_check.py).
+_reader: list[Callable[[object], AttachmentText] | None] = [None]
+NOT_READ = "not_read"  # no reader plugged in: the text was not checked
+
+
+def read_attachments_with(reader: Callable[[object], AttachmentText]) -> None:
+    _reader[0] = reader
+
+
+def attachment_texts(uploads: Iterable) -> list[AttachmentText]:
+    """The name and text of each attached file (Upload rows), in order."""
+    reader = _reader[0]
+    if reader is None:
+        return [AttachmentText(u.original_name, problem=NOT_READ) for u in uploads]
+    return [reader(upload) for upload in uploads]
 
 
 @dataclass

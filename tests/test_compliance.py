@@ -245,3 +245,59 @@ def test_a_term_inside_a_phone_number_is_shown_masked():
         assert "1381234" not in finding.value + finding.excerpt, finding
     word = next(f for f in found if f.kind == "word")
     assert word.value == "电话*******" and word.severity == BLOCK
+
+
+def test_an_attachments_text_is_checked_place_by_place():
+    sheet = compliance.AttachmentText(
+        "名单.xlsx",
+        segments=(
+            ("cell:名单!A2", "张三"),
+            ("cell:名单!C2", VALID_ID_X),
+            ("cell:名单!D2", "13812345678"),
+            ("cell:说明!A1", "同学们再接再励"),
+        ),
+    )
+    found = check_fields(
+        body_html="<p>名单见附件</p>",
+        attachments=[sheet],
+        words=WordMatcher(RULES),
+    )
+    assert [(f.kind, f.severity, f.source, f.where, f.value) for f in found] == [
+        ("id_number", CONFIRM, "名单.xlsx", "cell:名单!C2", "110105********002X"),
+        ("phone", CONFIRM, "名单.xlsx", "cell:名单!D2", "138****5678"),
+        ("word", BLOCK, "名单.xlsx", "cell:说明!A1", "再接再励"),
+    ]
+    assert {f.field for f in found} == {"attachment"}
+    assert found[0].line() == (
+        "id_number\tconfirm\t名单.xlsx cell:名单!C2\t110105********002X"
+    )
+
+
+def test_an_attachment_lists_its_worst_findings_and_counts_the_rest():
+    cells = tuple((f"cell:S!A{n}", f"一股作气 {n}") for n in range(1, 31))
+    cells += (("cell:S!B40", VALID_ID),)
+    found = check_fields(
+        attachments=[compliance.AttachmentText("a.xlsx", segments=cells)],
+        words=WordMatcher(RULES),
+    )
+    kinds = [f.kind for f in found]
+    assert len(found) == compliance.MAX_ATTACHMENT_FINDINGS + 1
+    assert "id_number" in kinds  # personal data goes before mere hints
+    assert found[-1].kind == compliance.MORE and found[-1].value == "11"
+
+
+@pytest.mark.parametrize(
+    "text, kind, suggestion",
+    [
+        (
+            compliance.AttachmentText("a.pdf", problem="encrypted"),
+            "unreadable",
+            "encrypted",
+        ),
+        (compliance.AttachmentText("a.pdf", truncated=True), "partly_read", ""),
+    ],
+)
+def test_an_unread_attachment_is_a_hint(text, kind, suggestion):
+    [finding] = check_fields(attachments=[text])
+    assert finding.kind == f"attachment_{kind}" and finding.severity == HINT
+    assert (finding.source, finding.suggestion) == ("a.pdf", suggestion)

@@ -233,3 +233,113 @@ def test_word_list_changes_are_seen_at_once(app):
         db.session.commit()
         assert compliance.check_post("按装空调", "", "") == []
         assert compliance.matcher_from_db() is not before
+
+
+# --- Attachments' text --------------------------------------------------------------
+
+
+def attach(client, article_id, name, data):
+    import io
+
+    response = client.post(
+        "/editor/uploads/attachment",
+        data={"file": (io.BytesIO(data), name), "article_id": str(article_id)},
+        headers={"Accept": "application/json"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()["id"]
+
+
+def test_an_id_number_in_a_sheet_needs_a_confirmed_reason_to_publish(
+    app, editor_client, make_article, section
+):
+    from docfiles import ID_MASKED, ID_NUMBER, class_list_xlsx
+
+    article_id = make_article(
+        status=Status.DRAFT, published_at=None, section_id=section
+    )
+    attach(editor_client, article_id, "奖学金名单.xlsx", class_list_xlsx())
+    edit = f"/editor/articles/{article_id}/edit"
+    data = form_data(section, "<p>名单见附件。</p>", "publish", version="1")
+    response = editor_client.post(edit, data=data)
+    assert only_article(app).status == Status.DRAFT
+    page = editor_client.get(response.headers["Location"]).get_data(as_text=True)
+    # The panel names the file, the sheet and the cell, and shows the number
+    # masked (the translation says 附件 奖学金名单.xlsx，工作表 名单，单元格 C2).
+    [item] = re.findall(r'<li class="finding finding-confirm">.*?</li>', page, re.S)
+    label = re.search(r'<span class="finding-kind">(.*?)</span>', item)[1]
+    assert re.search(r"奖学金名单\.xlsx\W.*\W名单\W.*\WC2$", label), label
+    assert ID_MASKED in item
+    assert ID_NUMBER not in page
+    assert 'id="compliance-confirm" hidden' not in page
+
+    data["version"] = str(only_article(app).version)
+    response = editor_client.post(
+        edit, data=data | {"compliance_confirm": "1", "compliance_reason": "公示名单"}
+    )
+    assert response.status_code == 302
+    assert only_article(app).status == Status.PUBLISHED
+    [target] = audit(app, "article.compliance_confirmed")
+    assert target == f"article {article_id}: 公示名单 | {ID_MASKED}"
+
+
+def test_the_check_endpoint_reads_attachments_with_their_places(
+    app, author_client, make_article
+):
+    from docfiles import PHONE, make_pdf
+
+    from tests.conftest import user_id
+
+    article_id = make_article(
+        status=Status.DRAFT, published_at=None, created_by_id=user_id(app, "author")
+    )
+    pdf = make_pdf(["运动会报名表", f"联系电话 {PHONE}", "请同学们一股作气"])
+    attach(author_client, article_id, "报名表.pdf", pdf)
+    response = author_client.post(
+        "/editor/check",
+        json={"title": "通知", "body_html": "<p>见附件</p>", "article_id": article_id},
+    )
+    findings = response.get_json()["findings"]
+    assert [
+        (f["field"], f["kind"], f["severity"], f["value"], f["index"], f["where"])
+        for f in findings
+    ] == [
+        ("attachment", "phone", "confirm", "138****5678", 0, "page:2"),
+        ("attachment", "word", "block", BLOCKED, 0, "page:3"),
+    ]
+    assert re.search(r"报名表\.pdf\W.*\b2\b", findings[0]["field_label"])
+    assert PHONE not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("名单.xlsx", "bomb"),
+        ("通知.pdf", "cut"),
+    ],
+)
+def test_an_unreadable_attachment_is_a_hint_not_a_500(
+    app, editor_client, make_article, section, name, data
+):
+    from docfiles import make_pdf, make_zip_bomb_xlsx
+
+    data = make_zip_bomb_xlsx(300) if data == "bomb" else make_pdf(["通知"])[:400]
+    article_id = make_article(
+        status=Status.DRAFT, published_at=None, section_id=section
+    )
+    attach(editor_client, article_id, name, data)
+    response = editor_client.post(
+        "/editor/check", json={"body_html": "<p>x</p>", "article_id": article_id}
+    )
+    [finding] = response.get_json()["findings"]
+    assert finding["kind"] == "attachment_unreadable"
+    assert finding["severity"] == "hint"
+    assert finding["source"] == name and name in finding["excerpt"]
+    # A hint does not stop publishing.
+    response = editor_client.post(
+        f"/editor/articles/{article_id}/edit",
+        data=form_data(section, "<p>x</p>", "publish", version="1"),
+    )
+    assert response.status_code == 302
+    assert only_article(app).status == Status.PUBLISHED

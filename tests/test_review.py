@@ -466,3 +466,46 @@ def test_the_photographer_is_kept_and_shown_in_the_line(app, client, school):
     assert 'id="review-line"' not in client.get(f"/articles/{article.id}").get_data(
         as_text=True
     )
+
+
+def test_an_id_number_in_an_attachment_added_in_review_stops_the_last_approval(
+    app, client, school
+):
+    """The class list attached after submitting is checked like the text:
+    the reviewer sees the file, sheet, cell and masked number, and approves
+    only with the confirmation and a reason."""
+    import io
+    import re
+
+    from docfiles import ID_MASKED, ID_NUMBER, class_list_xlsx
+
+    with app.app_context():
+        set_setting("review_levels", "1")
+        db.session.commit()
+    as_user(client, "teacher")
+    article_id = write_post(client, school["section"], body_html="<p>名单见附件</p>")
+    response = client.post(
+        "/editor/uploads/attachment",
+        data={
+            "file": (io.BytesIO(class_list_xlsx()), "奖学金名单.xlsx"),
+            "article_id": str(article_id),
+        },
+        headers={"Accept": "application/json"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+    as_user(client, "head")
+    page = client.get(f"/editor/review/{article_id}").get_data(as_text=True)
+    [item] = re.findall(r'<li class="finding finding-confirm">.*?</li>', page, re.S)
+    assert "奖学金名单.xlsx" in item and "C2" in item and ID_MASKED in item
+    assert ID_NUMBER not in page
+    assert 'name="compliance_confirm"' in page
+    assert approve(client, article_id).status_code == 422
+    assert not get_article(app, article_id).is_public
+    response = approve(
+        client, article_id, compliance_confirm="1", compliance_reason="公示需要"
+    )
+    assert response.status_code == 302
+    assert get_article(app, article_id).is_public
+    assert ledger(app, article_id)[-1][2:] == ("confirm", f"公示需要 | {ID_MASKED}")

@@ -431,16 +431,18 @@ def check():
         return value if isinstance(value, str) else ""
 
     article_id = parse_id(data.get("article_id"))
-    names = []
+    attachments = []
     if article_id:
         article = db.session.get(Article, article_id)
         if article is not None and can_edit(current_user, article):
-            names = [upload.original_name for upload in article.attachments]
+            # The files as the editor lists them (held ones too), with their
+            # text: what the reviewer and publishing will check.
+            attachments = compliance.attachment_texts(article.all_attachments)
     findings = compliance.check_post(
         text("title"),
         text("summary"),
         text("body_html"),
-        names,
+        attachments,
         own_hosts=siteurl.own_hosts(),
     )
     return jsonify(findings=[compliance_panel.finding_json(f) for f in findings])
