@@ -30,6 +30,8 @@ from types import SimpleNamespace
 from urllib.parse import urljoin
 from xml.etree import ElementTree
 
+from newsroom import figures
+
 # What Jodit 4 and mammoth produce, minus anything that can run code, load
 # content from elsewhere, submit data or take over the page. h1 is left out on
 # purpose: the article title is the page's only h1, so body h1s become h2.
@@ -46,12 +48,13 @@ ALLOWED_TAGS = frozenset(
     }
 )  # fmt: skip
 
-# No class or id anywhere: they could clobber the site's own CSS hooks and
-# named DOM globals. No lang, dir or data-*: Word fills them with noise.
-# "style" is allowed everywhere because the CSS allowlist below is what keeps
-# it tight.
+# No id anywhere and no class but the photo grid's fixed ones (figures.py):
+# they could clobber the site's own CSS hooks and named DOM globals. No lang,
+# dir or data-*: Word fills them with noise. "style" is allowed everywhere
+# because the CSS allowlist below is what keeps it tight.
 ALLOWED_ATTRIBUTES = {
     "*": frozenset({"style"}),
+    "div": frozenset({"class"}),
     "a": frozenset({"href", "title"}),
     "img": frozenset({"src", "alt", "width", "height", "title"}),
     "ol": frozenset({"start"}),
@@ -72,6 +75,7 @@ ATTRIBUTE_VALUE_PATTERNS = {
     "span": re.compile(r"[1-9]\d{0,2}"),
     "start": re.compile(r"-?\d{1,6}"),
     "scope": re.compile(r"row|col|rowgroup|colgroup", re.IGNORECASE),
+    "class": re.compile("|".join(sorted(map(re.escape, figures.GRID_CLASSES)))),
 }
 
 # Link targets: web, e-mail and phone only. Relative URLs (no scheme) are
@@ -711,6 +715,9 @@ def _rewrite_tree(root):
     if list_levels:
         for parent in {parents[p] for p in list_levels if p in parents}:
             _convert_word_lists(parent, list_levels, list_markers)
+    # Last, on allowed tags only: photos nested in photos, and text typed
+    # into a figure, become siblings (figures.py).
+    figures.normalise(root)
 
 
 def _convert_word_lists(parent, list_levels, list_markers):
