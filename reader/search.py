@@ -18,8 +18,16 @@ deletes contentless rows only given their old values) and snippets use. Only
 published, not-trashed posts are indexed; scheduled ones are filtered out at
 query time by Article.visible_clause(), so nothing unpublished is ever found.
 
-The index follows every change to articles in the same transaction, through
-SQLAlchemy session events like cachestate's, so no view has to remember.
+A post's attachments are part of its document: after the post's own text,
+each attachment readers can fetch (not one held for review) adds a part
+ATTACHMENT_MARK + name + "\n" + its text (newsroom/doctext.py's, read once
+and kept beside the upload), at most ATTACHMENT_CHARS characters of each and
+ATTACHMENTS_CHARS in all. So a name (报名表) or a word inside a PDF finds the
+post, and parts() tells the results page which attachment matched.
+
+The index follows every change to articles and their attachments in the same
+transaction, through SQLAlchemy session events like cachestate's, so no view
+has to remember.
 Other databases get LikeBackend: correct but slow (a scan of every post), and
 no index to keep; a real one can be added behind the same interface.
 
@@ -40,7 +48,7 @@ import sqlalchemy as sa
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
-from models import Article, Base, Status, bulk_change_target
+from models import Article, Base, Status, Upload, bulk_change_target
 
 MAX_QUERY_CHARS = 100
 MAX_TERMS = 8
@@ -49,6 +57,13 @@ CANDIDATES = 1000
 # Title matches weigh more than body matches (bm25 column weights).
 TITLE_WEIGHT = 8.0
 SNIPPET_CHARS = 110
+# Attachment text indexed per file and per post: enough for a notice, a
+# registration form or a list; a 300-page report is found by its beginning.
+ATTACHMENT_CHARS = 20_000
+ATTACHMENTS_CHARS = 50_000
+# Starts an attachment's part of the indexed text (not a letter or digit, so
+# the tokens never see it; never in text a teacher typed).
+ATTACHMENT_MARK = "\x1e"
 
 FTS_TABLE = "search_fts"
 # The post's section as a token ("s12"), so that filters are index lookups.
@@ -357,6 +372,27 @@ def snippet(text: str, query: Query, length: int = SNIPPET_CHARS) -> Markup:
     return Markup(prefix) + body + Markup(suffix)
 
 
+MAX_ATTACHMENTS_SHOWN = 3
+
+
+def result_text(text: str, query: Query) -> tuple[Markup, list[Markup]]:
+    """A hit's snippet and the names of the attachments that matched (terms
+    marked). The snippet comes from the post's own text unless only an
+    attachment's text matched: then from that attachment's."""
+    own, *attached = parts(text)
+    matched = [
+        part
+        for part in attached
+        if _spans(part.name, query) or _spans(part.text, query)
+    ][:MAX_ATTACHMENTS_SHOWN]
+    source = own.text
+    if matched and not _spans(own.text, query):
+        in_text = [part for part in matched if _spans(part.text, query)]
+        if in_text:
+            source = in_text[0].text
+    return snippet(source, query), [highlight(part.name, query) for part in matched]
+
+
 # --- Backends ------------------------------------------------------------------
 
 
@@ -375,6 +411,63 @@ def indexed_text(
 
     parts = [(summary or "").strip(), html_to_text(body_html or ""), author or ""]
     return title or "", "\n".join(part for part in parts if part)
+
+
+def with_attachments(body: str, attachments: list[tuple[str, str]]) -> str:
+    """The post's indexed text followed by its attachments' names and text."""
+    parts, room = [body], ATTACHMENTS_CHARS
+    for name, text in attachments:
+        text = " ".join(text.split())[: min(ATTACHMENT_CHARS, room)]
+        room -= len(text)
+        parts.append(f"{ATTACHMENT_MARK}{_UNSAFE.sub(' ', name)}\n{text}")
+    return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class Part:
+    """A piece of a hit's text: the post's own (name "") or an attachment's."""
+
+    name: str
+    text: str
+
+
+def parts(text: str) -> list[Part]:
+    """The post's own text, then each attachment's (see with_attachments)."""
+    own, *attached = (text or "").split(ATTACHMENT_MARK)
+    found = [Part("", own.rstrip("\n"))]
+    for piece in attached:
+        name, _, body = piece.partition("\n")
+        found.append(Part(name, body.rstrip("\n")))
+    return found
+
+
+def _attachment_texts(connection: sa.Connection, ids) -> dict[int, list]:
+    """(name, text) of the attachments readers get, per article id."""
+    from flask import current_app, has_app_context
+
+    from newsroom import doctext  # parses in a sandbox: only when writing
+
+    rows = connection.execute(
+        sa.select(Upload.article_id, Upload.stored_name, Upload.original_name)
+        .where(
+            Upload.article_id.in_(ids),
+            Upload.kind == "attachment",
+            Upload.held.is_(False),
+        )
+        .order_by(Upload.id)
+    ).all()
+    folder = None
+    if rows and has_app_context():
+        from pathlib import Path
+
+        folder = Path(current_app.config["UPLOAD_FOLDER"])
+    found: dict[int, list] = {}
+    for article_id, stored_name, name in rows:
+        text = ""
+        if folder is not None:
+            text = doctext.text_for_file(folder, stored_name, name).text
+        found.setdefault(article_id, []).append((name, text))
+    return found
 
 
 def _filters(sections: list[int] | None):
@@ -398,9 +491,21 @@ _indexable = (
 )
 
 
-def _doc(row) -> dict:
-    title, body = indexed_text(row.title, row.summary, row.body_html, row.author_name)
-    return {"id": row.id, "section_id": row.section_id, "title": title, "body": body}
+def _docs(connection: sa.Connection, rows) -> list[dict]:
+    """The indexed documents of these _indexable rows, attachments included."""
+    rows = list(rows)
+    attached = _attachment_texts(connection, [row.id for row in rows]) if rows else {}
+    docs = []
+    for row in rows:
+        title, body = indexed_text(
+            row.title, row.summary, row.body_html, row.author_name
+        )
+        if row.id in attached:
+            body = with_attachments(body, attached[row.id])
+        docs.append(
+            {"id": row.id, "section_id": row.section_id, "title": title, "body": body}
+        )
+    return docs
 
 
 class _Backend:
@@ -505,10 +610,8 @@ class Fts5Backend(_Backend):
         if not ids:
             return
         old = self._indexed(connection, ids)
-        new = {
-            row.id: _doc(row)
-            for row in connection.execute(_indexable.where(Article.id.in_(ids)))
-        }
+        rows = connection.execute(_indexable.where(Article.id.in_(ids))).all()
+        new = {doc["id"]: doc for doc in _docs(connection, rows)}
         stale = [doc for i, doc in old.items() if new.get(i) != doc]
         self._delete(connection, stale)
         self._insert(connection, [doc for i, doc in new.items() if old.get(i) != doc])
@@ -523,14 +626,14 @@ class Fts5Backend(_Backend):
             sa.text(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('delete-all')")
         )
         connection.execute(sa.delete(search_doc))
-        count, docs = 0, []
+        count, rows = 0, []
         for row in connection.execute(_indexable).yield_per(batch):
-            docs.append(_doc(row))
-            if len(docs) == batch:
-                self._insert(connection, docs)
-                count, docs = count + len(docs), []
-        self._insert(connection, docs)
-        return count + len(docs)
+            rows.append(row)
+            if len(rows) == batch:
+                self._insert(connection, _docs(connection, rows))
+                count, rows = count + len(rows), []
+        self._insert(connection, _docs(connection, rows))
+        return count + len(rows)
 
     def _matching(self, query: Query, sections) -> sa.Select:
         expression = query.match()
@@ -669,16 +772,39 @@ def _pending(session: Session) -> set[int]:
     return session.info.setdefault(_PENDING, set())
 
 
+_UPLOAD_FIELDS = ("article_id", "held", "original_name", "kind")
+
+
+def _note_attachment(session: Session, upload: Upload, changed: bool) -> None:
+    """An attachment added, removed or changed: its post's document changes."""
+    if not changed:
+        attrs = sa.inspect(upload).attrs
+        if not any(
+            getattr(attrs, name).history.has_changes() for name in _UPLOAD_FIELDS
+        ):
+            return
+    history = sa.inspect(upload).attrs.article_id.history
+    for article_id in (*history.deleted, upload.article_id):
+        if article_id is not None:
+            _pending(session).add(article_id)
+
+
 @sa.event.listens_for(Session, "after_flush")
 def _note_flushed_articles(session: Session, flush_context) -> None:
     for obj in session.new:
         if isinstance(obj, Article) and obj.status == Status.PUBLISHED:
             _pending(session).add(obj.id)
+        elif isinstance(obj, Upload) and obj.kind == "attachment":
+            _note_attachment(session, obj, changed=True)
     for obj in session.deleted:
         if isinstance(obj, Article):
             _pending(session).add(obj.id)
+        elif isinstance(obj, Upload) and obj.kind == "attachment":
+            _note_attachment(session, obj, changed=True)
     for obj in session.dirty:
-        if isinstance(obj, Article):
+        if isinstance(obj, Upload):
+            _note_attachment(session, obj, changed=False)
+        elif isinstance(obj, Article):
             attrs = sa.inspect(obj).attrs
             if any(getattr(attrs, name).history.has_changes() for name in _FIELDS):
                 _pending(session).add(obj.id)
@@ -686,11 +812,18 @@ def _note_flushed_articles(session: Session, flush_context) -> None:
 
 @sa.event.listens_for(Session, "do_orm_execute")
 def _note_bulk_changes(state) -> None:
-    if bulk_change_target(state) is not Article:
+    target = bulk_change_target(state)
+    if target is Article:
+        ids = sa.select(Article.__table__.c.id)
+    elif target is Upload:  # attachments released from review, say
+        table = Upload.__table__
+        ids = sa.select(table.c.article_id).where(
+            table.c.kind == "attachment", table.c.article_id.is_not(None)
+        )
+    else:
         return
     # The rows are found before the statement runs: a DELETE leaves none.
     where = state.statement.whereclause
-    ids = sa.select(Article.__table__.c.id)
     if where is not None:
         ids = ids.where(where)
     _pending(state.session).update(state.session.connection().scalars(ids))

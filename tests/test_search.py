@@ -550,3 +550,110 @@ def test_posts_moved_in_bulk_follow_their_new_section(
 def test_highlights_land_on_the_original_characters(text, q, expected):
     # Folding makes some characters longer (… is ..., ß is ss, ㎡ is m2).
     assert str(search.highlight(text, search.parse(q))) == expected
+
+
+# --- Attachments ---------------------------------------------------------------
+
+
+def attach(client, article_id, name, data):
+    import io
+
+    response = client.post(
+        "/editor/uploads/attachment",
+        data={"file": (io.BytesIO(data), name), "article_id": str(article_id)},
+        headers={"Accept": "application/json"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200, response.text
+    return response.get_json()["id"]
+
+
+def attachment_lines(client, q) -> list[str]:
+    """The «附件：…» lines of the results, as plain text."""
+    response = client.get("/search", query_string={"q": q})
+    lines = re.findall(r'class="search-result-attachment">(.*?)</p>', response.text)
+    return [re.sub(r"<[^>]+>", "", line) for line in lines]
+
+
+def test_attachment_names_and_text_find_their_post(app, client, login, make_article):
+    from docfiles import make_docx, make_pdf
+
+    notice = make_article(title="秋季运动会通知", body_html="<p>详见附件。</p>")
+    make_article(title="别的文章", body_html="<p>航空</p>")
+    login("editor")
+    attach(client, notice, "报名表.docx", make_docx(["请填写后交班主任"]))
+    pdf = make_pdf(["秋季运动会", "项目：跳高 跳远", "第三页：航模比赛下午举行"])
+    attach(client, notice, "2026年秋季运动会报名表.pdf", pdf)
+
+    assert found(client, "报名表") == [notice]
+    assert found(client, "航模") == [notice]  # a word on page 3 of the PDF
+    assert found(client, "班主任") == [notice]  # a word in the .docx
+    # The result says which attachment matched, and shows its text.
+    lines = attachment_lines(client, "航模")
+    assert len(lines) == 1 and "2026年秋季运动会报名表.pdf" in lines[0]
+    page = client.get("/search", query_string={"q": "航模"}).text
+    assert "<mark>航模</mark>比赛" in page
+    assert len(attachment_lines(client, "报名表")) == 2  # both names match
+    assert attachment_lines(client, "运动会通知") == []  # the title matched
+
+
+def test_removing_an_attachment_takes_its_text_out(app, client, login, make_article):
+    from docfiles import make_pdf
+
+    article_id = make_article(title="放假通知")
+    login("editor")
+    upload_id = attach(client, article_id, "安排.pdf", make_pdf(["寒假作业清单"]))
+    assert found(client, "作业清单") == [article_id]
+    response = client.post(
+        f"/editor/uploads/{upload_id}/delete", headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    assert found(client, "作业清单") == [] and found(client, "放假") == [article_id]
+
+
+def test_an_attachment_waiting_for_review_is_not_found(
+    app, client, login, make_article
+):
+    from docfiles import make_pdf
+
+    from models import set_setting
+
+    article_id = make_article(title="家长会通知")
+    with app.app_context():
+        set_setting("review_levels", "1")
+        db.session.commit()
+    login("editor")
+    attach(client, article_id, "座位表.pdf", make_pdf(["座位安排"]))
+    assert found(client, "座位") == []  # held: readers cannot fetch it yet
+    with app.app_context():  # what the chain does when it passes the post
+        from review import chain
+
+        chain._unhold(db.session.get(Article, article_id))
+        db.session.commit()
+    assert found(client, "座位") == [article_id]
+
+
+def test_reindex_reads_attachments_too(app, client, runner, login, make_article):
+    from docfiles import class_list_xlsx
+
+    article_id = make_article(title="奖学金公示")
+    login("editor")
+    attach(client, article_id, "名单.xlsx", class_list_xlsx())
+    before = index_rows(app)
+    assert "李四" in before[article_id][1]
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(sa.text("DELETE FROM search_doc"))
+    assert runner.invoke(args=["reindex"]).exit_code == 0
+    assert index_rows(app) == before
+
+
+def test_attachment_text_is_bounded_and_parts_come_back():
+    long = [(f"{n}.pdf", char * 30_000) for n, char in enumerate("甲乙丙丁")]
+    own, *attached = search.parts(search.with_attachments("正文", long))
+    assert (own.name, own.text) == ("", "正文")
+    assert [(p.name, len(p.text)) for p in attached] == [
+        ("0.pdf", search.ATTACHMENT_CHARS),
+        ("1.pdf", search.ATTACHMENT_CHARS),
+        ("2.pdf", search.ATTACHMENTS_CHARS - 2 * search.ATTACHMENT_CHARS),
+        ("3.pdf", 0),  # still found by its name
+    ]

@@ -78,11 +78,8 @@ def results():
     articles = listings.load_articles(hit.id for hit in hits)
     texts = {hit.id: hit.text for hit in hits}
     results = [
-        (
-            article,
-            search.highlight(article.title, query),
-            search.snippet(texts[article.id], query),
-        )
+        (article, search.highlight(article.title, query))
+        + search.result_text(texts[article.id], query)
         for article in articles
     ]
     page = GivenPage(number, per_page, results, min(total, COUNT_LIMIT))
