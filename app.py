@@ -19,11 +19,12 @@ from werkzeug.routing import IntegerConverter
 from admin.views import admin, auth, firstrun, notify_admin
 from core import assets, errors, i18n, notify, security, sitedata, siteurl, slowlane
 from models import MAX_ID, db
+from newsroom import preview_queue
 from newsroom.views import editor, files
 from operations import commands
 from operations.views import health
 from reader import pagecache, pages
-from reader.views import feeds, legacy, public
+from reader.views import feeds, legacy, previews, public
 from reader.views import search as search_views
 from review.views import ledger as ledger_views
 from review.views import review as review_views
@@ -117,6 +118,7 @@ def create_app(test_config=None):
     security.init_app(app)
     commands.init_app(app)
     notify.init_app(app)
+    preview_queue.init_app(app)
     siteurl.init_app(app)
 
     app.url_map.converters["int"] = IdConverter
@@ -128,6 +130,7 @@ def create_app(test_config=None):
     app.register_blueprint(admin.bp)
     app.register_blueprint(firstrun.bp)
     app.register_blueprint(files.bp)
+    app.register_blueprint(previews.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(stats.bp)
     app.register_blueprint(wordlist.bp)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -22,6 +23,8 @@ from flask import current_app
 from models import Article, ArticleDraft, Revision, Status, Upload, db, get_settings
 from newsroom import thumbnails
 from newsroom.pictures import picture_id_for
+from newsroom.preview_files import KINDS as PREVIEW_KINDS
+from newsroom.preview_files import derived_dir
 from newsroom.uploads import clean_original_name, process_image, random_name
 
 # What uploads.random_name() produces: hex and one short extension. Anything
@@ -30,6 +33,16 @@ STORED_NAME_RE = re.compile(r"[0-9a-f]{16,64}\.[a-z0-9]{1,8}")
 
 # Image URLs as they appear in an article body; see claim_uploads().
 _UPLOAD_URL_RE = re.compile(r"/uploads/([0-9a-f]{16,64}\.[a-z0-9]{1,8})")
+
+
+# Set on the session when an attachment that gets a preview is saved; its
+# commit wakes the preview worker (preview_queue.py).
+PREVIEW_WAKE = "previews.wake"
+
+
+# derived_dir(stored_name) is <UPLOAD_FOLDER>/derived/<stored_name>/, the
+# folder of everything made from one upload (its preview, its text): files_of()
+# names it, so it goes with the upload.
 
 
 def upload_folder() -> Path:
@@ -82,6 +95,9 @@ def save_upload(
         article_id=article_id,
         uploaded_by_id=user_id,
     )
+    if kind == "attachment" and ext in PREVIEW_KINDS:
+        upload.preview = "pending"
+        db.session.info[PREVIEW_WAKE] = True
     db.session.add(upload)
     try:
         db.session.flush()
@@ -128,8 +144,13 @@ def discard(uploads: Iterable[Upload]) -> None:
 
 
 def files_of(upload: Upload) -> list[Path]:
-    """Every file kept on disk for the upload: the original and its thumbnails."""
-    return [file_path(upload), *thumbnails.paths(upload.stored_name)]
+    """Every file kept on disk for the upload: the original, its thumbnails
+    and the folder of what was derived from it."""
+    return [
+        file_path(upload),
+        *thumbnails.paths(upload.stored_name),
+        derived_dir(upload.stored_name),
+    ]
 
 
 def remove_upload_rows(uploads: Iterable[Upload]) -> list[Path]:
@@ -259,7 +280,10 @@ def claim_uploads(article: Article, body_html: str, user_id: int) -> int:
 
 def _unlink(path: Path) -> None:
     try:
-        os.remove(path)
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
     except FileNotFoundError:
         pass
     except OSError:

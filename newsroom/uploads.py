@@ -175,6 +175,8 @@ ATTACHMENT_TYPES = {
     # from Notepad as UTF-8 or as GBK (GB18030), and a wrong charset shows
     # mojibake when a phone opens the file in the browser.
     "txt": ("text", "text/plain"),
+    # A class list exported as CSV: previewed as a table (newsroom/previews.py).
+    "csv": ("text", "text/csv"),
 }
 
 # The part that makes a zip an Office Open XML document of each kind.
@@ -449,16 +451,16 @@ def check_attachment(filename: str, stream: BinaryIO) -> AttachmentInfo:
         actual = _sniff(data[:4096]) or _describe_unknown(data)
         raise UploadError(MSG_ATTACHMENT_MISMATCH, ext=f".{ext}", actual=actual)
     if family == "text":
-        content_type = _text_content_type(data)
+        content_type = _text_content_type(content_type, data)
     return AttachmentInfo(ext, content_type, len(data))
 
 
-def _text_content_type(data: bytes) -> str:
+def _text_content_type(content_type: str, data: bytes) -> str:
     try:
         data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return "text/plain; charset=gb18030"
-    return "text/plain; charset=utf-8"
+        return f"{content_type}; charset=gb18030"
+    return f"{content_type}; charset=utf-8"
 
 
 def _content_matches(ext: str, family: str, data: bytes) -> bool:

@@ -39,6 +39,7 @@ PAGE_ENDPOINTS = {
     "public.home",
     "public.section",
     "public.article",
+    "previews.attachment",
     "feeds.site_feed",
     "feeds.section_feed",
     "feeds.sitemap",

@@ -8,6 +8,8 @@ page can show the message and keep the teacher's text.
 from __future__ import annotations
 
 import io
+import re
+from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -28,7 +30,7 @@ from core.errors import csrf_json_error, json_error, too_large_message
 from core.i18n import display_size
 from core.permissions import Refused, can_edit
 from models import Article, Status, Upload, db, parse_id
-from newsroom import articles, storage, thumbnails
+from newsroom import articles, preview_files, storage, thumbnails
 from newsroom.docx_import import docx_to_html
 from newsroom.uploads import (
     UploadError,
@@ -297,14 +299,73 @@ def attachment(upload_id: int):
     row = db.session.get(Upload, upload_id)
     if row is None or row.kind != "attachment" or not _may_download(row):
         raise NotFound()
-    response = _send(
-        row,
-        mimetype=row.content_type,
-        as_attachment=True,
-        download_name=row.original_name,
-    )
+    response = _send(row, mimetype=row.content_type)
+    response.headers["Content-Disposition"] = content_disposition(row)
     # The article may be unpublished later: shared caches must not keep it.
     response.cache_control.private = True
+    return response
+
+
+# A name old browsers can take as it is: no quotes, backslashes, controls.
+_PLAIN_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,150}")
+
+
+def content_disposition(row: Upload) -> str:
+    """attachment; filename="<ASCII>"; filename*=UTF-8''<the real name>.
+
+    Browsers that read filename* save the real name. Old in-app browsers take
+    the ASCII one: an ASCII name as it is, else attachment-<id>.<ext>, never
+    what is left of a Chinese name once its characters are dropped
+    («2026年秋季运动会报名表.pdf» is not «2026.pdf»).
+    """
+    name = row.original_name
+    ext = row.stored_name.rsplit(".", 1)[-1]  # ours: checked at upload
+    fallback = name
+    if not _PLAIN_NAME_RE.fullmatch(name) or not name.lower().endswith(f".{ext}"):
+        fallback = f"attachment-{row.id}.{ext}"
+    return (
+        f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+    )
+
+
+# What a preview folder holds that may be served (its HTML parts and JSON are
+# read by the preview page, never sent as they are).
+_DERIVED_FILE_RE = re.compile(
+    r"(?:page-\d{1,3}|thumb|img-\d{1,4})\.(?:jpg|png|gif|webp)"
+)
+DERIVED_TYPES = {
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "gif": "image/gif",
+    "webp": "image/webp",
+}
+DERIVED_MAX_AGE = 24 * 3600
+
+
+@bp.get("/uploads/derived/<stored_name>/preview/<name>")
+def preview_file(stored_name: str, name: str):
+    """A page image, thumbnail or picture of an attachment's preview, to
+    whoever may download the attachment."""
+    if not (storage.is_stored_name(stored_name) and _DERIVED_FILE_RE.fullmatch(name)):
+        raise NotFound()
+    row = db.session.scalar(
+        db.select(Upload).where(
+            Upload.stored_name == stored_name, Upload.kind == "attachment"
+        )
+    )
+    if row is None or row.preview != preview_files.READY or not _may_download(row):
+        raise NotFound()
+    response = send_from_directory(
+        preview_files.folder(row),
+        name,
+        conditional=True,
+        mimetype=DERIVED_TYPES[name.rsplit(".", 1)[1]],
+        max_age=DERIVED_MAX_AGE,
+    )
+    # Private, like the download: the post may be unpublished later.
+    response.cache_control.private = True
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = UPLOAD_CSP
     return response
 
 

@@ -1,0 +1,243 @@
+"""Make attachments' previews in the background, one at a time per process.
+
+An attachment is saved with Upload.preview = "pending" (storage.save_upload)
+and the upload answers at once. A worker thread in each server process
+claims pending rows with a conditional UPDATE (so two processes never make
+one preview twice; a claim older than LEASE was a process that died), runs
+previews.make() in the sandbox and records "ready" or "failed" with a note.
+Pending rows are read from the database, so a restart resumes them.
+
+The files go to <UPLOAD_FOLDER>/derived/<stored_name>/preview/ (storage
+removes the whole derived folder with its upload): written into a scratch
+folder first and renamed into place before the row says "ready".
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import uuid
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from core import slowlane
+from models import Upload, db, utcnow
+from newsroom import previews, sandbox, storage
+from newsroom.preview_files import (
+    BROKEN,
+    FAILED,
+    PENDING,
+    PREVIEW_DIR,
+    READY,
+    TOO_BIG,
+    WORKING,
+    folder,
+    kind_of,
+    url_prefix,
+)
+
+LEASE = timedelta(minutes=5)  # longer than any conversion's time bound
+POLL_SECONDS = 60.0  # rows another process left behind are seen this soon
+
+log = logging.getLogger(__name__)
+
+
+def limits() -> sandbox.Limits:
+    config = current_app.config
+    return sandbox.Limits(
+        memory_mb=int(config.get("PREVIEW_MEMORY_MB", sandbox.DEFAULT_MEMORY_MB)),
+        seconds=float(config.get("PREVIEW_SECONDS", sandbox.DEFAULT_SECONDS)),
+    )
+
+
+# --- the work ----------------------------------------------------------------------
+
+
+def _due(now):
+    return sa.or_(
+        Upload.preview == PENDING,
+        sa.and_(Upload.preview == WORKING, Upload.preview_until < now),
+    )
+
+
+def claim_next() -> tuple[int, object] | None:
+    """Claim the oldest due row: (id, claim) or None when nothing is due."""
+    while True:
+        now = utcnow()
+        row_id = db.session.scalar(
+            sa.select(Upload.id).where(_due(now)).order_by(Upload.id).limit(1)
+        )
+        if row_id is None:
+            db.session.rollback()
+            return None
+        until = now + LEASE
+        claimed = db.session.execute(
+            sa.update(Upload)
+            .where(Upload.id == row_id, _due(now))
+            .values(preview=WORKING, preview_until=until)
+            # Readers see "pending" and "working" alike.
+            .execution_options(synchronize_session=False, readers_unaffected=True)
+        ).rowcount
+        db.session.commit()
+        if claimed == 1:  # else another process was quicker: the next one
+            return row_id, until
+
+
+def convert(row_id: int, claim) -> str | None:
+    """Make the preview of a claimed row; the state recorded (None: gone)."""
+    upload = db.session.get(Upload, row_id)
+    if upload is None:
+        return None
+    kind, stored_name = kind_of(upload), upload.stored_name
+    source = storage.file_path(upload)
+    target = folder(upload)
+    scratch = target.with_name(f"{PREVIEW_DIR}.{uuid.uuid4().hex}.tmp")
+    db.session.rollback()  # no transaction held open while converting
+    state, reason = FAILED, BROKEN
+    try:
+        scratch.mkdir(parents=True)
+        if kind is not None and source.is_file():
+            result = sandbox.run(
+                previews.make,
+                kind,
+                str(source),
+                str(scratch),
+                url_prefix(stored_name),
+                limits=limits(),
+            )
+            if "refused" in result:
+                reason = result["refused"]
+            else:
+                shutil.rmtree(target, ignore_errors=True)
+                scratch.rename(target)
+                state, reason = READY, ""
+    except sandbox.SandboxError as error:
+        log.info("no preview of upload %s: %s", row_id, error)
+        if error.reason in ("memory", "timeout"):
+            reason = TOO_BIG
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    recorded = db.session.execute(
+        sa.update(Upload)
+        .where(
+            Upload.id == row_id,
+            Upload.preview == WORKING,
+            Upload.preview_until == claim,
+        )
+        .values(preview=state, preview_note=reason, preview_until=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if not recorded and db.session.get(Upload, row_id) is None:
+        # Deleted meanwhile: its folder may have come back with our rename.
+        shutil.rmtree(storage.derived_dir(stored_name), ignore_errors=True)
+        return None
+    return state
+
+
+def process_pending(limit: int | None = None) -> int:
+    """Make every due preview now, in this thread; how many were made."""
+    done = 0
+    while limit is None or done < limit:
+        claimed = claim_next()
+        if claimed is None:
+            break
+        convert(*claimed)
+        done += 1
+    return done
+
+
+# --- the worker thread -------------------------------------------------------------
+
+
+class Worker:
+    """This process's preview maker: one thread, one conversion at a time
+    (each bounded by the sandbox), so previews never take more than one
+    sandbox's memory per server process."""
+
+    def __init__(self, app):
+        self.app = app
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.pid = 0
+        self.lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        return (
+            self.thread is not None
+            and self.thread.is_alive()
+            and self.pid == os.getpid()
+        )
+
+    def start(self) -> None:
+        with self.lock:
+            if self.running or self.stopping.is_set():
+                return
+            self.pid = os.getpid()  # a forked process needs its own thread
+            self.thread = threading.Thread(
+                target=self._run, name="preview-worker", daemon=True
+            )
+            self.thread.start()
+
+    def kick(self) -> None:
+        """An attachment was saved: make its preview now."""
+        if not self.running and self.app.config.get("PREVIEW_WORKER") is not False:
+            self.start()
+        self.wake.set()
+
+    def stop(self, timeout: float = 30) -> None:
+        self.stopping.set()
+        self.wake.set()
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                with self.app.app_context():
+                    while not self.stopping.is_set() and process_pending(limit=1):
+                        pass
+            except Exception:  # the database may be busy or not there yet
+                log.warning("attachment previews were not made", exc_info=True)
+            if self.wake.wait(POLL_SECONDS):
+                self.wake.clear()
+
+
+@sa.event.listens_for(sa.orm.Session, "after_commit")
+def _wake_after_commit(session) -> None:
+    if session.info.pop(storage.PREVIEW_WAKE, False):
+        worker = current_app.extensions.get("previews") if current_app else None
+        if worker is not None:
+            worker.kick()
+
+
+@sa.event.listens_for(sa.orm.Session, "after_rollback")
+def _forget_after_rollback(session) -> None:
+    session.info.pop(storage.PREVIEW_WAKE, None)
+
+
+def init_app(app) -> None:
+    """Bind the worker: it starts with a server process (serve.py), else with
+    the first attachment saved; PREVIEW_WORKER False (tests) keeps it off."""
+    if "PREVIEW_WORKER" not in app.config and app.testing:
+        app.config["PREVIEW_WORKER"] = False
+    worker = Worker(app)
+    app.extensions["previews"] = worker
+    # One per server process, none in a slow lane's process.
+    serving = os.environ.get("SCHOOLNEWS_SERVING") and not slowlane.in_child()
+    if app.config.get("PREVIEW_WORKER") or (
+        serving and app.config.get("PREVIEW_WORKER") is not False
+    ):
+        worker.start()
+
+
+def stop(app) -> None:
+    worker = app.extensions.get("previews")
+    if worker is not None:
+        worker.stop()
