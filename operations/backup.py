@@ -609,6 +609,7 @@ def restore_backup(
 
     instance.database.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(checked.database, instance.database)
+    _queue_previews(instance.database)
     if checked.uploads.is_dir():
         shutil.move(checked.uploads, instance.uploads)
     else:
@@ -624,6 +625,22 @@ def restore_backup(
             shutil.move(source, instance.folder / name)
             _make_private(instance.folder / name)
     return aside if moved else None
+
+
+def _queue_previews(database: Path) -> None:
+    """Attachments' previews are not in archives (made again, like thumbnails):
+    the restored site's preview worker makes them anew."""
+    connection = sqlite3.connect(database)
+    try:
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(upload)")}
+        if "preview" in columns:  # an older archive: its migration queues them
+            connection.execute(
+                "UPDATE upload SET preview = 'pending', preview_note = '',"
+                " preview_until = NULL WHERE preview != ''"
+            )
+            connection.commit()
+    finally:
+        connection.close()
 
 
 # --- helpers -------------------------------------------------------------------

@@ -201,6 +201,25 @@ def test_restored_site_serves_the_posts_and_files(make_site):
     download.close()  # send_file keeps the file open until then
 
 
+def test_a_restored_site_makes_its_attachment_previews_again(make_site):
+    old = make_site("old")
+    add_post(old, 1)
+    with old.app_context():
+        db.session.execute(sa.update(Upload).values(preview="ready"))
+        db.session.commit()
+        derived = storage.derived_dir(db.session.scalar(sa.select(Upload.stored_name)))
+    (derived / "preview").mkdir(parents=True)
+    (derived / "preview" / "preview.json").write_text("{}")
+    archive = backup(old)
+    with tarfile.open(archive) as opened:
+        assert not [n for n in opened.getnames() if "derived" in n]
+
+    new = make_site("new", seed=False)
+    assert restore(new, archive).exit_code == 0
+    with new.app_context():
+        assert db.session.scalar(sa.select(Upload.preview)) == "pending"
+
+
 def corrupt_database(members):
     for info, data in members:
         if info.name == "cms.sqlite3":
