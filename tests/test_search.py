@@ -571,7 +571,7 @@ def attach(client, article_id, name, data):
 def attachment_lines(client, q) -> list[str]:
     """The «附件：…» lines of the results, as plain text."""
     response = client.get("/search", query_string={"q": q})
-    lines = re.findall(r'class="search-result-attachment">(.*?)</p>', response.text)
+    lines = re.findall(r'search-result-attachment">(.*?)</p>', response.text)
     return [re.sub(r"<[^>]+>", "", line) for line in lines]
 
 

@@ -111,3 +111,107 @@ def test_word_list_page(new_page, section_id, viewport):
     assert wrong in page.locator("#word-table").inner_text()
     save_screenshot(page, f"compliance-words-{viewport}")
     assert violations(page, Axe()) == []
+
+
+# --- Attachments' text ------------------------------------------------------------
+
+
+def attach_file(live_app, article_id, name, data):
+    """Store an attachment of the post as the upload endpoint does."""
+    from newsroom import storage
+    from newsroom.uploads import ATTACHMENT_TYPES
+
+    ext = name.rsplit(".", 1)[1]
+    with live_app.app_context():
+        storage.save_upload(
+            data,
+            kind="attachment",
+            ext=ext,
+            content_type=ATTACHMENT_TYPES[ext][1],
+            original_name=name,
+            user_id=None,
+            article_id=article_id,
+        )
+        db.session.commit()
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_an_id_number_in_an_attached_sheet_is_listed_with_its_cell(
+    new_page, live_app, section_id, viewport
+):
+    from docfiles import ID_MASKED, ID_NUMBER, class_list_xlsx
+
+    with live_app.app_context():
+        article = Article(
+            title=f"奖学金公示-{viewport}",
+            body_html="<p>名单见附件。</p>",
+            section_id=section_id,
+            status=Status.DRAFT,
+        )
+        db.session.add(article)
+        db.session.commit()
+        article_id = article.id
+    attach_file(live_app, article_id, "奖学金名单.xlsx", class_list_xlsx())
+
+    page = new_page("editor", VIEWPORTS[viewport], bypass_csp=True)
+    page.goto(f"/editor/articles/{article_id}/edit")
+    page.wait_for_selector(".jodit-wysiwyg")
+    page.click("#compliance-run")
+    finding = page.locator("#compliance-findings .finding-go").first
+    finding.wait_for()
+    text = finding.inner_text()
+    assert "奖学金名单.xlsx" in text and "名单" in text and "C2" in text, text
+    assert ID_MASKED in text and ID_NUMBER not in page.content()
+    assert page.locator("#compliance-confirm").is_visible()
+    finding.click()  # goes to the file in the attachment list
+    assert "finding-target" in page.locator("#attachment-list li").first.get_attribute(
+        "class"
+    )
+    page.locator("#compliance-panel").scroll_into_view_if_needed()
+    save_screenshot(page, f"compliance-attachment-{viewport}", full_page=False)
+    if problems := violations(page, Axe()):
+        pytest.fail(f"axe: {problems}")
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_the_reviewer_sees_the_attachments_finding(
+    new_page, live_app, section_id, viewport
+):
+    from docfiles import ID_MASKED, class_list_xlsx
+
+    from models import User, set_setting
+    from review import chain
+
+    with live_app.app_context():
+        set_setting("review_levels", "1")
+        author_id = db.session.scalar(db.select(User.id).filter_by(username="author"))
+        article = Article(
+            title=f"奖学金名单公示-{viewport}",
+            body_html="<p>名单见附件。</p>",
+            section_id=section_id,
+            status=Status.DRAFT,
+            created_by_id=author_id,
+        )
+        db.session.add(article)
+        db.session.commit()
+        article_id = article.id
+    attach_file(live_app, article_id, "奖学金名单.xlsx", class_list_xlsx())
+    try:
+        with live_app.test_request_context():
+            article = db.session.get(Article, article_id)
+            chain.submit(article, db.session.get(User, author_id))
+            db.session.commit()
+        page = new_page("editor", VIEWPORTS[viewport], bypass_csp=True)
+        page.goto(f"/editor/review/{article_id}")
+        finding = page.locator("#review-findings .finding-confirm").first
+        text = finding.inner_text()
+        assert "奖学金名单.xlsx" in text and "C2" in text and ID_MASKED in text, text
+        assert page.locator("input[name=compliance_confirm]").count() == 1
+        finding.scroll_into_view_if_needed()
+        save_screenshot(page, f"review-attachment-{viewport}", full_page=False)
+        if problems := violations(page, Axe()):
+            pytest.fail(f"axe: {problems}")
+    finally:
+        with live_app.app_context():
+            set_setting("review_levels", "0")
+            db.session.commit()

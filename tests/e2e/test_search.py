@@ -75,3 +75,57 @@ def test_a_desktop_reader_searches_from_the_header_and_filters(page):
     save_screenshot(page, "search-empty-1280")
     page.set_viewport_size(PHONE)
     save_screenshot(page, "search-empty-375")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["375", "1280"])
+def test_a_result_found_in_an_attachment_says_which(new_page, live_app, viewport):
+    from axe_playwright_python.sync_playwright import Axe
+    from docfiles import make_pdf
+
+    from models import Article, Section, Status, db, utcnow
+    from newsroom import storage
+    from tests.e2e.test_accessibility import violations
+
+    title = "关于举办2026年秋季运动会的通知"
+    with live_app.app_context():
+        article = db.session.scalar(db.select(Article).filter_by(title=title))
+        if article is None:
+            article = Article(
+                title=title,
+                body_html="<p>各班：运动会定于十月举行，报名方式见附件。</p>",
+                section_id=db.session.scalar(db.select(Section.id)),
+                status=Status.PUBLISHED,
+                published_at=utcnow(),
+            )
+            db.session.add(article)
+            db.session.flush()
+            pdf = make_pdf(
+                [
+                    "2026年秋季运动会报名表",
+                    "项目：跳高 跳远 200米",
+                    "航模比赛：周六下午",
+                ]
+            )
+            storage.save_upload(
+                pdf,
+                kind="attachment",
+                ext="pdf",
+                content_type="application/pdf",
+                original_name="2026年秋季运动会报名表.pdf",
+                user_id=None,
+                article_id=article.id,
+            )
+            db.session.commit()
+    page = new_page(viewport=viewport, bypass_csp=True)  # bypass: to inject axe
+    page.goto("/search?q=航模比赛")
+    result = page.locator(".search-result").filter(has_text=title)
+    assert result.count() == 1
+    line = result.locator(".search-result-attachment")
+    # «附件：2026年秋季运动会报名表.pdf» once translated.
+    assert line.inner_text().endswith("2026年秋季运动会报名表.pdf")
+    assert (
+        result.locator(".search-result-snippet mark").first.inner_text() == "航模比赛"
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    save_screenshot(page, f"search-attachment-{viewport['width']}")
+    assert violations(page, Axe()) == []
