@@ -116,6 +116,8 @@
   // --- The rich-text editor -------------------------------------------------
 
   var jodit = null;
+  var photos = window.SchoolNewsPhotos;
+  var photoBlocks = null; // photos.attach(jodit, ...), once Jodit is there
 
   function bodyValue() {
     return jodit ? jodit.value : textarea.value;
@@ -326,6 +328,54 @@
     }
   }
 
+  function uploaded(resp) {
+    return Boolean(resp && resp.url && !resp.error);
+  }
+
+  /* Jodit sends every chosen, dropped or pasted photo in one form; the
+   * server takes one file per request, so several go one by one, a few at
+   * a time, with their progress shown. Resolves to {urls} or {error}. */
+  function uploadImages(formData) {
+    var files = formData.getAll("file");
+    if (files.length <= 1) {
+      return uploadImage(formData).then(function (resp) {
+        return uploaded(resp) ? { urls: [resp.url] } : resp;
+      });
+    }
+    // The photo button's popup would cover the progress.
+    jodit.e.fire("closeAllPopups");
+    var progress = photos.progress(files.length);
+    return photos
+      .uploadAll(
+        files,
+        function (file) {
+          var one = new FormData();
+          one.append("file", file, file.name);
+          return uploadImage(one);
+        },
+        progress.update
+      )
+      .then(function (results) {
+        progress.done();
+        var urls = [];
+        var failed = [];
+        results.forEach(function (resp, i) {
+          if (uploaded(resp)) {
+            urls.push(resp.url);
+          } else {
+            failed.push(files[i].name + ": " + ((resp && resp.error) || msg("uploadFailed")));
+          }
+        });
+        if (!urls.length) {
+          return { error: failed.join(" ") };
+        }
+        failed.forEach(function (text) {
+          jodit.message.error(text, 10000);
+        });
+        return { urls: urls };
+      });
+  }
+
   function uploadOptions() {
     return {
       url: form.dataset.imageUrl,
@@ -336,17 +386,19 @@
       },
       // Our endpoint answers JSON errors with 4xx codes, which Jodit's own
       // request helper would turn into a bare "Bad Request"; fetch keeps them.
-      customUploadFunction: uploadImage,
+      customUploadFunction: uploadImages,
       isSuccess: function (resp) {
-        return Boolean(resp && resp.url && !resp.error);
+        return Boolean(resp && resp.urls && resp.urls.length);
       },
       getMessage: function (resp) {
         return (resp && resp.error) || msg("uploadFailed");
       },
       process: function (resp) {
         return {
-          files: [resp.url],
-          isImages: [true],
+          files: resp.urls,
+          isImages: resp.urls.map(function () {
+            return true;
+          }),
           baseurl: "",
           messages: [],
         };
@@ -393,40 +445,31 @@
     });
   }
 
-  /* A photo with a caption is a figure; the sanitizer keeps figure/figcaption. */
-  function imageNode(url, details) {
-    var img = jodit.createInside.element("img");
-    img.setAttribute("src", url);
-    img.setAttribute("alt", details.alt);
-    if (!details.caption) {
-      return img;
-    }
-    var figure = jodit.createInside.element("figure");
-    var caption = jodit.createInside.element("figcaption");
-    caption.textContent = details.caption;
-    figure.appendChild(img);
-    figure.appendChild(caption);
-    return figure;
-  }
-
-  /* Jodit's uploader calls this after a photo is stored (button, drop, paste). */
+  /* Jodit's uploader calls this after photos are stored (button, drop,
+   * paste): one photo asks for its description and caption; several ask
+   * for all of theirs at once and whether to show them as a grid. */
   function insertUploadedImages(data) {
     var urls = (data.files || []).slice();
-    function next() {
-      var url = urls.shift();
-      if (!url) {
-        return Promise.resolve();
-      }
-      jodit.s.save();
-      return askImageDetails(url).then(function (details) {
-        jodit.s.restore();
-        jodit.s.insertNode(imageNode(url, details), true, false);
-        jodit.synchronizeValues();
-        markDirty();
-        return next();
-      });
+    if (!urls.length) {
+      return Promise.resolve();
     }
-    return next();
+    jodit.s.save();
+    var asked =
+      urls.length === 1
+        ? askImageDetails(urls[0]).then(function (details) {
+            details.url = urls[0];
+            return { items: [details], layout: "" };
+          })
+        : photos.askMany(urls);
+    return asked.then(function (answer) {
+      jodit.s.restore();
+      var figures = answer.items.map(function (item) {
+        return photoBlocks.photoFigure(item.url, item);
+      });
+      photoBlocks.insertBlocks(
+        answer.layout ? [photoBlocks.photoGrid(figures, answer.layout)] : figures
+      );
+    });
   }
 
   // --- Tables: a header row ---------------------------------------------------
@@ -605,6 +648,7 @@
         modeClassName: null,
       },
     });
+    photoBlocks = photos.attach(jodit, { changed: markDirty });
     jodit.events.on("beforePaste", onBeforePaste, { top: true });
     jodit.events.on("beforePasteInsert", cleanPastedHtml);
     jodit.events.on("change", onChange);
