@@ -81,6 +81,7 @@ START = "".join(
         "表格前",
         "分割线前",
         "图片前",
+        "组图前",
     ]
 )
 
@@ -95,6 +96,15 @@ def photo(tmp_path):
     path = tmp_path / "跳绳.jpg"
     Image.new("RGB", (800, 500), (30, 140, 90)).save(path, "JPEG")
     return path
+
+
+@pytest.fixture
+def grid_photos(tmp_path):
+    paths = []
+    for name, color in [("拔河.jpg", (200, 90, 30)), ("接力.jpg", (90, 30, 200))]:
+        paths.append(tmp_path / name)
+        Image.new("RGB", (600, 800), color).save(paths[-1], "JPEG")
+    return paths
 
 
 def jodit_html(page) -> str:
@@ -138,7 +148,7 @@ def choose(page, name, item):
     page.locator(POPUP.format(item) + " .jodit-toolbar-button__button").click()
 
 
-def apply_every_toolbar_action(page, photo):
+def apply_every_toolbar_action(page, photo, grid_photos):
     for text, name in [
         ("粗体文字", "bold"),
         ("斜体文字", "italic"),
@@ -229,6 +239,24 @@ def apply_every_toolbar_action(page, photo):
             break
         page.wait_for_timeout(100)
 
+    # Two photos at once, as a grid of 2 columns with their captions.
+    select(page, "组图前", collapse=True)
+    click_button(page, "image")
+    page.set_input_files(
+        ".jodit-popup .jodit-drag-and-drop__file-box input[type=file]",
+        [str(path) for path in grid_photos],
+    )
+    dialog = page.locator("#photos-details")
+    dialog.wait_for()
+    dialog.locator("input[type=text]").first.fill("拔河比赛")
+    dialog.locator(".photos-same-alt").click()
+    captions = dialog.locator("input[data-id='photo-caption-']")
+    captions.nth(0).fill("初二（3）班")
+    captions.nth(1).fill("接力赛")
+    dialog.locator("input[value=photo-grid-2]").check()
+    dialog.locator("#photos-details-insert").click()
+    page.locator(".jodit-wysiwyg .photo-grid-2 figure").nth(1).wait_for()
+
 
 # What each action must leave in the stored body.
 EXPECTED_IN_BODY = [
@@ -255,16 +283,21 @@ EXPECTED_IN_BODY = [
     'alt="学生在操场上跳绳"',
     "<figcaption>课间活动</figcaption>",
     "width: 240px",
+    '<div class="photo-grid-2"><figure><a href="/uploads/',
+    "<figcaption>初二（3）班</figcaption></figure><figure>",
+    "<figcaption>接力赛</figcaption></figure></div>",
 ]
 
 
-def test_every_toolbar_action_survives_saving_exactly(page, live_app, section, photo):
+def test_every_toolbar_action_survives_saving_exactly(
+    page, live_app, section, photo, grid_photos
+):
     page.goto("/editor/articles/new")
     page.wait_for_selector(".jodit-wysiwyg")
     page.fill("#title", "工具栏往返测试")
     page.select_option("#section_id", str(section))
     page.evaluate("html => { Object.values(Jodit.instances)[0].value = html; }", START)
-    apply_every_toolbar_action(page, photo)
+    apply_every_toolbar_action(page, photo, grid_photos)
     shown = canonical(page, jodit_html(page))
 
     page.click("button[name=action][value=publish]")
@@ -283,6 +316,11 @@ def test_every_toolbar_action_survives_saving_exactly(page, live_app, section, p
     page.goto(f"/articles/{article_id}")
     rendered = page.locator(".article-body").inner_html()
     assert canonical(page, rendered) == shown
+    # The grid is laid out as in the editor: 2 columns, 1 on a phone.
+    columns = page.locator(".article-body .photo-grid-2").evaluate(
+        "el => getComputedStyle(el).gridTemplateColumns.split(' ').length"
+    )
+    assert columns == (1 if page.viewport_name == "phone" else 2)
     save_screenshot(page, f"roundtrip-article-{page.viewport_name}")
 
 
