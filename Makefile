@@ -76,7 +76,9 @@ translations: $(VENV)/.dev
 
 # Load the reader's pages against nginx and a bare Flask app, in one run, and
 # record the table in bench/RESULTS.md (bench/bench_http.py --help for options).
-# Then the article page under floods of uncached pages (bench/bench_flood.py).
+# Then the article page under floods of uncached pages (bench/bench_flood.py),
+# and the memory of attachment previews, hostile documents included
+# (bench/bench_documents.py).
 # A quick check: make bench BENCH_ARGS="--sizes 200 2000 --duration 3 --rounds 1"
 #                FLOOD_ARGS="--posts 2000 --duration 3"
 BENCH_ARGS ?=
@@ -90,3 +92,4 @@ bench: $(VENV)/.dev
 		|| $(SUDO) apt-get install -y wrk nginx; })
 	$(BIN)/python bench/bench_http.py $(BENCH_ARGS)
 	$(BIN)/python bench/bench_flood.py $(FLOOD_ARGS)
+	$(BIN)/python bench/bench_documents.py

@@ -187,6 +187,8 @@ class Worker:
 
     def kick(self) -> None:
         """An attachment was saved: make its preview now."""
+        if slowlane.in_child():
+            return  # the lane renders pages only; its parent's worker polls
         if not self.running and self.app.config.get("PREVIEW_WORKER") is not False:
             self.start()
         self.wake.set()
