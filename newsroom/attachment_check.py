@@ -2,7 +2,7 @@
 newsroom and cannot import it, so the check asks this reader for the text of
 each attachment (read once, then kept beside the upload)."""
 
-from newsroom import doctext
+import newsroom.doctext as doctext
 from review import compliance
 
 

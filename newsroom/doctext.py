@@ -28,7 +28,9 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsroom import sandbox
+# Dotted, not "from newsroom import …": newsroom/__init__.py imports this
+# module (through attachment_check), and the package must not import itself.
+import newsroom.sandbox as sandbox
 
 MEMORY_MB = 512
 SECONDS = 20.0
@@ -339,6 +341,7 @@ def text_for_file(upload_folder: Path, stored_name: str, original_name: str) -> 
 
 def text_for(upload) -> DocText:
     """The text of an attachment (an Upload row); needs an app context."""
-    from newsroom.storage import upload_folder
+    from flask import current_app
 
-    return text_for_file(upload_folder(), upload.stored_name, upload.original_name)
+    folder = Path(current_app.config["UPLOAD_FOLDER"])  # as storage.py keeps it
+    return text_for_file(folder, upload.stored_name, upload.original_name)
