@@ -336,3 +336,18 @@ def test_the_preview_page_runs_a_fixed_number_of_statements(app, author_client, 
     with count_statements() as seen:
         assert reader.get(f"/attachments/{upload_id}/preview").status_code == 200
     assert len(seen) <= 3, seen
+
+
+def test_the_editor_lists_each_attachments_preview(app, author_client, post):
+    good = attach(author_client, post, make_pdf(["One"]), "通知.pdf")
+    bad = attach(author_client, post, make_encrypted_pdf(), "加密.pdf")
+    plain = attach(author_client, post, b"words\n", "说明.txt")
+    edit = f"/editor/articles/{post}/edit"
+    html = author_client.get(edit).get_data(as_text=True)
+    assert html.count("Preview being prepared") == 2
+    make_previews(app)
+    html = author_client.get(edit).get_data(as_text=True)
+    items = dict(re.findall(r'<li data-id="(\d+)">(.*?)</li>', html, re.DOTALL))
+    assert f'href="/attachments/{good}/preview"' in items[str(good)]
+    assert "protected by a password" in items[str(bad)]
+    assert "preview" not in items[str(plain)].lower()

@@ -50,12 +50,14 @@ def get_attachment_or_404(upload_id: int) -> tuple[Upload, Article]:
 
 @bp.app_context_processor
 def preview_context():
-    # For the attachment list under a post (templates/reader/_attachment.html).
+    # For the attachment lists under a post (templates/reader/_attachment.html)
+    # and in the editor.
     return {
         "preview_kind": preview_files.kind_of,
         "preview_files_url": lambda upload: preview_files.url_prefix(
             upload.stored_name
         ),
+        "preview_note": preview_files.note,
     }
 
 

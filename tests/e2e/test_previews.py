@@ -144,3 +144,17 @@ def test_each_attachment_opens_as_a_page_of_the_site(new_page, post, viewport):
         "docx": [],
         "xlsx": [],
     }
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_the_editor_links_each_ready_preview(new_page, post, viewport):
+    reader = new_page(viewport=VIEWPORTS[viewport])
+    wait_for_previews(reader, post)
+    page = new_page("editor", VIEWPORTS[viewport])
+    page.goto(f"/editor/articles/{post}/edit")
+    links = page.locator("#attachment-list .attachment-preview-link")
+    assert links.count() == len(FILES)
+    box = page.locator("#attachments-box")
+    box.scroll_into_view_if_needed()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    save_screenshot(page, f"previews-editor-{viewport}", full_page=False)
