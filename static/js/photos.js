@@ -183,6 +183,43 @@
       { top: true }
     );
 
+    /* Backspace at the start of the paragraph after a photo would merge the
+     * paragraph into the figure (Jodit joins it to the caption's text): it
+     * moves to the end of the caption instead, and removes the paragraph
+     * only if it is empty. */
+    jodit.events.on(
+      "keydown",
+      function (event) {
+        if (event.key !== "Backspace" || event.shiftKey || event.ctrlKey || event.metaKey || event.altKey) {
+          return undefined;
+        }
+        var range = currentRange();
+        var line = range && range.collapsed && lineOf(root, range.startContainer);
+        var before = line && line.previousElementSibling;
+        if (!before || !isPhotoBlock(before) || line.parentNode !== before.parentNode) {
+          return undefined;
+        }
+        var head = range.cloneRange();
+        head.setStart(line, 0);
+        if (head.toString().replace(/\uFEFF/g, "") || head.cloneContents().querySelector("img")) {
+          return undefined; // not at the start of the paragraph
+        }
+        event.preventDefault();
+        jodit.events.stopPropagation("keydown"); // Jodit's own Backspace too
+        if (isEmptyLine(line)) {
+          line.remove();
+        }
+        var captions = before.querySelectorAll("figcaption");
+        if (captions.length) {
+          jodit.s.setCursorIn(captions[captions.length - 1], false);
+        }
+        jodit.synchronizeValues();
+        helpers.changed();
+        return false;
+      },
+      { top: true }
+    );
+
     /* Jodit's own image insertion (by address) puts the image at the cursor:
      * inside a figure, it becomes a figure of its own after that one. */
     jodit.events.on("afterInsertNode", function (node) {

@@ -10,7 +10,9 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from models import Article, db
+from tests.e2e.conftest import VIEWPORTS
 from tests.e2e.shots import save_screenshot
+from tests.e2e.test_accessibility import violations
 
 pytestmark = pytest.mark.e2e
 
@@ -153,6 +155,23 @@ def test_enter_in_a_caption_and_a_photo_inserted_there_go_after_the_figure(
     ], html
     _, stored = publish(page, live_app)
     assert structure_of(page, stored) == structure
+
+
+def test_backspace_after_a_photo_never_pulls_the_text_into_it(page, section, photos):
+    open_editor(page, section, "退格")
+    page.locator(".jodit-wysiwyg").click()
+    insert_photo(page, photos[0], "第一张", "说明")
+    page.keyboard.type("文字")
+    page.keyboard.press("Home")
+    page.keyboard.press("Backspace")  # to the end of the caption
+    page.keyboard.type("二")
+    page.keyboard.press("Enter")  # an empty paragraph after the photo...
+    page.keyboard.press("Backspace")  # ...and gone again
+    structure = structure_of(page, jodit_html(page))
+    assert [(b["tag"], b["text"]) for b in structure] == [
+        ("figure", "说明二"),
+        ("p", "文字"),
+    ]
 
 
 def test_a_photo_inserted_mid_paragraph_splits_it(page, live_app, section, photos):
@@ -311,3 +330,37 @@ def test_a_tall_photo_fits_on_the_screen_and_opens_full_size(
         "() => [document.images[0].naturalWidth, document.images[0].naturalHeight]"
     )
     assert full == [600, 1500]
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_editor_and_article_with_a_grid_pass_wcag_aa(
+    new_page, live_app, section, tmp_path, viewport
+):
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    # bypass_csp lets the test inject axe; the site itself never needs it.
+    page = new_page("editor", VIEWPORTS[viewport], bypass_csp=True)
+    open_editor(page, section, "无障碍组图")
+    page.locator(".jodit-wysiwyg").click()
+    choose_photos(page, photo_files(tmp_path, 3))
+    dialog = page.locator("#photos-details")
+    expect(dialog).to_be_visible()
+    found = {}
+    if problems := violations(page, axe):
+        found["photos dialog"] = problems
+    dialog.locator("input[type=text]").first.fill("校运会颁奖")
+    dialog.locator(".photos-same-alt").click()
+    dialog.locator("input[data-id='photo-caption-']").nth(1).fill("颁奖台")
+    dialog.locator("input[value=photo-grid-2]").check()
+    dialog.locator("#photos-details-insert").click()
+    page.locator(".jodit-wysiwyg .photo-grid-2").wait_for()
+    page.keyboard.type("组图之后")
+    if problems := violations(page, axe):
+        found["editor with a grid"] = problems
+    article_id, _ = publish(page, live_app)
+    page.goto(f"/articles/{article_id}")
+    page.locator(".article-body .photo-grid-2").wait_for()
+    if problems := violations(page, axe):
+        found["article with a grid"] = problems
+    assert found == {}
