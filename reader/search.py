@@ -810,12 +810,22 @@ def _note_flushed_articles(session: Session, flush_context) -> None:
                 _pending(session).add(obj.id)
 
 
+def _touches_attachments(statement) -> bool:
+    """A DELETE, or an UPDATE of what the index reads (attachments released
+    from review, say); not one of the preview's state, say."""
+    values = getattr(statement, "_values", None)  # an UPDATE's SET clause
+    if not getattr(statement, "is_update", False) or not values:
+        return True
+    names = {getattr(column, "key", column) for column in values}
+    return bool(names & set(_UPLOAD_FIELDS))
+
+
 @sa.event.listens_for(Session, "do_orm_execute")
 def _note_bulk_changes(state) -> None:
     target = bulk_change_target(state)
     if target is Article:
         ids = sa.select(Article.__table__.c.id)
-    elif target is Upload:  # attachments released from review, say
+    elif target is Upload and _touches_attachments(state.statement):
         table = Upload.__table__
         ids = sa.select(table.c.article_id).where(
             table.c.kind == "attachment", table.c.article_id.is_not(None)
