@@ -310,6 +310,9 @@ def test_a_tall_photo_fits_on_the_screen_and_opens_full_size(
     page.locator(".jodit-wysiwyg").click()
     insert_photo(page, tall, "升旗仪式的旗杆", "竖拍")
     page.keyboard.type("照片下面的文字")
+    editor_photo = page.locator(".jodit-wysiwyg figure img")
+    assert editor_photo.bounding_box()["height"] <= 0.86 * page.viewport_size["height"]
+    save_screenshot(page, f"photos-tall-editor-{page.viewport_name}", full_page=False)
     article_id, _ = publish(page, live_app)
 
     page.goto(f"/articles/{article_id}")
