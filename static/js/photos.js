@@ -190,7 +190,8 @@
     jodit.events.on(
       "keydown",
       function (event) {
-        if (event.key !== "Backspace" || event.shiftKey || event.ctrlKey || event.metaKey || event.altKey) {
+        var plain = !(event.shiftKey || event.ctrlKey || event.metaKey || event.altKey);
+        if (event.key !== "Backspace" || !plain) {
           return undefined;
         }
         var range = currentRange();
@@ -350,13 +351,11 @@
           // Esc keeps what was typed: nothing is lost by a slip of a key.
           var skipped = dialog.returnValue === "skip";
           var items = Array.prototype.map.call(list.children, function (item, i) {
-            return {
-              url: urls[i],
-              alt: skipped ? "" : item.querySelector("input[data-id='photo-alt-']").value.trim(),
-              caption: skipped
-                ? ""
-                : item.querySelector("input[data-id='photo-caption-']").value.trim(),
-            };
+            function typed(name) {
+              var input = item.querySelector("input[data-id='photo-" + name + "-']");
+              return skipped ? "" : input.value.trim();
+            }
+            return { url: urls[i], alt: typed("alt"), caption: typed("caption") };
           });
           var layout = form.querySelector("input[name=photos-layout]:checked");
           resolve({ items: items, layout: layout ? layout.value : "" });
