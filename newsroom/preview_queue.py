@@ -119,6 +119,8 @@ def convert(row_id: int, claim) -> str | None:
         log.info("no preview of upload %s: %s", row_id, error)
         if error.reason in ("memory", "timeout"):
             reason = TOO_BIG
+    except Exception:  # our side (a full disk …): a note, never a retry loop
+        log.exception("no preview of upload %s", row_id)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     recorded = db.session.execute(
