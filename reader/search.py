@@ -447,6 +447,8 @@ def _attachment_texts(connection: sa.Connection, ids) -> dict[int, list]:
 
     from newsroom import doctext  # parses in a sandbox: only when writing
 
+    if not _has_attachment_columns(connection):
+        return {}
     rows = connection.execute(
         sa.select(Upload.article_id, Upload.stored_name, Upload.original_name)
         .where(
@@ -468,6 +470,18 @@ def _attachment_texts(connection: sa.Connection, ids) -> dict[int, list]:
             text = doctext.text_for_file(folder, stored_name, name).text
         found.setdefault(article_id, []).append((name, text))
     return found
+
+
+def _has_attachment_columns(connection: sa.Connection) -> bool:
+    # Migration 0008 rebuilds the index with this code on a database that is
+    # still at 0008, before uploads could be held (0012): its posts are
+    # indexed without attachments then, and with them by migration 0014.
+    columns = connection.info.get("schoolnews.upload_columns")
+    if columns is None:
+        columns = {c["name"] for c in sa.inspect(connection).get_columns("upload")}
+        if "held" in columns:  # the current schema: no need to look again
+            connection.info["schoolnews.upload_columns"] = columns
+    return "held" in columns
 
 
 def _filters(sections: list[int] | None):

@@ -31,8 +31,10 @@ def imports(path: Path, modules) -> set[str]:
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            found.add(node.module)
-            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+            # `from pkg import module` depends on the module, as import-linter
+            # reads it; `from module import name` on the module.
+            submodules = {f"{node.module}.{alias.name}" for alias in node.names}
+            found |= (submodules & modules.keys()) or {node.module}
     return found & modules.keys()
 
 

@@ -45,6 +45,19 @@ def upgrade():
         )
         .values(preview="pending")
     )
+    conn = op.get_bind()
+    if conn.dialect.name == "sqlite":
+        # Search reads attachments' names and text from now on: posts with
+        # attachments are indexed again (each file is read once, bounded).
+        from reader import search
+
+        posts = conn.execute(
+            sa.text(
+                "SELECT DISTINCT article_id FROM upload"
+                " WHERE kind = 'attachment' AND article_id IS NOT NULL"
+            )
+        ).scalars()
+        search.index(conn, list(posts))
 
 
 def downgrade():
