@@ -343,3 +343,96 @@ def test_an_unreadable_attachment_is_a_hint_not_a_500(
     )
     assert response.status_code == 302
     assert only_article(app).status == Status.PUBLISHED
+
+
+# --- Live posts where nothing is reviewed ---------------------------------------------
+
+
+def live_body(app, article_id):
+    with app.app_context():
+        return db.session.get(Article, article_id).body_html
+
+
+def held(app, upload_id):
+    from models import Upload
+
+    with app.app_context():
+        return db.session.get(Upload, upload_id).held
+
+
+def test_a_live_edit_with_personal_data_is_not_saved_until_confirmed(
+    app, editor_client, make_article, section
+):
+    # No review levels here: saving a live post publishes the edit at once.
+    article_id = make_article(section_id=section, body_html="<p>旧的正文</p>")
+    edit = f"/editor/articles/{article_id}/edit"
+    body = f"<p>获奖学生身份证号 {ID_NUMBER}</p>"
+    data = form_data(section, body, "save", version="1")
+    response = editor_client.post(edit, data=data)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert live_body(app, article_id) == "<p>旧的正文</p>"  # readers keep it
+    assert ID_NUMBER in page.split("<textarea", 1)[1]  # nothing typed is lost
+    assert "440304********5614" in page
+    assert 'id="compliance-confirm" hidden' not in page
+
+    response = editor_client.post(
+        edit,
+        data=data | {"compliance_confirm": "1", "compliance_reason": "家长同意公示"},
+    )
+    assert response.status_code == 302
+    assert ID_NUMBER in live_body(app, article_id)
+    [target] = audit(app, "article.compliance_confirmed")
+    assert target == f"article {article_id}: 家长同意公示 | 440304********5614"
+
+
+def test_a_live_edit_with_a_blocked_word_is_not_saved(
+    app, editor_client, make_article, section
+):
+    article_id = make_article(section_id=section, body_html="<p>旧的正文</p>")
+    data = form_data(section, f"<p>{BLOCKED}</p>", "save", version="1")
+    response = editor_client.post(f"/editor/articles/{article_id}/edit", data=data)
+    assert response.status_code == 422
+    assert "一鼓作气" in response.get_data(as_text=True)
+    assert live_body(app, article_id) == "<p>旧的正文</p>"
+
+
+def reader_gets(app, upload_id) -> int:
+    """The status a reader (no login) gets for the attachment."""
+    response = app.test_client().get(f"/attachments/{upload_id}")
+    response.close()
+    return response.status_code
+
+
+def test_a_sheet_with_an_id_number_added_to_a_live_post_waits_for_a_confirmed_save(
+    app, editor_client, make_article, section
+):
+    from docfiles import ID_MASKED, class_list_xlsx
+
+    article_id = make_article(section_id=section)
+    response = editor_client.post(
+        "/editor/uploads/attachment",
+        data={
+            "file": (__import__("io").BytesIO(class_list_xlsx()), "奖学金名单.xlsx"),
+            "article_id": str(article_id),
+        },
+        headers={"Accept": "application/json"},
+        content_type="multipart/form-data",
+    )
+    upload = response.get_json()
+    assert upload["held"] is True and "奖学金名单.xlsx" in upload["note"]
+    assert reader_gets(app, upload["id"]) == 404
+
+    edit = f"/editor/articles/{article_id}/edit"
+    data = form_data(section, "<p>名单见附件。</p>", "save", version="1")
+    assert editor_client.post(edit, data=data).status_code == 422
+    assert held(app, upload["id"])
+
+    response = editor_client.post(
+        edit, data=data | {"compliance_confirm": "1", "compliance_reason": "公示名单"}
+    )
+    assert response.status_code == 302
+    assert not held(app, upload["id"])
+    assert reader_gets(app, upload["id"]) == 200
+    [target] = audit(app, "article.compliance_confirmed")
+    assert target == f"article {article_id}: 公示名单 | {ID_MASKED}"

@@ -414,6 +414,46 @@ def _compliance_refuses(article: Article, action: str) -> bool:
     return True
 
 
+def _live_edit_check(form: ArticleForm, article: Article, action: str):
+    """Saving a live post where the edit goes straight online (nothing is
+    reviewed there) publishes it: the text as submitted and every attachment
+    (held ones too, which this save releases) are checked first. The verdict,
+    or None when this save publishes nothing."""
+    if action != Action.SAVE or article.status != Status.PUBLISHED:
+        return None
+    if not articles.may_edit_content(current_user, article):
+        return None
+    section_id = form.section_id.data or None
+    if articles.holds_edit(current_user, article, action, section_id=section_id):
+        return None  # the edit waits for review, which checks it
+    findings = compliance.check_post(
+        form.title.data or "",
+        form.summary.data,
+        clean_html(form.body_html.data or ""),
+        compliance.attachment_texts(article.all_attachments),
+        own_hosts=siteurl.own_hosts(),
+    )
+    return compliance.judge(
+        findings, publishing=True, reason=compliance_panel.confirmed_reason()
+    )
+
+
+def _live_edit_refusal(verdict) -> str:
+    if verdict.blocked:
+        return _(
+            "Not saved: the text contains words that may not be published: "
+            "%(terms)s. Readers still see the previous text; change these words "
+            "and save again.",
+            terms=_("; ").join(f"«{f.value}»" for f in verdict.blocked),
+        )
+    return _(
+        "Not saved: the text contains personal data (%(values)s), and this post "
+        "is online. Remove it, or tick the confirmation below the check and give "
+        "a reason. Readers still see the previous text.",
+        values=_("; ").join(f.value for f in verdict.unconfirmed),
+    )
+
+
 def _refused_by_check(article: Article):
     """Keep the text (no status change) and show the findings next to it."""
     db.session.commit()
@@ -572,6 +612,15 @@ def edit_article(article_id: int):
         if articles.may_edit_content(current_user, article)
         else remote_images.Result(html=submitted_body)
     )
+    live_check = _live_edit_check(form, article, action)
+    if live_check is not None and not live_check.ok:
+        # Nothing is saved: readers keep the text they have, the form keeps
+        # everything that was typed, the findings are beside it.
+        db.session.rollback()
+        storage.discard(fetched.saved)
+        form.body_html.data = submitted_body
+        form.form_errors.append(_live_edit_refusal(live_check))
+        return render_editor(form, article, status=422, findings=live_check.findings)
     try:
         articles.save_article(
             article,
@@ -580,6 +629,12 @@ def edit_article(article_id: int):
             _expected_version(form.version.data),
             action,
         )
+        if live_check is not None and compliance.needing_confirmation(
+            live_check.findings
+        ):
+            compliance_panel.record_confirmation(
+                article, compliance_panel.confirmed_reason(), live_check.findings
+            )
         refused_by_check = _compliance_refuses(article, action)
         if not refused_by_check:
             result = articles.apply_action(

@@ -37,7 +37,7 @@ from newsroom.uploads import (
     check_attachment,
     clean_original_name,
 )
-from review import chain
+from review import chain, compliance
 
 bp = Blueprint("files", __name__)
 
@@ -127,12 +127,27 @@ def upload_attachment():
     # chain like any edit (see articles.gate).
     upload.held = articles.holds_edit(current_user, article, articles.Action.SAVE)
     db.session.flush()
+    # Where nothing is reviewed, a file added to a live post is published at
+    # once: one the check would stop waits for a save that confirms it.
+    needs_a_look = (
+        article.status == Status.PUBLISHED
+        and not upload.held
+        and _stopped_by_check(upload)
+    )
+    upload.held = upload.held or needs_a_look
     chain.changed_since(article, before, current_user)
     if article.status == Status.PUBLISHED and not upload.held:
         chain.record_publish(article, current_user, name)
     _commit_or_discard([upload])
     note = ""
-    if upload.held:
+    if needs_a_look:
+        note = _(
+            "Readers do not get %(name)s yet: the check found personal data or "
+            "words that may not be published in it. Run the check, then save the "
+            "post with the confirmation and a reason, or remove the file.",
+            name=name,
+        )
+    elif upload.held:
         note = _(
             "Readers get %(name)s once the post passes review: "
             "submit the post when you are done.",
@@ -145,6 +160,14 @@ def upload_attachment():
         url=url_for("files.attachment", upload_id=upload.id),
         held=upload.held,
         note=note,
+    )
+
+
+def _stopped_by_check(upload: Upload) -> bool:
+    """Whether publishing this file would need a confirmation or is refused."""
+    findings = compliance.check_post("", "", "", compliance.attachment_texts([upload]))
+    return bool(
+        compliance.blocking(findings) or compliance.needing_confirmation(findings)
     )
 
 
