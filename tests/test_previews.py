@@ -68,15 +68,15 @@ def test_the_upload_answers_at_once_and_the_preview_follows(app, author_client, 
     reader = app.test_client()
     waiting = reader.get(f"/attachments/{upload_id}/preview").get_data(as_text=True)
     assert '<meta http-equiv="refresh"' in waiting
-    assert "The preview is being prepared." in waiting
+    assert "预览生成中，本页几秒后自动刷新" in waiting
     article = reader.get(f"/articles/{post}").get_data(as_text=True)
-    assert "Preview being prepared" in article
+    assert "预览生成中" in article
 
     assert make_previews(app) == 1
     assert row(app, upload_id).preview == "ready"
     article = reader.get(f"/articles/{post}").get_data(as_text=True)
     assert f'href="/attachments/{upload_id}/preview"' in article
-    assert "Preview being prepared" not in article
+    assert "预览生成中" not in article
     thumb = re.search(r'class="attachment-thumb" src="([^"]+)"', article).group(1)
     response = fetch(reader, thumb)
     assert response.status_code == 200 and response.mimetype == "image/jpeg"
@@ -109,7 +109,7 @@ def test_only_the_first_pages_of_a_long_pdf_are_shown(app, author_client, post):
     html = app.test_client().get(f"/attachments/{upload_id}/preview").get_data(True)
     assert len(page_images(html)) == previews.MAX_PAGES
     assert f"1 / {len(pages)}" in html
-    assert "Download the attachment for its full content." in html
+    assert "完整内容请下载附件" in html
 
 
 def test_a_docx_becomes_clean_html_with_its_image_and_table(app, author_client, post):
@@ -150,7 +150,7 @@ def test_a_large_csv_is_cut_at_the_cell_limit(app, author_client, post):
     html = app.test_client().get(f"/attachments/{upload_id}/preview").get_data(True)
     assert html.count("<td>") == previews.MAX_CELLS
     assert "<td>r0c0</td>" in html and "r1999c0" not in html
-    assert "Download the attachment for its full content." in html
+    assert "完整内容请下载附件" in html
 
 
 HOSTILE = {
@@ -171,12 +171,12 @@ def test_hostile_files_get_a_note_and_no_preview(app, author_client, post, case)
     page = reader.get(f"/attachments/{upload_id}/preview")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "This attachment cannot be previewed. Please download it" in html
+    assert "此附件无法预览，请下载查看" in html
     with app.app_context():
         assert str(preview_files.NOTES[reason]) in html
     assert 'http-equiv="refresh"' not in html
     article = reader.get(f"/articles/{post}").get_data(as_text=True)
-    assert "This attachment cannot be previewed." in article
+    assert "此附件无法预览" in article
     assert f"/attachments/{upload_id}/preview" not in article
     assert not (derived(app, upload_id) / "preview").exists()
     assert fetch(reader, f"/attachments/{upload_id}").status_code == 200
@@ -211,7 +211,7 @@ def test_a_conversion_past_the_memory_bound_is_refused_not_fatal(
     assert upload.preview_note in ("too_big", "broken")
     page = app.test_client().get(f"/attachments/{upload_id}/preview")
     assert page.status_code == 200
-    assert "cannot be previewed" in page.get_data(as_text=True)
+    assert "无法预览" in page.get_data(as_text=True)
 
 
 def test_the_derived_folder_goes_with_its_attachment(app, author_client, post):
@@ -299,7 +299,7 @@ def test_types_without_previews_keep_only_the_download(app, author_client, post)
     assert reader.get(f"/attachments/{upload_id}/preview").status_code == 404
     article = reader.get(f"/articles/{post}").get_data(as_text=True)
     assert f"/attachments/{upload_id}/preview" not in article
-    assert "cannot be previewed" not in article
+    assert "无法预览" not in article
 
 
 @pytest.mark.parametrize(
@@ -350,10 +350,10 @@ def test_the_editor_lists_each_attachments_preview(app, author_client, post):
     plain = attach(author_client, post, b"words\n", "说明.txt")
     edit = f"/editor/articles/{post}/edit"
     html = author_client.get(edit).get_data(as_text=True)
-    assert html.count("Preview being prepared") == 2
+    assert html.count("预览生成中") == 2
     make_previews(app)
     html = author_client.get(edit).get_data(as_text=True)
     items = dict(re.findall(r'<li data-id="(\d+)">(.*?)</li>', html, re.DOTALL))
     assert f'href="/attachments/{good}/preview"' in items[str(good)]
-    assert "protected by a password" in items[str(bad)]
+    assert "此文件设有密码" in items[str(bad)]
     assert "preview" not in items[str(plain)].lower()
