@@ -2,8 +2,10 @@
 
 Everything made from an upload goes into <UPLOAD_FOLDER>/derived/<stored_name>/
 (storage deletes that folder with the upload); the preview is its "preview"
-sub-folder: preview.json (the manifest), page-N.jpg and thumb.jpg of a PDF,
-document.html and img-N.* of a Word file, sheet-N.html of a spreadsheet.
+sub-folder: preview.json (the manifest), page-N.jpg of a PDF, document.html
+and img-N.* of a Word file, sheet-N.html of a spreadsheet, and thumb.jpg, the
+first page's thumbnail (a Word file's or a sheet's only when a font with
+Chinese characters was found to draw it).
 Reader pages use this module; making previews (previews.py, preview_queue.py)
 is the editor side's business.
 """
@@ -35,6 +37,7 @@ NOTES = {
 
 PREVIEW_DIR = "preview"
 MANIFEST = "preview.json"
+THUMB = "thumb.jpg"
 
 
 def derived_dir(stored_name: str) -> Path:
@@ -60,6 +63,14 @@ def folder(upload) -> Path:
 def url_prefix(stored_name: str) -> str:
     # Under /uploads/: the sanitizer lets a .docx's images link only there.
     return f"/uploads/derived/{stored_name}/{PREVIEW_DIR}/"
+
+
+def thumb_url(upload) -> str | None:
+    """The first page's thumbnail of a ready preview, None if there is none
+    (a preview made without a font for it, or before thumbnails were drawn)."""
+    if upload.preview != READY or not (folder(upload) / THUMB).is_file():
+        return None
+    return url_prefix(upload.stored_name) + THUMB
 
 
 def manifest(upload) -> dict | None:

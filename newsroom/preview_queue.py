@@ -107,6 +107,7 @@ def convert(row_id: int, claim) -> str | None:
                 str(source),
                 str(scratch),
                 url_prefix(stored_name),
+                current_app.config.get("PREVIEW_FONTS"),
                 limits=limits(),
             )
             if "refused" in result:

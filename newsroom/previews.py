@@ -26,7 +26,7 @@ from pathlib import Path
 
 from markupsafe import escape
 
-from newsroom import sandbox
+from newsroom import preview_thumbs, sandbox
 from newsroom.preview_files import BROKEN, ENCRYPTED, MANIFEST, TOO_BIG
 
 MAX_PAGES = 30
@@ -36,7 +36,7 @@ PAGE_WIDTH = 1080  # px: sharp on phones (375 css px at 3x) and in the column
 # is rendered smaller instead of taking gigabytes.
 MAX_PAGE_PIXELS = PAGE_WIDTH * PAGE_WIDTH * 3
 MAX_PAGE_SIDE = 8_000  # px; JPEG allows 65,500 (a long strip of a page)
-THUMB_WIDTH = 240
+THUMB_WIDTH = preview_thumbs.WIDTH  # a .docx's or a sheet's is drawn instead
 JPEG_QUALITY = 75
 MAX_CELLS = 5_000
 MAX_COLUMNS = 60
@@ -53,23 +53,27 @@ class Refused(Exception):
         self.reason = reason
 
 
-def make(kind: str, source: str, folder: str, url_prefix: str) -> dict:
+def make(
+    kind: str, source: str, folder: str, url_prefix: str, fonts: list | None = None
+) -> dict:
     """Write the preview of the file at source into folder; its manifest.
 
     url_prefix is where the folder's files are served (images in a .docx's
-    HTML link there). Runs in the sandbox; a refusal comes back as
-    {"refused": reason} so the parent can tell it from a crash.
+    HTML link there); fonts, the PREVIEW_FONTS setting, are where a drawn
+    thumbnail's font is looked for (None: the usual places). Runs in the
+    sandbox; a refusal comes back as {"refused": reason} so the parent can
+    tell it from a crash.
     """
     out = Path(folder)
     try:
         if kind == "pdf":
             manifest = _pdf(Path(source), out)
         elif kind == "docx":
-            manifest = _docx(Path(source), out, url_prefix)
+            manifest = _docx(Path(source), out, url_prefix, fonts)
         elif kind == "sheet" and source.endswith(".csv"):
-            manifest = _csv(Path(source), out)
+            manifest = _csv(Path(source), out, fonts)
         elif kind == "sheet":
-            manifest = _xlsx(Path(source), out)
+            manifest = _xlsx(Path(source), out, fonts)
         else:
             raise ValueError(f"no preview for {kind}")
     except Refused as refused:
@@ -137,7 +141,7 @@ def _thumbnail(image, out: Path) -> None:
 # --- Word --------------------------------------------------------------------------
 
 
-def _docx(source: Path, out: Path, url_prefix: str) -> dict:
+def _docx(source: Path, out: Path, url_prefix: str, fonts: list | None) -> dict:
     from newsroom.docx_import import docx_to_html
     from newsroom.uploads import UploadError, process_image
 
@@ -171,6 +175,7 @@ def _docx(source: Path, out: Path, url_prefix: str) -> dict:
 
         html = clean_html(html)
     (out / "document.html").write_text(html, encoding="utf-8")
+    preview_thumbs.document(html, out, url_prefix, fonts)
     return {"html": "document.html", "truncated": truncated, "images": images}
 
 
@@ -202,7 +207,7 @@ class _Budget:
         self.truncated = False
 
 
-def _xlsx(source: Path, out: Path) -> dict:
+def _xlsx(source: Path, out: Path, fonts: list | None) -> dict:
     _check_zip(source)
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
@@ -214,7 +219,7 @@ def _xlsx(source: Path, out: Path) -> dict:
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError):
         raise Refused(BROKEN) from None
     budget = _Budget()
-    sheets, parts = [], []
+    sheets, parts, first = [], [], None
     for sheet in book.worksheets:
         if sheet.sheet_state != "visible":
             continue  # hidden in Excel too
@@ -222,6 +227,10 @@ def _xlsx(source: Path, out: Path) -> dict:
         html, rows, cols = _table(values, merges, budget)
         sheets.append({"name": sheet.title, "rows": rows, "cols": cols})
         parts.append(html)
+        if first is None and values:
+            first = values, merges
+    if first is not None:
+        preview_thumbs.sheet(*first, out, fonts)
     return _write_sheets(out, sheets, parts, budget)
 
 
@@ -260,7 +269,7 @@ def _cell_text(value, number_format: str = "General") -> str:
     return str(value).strip()
 
 
-def _csv(source: Path, out: Path) -> dict:
+def _csv(source: Path, out: Path, fonts: list | None) -> dict:
     with open(source, "rb") as fh:
         data = fh.read(MAX_CSV_BYTES + 1)
     budget = _Budget()
@@ -289,6 +298,8 @@ def _csv(source: Path, out: Path) -> dict:
             budget.truncated = True
             break
     html, rows, cols = _table(values, [], budget)
+    if values:
+        preview_thumbs.sheet(values, [], out, fonts)
     sheet = {"name": "", "rows": rows, "cols": cols}
     return _write_sheets(out, [sheet], [html], budget)
 
@@ -343,4 +354,6 @@ def _write_sheets(out: Path, sheets: list, parts: list, budget: _Budget) -> dict
     return {"sheets": sheets, "truncated": budget.truncated}
 
 
-sandbox.preload("newsroom.previews", "pypdfium2", "openpyxl", "PIL.Image")
+sandbox.preload(
+    "newsroom.previews", "pypdfium2", "openpyxl", "PIL.Image", "PIL.ImageDraw"
+)

@@ -5,6 +5,7 @@ hostile files get a note instead, never a 500; previews go with their file."""
 import io
 import re
 import time
+import zipfile
 from pathlib import Path
 from urllib.parse import quote
 
@@ -12,7 +13,7 @@ import pytest
 from PIL import Image
 
 from models import Status, Upload, db, utcnow
-from newsroom import preview_files, preview_queue, previews
+from newsroom import preview_files, preview_queue, preview_thumbs, previews
 from tests.conftest import count_statements, user_id
 from tests.previewfiles import (
     make_big_csv,
@@ -21,7 +22,18 @@ from tests.previewfiles import (
     make_pdf,
     make_zip_bomb_xlsx,
 )
-from tests.test_docx_import import make_docx
+from tests.test_docx_import import (
+    CONTENT_TYPES,
+    DOCUMENT_RELS,
+    NUMBERING,
+    PACKAGE_RELS,
+    STYLES,
+    R,
+    W,
+    make_docx,
+    paragraph,
+    png_bytes,
+)
 from tests.test_files import fetch, upload_attachment
 
 pytestmark = pytest.mark.usefixtures("ledger_checked")
@@ -124,8 +136,6 @@ def test_a_docx_becomes_clean_html_with_its_image_and_table(app, author_client, 
     image = fetch(reader, src)
     assert image.status_code == 200 and image.mimetype == "image/png"
     assert Image.open(io.BytesIO(image.data)).size == (32, 24)
-    article = reader.get(f"/articles/{post}").get_data(as_text=True)
-    assert "img/file-docx" in article  # a generic icon as its thumbnail
 
 
 def test_a_workbook_becomes_one_table_per_sheet_with_merged_cells(
@@ -151,6 +161,126 @@ def test_a_large_csv_is_cut_at_the_cell_limit(app, author_client, post):
     assert html.count("<td>") == previews.MAX_CELLS
     assert "<td>r0c0</td>" in html and "r1999c0" not in html
     assert "完整内容请下载附件" in html
+
+
+# --- thumbnails of the first page ---------------------------------------------------
+
+
+def docx_of(*paragraphs: str) -> bytes:
+    """A .docx whose body is these paragraphs (w:p XML)."""
+    document = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        f'<w:document xmlns:w="{W}" xmlns:r="{R}"><w:body>{"".join(paragraphs)}'
+        "</w:body></w:document>"
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", CONTENT_TYPES)
+        archive.writestr("_rels/.rels", PACKAGE_RELS)
+        archive.writestr("word/_rels/document.xml.rels", DOCUMENT_RELS)
+        archive.writestr("word/document.xml", document)
+        archive.writestr("word/styles.xml", STYLES)
+        archive.writestr("word/numbering.xml", NUMBERING)
+        archive.writestr("word/media/image1.png", png_bytes())
+    return out.getvalue()
+
+
+def thumbnail_in(html: str) -> str:
+    return re.search(r'class="attachment-thumb" src="([^"]+)"', html).group(1)
+
+
+def dark_pixels(image: Image.Image) -> int:
+    """Pixels dark enough to be text, right of and below a sheet's row
+    numbers and column letters (a grid's lines are lighter)."""
+    cells = image.convert("L").crop((10, 16, image.width, image.height))
+    return sum(cells.point(lambda v: v < 160 and 255).histogram()[255:])
+
+
+def thumbnail_of(app, author_client, post, data, filename) -> Image.Image:
+    """Attach the file, make its preview; its thumbnail as the article
+    links it."""
+    upload_id = attach(author_client, post, data, filename)
+    make_previews(app)
+    assert row(app, upload_id).preview == "ready"
+    reader = app.test_client()
+    article = reader.get(f"/articles/{post}").get_data(as_text=True)
+    item = article.split(f'href="/attachments/{upload_id}"')[0].rsplit("<li", 1)[1]
+    response = fetch(reader, thumbnail_in(item))
+    assert response.status_code == 200 and response.mimetype == "image/jpeg"
+    assert len(response.data) < 60_000  # a small picture beside the name
+    return Image.open(io.BytesIO(response.data))
+
+
+CSV = "姓名,班级,项目\n张三,初二(3)班,跳远\n李四,初二(3)班,100米\n王五,初一(1)班,跳绳\n"
+
+
+@pytest.mark.parametrize(
+    "filename, make",
+    [
+        ("运动会通知.docx", make_docx),
+        ("报名表.xlsx", make_merged_xlsx),
+        ("名单.csv", None),
+    ],
+)
+def test_word_files_and_sheets_get_a_drawn_first_page(
+    app, author_client, post, filename, make
+):
+    data = make() if make else CSV.encode()
+    image = thumbnail_of(app, author_client, post, data, filename)
+    # Drawn as large as a PDF's A4 page's thumbnail, with text on it.
+    assert image.size == (previews.THUMB_WIDTH, preview_thumbs.HEIGHT)
+    a4 = make_pdf(["x"], size=(595, 842))
+    assert thumbnail_of(app, author_client, post, a4, "a4.pdf").size == image.size
+    assert dark_pixels(image) > 300
+    article = app.test_client().get(f"/articles/{post}").get_data(as_text=True)
+    assert "img/file-" not in article  # no generic icon left
+    assert f'{preview_files.THUMB}" width="60" height="80"' in article
+
+
+def test_chinese_text_is_drawn_not_boxes(app, author_client, post):
+    def drawn(*paragraphs):
+        data = docx_of(*paragraphs)
+        return dark_pixels(thumbnail_of(app, author_client, post, data, "通知.docx"))
+
+    empty = drawn(paragraph(""))
+    few = drawn(paragraph("一二一二一二一二一二"))
+    many = drawn(paragraph("鬱羅鬱羅鬱羅鬱羅鬱羅"))
+    # A font without Chinese draws the same box for every character; real
+    # glyphs differ: 鬱 has far more ink than 一.
+    assert empty < 20
+    assert few > 30
+    assert many > 2 * few
+
+
+def test_a_title_is_drawn_larger_than_the_body(app, author_client, post):
+    title = thumbnail_of(
+        app, author_client, post, docx_of(paragraph("运动会通知", style="a3")), "t.docx"
+    )
+    body = thumbnail_of(
+        app, author_client, post, docx_of(paragraph("运动会通知")), "b.docx"
+    )
+    # The same five characters: bigger and bolder as a title.
+    assert dark_pixels(title) > 2 * dark_pixels(body)
+
+
+@pytest.mark.parametrize(
+    "fonts",
+    [[], ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"]],
+    ids=["none", "no-chinese"],
+)
+def test_without_a_chinese_font_the_list_shows_the_generic_icon(
+    app, author_client, post, fonts
+):
+    app.config["PREVIEW_FONTS"] = fonts
+    upload_id = attach(author_client, post, make_docx(), "运动会通知.docx")
+    sheet_id = attach(author_client, post, make_merged_xlsx(), "报名表.xlsx")
+    make_previews(app)
+    for uid in (upload_id, sheet_id):
+        assert row(app, uid).preview == "ready"  # the preview itself is made
+        assert not (derived(app, uid) / "preview" / "thumb.jpg").exists()
+    article = app.test_client().get(f"/articles/{post}").get_data(as_text=True)
+    assert "img/file-docx" in article and "img/file-sheet" in article
+    assert "thumb.jpg" not in article
 
 
 HOSTILE = {

@@ -54,10 +54,8 @@ def preview_context():
     # and in the editor.
     return {
         "preview_kind": preview_files.kind_of,
-        "preview_files_url": lambda upload: preview_files.url_prefix(
-            upload.stored_name
-        ),
         "preview_note": preview_files.note,
+        "preview_thumb": preview_files.thumb_url,
     }
 
 
