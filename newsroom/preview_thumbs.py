@@ -283,8 +283,8 @@ def wrap(text: str, font, width: int) -> list[str]:
 
 # --- Sheets ------------------------------------------------------------------------
 
-ROW_HEIGHT = 13 * SCALE
-HEADER_WIDTH = 14 * SCALE  # the row numbers' column
+ROW_HEIGHT = 16 * SCALE
+HEADER_WIDTH = 16 * SCALE  # the row numbers' column
 
 
 def sheet(values: dict, merges: list, out: Path, fonts: list | None) -> bool:
@@ -305,7 +305,7 @@ def sheet(values: dict, merges: list, out: Path, fonts: list | None) -> bool:
 def _grid(values: dict, merges: list, fonts):
     image, draw = _canvas()
     width, height = image.size
-    font = thumb_fonts.load(fonts, 8 * SCALE)
+    font = thumb_fonts.load(fonts, 10 * SCALE)
     small = thumb_fonts.load(fonts, 7 * SCALE)
     rows = (height - ROW_HEIGHT) // ROW_HEIGHT  # those that fit below the letters
     # Each column as wide as its longest text among the rows shown, within

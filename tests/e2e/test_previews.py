@@ -98,8 +98,13 @@ def test_each_attachment_opens_as_a_page_of_the_site(new_page, post, viewport):
         thumb.scroll_into_view_if_needed()
         page.wait_for_function("img => img.complete", arg=thumb.element_handle())
         assert loaded(thumb)
+        # Each file's own first page, the Word file's and the sheet's drawn.
+        assert thumb.get_attribute("src").endswith("/preview/thumb.jpg")
+        assert thumb.evaluate("img => img.naturalWidth") == 240
     assert fits(page)
     save_screenshot(page, f"previews-article-{viewport}")
+    page.locator(".attachments").scroll_into_view_if_needed()
+    save_screenshot(page, f"previews-attachments-{viewport}", full_page=False)
     axe = Axe()
     problems = {}
 
