@@ -22,12 +22,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from newsroom import preview_files, previews, sandbox  # noqa: E402
-from tests.previewfiles import (  # noqa: E402
+from tests.documents import (  # noqa: E402
     make_big_csv,
     make_big_xlsx,
+    make_drawn_pdf,
     make_encrypted_pdf,
     make_merged_xlsx,
-    make_pdf,
     make_zip_bomb_xlsx,
 )
 from tests.test_docx_import import make_docx  # noqa: E402
@@ -35,11 +35,11 @@ from tests.test_docx_import import make_docx  # noqa: E402
 
 def documents():
     text = [f"Page {n}\nSports day timetable" for n in range(1, 41)]
-    yield "3-page PDF", "a.pdf", make_pdf(text[:3])
-    yield "40-page PDF (30 shown)", "b.pdf", make_pdf(text)
-    yield "20,000 x 20,000 pt page", "c.pdf", make_pdf(["huge"], (20_000, 20_000))
-    yield "10 x 14,000 pt strip", "d.pdf", make_pdf(["strip"], (10, 14_000))
-    yield "truncated PDF", "e.pdf", make_pdf(text[:3])[:900]
+    yield "3-page PDF", "a.pdf", make_drawn_pdf(text[:3])
+    yield "40-page PDF (30 shown)", "b.pdf", make_drawn_pdf(text)
+    yield "20,000 x 20,000 pt page", "c.pdf", make_drawn_pdf(["huge"], (20_000, 20_000))
+    yield "10 x 14,000 pt strip", "d.pdf", make_drawn_pdf(["strip"], (10, 14_000))
+    yield "truncated PDF", "e.pdf", make_drawn_pdf(text[:3])[:900]
     yield "password-protected PDF", "f.pdf", make_encrypted_pdf()
     yield ".docx with image and table", "g.docx", make_docx()
     yield "two-sheet .xlsx, merged cells", "h.xlsx", make_merged_xlsx()

@@ -117,7 +117,7 @@ def test_friendly_errors(runner, tmp_path, name, data, message):
 
 
 def test_a_workbook_is_checked_cell_by_cell(runner, rules, tmp_path):
-    from docfiles import ID_MASKED, ID_NUMBER, class_list_xlsx
+    from tests.documents import ID_MASKED, ID_NUMBER, class_list_xlsx
 
     path = tmp_path / "名单.xlsx"
     path.write_bytes(class_list_xlsx())
@@ -130,7 +130,7 @@ def test_a_workbook_is_checked_cell_by_cell(runner, rules, tmp_path):
 
 
 def test_a_pdf_is_checked_page_by_page(runner, rules, tmp_path):
-    from docfiles import make_pdf
+    from tests.documents import make_pdf
 
     path = tmp_path / "通知.pdf"
     path.write_bytes(make_pdf(["运动会通知", "请同学们再接再励", "电话 13812345678"]))
@@ -154,7 +154,7 @@ def test_a_csv_names_row_and_column(runner, rules, tmp_path):
 
 
 def test_a_zip_bomb_is_refused_with_a_message(runner, tmp_path):
-    from docfiles import make_zip_bomb_xlsx
+    from tests.documents import make_zip_bomb_xlsx
 
     path = tmp_path / "bomb.xlsx"
     path.write_bytes(make_zip_bomb_xlsx(300))

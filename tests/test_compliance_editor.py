@@ -254,7 +254,7 @@ def attach(client, article_id, name, data):
 def test_an_id_number_in_a_sheet_needs_a_confirmed_reason_to_publish(
     app, editor_client, make_article, section
 ):
-    from docfiles import ID_MASKED, ID_NUMBER, class_list_xlsx
+    from tests.documents import ID_MASKED, ID_NUMBER, class_list_xlsx
 
     article_id = make_article(
         status=Status.DRAFT, published_at=None, section_id=section
@@ -287,9 +287,8 @@ def test_an_id_number_in_a_sheet_needs_a_confirmed_reason_to_publish(
 def test_the_check_endpoint_reads_attachments_with_their_places(
     app, author_client, make_article
 ):
-    from docfiles import PHONE, make_pdf
-
     from tests.conftest import user_id
+    from tests.documents import PHONE, make_pdf
 
     article_id = make_article(
         status=Status.DRAFT, published_at=None, created_by_id=user_id(app, "author")
@@ -322,7 +321,7 @@ def test_the_check_endpoint_reads_attachments_with_their_places(
 def test_an_unreadable_attachment_is_a_hint_not_a_500(
     app, editor_client, make_article, section, name, data
 ):
-    from docfiles import make_pdf, make_zip_bomb_xlsx
+    from tests.documents import make_pdf, make_zip_bomb_xlsx
 
     data = make_zip_bomb_xlsx(300) if data == "bomb" else make_pdf(["通知"])[:400]
     article_id = make_article(
@@ -407,7 +406,7 @@ def reader_gets(app, upload_id) -> int:
 def test_a_sheet_with_an_id_number_added_to_a_live_post_waits_for_a_confirmed_save(
     app, editor_client, make_article, section
 ):
-    from docfiles import ID_MASKED, class_list_xlsx
+    from tests.documents import ID_MASKED, class_list_xlsx
 
     article_id = make_article(section_id=section)
     response = editor_client.post(

@@ -5,7 +5,9 @@ why, never an exception."""
 import json
 
 import pytest
-from docfiles import (
+
+from newsroom import doctext
+from tests.documents import (
     ID_NUMBER,
     PHONE,
     class_list_xlsx,
@@ -14,8 +16,6 @@ from docfiles import (
     make_xlsx,
     make_zip_bomb_xlsx,
 )
-
-from newsroom import doctext
 
 
 def extract(tmp_path, name, data):

@@ -15,11 +15,11 @@ from PIL import Image
 from models import Status, Upload, db, utcnow
 from newsroom import preview_files, preview_queue, preview_thumbs, previews
 from tests.conftest import count_statements, user_id
-from tests.previewfiles import (
+from tests.documents import (
     make_big_csv,
+    make_drawn_pdf,
     make_encrypted_pdf,
     make_merged_xlsx,
-    make_pdf,
     make_zip_bomb_xlsx,
 )
 from tests.test_docx_import import (
@@ -75,7 +75,7 @@ def page_images(html: str) -> list[str]:
 
 
 def test_the_upload_answers_at_once_and_the_preview_follows(app, author_client, post):
-    upload_id = attach(author_client, post, make_pdf(THREE_PAGES), "通知.pdf")
+    upload_id = attach(author_client, post, make_drawn_pdf(THREE_PAGES), "通知.pdf")
     assert row(app, upload_id).preview == "pending"
     reader = app.test_client()
     waiting = reader.get(f"/attachments/{upload_id}/preview").get_data(as_text=True)
@@ -95,7 +95,7 @@ def test_the_upload_answers_at_once_and_the_preview_follows(app, author_client, 
 
 
 def test_a_pdf_becomes_its_pages_as_images(app, author_client, post):
-    upload_id = attach(author_client, post, make_pdf(THREE_PAGES), "通知.pdf")
+    upload_id = attach(author_client, post, make_drawn_pdf(THREE_PAGES), "通知.pdf")
     make_previews(app)
     reader = app.test_client()
     page = reader.get(f"/attachments/{upload_id}/preview")
@@ -116,7 +116,7 @@ def test_a_pdf_becomes_its_pages_as_images(app, author_client, post):
 
 def test_only_the_first_pages_of_a_long_pdf_are_shown(app, author_client, post):
     pages = [f"Page {n}" for n in range(1, previews.MAX_PAGES + 4)]
-    upload_id = attach(author_client, post, make_pdf(pages), "长文件.pdf")
+    upload_id = attach(author_client, post, make_drawn_pdf(pages), "长文件.pdf")
     make_previews(app)
     html = app.test_client().get(f"/attachments/{upload_id}/preview").get_data(True)
     assert len(page_images(html)) == previews.MAX_PAGES
@@ -229,7 +229,7 @@ def test_word_files_and_sheets_get_a_drawn_first_page(
     image = thumbnail_of(app, author_client, post, data, filename)
     # Drawn as large as a PDF's A4 page's thumbnail, with text on it.
     assert image.size == (previews.THUMB_WIDTH, preview_thumbs.HEIGHT)
-    a4 = make_pdf(["x"], size=(595, 842))
+    a4 = make_drawn_pdf(["x"], size=(595, 842))
     assert thumbnail_of(app, author_client, post, a4, "a4.pdf").size == image.size
     assert dark_pixels(image) > 300
     article = app.test_client().get(f"/articles/{post}").get_data(as_text=True)
@@ -285,7 +285,7 @@ def test_without_a_chinese_font_the_list_shows_the_generic_icon(
 
 HOSTILE = {
     "zip bomb": ("炸弹.xlsx", lambda: make_zip_bomb_xlsx(300), "too_big"),
-    "truncated": ("通知.pdf", lambda: make_pdf(THREE_PAGES)[:900], "broken"),
+    "truncated": ("通知.pdf", lambda: make_drawn_pdf(THREE_PAGES)[:900], "broken"),
     "password": ("加密.pdf", make_encrypted_pdf, "encrypted"),
 }
 
@@ -314,9 +314,11 @@ def test_hostile_files_get_a_note_and_no_preview(app, author_client, post, case)
 
 def test_a_huge_page_is_rendered_within_the_pixel_bound(app, author_client, post):
     upload_id = attach(
-        author_client, post, make_pdf(["huge"], size=(20_000, 20_000)), "巨幅.pdf"
+        author_client, post, make_drawn_pdf(["huge"], size=(20_000, 20_000)), "巨幅.pdf"
     )
-    strip_id = attach(author_client, post, make_pdf(["x"], size=(10, 14_000)), "s.pdf")
+    strip_id = attach(
+        author_client, post, make_drawn_pdf(["x"], size=(10, 14_000)), "s.pdf"
+    )
     make_previews(app)
     sizes = []
     for uid in (upload_id, strip_id):
@@ -345,7 +347,7 @@ def test_a_conversion_past_the_memory_bound_is_refused_not_fatal(
 
 
 def test_the_derived_folder_goes_with_its_attachment(app, author_client, post):
-    upload_id = attach(author_client, post, make_pdf(THREE_PAGES), "通知.pdf")
+    upload_id = attach(author_client, post, make_drawn_pdf(THREE_PAGES), "通知.pdf")
     make_previews(app)
     folder = derived(app, upload_id)
     (folder / "text.json").write_text("{}")  # what the text extraction keeps
@@ -360,7 +362,7 @@ def test_the_derived_folder_goes_with_its_attachment(app, author_client, post):
 def test_a_preview_made_while_its_file_was_deleted_leaves_nothing(
     app, author_client, post
 ):
-    upload_id = attach(author_client, post, make_pdf(THREE_PAGES), "通知.pdf")
+    upload_id = attach(author_client, post, make_drawn_pdf(THREE_PAGES), "通知.pdf")
     folder = derived(app, upload_id)
     with app.app_context():
         claimed = preview_queue.claim_next()
@@ -372,7 +374,7 @@ def test_a_preview_made_while_its_file_was_deleted_leaves_nothing(
 
 
 def test_a_claim_left_by_a_dead_process_is_taken_again(app, author_client, post):
-    upload_id = attach(author_client, post, make_pdf(THREE_PAGES), "通知.pdf")
+    upload_id = attach(author_client, post, make_drawn_pdf(THREE_PAGES), "通知.pdf")
     with app.app_context():
         upload = db.session.get(Upload, upload_id)
         upload.preview, upload.preview_until = "working", utcnow()
@@ -384,7 +386,7 @@ def test_a_claim_left_by_a_dead_process_is_taken_again(app, author_client, post)
 
 @pytest.mark.config(PREVIEW_WORKER=True)
 def test_the_worker_thread_makes_the_preview_after_the_upload(app, author_client, post):
-    upload_id = attach(author_client, post, make_pdf(["One"]), "通知.pdf")
+    upload_id = attach(author_client, post, make_drawn_pdf(["One"]), "通知.pdf")
     deadline = time.monotonic() + 30
     while row(app, upload_id).preview != "ready" and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -398,7 +400,7 @@ def test_a_drafts_preview_is_for_its_author_only(app, author_client, make_articl
         published_at=None,
         created_by_id=user_id(app, "author"),
     )
-    upload_id = attach(author_client, draft, make_pdf(THREE_PAGES), "草稿.pdf")
+    upload_id = attach(author_client, draft, make_drawn_pdf(THREE_PAGES), "草稿.pdf")
     make_previews(app)
     reader = app.test_client()
     assert reader.get(f"/attachments/{upload_id}/preview").status_code == 404
@@ -459,7 +461,7 @@ def data_for():
     def make(filename):
         if filename.endswith(".xlsx"):
             return make_merged_xlsx()
-        return make_pdf(["x"])
+        return make_drawn_pdf(["x"])
 
     return make
 
@@ -475,7 +477,7 @@ def test_the_preview_page_runs_a_fixed_number_of_statements(app, author_client, 
 
 
 def test_the_editor_lists_each_attachments_preview(app, author_client, post):
-    good = attach(author_client, post, make_pdf(["One"]), "通知.pdf")
+    good = attach(author_client, post, make_drawn_pdf(["One"]), "通知.pdf")
     bad = attach(author_client, post, make_encrypted_pdf(), "加密.pdf")
     plain = attach(author_client, post, b"words\n", "说明.txt")
     edit = f"/editor/articles/{post}/edit"

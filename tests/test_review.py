@@ -477,7 +477,7 @@ def test_an_id_number_in_an_attachment_added_in_review_stops_the_last_approval(
     import io
     import re
 
-    from docfiles import ID_MASKED, ID_NUMBER, class_list_xlsx
+    from tests.documents import ID_MASKED, ID_NUMBER, class_list_xlsx
 
     with app.app_context():
         set_setting("review_levels", "1")

@@ -139,7 +139,7 @@ def attach_file(live_app, article_id, name, data):
 def test_an_id_number_in_an_attached_sheet_is_listed_with_its_cell(
     new_page, live_app, section_id, viewport
 ):
-    from docfiles import ID_MASKED, ID_NUMBER, class_list_xlsx
+    from tests.documents import ID_MASKED, ID_NUMBER, class_list_xlsx
 
     with live_app.app_context():
         article = Article(
@@ -177,10 +177,9 @@ def test_an_id_number_in_an_attached_sheet_is_listed_with_its_cell(
 def test_the_reviewer_sees_the_attachments_finding(
     new_page, live_app, section_id, viewport
 ):
-    from docfiles import ID_MASKED, class_list_xlsx
-
     from models import User, set_setting
     from review import chain
+    from tests.documents import ID_MASKED, class_list_xlsx
 
     with live_app.app_context():
         set_setting("review_levels", "1")

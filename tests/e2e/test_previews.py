@@ -9,18 +9,18 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from newsroom import preview_queue
+from tests.documents import make_drawn_pdf, make_merged_xlsx
 from tests.e2e.conftest import VIEWPORTS
 from tests.e2e.shots import save_screenshot
 from tests.e2e.test_accessibility import WCAG_AA
 from tests.e2e.test_editor_widgets import open_new_post, press
 from tests.e2e.test_editor_widgets import section as section  # noqa: F401
-from tests.previewfiles import make_merged_xlsx, make_pdf
 from tests.test_docx_import import make_docx
 
 pytestmark = pytest.mark.e2e
 
 FILES = {
-    "2026年秋季运动会通知.pdf": lambda: make_pdf(
+    "2026年秋季运动会通知.pdf": lambda: make_drawn_pdf(
         ["Page one\nSports day", "Page two\nTimetable", "Page three\nSign here"]
     ),
     "运动会安排.docx": make_docx,

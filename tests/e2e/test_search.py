@@ -80,10 +80,10 @@ def test_a_desktop_reader_searches_from_the_header_and_filters(page):
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["375", "1280"])
 def test_a_result_found_in_an_attachment_says_which(new_page, live_app, viewport):
     from axe_playwright_python.sync_playwright import Axe
-    from docfiles import make_pdf
 
     from models import Article, Section, Status, db, utcnow
     from newsroom import storage
+    from tests.documents import make_pdf
     from tests.e2e.test_accessibility import violations
 
     title = "关于举办2026年秋季运动会的通知"
