@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from core import siteurl, slowlane
+from core import background, siteurl, slowlane
 from models import (
     Department,
     Notification,
@@ -330,47 +330,15 @@ def send_now(url: str, title: str, body: str, timeout: float) -> str | None:
     return ("; ".join(lines) or "the target refused the message")[:500]
 
 
-class Worker:
+class Worker(background.ProcessThread):
     """The outbox's sender in this process: one thread, a few sender threads."""
 
+    name = "notify-worker"
+    config_key = "NOTIFY_WORKER"
+
     def __init__(self, app):
-        self.app = app
-        self.wake = threading.Event()
-        self.stopping = threading.Event()
-        self.thread: threading.Thread | None = None
-        self.pid = 0
+        super().__init__(app)
         self.in_flight: set[int] = set()
-        self.lock = threading.Lock()
-
-    @property
-    def running(self) -> bool:
-        return (
-            self.thread is not None
-            and self.thread.is_alive()
-            and self.pid == os.getpid()
-        )
-
-    def start(self) -> None:
-        with self.lock:
-            if self.running or self.stopping.is_set():
-                return
-            self.pid = os.getpid()  # a forked process needs its own thread
-            self.thread = threading.Thread(
-                target=self._run, name="notify-worker", daemon=True
-            )
-            self.thread.start()
-
-    def kick(self) -> None:
-        """Something was queued: send it now (starting the thread if allowed)."""
-        if not self.running and self.app.config.get("NOTIFY_WORKER") is not False:
-            self.start()
-        self.wake.set()
-
-    def stop(self, timeout: float = 30) -> None:
-        self.stopping.set()
-        self.wake.set()
-        if self.thread is not None:
-            self.thread.join(timeout)
 
     def _run(self) -> None:
         with ThreadPoolExecutor(SENDERS, thread_name_prefix="notify-send") as pool:
@@ -381,8 +349,7 @@ class Worker:
                         wait = self._dispatch(pool)
                 except Exception:  # the database may be busy or not there yet
                     log.warning("the notification outbox was not read", exc_info=True)
-                if self.wake.wait(wait):
-                    self.wake.clear()
+                self.wait(wait)
 
     def _dispatch(self, pool) -> float:
         """Claim due rows for the free senders; seconds until the next is due."""

@@ -17,14 +17,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import threading
 import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 
-from core import slowlane
+from core import background, slowlane
 from models import Upload, db, utcnow
 from newsroom import previews, sandbox, storage
 from newsroom.preview_files import (
@@ -157,50 +156,13 @@ def process_pending(limit: int | None = None) -> int:
 # --- the worker thread -------------------------------------------------------------
 
 
-class Worker:
+class Worker(background.ProcessThread):
     """This process's preview maker: one thread, one conversion at a time
     (each bounded by the sandbox), so previews never take more than one
     sandbox's memory per server process."""
 
-    def __init__(self, app):
-        self.app = app
-        self.wake = threading.Event()
-        self.stopping = threading.Event()
-        self.thread: threading.Thread | None = None
-        self.pid = 0
-        self.lock = threading.Lock()
-
-    @property
-    def running(self) -> bool:
-        return (
-            self.thread is not None
-            and self.thread.is_alive()
-            and self.pid == os.getpid()
-        )
-
-    def start(self) -> None:
-        with self.lock:
-            if self.running or self.stopping.is_set():
-                return
-            self.pid = os.getpid()  # a forked process needs its own thread
-            self.thread = threading.Thread(
-                target=self._run, name="preview-worker", daemon=True
-            )
-            self.thread.start()
-
-    def kick(self) -> None:
-        """An attachment was saved: make its preview now."""
-        if slowlane.in_child():
-            return  # the lane renders pages only; its parent's worker polls
-        if not self.running and self.app.config.get("PREVIEW_WORKER") is not False:
-            self.start()
-        self.wake.set()
-
-    def stop(self, timeout: float = 30) -> None:
-        self.stopping.set()
-        self.wake.set()
-        if self.thread is not None:
-            self.thread.join(timeout)
+    name = "preview-worker"
+    config_key = "PREVIEW_WORKER"
 
     def _run(self) -> None:
         while not self.stopping.is_set():
@@ -210,8 +172,7 @@ class Worker:
                         pass
             except Exception:  # the database may be busy or not there yet
                 log.warning("attachment previews were not made", exc_info=True)
-            if self.wake.wait(POLL_SECONDS):
-                self.wake.clear()
+            self.wait(POLL_SECONDS)
 
 
 @sa.event.listens_for(sa.orm.Session, "after_commit")
