@@ -332,7 +332,7 @@ def make_big_xlsx(rows: int = 20_000, columns: int = 10) -> bytes:
     import xlsxwriter
 
     out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"in_memory": True, "constant_memory": True})
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
     sheet = book.add_worksheet("成绩")
     for row in range(rows):
         for col in range(columns):
