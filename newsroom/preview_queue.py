@@ -25,7 +25,7 @@ from flask import current_app
 
 from core import background, slowlane
 from models import Upload, db, utcnow
-from newsroom import previews, sandbox, storage
+from newsroom import sandbox, storage
 from newsroom.preview_files import (
     BROKEN,
     FAILED,
@@ -38,6 +38,9 @@ from newsroom.preview_files import (
     kind_of,
     url_prefix,
 )
+
+# The converters are imported by the sandbox's fork server, never here.
+sandbox.preload("newsroom.previews")
 
 LEASE = timedelta(minutes=5)  # longer than any conversion's time bound
 POLL_SECONDS = 60.0  # rows another process left behind are seen this soon
@@ -101,7 +104,7 @@ def convert(row_id: int, claim) -> str | None:
         scratch.mkdir(parents=True)
         if kind is not None and source.is_file():
             result = sandbox.run(
-                previews.make,
+                "newsroom.previews:make",
                 kind,
                 str(source),
                 str(scratch),

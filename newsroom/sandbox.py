@@ -15,6 +15,7 @@ picklable.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import sys
@@ -80,6 +81,9 @@ def _child(connection, limits: Limits, func, args, kwargs) -> None:
         pass
     try:
         _limit_self(limits)
+        if isinstance(func, str):  # "module:function", imported only here
+            module, _, name = func.partition(":")
+            func = getattr(importlib.import_module(module), name)
         result = ("ok", func(*args, **kwargs))
     except MemoryError:
         result = ("memory", "")
@@ -96,6 +100,9 @@ def _child(connection, limits: Limits, func, args, kwargs) -> None:
 
 def run(func, *args, limits: Limits | None = None, **kwargs):
     """func(*args, **kwargs) in a bounded child process; its result.
+
+    func may be "module:function": the server process then never imports
+    the module (the document converters stay out of its memory).
 
     Raises SandboxError when the child ran out of memory or time, crashed
     (a signal, or a library aborting) or raised.
