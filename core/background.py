@@ -23,6 +23,7 @@ class ProcessThread:
 
     name = "worker"
     config_key = ""
+    extension = ""  # its key in app.extensions
 
     def __init__(self, app):
         self.app = app
@@ -31,6 +32,28 @@ class ProcessThread:
         self.thread: threading.Thread | None = None
         self.pid = 0
         self.lock = threading.Lock()
+
+    @classmethod
+    def bind(cls, app) -> ProcessThread:
+        """This process's thread in app.extensions: started at once in a
+        server process (serve.py) or when the setting is True, else by the
+        first kick(); False (the tests' default) keeps it off."""
+        if cls.config_key not in app.config and app.testing:
+            app.config[cls.config_key] = False
+        worker = cls(app)
+        app.extensions[cls.extension] = worker
+        # One per server process, none in a slow lane's process.
+        serving = os.environ.get("SCHOOLNEWS_SERVING") and not slowlane.in_child()
+        setting = app.config.get(cls.config_key)
+        if setting or (serving and setting is not False):
+            worker.start()
+        return worker
+
+    @classmethod
+    def stop_bound(cls, app) -> None:
+        worker = app.extensions.get(cls.extension)
+        if worker is not None:
+            worker.stop()
 
     @property
     def running(self) -> bool:

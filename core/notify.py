@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +24,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from core import background, siteurl, slowlane
+from core import background, siteurl
 from models import (
     Department,
     Notification,
@@ -335,6 +334,7 @@ class Worker(background.ProcessThread):
 
     name = "notify-worker"
     config_key = "NOTIFY_WORKER"
+    extension = "notify"
 
     def __init__(self, app):
         super().__init__(app)
@@ -449,19 +449,8 @@ def init_app(app) -> None:
     app.config.setdefault("NOTIFY_URLS", [])
     app.config.setdefault("NOTIFY_TIMEOUT", 5)  # seconds per connect and read
     app.config.setdefault("NOTIFY_RETRY_SECONDS", 30)  # then 60, 120, 240
-    if "NOTIFY_WORKER" not in app.config and app.testing:
-        app.config["NOTIFY_WORKER"] = False
-    worker = Worker(app)
-    app.extensions["notify"] = worker
-    # One sender per server process, none in a slow lane's process.
-    serving = os.environ.get("SCHOOLNEWS_SERVING") and not slowlane.in_child()
-    if app.config.get("NOTIFY_WORKER") or (
-        serving and app.config.get("NOTIFY_WORKER") is not False
-    ):
-        worker.start()
+    Worker.bind(app)
 
 
 def stop(app) -> None:
-    worker = app.extensions.get("notify")
-    if worker is not None:
-        worker.stop()
+    Worker.stop_bound(app)

@@ -15,7 +15,6 @@ folder first and renamed into place before the row says "ready".
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import uuid
 from datetime import timedelta
@@ -23,7 +22,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from core import background, slowlane
+from core import background
 from models import Upload, db, utcnow
 from newsroom import sandbox, storage
 from newsroom.preview_files import (
@@ -166,6 +165,7 @@ class Worker(background.ProcessThread):
 
     name = "preview-worker"
     config_key = "PREVIEW_WORKER"
+    extension = "previews"
 
     def _run(self) -> None:
         while not self.stopping.is_set():
@@ -194,19 +194,8 @@ def _forget_after_rollback(session) -> None:
 def init_app(app) -> None:
     """Bind the worker: it starts with a server process (serve.py), else with
     the first attachment saved; PREVIEW_WORKER False (tests) keeps it off."""
-    if "PREVIEW_WORKER" not in app.config and app.testing:
-        app.config["PREVIEW_WORKER"] = False
-    worker = Worker(app)
-    app.extensions["previews"] = worker
-    # One per server process, none in a slow lane's process.
-    serving = os.environ.get("SCHOOLNEWS_SERVING") and not slowlane.in_child()
-    if app.config.get("PREVIEW_WORKER") or (
-        serving and app.config.get("PREVIEW_WORKER") is not False
-    ):
-        worker.start()
+    Worker.bind(app)
 
 
 def stop(app) -> None:
-    worker = app.extensions.get("previews")
-    if worker is not None:
-        worker.stop()
+    Worker.stop_bound(app)
