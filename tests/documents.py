@@ -79,8 +79,15 @@ def make_pdf(pages: list[str]) -> bytes:
         f"<< /Type /Pages /Kids [{' '.join(f'{k} 0 R' for k in kids)}]"
         f" /Count {len(kids)} >>"
     ).encode()
+    return _pdf_file(
+        b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", objects, b"/Root %d 0 R" % catalog
+    )
+
+
+def _pdf_file(header: bytes, objects: list[bytes], trailer: bytes) -> bytes:
+    """The numbered objects with their cross-reference table and trailer."""
     out = io.BytesIO()
-    out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    out.write(header)
     offsets = []
     for number, body in enumerate(objects, 1):
         offsets.append(out.tell())
@@ -90,8 +97,8 @@ def make_pdf(pages: list[str]) -> bytes:
     for offset in offsets:
         out.write(b"%010d 00000 n \n" % offset)
     out.write(
-        b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-        % (len(objects) + 1, catalog, xref)
+        b"trailer\n<< /Size %d %s >>\nstartxref\n%d\n%%%%EOF\n"
+        % (len(objects) + 1, trailer, xref)
     )
     return out.getvalue()
 
@@ -282,22 +289,12 @@ def make_encrypted_pdf(password: str = "secret") -> bytes:
         b"<< /Filter /Standard /V 1 /R 2 /O <%s> /U <%s> /P %d >>"
         % (owner.hex().encode(), check.hex().encode(), permissions),
     ]
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
-    out.write(
-        b"trailer\n<< /Size %d /Root 1 0 R /Encrypt 5 0 R /ID [<%s> <%s>] >>\n"
-        b"startxref\n%d\n%%%%EOF\n"
-        % (len(objects) + 1, file_id.hex().encode(), file_id.hex().encode(), xref)
+    identity = file_id.hex().encode()
+    return _pdf_file(
+        b"%PDF-1.4\n",
+        objects,
+        b"/Root 1 0 R /Encrypt 5 0 R /ID [<%s> <%s>]" % (identity, identity),
     )
-    return out.getvalue()
 
 
 def make_merged_xlsx() -> bytes:

@@ -1,11 +1,9 @@
 """`flask check-text FILE`: the compliance check from the command line."""
 
-import io
-import zipfile
-
 import pytest
 
 from models import WordRule, db
+from tests.documents import make_docx
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 TEXT = "请家长联系13812345678。本学期同学们再接再励，一股作气。"
@@ -23,41 +21,13 @@ def rules(app):
         db.session.commit()
 
 
-def make_docx(text):
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        archive.writestr(
-            "[Content_Types].xml",
-            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.'
-            'openxmlformats.org/package/2006/content-types"><Default Extension="rels"'
-            ' ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/><Override'
-            ' PartName="/word/document.xml" ContentType="application/vnd.openxml'
-            'formats-officedocument.wordprocessingml.document.main+xml"/></Types>',
-        )
-        archive.writestr(
-            "_rels/.rels",
-            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://'
-            'schemas.openxmlformats.org/package/2006/relationships"><Relationship'
-            ' Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-            'relationships/officeDocument" Target="word/document.xml"/>'
-            "</Relationships>",
-        )
-        archive.writestr(
-            "word/document.xml",
-            f'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="{W}">'
-            f"<w:body><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:body></w:document>",
-        )
-    return out.getvalue()
-
-
 @pytest.mark.parametrize(
     "name, data",
     [
         ("notice.txt", TEXT.encode()),
         ("notice.txt", TEXT.encode("gb18030")),
         ("notice.html", f"<h2>通知</h2><p>{TEXT}</p>".encode()),
-        ("notice.docx", make_docx(TEXT)),
+        ("notice.docx", make_docx([TEXT])),
     ],
 )
 def test_prints_one_line_per_finding_and_fails_on_a_block(
