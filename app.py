@@ -16,7 +16,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from admin.views import admin, auth, firstrun, notify_admin
+from admin.views import admin, audit, auth, firstrun, notify_admin
 from core import assets, errors, i18n, notify, security, sitedata, siteurl, slowlane
 from models import MAX_ID, db
 from newsroom import preview_queue
@@ -128,6 +128,7 @@ def create_app(test_config=None):
     app.register_blueprint(auth.bp)
     app.register_blueprint(editor.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(audit.bp)
     app.register_blueprint(firstrun.bp)
     app.register_blueprint(files.bp)
     app.register_blueprint(previews.bp)

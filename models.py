@@ -90,8 +90,20 @@ def _configure_sqlite(dbapi_connection, connection_record):
 class Role:
     AUTHOR = "author"
     EDITOR = "editor"
+    # The system administrator (系统管理员): settings, sections, departments,
+    # accounts; see Duty for the other two management roles.
     ADMIN = "admin"
     ALL = (AUTHOR, EDITOR, ADMIN)
+
+
+class Duty:
+    """The separated management roles of 等保 (三员): an account holds any of
+    them beside its role; admin/duties.py says which may go together."""
+
+    SYSTEM = "system"  # role == Role.ADMIN
+    SECURITY = "security"  # password and login policy, word list, unlocks
+    AUDIT = "audit"  # reads and exports the audit log, nothing else
+    ALL = (SYSTEM, SECURITY, AUDIT)
 
 
 class Status:
@@ -181,6 +193,22 @@ class User(UserMixin, db.Model):
     department_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("department.id"), index=True
     )
+    # The other two management roles (Duty); the system one is role == admin.
+    security_admin: Mapped[bool] = mapped_column(
+        default=False, server_default=sa.false()
+    )
+    audit_admin: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # A password someone else chose (an admin's new account or reset): the
+    # user must choose their own before anything else.
+    must_change_password: Mapped[bool] = mapped_column(
+        default=False, server_default=sa.false()
+    )
+    # When the password was last set: its age for the expiry policy.
+    password_changed_at: Mapped[datetime | None]
+    # TOTP second factor: the shared secret, and when the user confirmed it
+    # with a first code (until then it is not asked for).
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_enabled_at: Mapped[datetime | None]
 
     department: Mapped[Department | None] = relationship(back_populates="members")
     articles: Mapped[list[Article]] = relationship(
@@ -202,7 +230,26 @@ class User(UserMixin, db.Model):
 
     @property
     def is_admin(self) -> bool:
+        """The system administrator (系统管理员)."""
         return self.role == Role.ADMIN
+
+    @property
+    def is_security_admin(self) -> bool:
+        return self.security_admin
+
+    @property
+    def is_audit_admin(self) -> bool:
+        return self.audit_admin
+
+    @property
+    def duties(self) -> tuple[str, ...]:
+        """The management roles the account holds, in Duty.ALL order."""
+        held = (self.is_admin, self.security_admin, self.audit_admin)
+        return tuple(d for d, has in zip(Duty.ALL, held, strict=True) if has)
+
+    @property
+    def has_totp(self) -> bool:
+        return self.totp_secret is not None and self.totp_enabled_at is not None
 
     @property
     def default_byline(self) -> str:
@@ -211,6 +258,7 @@ class User(UserMixin, db.Model):
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
+        self.password_changed_at = utcnow()
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
@@ -700,6 +748,34 @@ SETTING_DEFAULTS = {
     # "": never decided; "loaded", "skipped" or "cleared": `flask demo` loads
     # the demo school only on a brand-new instance, never after a clear.
     "demo_state": "",
+    # 等保 (admin/policy.py): 单人模式 lets one account hold all three
+    # management roles (the self-assessment reports it as a deviation).
+    "single_admin": "0",
+    # Passwords: length, character classes of 4 (lower, upper, digit,
+    # other), earlier passwords refused, days until one expires (0: never)
+    # and how many days before that the user is warned.
+    "password_min_length": "8",
+    "password_classes": "3",
+    "password_history": "5",
+    "password_max_age_days": "0",
+    "password_warn_days": "14",
+    # Who must use a second factor (TOTP): "none", "admins" (any management
+    # role) or "all".
+    "totp_required": "none",
+    # Accounts unused this many days are dormant: listed for the admin, and
+    # disabled at once when dormant_auto_disable is "1".
+    "dormant_days": "180",
+    "dormant_auto_disable": "0",
+    # Days audit events stay in the database before `flask backup` archives
+    # them (网络安全法 art. 21: at least six months).
+    "audit_retention_days": "180",
+    # Evidence for the self-assessment: the last restore drill (ISO time and
+    # "ok" or what failed), the last off-machine copy of a backup, and the
+    # last time the site was reached over HTTPS.
+    "restore_drill_at": "",
+    "restore_drill_result": "",
+    "offsite_copy_at": "",
+    "https_seen_at": "",
 }
 
 
@@ -785,15 +861,105 @@ class CacheState(db.Model):
 
 
 class AuditEvent(db.Model):
-    """Who did what in the editor and admin pages."""
+    """Who did what, from where, and whether it succeeded (core/audit.py).
+
+    Append-only and hash-chained: each row's hash covers the one before it,
+    so a row changed or removed in the database breaks the chain.
+    """
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
-    action: Mapped[str] = mapped_column(sa.String(50))
+    # The event type: login, login_failed, user_created, article.published, …
+    action: Mapped[str] = mapped_column(sa.String(50), index=True)
     target: Mapped[str] = mapped_column(sa.String(200), default="")
+    # The client address (through TRUSTED_PROXIES); "" from the command line.
+    ip: Mapped[str] = mapped_column(sa.String(45), default="", server_default="")
+    outcome: Mapped[str] = mapped_column(
+        sa.String(10), default="success", server_default="success"
+    )  # or "failure"
+    # Why it failed, or what changed, for the reader of the log.
+    detail: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+    # sha256 over the previous event's hash and this row (core/audit.py).
+    hash: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
 
     user: Mapped[User | None] = relationship()
+
+
+class AuditChain(db.Model):
+    """The one row that ends the audit chain: the newest hash and how many
+    events lead to it from the anchor (the last event archived away)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    head_hash: Mapped[str] = mapped_column(sa.String(64), default="")
+    length: Mapped[int] = mapped_column(default=0)  # events after the anchor
+    # Events up to this id were archived (core/audit.py) and deleted; the
+    # chain goes on from anchor_hash.
+    archived_through_id: Mapped[int] = mapped_column(default=0)
+    anchor_hash: Mapped[str] = mapped_column(sa.String(64), default="")
+    # The last check of the whole chain, shown on the audit and 等保 pages.
+    verified_at: Mapped[datetime | None]
+    verified_ok: Mapped[bool | None]
+    verified_note: Mapped[str] = mapped_column(sa.String(500), default="")
+
+
+# The audit log is append-only in the database too: no UPDATE, and DELETE
+# only of events already archived (core/audit.archive).
+AUDIT_TRIGGERS = (
+    "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event"
+    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+    "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event"
+    " WHEN old.id > (SELECT coalesce(max(archived_through_id), 0) FROM audit_chain)"
+    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+)
+for _trigger in AUDIT_TRIGGERS:
+    sa.event.listen(
+        AuditEvent.__table__,
+        "after_create",
+        sa.DDL(_trigger).execute_if(dialect="sqlite"),
+    )
+
+
+class UserSession(db.Model):
+    """One login on one device: logout ends it alone (admin/sessions.py)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Random; the session and remember-me cookies carry it (User.get_id).
+    key: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ip: Mapped[str] = mapped_column(sa.String(45), default="")
+    user_agent: Mapped[str] = mapped_column(sa.String(200), default="")
+    ended_at: Mapped[datetime | None]
+    # logout, ended (by the user), all_ended, password, admin, idle, …
+    end_reason: Mapped[str] = mapped_column(sa.String(20), default="")
+
+    user: Mapped[User] = relationship()
+
+
+class PasswordHistory(db.Model):
+    """Hashes of a user's earlier passwords, so the policy can refuse reuse."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    password_hash: Mapped[str] = mapped_column(sa.String(256))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecoveryCode(db.Model):
+    """A one-time code that stands in for the second factor (a lost phone)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(sa.String(256))
+    used_at: Mapped[datetime | None]
 
 
 class WordRule(db.Model):

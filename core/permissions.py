@@ -5,7 +5,7 @@ from functools import wraps
 from flask import abort
 from flask_login import current_user, login_required
 
-from models import Article, Role, User, db
+from models import Article, Duty, Role, User, db
 
 
 def role_required(*roles: str):
@@ -34,8 +34,27 @@ class Refused(Exception):
         self.status = status
 
 
+def duty_required(duty: str):
+    """Require a logged-in user holding the management role (models.Duty)."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if duty not in current_user.duties:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
 reviewer_required = role_required(Role.EDITOR, Role.ADMIN)
+# The system administrator (系统管理员): role "admin".
 admin_required = role_required(Role.ADMIN)
+security_admin_required = duty_required(Duty.SECURITY)
+audit_admin_required = duty_required(Duty.AUDIT)
 
 
 def can_edit(user: User, article: Article) -> bool:
