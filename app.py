@@ -16,7 +16,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from admin.views import admin, audit, auth, firstrun, notify_admin
+from admin.views import admin, audit, auth, firstrun, notify_admin, selfcheck
 from core import assets, errors, i18n, notify, security, sitedata, siteurl, slowlane
 from models import MAX_ID, db
 from newsroom import preview_queue
@@ -139,12 +139,14 @@ def create_app(test_config=None):
     app.register_blueprint(review_admin.bp)
     app.register_blueprint(ledger_views.bp)
     app.register_blueprint(notify_admin.bp)
+    app.register_blueprint(selfcheck.bp)
     errors.init_app(app, not_found_fallback=legacy.redirect_from_old_address)
     legacy.init_app(app)
     assets.init_app(app)
     # Every reader's page, cached or not, and the search: their misses take
     # turns in the slow lane (slowlane.py).
     pagecache.init_app(app, lane_endpoints=pages.PAGE_ENDPOINTS | {"search.results"})
+    app.wsgi_app = security.Transport(app.wsgi_app)  # Secure cookies, HSTS on HTTPS
     if proxies:
         # Outermost, so that the page cache too sees the reader's address
         # and scheme (cookieless counting, Secure cookies).
