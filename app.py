@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from admin.views import admin, audit, auth, firstrun, notify_admin, selfcheck
+from admin.views import security as security_views
 from core import assets, errors, i18n, notify, security, sitedata, siteurl, slowlane
 from models import MAX_ID, db
 from newsroom import preview_queue
@@ -129,6 +130,7 @@ def create_app(test_config=None):
     app.register_blueprint(editor.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(security_views.bp)
     app.register_blueprint(firstrun.bp)
     app.register_blueprint(files.bp)
     app.register_blueprint(previews.bp)

@@ -439,6 +439,87 @@ class ConfirmForm(FlaskForm):
     """A button that only needs its CSRF token (a confirmed action)."""
 
 
+# --- Sign-in: second factor, forced password change, security policy ----------
+
+
+class SecondFactorForm(FlaskForm):
+    """The code from the authenticator app (or a recovery code) at login,
+    and the first code that turns the second factor on."""
+
+    code = StringField(
+        _l("Code"), filters=[_strip], validators=[DataRequired(), Length(max=20)]
+    )
+
+
+class PasswordConfirmForm(FlaskForm):
+    """An account change that asks for the password again."""
+
+    password = PasswordField(_l("Your password"), validators=[DataRequired()])
+
+
+class NewPasswordForm(FlaskForm):
+    """A password of one's own, before anything else (admin-set or expired)."""
+
+    new_password = _new_password(_l("New password"))
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[
+            DataRequired(),
+            EqualTo("new_password", message=_l("The two passwords do not match.")),
+        ],
+    )
+
+
+class SecurityPolicyForm(FlaskForm):
+    """The security administrator's settings (admin/views/security.py)."""
+
+    password_min_length = IntegerField(
+        _l("Minimum password length"), validators=[NumberRange(min=8, max=64)]
+    )
+    password_classes = SelectField(
+        _l("Character classes required"),
+        choices=[
+            ("1", _l("1 (any characters)")),
+            ("2", "2"),
+            ("3", "3"),
+            ("4", _l("4 (all of them)")),
+        ],
+    )
+    password_history = IntegerField(
+        _l("Earlier passwords that may not be reused"),
+        validators=[NumberRange(min=0, max=24)],
+    )
+    password_max_age_days = IntegerField(
+        _l("Password expires after (days)"),
+        validators=[NumberRange(min=0, max=3650)],
+    )
+    password_warn_days = IntegerField(
+        _l("Warn this many days before"), validators=[NumberRange(min=0, max=90)]
+    )
+    totp_required = SelectField(
+        _l("Second factor required for"),
+        choices=[
+            ("none", _l("Nobody (each user may turn it on)")),
+            ("admins", _l("Management roles (system, security, audit)")),
+            ("all", _l("Everyone")),
+        ],
+    )
+    dormant_days = IntegerField(
+        _l("Accounts count as dormant after (days unused)"),
+        validators=[NumberRange(min=30, max=3650)],
+    )
+    dormant_auto_disable = BooleanField(
+        _l("Disable a dormant account when someone tries to log in to it")
+    )
+    audit_retention_days = IntegerField(
+        _l("Keep audit events in the database for (days)"),
+        validators=[NumberRange(min=0, max=36500)],
+    )
+
+
+class UnlockForm(FlaskForm):
+    username = HiddenField(validators=[DataRequired(), Length(max=64)])
+
 # --- Articles (editor) ---------------------------------------------------------
 
 

@@ -119,9 +119,7 @@ def check(password: str, user: User | None = None, username: str = "") -> list[s
         )
     name = username or (user.username if user is not None else "")
     if is_common(password, name):
-        problems.append(
-            _("This password is too common or too close to the user name.")
-        )
+        problems.append(_("This password is too common or too close to the user name."))
     elif user is not None and policy.history and reused(user, password, policy):
         problems.append(
             ngettext(
@@ -150,7 +148,9 @@ def change(user: User, password: str, *, by_admin: bool = False) -> None:
     set by an administrator (a new account, a reset) must be changed by its
     user at the next login. Not committed."""
     if user.password_hash and user.id is not None:
-        db.session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash))
+        db.session.add(
+            PasswordHistory(user_id=user.id, password_hash=user.password_hash)
+        )
         keep = max(1, Policy.current().history)
         old = (
             sa.select(PasswordHistory.id)
@@ -189,3 +189,30 @@ def days_left(user: User, policy: Policy | None = None) -> int | None:
     if left > timedelta(days=policy.warn_days):
         return None
     return max(0, left.days)
+
+
+def describe(policy: Policy | None = None) -> str:
+    """The rules in one sentence, for the hint under a new-password field."""
+    policy = policy or Policy.current()
+    if policy.classes <= 1:
+        return ngettext(
+            "At least %(num)d character; not a common password.",
+            "At least %(num)d characters; not a common password.",
+            policy.min_length,
+        )
+    return _(
+        "At least %(num)d characters, using %(classes)d of: lower-case letters, "
+        "capital letters, digits, other characters; not a common password.",
+        num=policy.min_length,
+        classes=policy.classes,
+    )
+
+
+def change_reason(user: User, policy: Policy | None = None) -> str | None:
+    """Why the user must choose a new password before anything else:
+    "must_change" (set by an administrator), "expired", or None."""
+    if user.must_change_password:
+        return "must_change"
+    if is_expired(user, policy):
+        return "expired"
+    return None

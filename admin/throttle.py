@@ -1,10 +1,27 @@
-"""Login throttling: slow down, then block, guessing per (name, address) and address.
+"""Login throttling: slow down, then block, guessing per (name, address) and
+address, and space out guessing per account across all addresses.
 
-A failure never counts against a user name everywhere: that would let anyone
-lock the administrator out by typing wrong passwords for "admin". The budget
-belongs to the pair (user name, client address), so a storm from one address
-leaves the real user free to log in from another, and to the address alone,
-so one address cannot spray guesses over many names.
+A failure never blocks a user name everywhere: that would let anyone lock the
+administrator out by typing wrong passwords for "admin". The budget belongs
+to the pair (user name, client address), so a storm from one address leaves
+the real user free to log in from another, and to the address alone, so one
+address cannot spray guesses over many names.
+
+A guesser with many addresses (a botnet, or a whole IPv6 range) gets each
+pair's free tries from every address, so each account also has a ceiling
+across all addresses: past ACCOUNT_CEILING failures in the window, the
+account takes one password check per ACCOUNT_SPACING from browsers that have
+not logged in to it before; other tries are refused without a check. That
+caps a storm at about 120 guesses an hour per account, whatever its size.
+
+The trade-off: the real user, from a new browser, competes with the storm for
+those checks, waiting up to ACCOUNT_SPACING for a free one (more while the
+storm lasts) — slowed, never locked out for long. A browser where the user
+has logged in to the account before carries a signed «known device» cookie
+(admin/signin.py) and skips the account's ceiling, keeping only the pair's
+limits, which a storm from elsewhere does not touch. A thief of that cookie
+still needs the password, at the pair's pace; the second factor
+(admin/totp.py) is the answer for accounts worth a sustained attack.
 """
 
 import math
@@ -36,6 +53,10 @@ class Limit:
 PER_NAME = Limit(free=5, block=10)
 # A shared address without TRUSTED_PROXIES is the whole school: keep it generous.
 PER_ADDRESS = Limit(free=20, block=50)
+# Failures of one account from any address before its checks are spaced out,
+# and the spacing (for browsers without the account's known-device cookie).
+ACCOUNT_CEILING = 10
+ACCOUNT_SPACING = timedelta(seconds=30)
 
 
 def pause(times: list[datetime], limit: Limit, now: datetime) -> timedelta:
@@ -58,15 +79,21 @@ class Attempt:
     id: int
     username: str
     address: str
+    known_device: bool = False  # skips the account's ceiling
     wait: timedelta = timedelta(0)
-    scope: str = ""  # "name" or "address": which budget ran out
+    scope: str = ""  # "name", "address" or "account": which budget ran out
 
     @property
     def refused(self) -> bool:
         return self.wait > timedelta(0)
 
 
-def begin(username: str, address: str) -> Attempt:
+def seconds(wait: timedelta) -> int:
+    """A wait in whole seconds, rounded up, for the message."""
+    return max(1, math.ceil(wait.total_seconds()))
+
+
+def begin(username: str, address: str, *, known_device: bool = False) -> Attempt:
     """Record a login attempt, then decide whether it may check a password.
 
     The attempt is stored (pending) before the password is checked and counted
@@ -79,7 +106,9 @@ def begin(username: str, address: str) -> Attempt:
     row = LoginAttempt(username=username, ip=address, created_at=now, pending=True)
     db.session.add(row)
     db.session.flush()
-    attempt = Attempt(id=row.id, username=username, address=address)
+    attempt = Attempt(
+        id=row.id, username=username, address=address, known_device=known_device
+    )
     db.session.execute(
         sa.delete(LoginAttempt).where(LoginAttempt.created_at < now - FAILURE_WINDOW)
     )
@@ -107,16 +136,25 @@ def _decide(attempt: Attempt, now: datetime) -> bool:
     )
     attempt.wait, attempt.scope = timedelta(0), ""
     in_flight = False
-    for scope, limit, query in (
+    checks = [
         ("name", PER_NAME, earlier.where(LoginAttempt.username == attempt.username)),
         ("address", PER_ADDRESS, earlier),
-    ):
+    ]
+    if not attempt.known_device:
+        everywhere = sa.select(LoginAttempt.created_at, LoginAttempt.pending).where(
+            LoginAttempt.username == attempt.username,
+            LoginAttempt.id < attempt.id,
+            LoginAttempt.created_at > now - FAILURE_WINDOW,
+        )
+        checks.append(("account", None, everywhere))
+    for scope, limit, query in checks:
         rows = db.session.execute(
             query.order_by(
                 LoginAttempt.created_at.desc(), LoginAttempt.id.desc()
-            ).limit(limit.block)
+            ).limit(limit.block if limit else ACCOUNT_CEILING)
         ).all()
-        wait = pause([r.created_at for r in rows], limit, now)
+        times = [r.created_at for r in rows]
+        wait = pause(times, limit, now) if limit else spacing(times, now)
         if wait > timedelta(0):
             # A request that died mid-check leaves its row pending for good;
             # it counts as a failure but is not waited for.
@@ -125,6 +163,13 @@ def _decide(attempt: Attempt, now: datetime) -> bool:
         if wait > attempt.wait:
             attempt.wait, attempt.scope = wait, scope
     return in_flight
+
+
+def spacing(times: list[datetime], now: datetime) -> timedelta:
+    """The account's wait, given its latest failures (any address) newest first."""
+    if len(times) < ACCOUNT_CEILING:
+        return timedelta(0)
+    return max(timedelta(0), times[0] + ACCOUNT_SPACING - now)
 
 
 def failed(attempt: Attempt) -> None:
@@ -153,3 +198,43 @@ def succeeded(attempt: Attempt) -> None:
         )
     )
     db.session.commit()
+
+
+@dataclass
+class FailedAccount:
+    username: str
+    failures: int
+    addresses: int
+    latest: datetime
+
+    @property
+    def slowed(self) -> bool:
+        return self.failures >= ACCOUNT_CEILING
+
+
+def failed_accounts() -> list[FailedAccount]:
+    """User names with failed logins in the window, most failures first."""
+    rows = db.session.execute(
+        sa.select(
+            LoginAttempt.username,
+            sa.func.count(),
+            sa.func.count(sa.distinct(LoginAttempt.ip)),
+            sa.func.max(LoginAttempt.created_at),
+        )
+        .where(
+            LoginAttempt.pending.is_(False),
+            LoginAttempt.created_at > utcnow() - FAILURE_WINDOW,
+        )
+        .group_by(LoginAttempt.username)
+        .order_by(sa.func.count().desc(), LoginAttempt.username)
+    )
+    return [FailedAccount(*row) for row in rows]
+
+
+def unlock(username: str) -> int:
+    """Forget every failure of the user name, from every address (解除锁定);
+    how many there were. Not committed."""
+    done = db.session.execute(
+        sa.delete(LoginAttempt).where(LoginAttempt.username == username.lower())
+    )
+    return done.rowcount
