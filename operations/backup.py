@@ -6,6 +6,7 @@ An archive (schoolnews-YYYYmmdd-HHMMSS.tar.gz) holds:
     cms.sqlite3       the database, copied with SQLite's online backup API
     uploads/<name>    every photo and attachment the database refers to
     secret_key        and config.py, when the instance has them
+    audit-archive/    audit events past the retention (core/audit.py)
 
 Copying cms.sqlite3 while the site runs loses what is still in the -wal file
 (the issue that started this lost 73 acknowledged posts that way). The online
@@ -16,11 +17,16 @@ in the snapshot already has its file on disk.
 
 The archive is written under a temporary name and renamed when complete, so a
 crash or a full disk never leaves something that looks like a backup.
+
+run_backup() also archives audit events older than the retention (they are
+deleted only once the backup holding them is complete) and, with
+BACKUP_COPY_TO set, copies the archive to another machine's share.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import io
 import json
 import os
@@ -33,8 +39,9 @@ import time
 import tokenize
 import tomllib
 import unicodedata
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout, above operations/
@@ -51,6 +58,12 @@ SETTINGS_FILES = ("secret_key", "config.py")
 CONFIG_MEMBER = "config.py"
 # Names storage.random_name() produces; nothing else is ever restored.
 STORED_NAME_RE = re.compile(r"[0-9a-f]{16,64}\.[a-z0-9]{1,8}")
+# core/audit.py's archive files (kept in step with ARCHIVE_FOLDER and
+# ARCHIVE_NAME_RE there, which server processes import without this module).
+AUDIT_DIR = "audit-archive"
+AUDIT_NAME_RE = re.compile(r"audit-([1-9][0-9]{0,17})-([1-9][0-9]{0,17})\.jsonl\.gz")
+# A lock older than this was left by a crashed backup, not a running one.
+ARCHIVE_LOCK_STALE = timedelta(hours=6)
 
 # A row whose file disappears between the snapshot and the copy was deleted
 # meanwhile (the row goes first, then the file); a new snapshot sees that.
@@ -106,6 +119,11 @@ class BackupResult:
     path: Path
     manifest: dict
     pruned: list[Path]
+    archived: object = None  # core.audit.Archived, when events were archived
+    archive_note: str = ""  # why older events were not archived this time
+    copied_to: Path | None = None  # the off-machine copy (BACKUP_COPY_TO)
+    copy_error: str = ""  # why that copy failed; the local backup stands
+    notes: list[str] = field(default_factory=list)
 
 
 def backup_folder(app) -> Path:
@@ -114,17 +132,146 @@ def backup_folder(app) -> Path:
 
 
 def run_backup(app, folder: Path | None = None) -> BackupResult:
-    """Back up the app's instance and keep only the newest BACKUP_KEEP archives."""
+    """Back up the app's instance: archive audit events past the retention
+    into it first, copy it to BACKUP_COPY_TO, and keep only the newest
+    BACKUP_KEEP archives."""
+    from flask import has_app_context
+
     folder = Path(folder) if folder else backup_folder(app)
-    try:
-        path, manifest = create_backup(Instance.of(app), folder)
-    except sqlite3.Error as error:
-        raise BackupError(f"The database could not be copied: {error}") from None
-    except OSError as error:  # a full disk, a folder without write access
-        raise BackupError(f"The backup could not be written: {error}") from None
+    instance = Instance.of(app)
+    with nullcontext() if has_app_context() else app.app_context():
+        with _archive_lock(instance.folder / AUDIT_DIR) as locked:
+            archived, note = _archive_old_events(instance, locked)
+            try:
+                path, manifest = create_backup(instance, folder)
+            except sqlite3.Error as error:
+                raise BackupError(
+                    f"The database could not be copied: {error}"
+                ) from None
+            except OSError as error:  # a full disk, a folder without write access
+                raise BackupError(f"The backup could not be written: {error}") from None
+            result = BackupResult(path, manifest, [], archived, note)
+            if archived is not None:
+                from core import audit
+
+                # Only now, with the backup holding them complete on disk.
+                if not audit.commit_archive(archived):
+                    result.archived = None
+                    result.archive_note = "another backup archived them meanwhile"
+        copy_to = app.config.get("BACKUP_COPY_TO")
+        if copy_to:
+            _copy_offsite(app, result, Path(copy_to))
     keep = int(app.config.get("BACKUP_KEEP") or 0)
-    pruned = prune_backups(folder, keep) if keep > 0 else []
-    return BackupResult(path, manifest, pruned)
+    result.pruned = prune_backups(folder, keep) if keep > 0 else []
+    return result
+
+
+def _archive_old_events(instance: Instance, locked: bool):
+    """Write the audit events past the retention to the instance's archive
+    folder (deleted after the backup); (Archived or None, why not)."""
+    from core import audit
+    from models import AuditChain, db, get_settings, utcnow
+
+    if not locked:
+        return None, "another backup is archiving audit events"
+    archive = instance.folder / AUDIT_DIR
+    try:
+        chain = db.session.get(AuditChain, 1)
+        through = chain.archived_through_id if chain else 0
+        # Files whose events are all still in the database (a backup that
+        # stopped before deleting them, a restored one) are written anew.
+        for path in audit.archive_files(archive):
+            if int(audit.ARCHIVE_NAME_RE.fullmatch(path.name)[1]) > through:
+                path.unlink()
+        days = audit.retention_days(get_settings())
+        archived = audit.write_archive(archive, utcnow() - timedelta(days=days))
+        db.session.commit()  # ends the read; nothing was changed
+    except audit.ArchiveError as error:
+        db.session.rollback()
+        return None, str(error)
+    except OSError as error:
+        db.session.rollback()
+        raise BackupError(f"The audit archive could not be written: {error}") from None
+    return archived, ""
+
+
+@contextmanager
+def _archive_lock(folder: Path):
+    """One archiving backup at a time, across processes (cron and the admin
+    page); yields False when another holds it."""
+    lock = folder / ".lock"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        try:
+            age = time.time() - lock.stat().st_mtime
+        except FileNotFoundError:
+            age = 0
+        if age < ARCHIVE_LOCK_STALE.total_seconds():
+            yield False
+            return
+        lock.unlink(missing_ok=True)
+        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    try:
+        yield True
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _copy_offsite(app, result: BackupResult, target: Path) -> None:
+    """Copy the archive to BACKUP_COPY_TO, record it; a failure is reported
+    in result.copy_error and the audit log, and the local backup stands."""
+    from core import audit
+    from models import db, set_setting, utcnow
+
+    try:
+        result.copied_to = copy_offsite(result.path, target)
+    except BackupError as error:
+        result.copy_error = str(error)
+        app.logger.error("the off-machine copy of %s failed: %s", result.path, error)
+        audit.record(
+            "backup_copied", result.path.name, outcome=audit.FAILURE, detail=str(error)
+        )
+    else:
+        set_setting("offsite_copy_at", utcnow().isoformat(timespec="seconds"))
+        audit.record("backup_copied", result.path.name, detail=str(result.copied_to))
+    db.session.commit()
+
+
+def copy_offsite(path: Path, target: Path) -> Path:
+    """Copy path into the folder target (a mounted share, a USB disk) and
+    check the copy's size and sha256; return the copy."""
+    # The folder must exist already: creating it where a share is not
+    # mounted would fill the local disk and look like an off-machine copy.
+    if not target.is_dir():
+        raise BackupError(
+            f"BACKUP_COPY_TO {target} is not a folder (is the share mounted?)."
+        )
+    copy = target / path.name
+    partial = copy.with_name(copy.name + ".part")
+    try:
+        shutil.copyfile(path, partial)
+        _fsync(partial)
+        if partial.stat().st_size != path.stat().st_size or _sha256(partial) != _sha256(
+            path
+        ):
+            raise BackupError(f"The copy in {target} differs from the backup.")
+        os.replace(partial, copy)
+    except OSError as error:
+        raise BackupError(f"Copying to {target} failed: {error}") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    return copy
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def create_backup(instance: Instance, folder: Path) -> tuple[Path, dict]:
@@ -161,12 +308,21 @@ def create_backup(instance: Instance, folder: Path) -> tuple[Path, dict]:
                         archive.add(source, name)
                 for name in names:
                     archive.add(instance.uploads / name, f"{UPLOADS_DIR}/{name}")
+                for source in audit_archive_files(instance.folder / AUDIT_DIR):
+                    archive.add(source, f"{AUDIT_DIR}/{source.name}")
             _fsync(partial)
             os.replace(partial, path)
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
     return path, manifest
+
+
+def audit_archive_files(folder: Path) -> list[Path]:
+    """The audit archive files in folder (nothing else there is backed up)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if AUDIT_NAME_RE.fullmatch(p.name))
 
 
 def copy_database(source: Path, target: Path) -> None:
@@ -235,6 +391,12 @@ def _manifest(snapshot: Path, uploads: int) -> dict:
             table: connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             for table in COUNTED_TABLES
         }
+        try:
+            audit_events = connection.execute(
+                "SELECT count(*) FROM audit_event"
+            ).fetchone()[0]
+        except sqlite3.OperationalError:
+            audit_events = None
     return {
         "format": FORMAT,
         "app": "SchoolNews",
@@ -243,6 +405,8 @@ def _manifest(snapshot: Path, uploads: int) -> dict:
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "counts": counts,
         "upload_files": uploads,
+        # Not in counts: archives of older releases lack it (checked if present).
+        "audit_events": audit_events,
     }
 
 
@@ -276,6 +440,10 @@ class Checked:
     @property
     def uploads(self) -> Path:
         return self.folder / UPLOADS_DIR
+
+    @property
+    def audit_archive(self) -> Path:
+        return self.folder / AUDIT_DIR
 
     @property
     def config(self) -> Path | None:
@@ -428,6 +596,10 @@ def _check_manifest(manifest) -> None:
         wrong.append("counts")
     if not _is_count(manifest.get("upload_files")):
         wrong.append("upload_files")
+    if manifest.get("audit_events") is not None and not _is_count(
+        manifest["audit_events"]
+    ):
+        wrong.append("audit_events")
     try:
         datetime.fromisoformat(manifest.get("created_at"))
     except (TypeError, ValueError):
@@ -498,7 +670,7 @@ def _member_target(member: tarfile.TarInfo) -> PurePosixPath | None:
     ):
         raise BackupError(f"Refused the member {name!r}: unsafe path.")
     if member.isdir():
-        if name == UPLOADS_DIR:
+        if name in (UPLOADS_DIR, AUDIT_DIR):
             return None
         raise BackupError(f"Refused the member {name!r}: unexpected folder.")
     # Only what tarfile.add() writes: no sparse members, whose few stored
@@ -512,6 +684,12 @@ def _member_target(member: tarfile.TarInfo) -> PurePosixPath | None:
         len(path.parts) == 2
         and path.parts[0] == UPLOADS_DIR
         and STORED_NAME_RE.fullmatch(path.parts[1])
+    ):
+        return path
+    if (
+        len(path.parts) == 2
+        and path.parts[0] == AUDIT_DIR
+        and AUDIT_NAME_RE.fullmatch(path.parts[1])
     ):
         return path
     raise BackupError(f"Refused the member {name!r}: not part of a backup.")
@@ -614,6 +792,14 @@ def restore_backup(
         shutil.move(checked.uploads, instance.uploads)
     else:
         instance.uploads.mkdir(parents=True, exist_ok=True)
+    # The old site's audit archive belongs to the old database's chain.
+    archive = instance.folder / AUDIT_DIR
+    if audit_archive_files(archive):
+        move_aside(archive)
+    else:
+        shutil.rmtree(archive, ignore_errors=True)
+    if checked.audit_archive.is_dir():
+        shutil.move(checked.audit_archive, archive)
     for name in SETTINGS_FILES:
         source = checked.folder / name
         if name == CONFIG_MEMBER and not with_config:
