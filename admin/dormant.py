@@ -1,6 +1,7 @@
 """Dormant accounts: staff who left keep an account nobody uses. Accounts
-unused for dormant_days (a setting) are listed for the system administrator
-and, with dormant_auto_disable, disabled the moment anyone tries them."""
+unused for dormant_days (a setting) are listed on the users page, which
+disables them in one step; with dormant_auto_disable, they are disabled the
+moment anyone tries them, and when the users page is opened."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from admin import duties
 from admin.sessions import rotate_session_token
 from core import audit
 from models import User, db, get_settings, utcnow
@@ -48,12 +50,32 @@ def dormant_users() -> list[User]:
 
 def disable_if_dormant(user: User) -> bool:
     """With dormant_auto_disable on, disable a dormant account (audited, not
-    committed). True when it was disabled."""
+    committed). True when it was disabled. The last active holder of a
+    management role is kept: the site would have nobody to turn it on again."""
     settings = get_settings()
     if settings["dormant_auto_disable"] != "1" or not is_dormant(user, settings):
         return False
+    if duties.last_held(user):
+        return False
     disable(user, automatic=True)
     return True
+
+
+def disable_all(actor: User | None) -> list[User]:
+    """Disable every dormant account the actor may deactivate (not their
+    own, not one they may not manage, not the last holder of a management
+    role); with no actor, as dormant_auto_disable does, every one but the
+    last holders. Audited, not committed; the accounts disabled."""
+    disabled = []
+    for user in dormant_users():
+        if actor is None:
+            refused = bool(duties.last_held(user))
+        else:
+            refused = duties.deactivation_problem(actor, user) is not None
+        if not refused:
+            disable(user, automatic=actor is None)
+            disabled.append(user)
+    return disabled
 
 
 def disable(user: User, *, automatic: bool = False) -> None:

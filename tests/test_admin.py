@@ -52,7 +52,7 @@ def new_user(**fields):
         "username": "wang",
         "display_name": "王老师",
         "role": "author",
-        "password": "first password",
+        "password": "First passw0rd",
     }
     data.update(fields)
     return data
@@ -75,7 +75,7 @@ def test_admin_creates_user_who_can_log_in(app, admin_client):
     assert "user_created" in audit_actions(app)
     other = app.test_client()
     response = other.post(
-        "/login", data={"username": "wang", "password": "first password"}
+        "/login", data={"username": "wang", "password": "First passw0rd"}
     )
     assert response.status_code == 302
 
@@ -94,7 +94,7 @@ def test_admin_creates_user_who_can_log_in(app, admin_client):
 )
 def test_create_user_refuses_bad_input(app, admin_client, fields, message):
     response = admin_client.post("/admin/users?lang=en", data=new_user(**fields))
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert message in response.text
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(User.id))) == 3
@@ -185,10 +185,10 @@ def test_admin_sets_new_password_and_old_sessions_end(app, admin_client):
     author = get_user(app, "author")
     response = admin_client.post(
         f"/admin/users/{author.id}/password",
-        data={"new_password": "reset by admin", "set_password": "y"},
+        data={"new_password": "Reset by admin 7", "set_password": "y"},
     )
     assert response.status_code == 302
-    assert get_user(app, "author").check_password("reset by admin")
+    assert get_user(app, "author").check_password("Reset by admin 7")
     assert teacher.get("/editor/").status_code == 302
     assert "password_reset" in audit_actions(app)
 
@@ -213,7 +213,7 @@ def test_reset_without_password_or_generate_is_refused(app, admin_client):
         f"/admin/users/{author.id}/password?lang=en",
         data={"new_password": "", "set_password": "y"},
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "Type a new password, or generate one instead." in response.text
     assert get_user(app, "author").check_password(PASSWORD)
 
@@ -232,7 +232,7 @@ def test_admin_resetting_own_password_stays_logged_in(app, admin_client):
     me = get_user(app, "admin")
     admin_client.post(
         f"/admin/users/{me.id}/password",
-        data={"new_password": "my new admin pw", "set_password": "y"},
+        data={"new_password": "My new admin pw 7", "set_password": "y"},
     )
     assert admin_client.get("/admin/users").status_code == 200
 
@@ -629,8 +629,7 @@ def test_audit_log_lists_recent_actions_newest_first(admin_client):
     admin_client.post("/admin/users", data=new_user())
     admin_client.post("/admin/sections", data=section_data())
     html = admin_client.get("/admin/audit?lang=en").text
-    assert html.index("Created a section") < html.index("Created a user")
-    assert "wang (author)" in html
+    assert html.index("新闻中心 (news)") < html.index("wang (author)")
 
 
 def test_audit_log_pages_from_newer_to_older(app, admin_client):
@@ -706,6 +705,9 @@ def test_admin_posts_without_csrf_token_are_refused(app, client, make_section):
         (f"/admin/review/groups/{gid}/delete", {}),
         (f"/admin/departments/{did}/heads", {"people": str(author.id)}),
         ("/admin/notifications/test", {"target": "all"}),
+        (f"/admin/users/{author.id}/duties", {"duty": "audit", "on": "1"}),
+        ("/admin/duties/single", {"on": "0"}),
+        ("/admin/users/dormant/deactivate", {}),
     ]
     admin_posts = {
         rule.rule.replace("<int:user_id>", str(author.id))
@@ -725,7 +727,7 @@ def test_admin_posts_without_csrf_token_are_refused(app, client, make_section):
     assert before[2].session_token == after[2].session_token
     assert (before[2].role, before[2].active) == (after[2].role, after[2].active)
     assert get_user(app, "wang") is None
-    assert audit_actions(app) == []
+    assert set(audit_actions(app)) <= {"login"}
     with app.app_context():
         words = db.session.execute(sa.select(WordRule.term, WordRule.severity)).all()
         assert [tuple(w) for w in words] == [("按装", "hint")]

@@ -6,8 +6,9 @@ import re
 import pytest
 import sqlalchemy as sa
 from PIL import Image
+from werkzeug.routing import AnyConverter
 
-from models import Upload, User, db, get_settings, set_setting
+from models import AuditEvent, Duty, Upload, User, db, get_settings, set_setting
 from tests.conftest import PASSWORD
 
 NEW_PASSWORD = "our own school 2026"
@@ -20,6 +21,8 @@ def setup_client(client, generated_admin, login):
 
 def setup_data(**fields):
     data = {
+        "username": "wangjun",
+        "mode": "single",
         "new_password": NEW_PASSWORD,
         "confirm": NEW_PASSWORD,
         "school_name": "红星小学",
@@ -38,6 +41,12 @@ def png_bytes():
     return buffer.getvalue()
 
 
+def _sample(rule, arg):
+    """1 for an id; the first choice of an any(...) part."""
+    converter = rule._converters[arg]
+    return sorted(converter.items)[0] if isinstance(converter, AnyConverter) else 1
+
+
 def staff_urls(app):
     """Every editor and admin address, with 1 for each id, and its method."""
     urls = []
@@ -45,7 +54,8 @@ def staff_urls(app):
         staff = rule.rule.startswith(("/editor", "/admin", "/account"))
         if not staff or rule.endpoint == "firstrun.setup":
             continue
-        url = rule.build({arg: 1 for arg in rule.arguments}, append_unknown=False)[1]
+        values = {arg: _sample(rule, arg) for arg in rule.arguments}
+        url = rule.build(values, append_unknown=False)[1]
         method = "GET" if "GET" in rule.methods else "POST"
         urls.append((method, url))
     return urls
@@ -76,6 +86,8 @@ def test_login_with_the_generated_password_lands_on_setup(client, generated_admi
     assert response.location.endswith("/admin/setup")
     page = client.get("/admin/setup").get_data(as_text=True)
     assert "设置" in page and 'name="new_password"' in page
+    # The user name starts empty: the generated one is not offered again.
+    assert re.search(r'<input[^>]*name="username"[^>]*value="[^"]', page) is None
 
 
 def test_reader_pages_and_logout_stay_open_during_setup(setup_client, make_article):
@@ -144,7 +156,7 @@ def test_setup_saves_password_and_school_and_opens_the_site(app, setup_client):
     assert setup_client.get("/editor/").status_code == 200
     assert setup_client.get("/admin/settings").status_code == 200
     with app.app_context():
-        admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
+        admin = db.session.scalar(sa.select(User).where(User.username == "wangjun"))
         assert not admin.needs_setup and admin.check_password(NEW_PASSWORD)
         settings = get_settings()
         logo = db.session.get(Upload, int(settings["logo_id"]))
@@ -221,5 +233,166 @@ def test_setup_with_a_stale_token_keeps_the_typed_values(app, client, generated_
     response = client.post("/admin/setup", data=setup_data(csrf_token=token))
     assert response.status_code == 302
     with app.app_context():
-        admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
+        admin = db.session.scalar(sa.select(User).where(User.username == "wangjun"))
         assert not admin.needs_setup
+
+
+@pytest.fixture
+def english(setup_client):
+    """The setup in English: these messages are checked before translation."""
+    setup_client.set_cookie("lang", "en")
+    return setup_client
+
+
+def admin_named(name):
+    return db.session.scalar(sa.select(User).where(User.username == name))
+
+
+def actions():
+    return db.session.execute(
+        sa.select(AuditEvent.action, AuditEvent.target, AuditEvent.detail).order_by(
+            AuditEvent.id
+        )
+    ).all()
+
+
+def test_single_mode_renames_the_admin_who_keeps_all_three_roles(app, setup_client):
+    response = setup_client.post("/admin/setup", data=setup_data())
+    assert response.status_code == 302
+    # Still logged in under the new name: the session follows the account.
+    assert setup_client.get("/admin/audit").status_code == 200
+    assert setup_client.post("/logout").status_code == 302
+    refused = setup_client.post(
+        "/login", data={"username": "admin", "password": NEW_PASSWORD}
+    )
+    assert refused.status_code == 200  # the old name is gone
+    login = {"username": "wangjun", "password": NEW_PASSWORD}
+    assert setup_client.post("/login", data=login).status_code == 302
+    with app.app_context():
+        assert admin_named("admin") is None
+        admin = admin_named("wangjun")
+        assert admin.duties == (Duty.SYSTEM, Duty.SECURITY, Duty.AUDIT)
+        assert not admin.must_change_password
+        assert get_settings()["single_admin"] == "1"
+        done = actions()
+    assert ("user_updated", "admin → wangjun", "") in done
+    assert ("single_admin_changed", "on", "") in done
+    assert done[-1][:2] in {("setup_completed", "wangjun"), ("login", "wangjun")}
+
+
+SEPARATE = {
+    "mode": "separate",
+    "security_username": "anquan",
+    "security_display_name": "李安全",
+    "security_password": "Secure sp1rit",
+    "audit_username": "shenji",
+    "audit_display_name": "",
+    "audit_password": "Audit the l0g",
+}
+
+
+def test_separate_mode_creates_the_security_and_audit_administrators(app, setup_client):
+    response = setup_client.post("/admin/setup", data=setup_data(**SEPARATE))
+    assert response.status_code == 302
+    assert setup_client.get("/admin/settings").status_code == 200
+    # The system administrator no longer reads the audit log.
+    assert setup_client.get("/admin/audit").status_code == 403
+    with app.app_context():
+        admin = admin_named("wangjun")
+        security, auditor = admin_named("anquan"), admin_named("shenji")
+        assert admin.duties == (Duty.SYSTEM,)
+        assert security.duties == (Duty.SECURITY,)
+        assert auditor.duties == (Duty.AUDIT,)
+        assert (security.display_name, auditor.display_name) == ("李安全", "shenji")
+        assert security.role == auditor.role == "author"
+        # Chosen for them: they choose their own at the first login.
+        assert security.must_change_password and auditor.must_change_password
+        assert security.check_password("Secure sp1rit")
+        assert not admin.must_change_password
+        assert get_settings()["single_admin"] == "0"
+        done = actions()
+    assert ("duty_changed", "anquan", "+security") in done
+    assert ("duty_changed", "shenji", "+audit") in done
+    assert ("single_admin_changed", "off", "") in done
+
+
+@pytest.mark.parametrize("name", ["admin", "Administrator", "root"])
+def test_default_names_are_refused_and_nothing_typed_is_lost(
+    app, setup_client, english, name
+):
+    data = setup_data(username=name, **SEPARATE)
+    response = setup_client.post("/admin/setup", data=data)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "the first name guessers try" in page
+    assert f'value="{name}"' in page
+    assert 'value="Secure sp1rit"' in page and 'value="李安全"' in page
+    assert 'value="separate" checked' in page or re.search(
+        r'<input checked[^>]*value="separate"', page
+    )
+    with app.app_context():
+        assert admin_named("admin").needs_setup
+        assert admin_named("anquan") is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        (
+            {"new_password": "password123", "confirm": "password123"},
+            "new_password",
+            "too common",
+        ),
+        (
+            {"new_password": "wangjun2026!", "confirm": "wangjun2026!"},
+            "new_password",
+            "too common",
+        ),
+        (
+            {"security_password": "abcdefgh"},
+            "security_password",
+            "Use at least 3 of these",
+        ),
+        ({"audit_password": ""}, "audit_password", "This field is required."),
+        ({"audit_username": ""}, "audit_username", "This field is required."),
+        ({"audit_username": "anquan"}, "audit_username", "of their own"),
+        ({"security_username": "WangJun"}, "security_username", "of their own"),
+        ({"audit_username": "editor"}, "audit_username", "already taken"),
+        ({"mode": ""}, "mode", "Choose one."),
+    ],
+)
+def test_weak_passwords_and_clashing_names_are_refused_with_the_typed_values(
+    app, setup_client, english, fields, field, message
+):
+    data = setup_data(**{**SEPARATE, **fields})
+    response = setup_client.post("/admin/setup", data=data)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    error = re.search(rf'<p class="a-error" id="{field}-error">([^<]*)</p>', page)
+    assert error and message in error.group(1), error and error.group(1)
+    assert 'value="杭州市西湖区红星路 1 号"' in page
+    for key in ("new_password", "security_password", "audit_username"):
+        if data.get(key):
+            assert f'value="{data[key]}"' in page
+    with app.app_context():
+        assert admin_named("admin").needs_setup
+        assert db.session.scalar(sa.select(sa.func.count(User.id))) == 3
+
+
+def test_single_mode_ignores_the_other_administrators_fields(app, setup_client):
+    data = setup_data(security_username="anquan", security_password="x")
+    assert setup_client.post("/admin/setup", data=data).status_code == 302
+    with app.app_context():
+        assert admin_named("anquan") is None
+
+
+def test_the_setup_page_says_the_password_policy(app, setup_client, english):
+    with app.app_context():
+        set_setting("password_min_length", "12")
+        db.session.commit()
+    page = setup_client.get("/admin/setup").get_data(as_text=True)
+    assert "At least 12 characters." in page
+    data = setup_data(new_password="Short pw 12", confirm="Short pw 12")
+    response = setup_client.post("/admin/setup", data=data)
+    assert response.status_code == 400
+    assert "Use at least 12 characters." in response.get_data(as_text=True)

@@ -1,7 +1,7 @@
 """Blueprint "admin", /admin: users, sections, site settings, backups."""
 
-import secrets
 from datetime import UTC, datetime
+from functools import wraps
 
 import sqlalchemy as sa
 from flask import (
@@ -17,15 +17,17 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
+from flask_babel import ngettext
+from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
+from admin import accounts, duties, passwords
+from admin import dormant as dormant_accounts
 from admin.sessions import relogin, rotate_session_token
 from admin.settings import LogoError, drop_fixed_site_url, save_settings
 from core import audit
 from core.i18n import display_size
-from core.paging import paginate
-from core.permissions import admin_required
+from core.permissions import admin_required, security_admin_required
 from forms import (
     ConfirmForm,
     DepartmentForm,
@@ -40,7 +42,6 @@ from models import (
     Article,
     Department,
     PendingText,
-    Role,
     Section,
     User,
     db,
@@ -53,64 +54,97 @@ from review import chain
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+def _system(user) -> bool:
+    return user.is_admin
+
+
+def _security(user) -> bool:
+    return user.is_security_admin
+
+
+# The admin pages in the order of their tabs, and who each opens for: each
+# user is shown only the pages their roles open (admin/duties.py).
+ADMIN_PAGES = (
+    ("admin.users", _l("Users"), lambda u: u.is_admin or u.is_security_admin),
+    ("admin.departments", _l("Departments"), _system),
+    ("admin.sections", _l("Sections"), _system),
+    ("admin.settings", _l("Site settings"), _system),
+    ("review_admin.settings", _l("Review chain"), _system),
+    ("security.page", _l("Password and login"), _security),
+    ("wordlist.words", _l("Word list"), _security),
+    ("admin.backups", _l("Backups"), _system),
+    ("audit.log", _l("Audit log"), lambda u: u.is_audit_admin),
+    ("selfcheck.page", _l("Self-assessment"), lambda u: bool(u.duties)),
+    ("stats.overview", _l("Statistics"), lambda u: u.can_review),
+    ("ledger.page", _l("Review ledger"), _system),
+    ("notify_admin.page", _l("Notifications"), _system),
+)
+
+
+@bp.app_template_global()
+def admin_pages() -> list[tuple[str, str]]:
+    """(endpoint, label) of the admin pages the current user may open."""
+    if not current_user.is_authenticated:
+        return []
+    return [
+        (endpoint, label)
+        for endpoint, label, opens in ADMIN_PAGES
+        if endpoint in current_app.view_functions and opens(current_user)
+    ]
+
+
+@bp.app_template_global()
+def admin_home() -> str | None:
+    """Where the workspace menu's «Administration» leads: the first admin page
+    the user's roles open (statistics has a link of its own)."""
+    for endpoint, _label in admin_pages():
+        if endpoint != "stats.overview":
+            return url_for(endpoint)
+    return None
+
+
+@bp.after_app_request
+def _audit_admin_lands_on_the_log(response):
+    # An account that is there only to read the audit log starts there after
+    # logging in, instead of on a dashboard of posts it never writes.
+    if (
+        request.blueprint == "auth"
+        and request.method == "POST"
+        and response.status_code == 302
+        and response.location == url_for("editor.dashboard")
+        and current_user.is_authenticated
+        and duties.only_audits(current_user)
+    ):
+        response.location = url_for("audit.log")
+    return response
+
 
 # --- Users -------------------------------------------------------------------
+
+
+def accounts_required(view):
+    """The users pages: the system administrator's, and the security
+    administrator's for the accounts holding the security or audit role."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not (current_user.is_admin or current_user.is_security_admin):
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
 
 
 def _user_or_404(user_id: int) -> User:
     return db.get_or_404(User, user_id)
 
 
-def _other_active_admins(user: User) -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count(User.id)).where(
-            User.role == Role.ADMIN, User.active.is_(True), User.id != user.id
-        )
-    )
-
-
-def _render_users(form: UserCreateForm):
-    users = db.session.scalars(
-        sa.select(User).order_by(User.username).options(selectinload(User.department))
-    ).all()
-    return render_template("admin/users.html", users=users, form=form)
-
-
-@bp.get("/users")
-@admin_required
-def users():
-    return _render_users(UserCreateForm())
-
-
-@bp.post("/users")
-@admin_required
-def create_user():
-    form = UserCreateForm()
-    if form.validate_on_submit():
-        taken = db.session.scalar(
-            sa.select(User.id).where(
-                sa.func.lower(User.username) == form.username.data.lower()
-            )
-        )
-        if taken:
-            form.username.errors.append(_("This username is already taken."))
-        else:
-            user = User(
-                username=form.username.data,
-                display_name=form.display_name.data,
-                byline=form.byline.data or "",
-                role=form.role.data,
-            )
-            user.set_password(form.password.data)
-            rotate_session_token(user)
-            db.session.add(user)
-            return audit.finish_change(
-                "user_created",
-                f"{user.username} ({user.role})",
-                _("Created the account %(name)s.", name=user.username),
-                url_for("admin.users"),
-            )
-    return _render_users(form)
+def _managed_user_or_403(user_id: int) -> User:
+    user = _user_or_404(user_id)
+    if not duties.may_manage(current_user, user):
+        abort(403)
+    return user
 
 
 def _department_choices():
@@ -118,6 +152,85 @@ def _department_choices():
         sa.select(Department).order_by(Department.position, Department.name)
     ).all()
     return [(0, _("(no department)"))] + [(d.id, d.name) for d in departments]
+
+
+def _create_form() -> UserCreateForm:
+    form = UserCreateForm()
+    form.department_id.choices = _department_choices()
+    return form
+
+
+def _render_users(form: UserCreateForm | None = None, status: int = 200):
+    users = db.session.scalars(
+        sa.select(User).order_by(User.username).options(selectinload(User.department))
+    ).all()
+    dormant = dormant_accounts.dormant_users()
+    refusals = {
+        user.id: duties.deactivation_problem(current_user, user) for user in dormant
+    }
+    return render_template(
+        "admin/users.html",
+        users=users,
+        form=form if current_user.is_admin else None,
+        dormant=dormant,
+        dormant_days=dormant_accounts.days(),
+        refusals=refusals,
+        can_disable=[u for u in dormant if refusals[u.id] is None],
+        confirm_form=ConfirmForm(),
+        single_admin=duties.single_admin(),
+        forbidden=duties.forbidden_holders(),
+        holders={duty: duties.active_holders(duty) for duty in duties.LABELS},
+        duty_labels=duties.LABELS,
+        password_hint=accounts.password_hint(),
+    ), status
+
+
+@bp.get("/users")
+@accounts_required
+def users():
+    if get_settings()["dormant_auto_disable"] == "1":
+        # Turned on: nobody should meet a dormant account still active here.
+        disabled = dormant_accounts.disable_all(None)
+        if disabled:
+            db.session.commit()
+    return _render_users(_create_form())
+
+
+@bp.post("/users")
+@admin_required
+def create_user():
+    form = _create_form()
+    if not form.validate_on_submit():
+        return _render_users(form, 400)
+    problem = accounts.username_problem(form.username.data)
+    if problem:
+        form.username.errors.append(problem)
+    form.password.errors.extend(
+        passwords.check(form.password.data, username=form.username.data)
+    )
+    if form.errors:
+        return _render_users(form, 400)
+    user = accounts.new_account(
+        form.username.data,
+        form.display_name.data,
+        form.password.data,
+        role=form.role.data,
+        byline=form.byline.data or "",
+        email=form.email.data or None,
+        department_id=form.department_id.data or None,
+    )
+    department = db.session.get(Department, form.department_id.data or 0)
+    return audit.finish_change(
+        "user_created",
+        f"{user.username} ({user.role}"
+        + (f", {department.name})" if department else ")"),
+        _(
+            "Created the account %(name)s. Give them the initial password: they "
+            "choose their own when they first log in.",
+            name=user.username,
+        ),
+        url_for("admin.users"),
+    )
 
 
 def _user_form(user: User | None = None) -> UserEditForm:
@@ -128,34 +241,37 @@ def _user_form(user: User | None = None) -> UserEditForm:
     return form
 
 
-def _render_user(user: User, edit_form=None, reset_form=None):
+def _render_user(user: User, edit_form=None, reset_form=None, status=200):
     return render_template(
         "admin/user.html",
         user=user,
         edit_form=edit_form or _user_form(user),
         reset_form=reset_form or PasswordResetForm(),
-    )
+        confirm_form=ConfirmForm(),
+        manages=duties.may_manage(current_user, user),
+        deactivation_problem=duties.deactivation_problem(current_user, user),
+        duty_labels=duties.LABELS,
+        guarded=duties.GUARDED,
+        password_hint=accounts.password_hint(),
+    ), status
 
 
 @bp.get("/users/<int:user_id>")
-@admin_required
+@accounts_required
 def user(user_id):
     return _render_user(_user_or_404(user_id))
 
 
 @bp.post("/users/<int:user_id>")
-@admin_required
+@accounts_required
 def update_user(user_id):
-    user = _user_or_404(user_id)
+    user = _managed_user_or_403(user_id)
     form = _user_form()
     if not form.validate_on_submit():
-        return _render_user(user, edit_form=form)
-    demoting = user.role == Role.ADMIN and form.role.data != Role.ADMIN
-    if demoting and user.id == current_user.id:
-        flash(_("You cannot remove your own administrator role."), "error")
-        return redirect(url_for("admin.user", user_id=user.id))
-    if demoting and user.active and not _other_active_admins(user):
-        flash(_("The site needs at least one active administrator."), "error")
+        return _render_user(user, edit_form=form, status=400)
+    problem = duties.role_problem(current_user, user, form.role.data)
+    if problem:
+        flash(problem, "error")
         return redirect(url_for("admin.user", user_id=user.id))
     if form.role.data != user.role:
         audit.record("role_changed", f"{user.username}: {user.role} → {form.role.data}")
@@ -183,25 +299,82 @@ def update_user(user_id):
     return redirect(url_for("admin.user", user_id=user.id))
 
 
-@bp.post("/users/<int:user_id>/password")
-@admin_required
-def reset_password(user_id):
+@bp.post("/users/<int:user_id>/duties")
+@security_admin_required
+def update_duty(user_id):
+    """Grant or remove the security or audit role (the security
+    administrator's; the system role is the role «Administrator»)."""
     user = _user_or_404(user_id)
+    duty = request.form.get("duty")
+    if not ConfirmForm().validate_on_submit() or duty not in duties.GUARDED:
+        abort(400)
+    on = request.form.get("on") == "1"
+    problem = duties.set_duty(current_user, user, duty, on)
+    if problem:
+        flash(problem, "error")
+        return redirect(url_for("admin.user", user_id=user.id) + "#duties")
+    db.session.commit()
+    message = (
+        _("%(name)s is now %(role)s.", name=user.username, role=duties.LABELS[duty])
+        if on
+        else _(
+            "%(name)s is no longer %(role)s.",
+            name=user.username,
+            role=duties.LABELS[duty],
+        )
+    )
+    flash(message, "success")
+    if user.id == current_user.id and not current_user.is_security_admin:
+        return redirect(url_for("editor.dashboard"))
+    return redirect(url_for("admin.user", user_id=user.id) + "#duties")
+
+
+@bp.post("/duties/single")
+@security_admin_required
+def update_single_admin():
+    """单人模式 on or off: turning it off is refused while an account holds
+    roles only it allows together."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    on = request.form.get("on") == "1"
+    problem = duties.set_single_admin(on)
+    if problem:
+        flash(problem, "error")
+    else:
+        db.session.commit()
+        flash(
+            _("Single administrator mode is on.")
+            if on
+            else _("Single administrator mode is off."),
+            "success",
+        )
+    return redirect(url_for("admin.users") + "#duties")
+
+
+@bp.post("/users/<int:user_id>/password")
+@accounts_required
+def reset_password(user_id):
+    user = _managed_user_or_403(user_id)
     form = PasswordResetForm()
     if not form.validate_on_submit():
-        return _render_user(user, reset_form=form)
+        return _render_user(user, reset_form=form, status=400)
     generated = None
     if form.generate.data:
-        generated = secrets.token_urlsafe(9)
+        generated = accounts.generated_password(user)
         password = generated
     elif form.new_password.data:
         password = form.new_password.data
+        form.new_password.errors.extend(passwords.check(password, user))
+        if form.new_password.errors:
+            return _render_user(user, reset_form=form, status=400)
     else:
         form.new_password.errors.append(
             _("Type a new password, or generate one instead.")
         )
-        return _render_user(user, reset_form=form)
-    user.set_password(password)
+        return _render_user(user, reset_form=form, status=400)
+    own = user.id == current_user.id
+    # Someone else's new password is only known to them once they choose it.
+    passwords.change(user, password, by_admin=not own)
     rotate_session_token(user)
     audit.record("password_reset", user.username)
     db.session.commit()
@@ -218,17 +391,17 @@ def reset_password(user_id):
         )
     else:
         flash(_("The password of %(name)s was changed.", name=user.username), "success")
-    if user.id == current_user.id:
+    if own:
         # The admin reset their own password: keep this session alive.
         relogin(user)
     return redirect(url_for("admin.user", user_id=user.id))
 
 
 @bp.post("/users/<int:user_id>/sessions/end")
-@admin_required
+@accounts_required
 def end_sessions(user_id):
     """Log the user out on every device: a lost phone, a shared PC left open."""
-    user = _user_or_404(user_id)
+    user = _managed_user_or_403(user_id)
     rotate_session_token(user)
     audit.record("sessions_ended", user.username)
     db.session.commit()
@@ -244,32 +417,53 @@ def end_sessions(user_id):
 
 
 @bp.post("/users/<int:user_id>/deactivate")
-@admin_required
+@accounts_required
 def deactivate_user(user_id):
-    user = _user_or_404(user_id)
-    if user.id == current_user.id:
-        flash(_("You cannot deactivate your own account."), "error")
-    elif user.role == Role.ADMIN and not _other_active_admins(user):
-        flash(_("The site needs at least one active administrator."), "error")
+    user = _managed_user_or_403(user_id)
+    problem = duties.deactivation_problem(current_user, user)
+    back = request.form.get("back") == "users"
+    if problem:
+        flash(problem, "error")
     elif user.active:
         user.active = False
         rotate_session_token(user)
         audit.record("user_deactivated", user.username)
         db.session.commit()
         flash(_("Deactivated %(name)s.", name=user.username), "success")
+    if back:
+        return redirect(url_for("admin.users") + "#dormant")
     return redirect(url_for("admin.user", user_id=user.id))
 
 
 @bp.post("/users/<int:user_id>/reactivate")
-@admin_required
+@accounts_required
 def reactivate_user(user_id):
-    user = _user_or_404(user_id)
+    user = _managed_user_or_403(user_id)
     if not user.active:
         user.active = True
         audit.record("user_reactivated", user.username)
         db.session.commit()
         flash(_("Reactivated %(name)s.", name=user.username), "success")
     return redirect(url_for("admin.user", user_id=user.id))
+
+
+@bp.post("/users/dormant/deactivate")
+@accounts_required
+def deactivate_dormant():
+    """«全部停用»: every dormant account this administrator may deactivate."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    disabled = dormant_accounts.disable_all(current_user)
+    db.session.commit()
+    flash(
+        ngettext(
+            "Deactivated %(num)d dormant account.",
+            "Deactivated %(num)d dormant accounts.",
+            len(disabled),
+        ),
+        "success",
+    )
+    return redirect(url_for("admin.users") + "#dormant")
 
 
 # --- Departments -------------------------------------------------------------

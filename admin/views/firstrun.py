@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+from admin import accounts, passwords
 from admin.sessions import relogin, rotate_session_token
 from admin.settings import LogoError, drop_fixed_site_url, save_settings
 from core import audit, errors, siteurl
@@ -20,7 +21,7 @@ from core.errors import json_error, wants_json
 from core.i18n import display_size
 from core.permissions import admin_required
 from forms import ConfirmForm, SetupForm
-from models import db, get_settings
+from models import Duty, db, get_settings, set_setting
 from operations import democlear
 
 bp = Blueprint("firstrun", __name__, url_prefix="/admin")
@@ -70,7 +71,10 @@ def _address_in_use() -> str:
 
 def _render_setup(form: SetupForm, status: int = 200):
     response = render_template(
-        "admin/setup.html", form=form, demo_state=get_settings()["demo_state"]
+        "admin/setup.html",
+        form=form,
+        demo_state=get_settings()["demo_state"],
+        password_hint=accounts.password_hint(),
     )
     # The page may carry the passwords just typed back: never keep a copy.
     return response, status, {"Cache-Control": "no-store"}
@@ -91,24 +95,16 @@ def setup():
         if form.site_url:
             form.site_url.data = settings["site_url"] or _address_in_use()
         return _render_setup(form)
-    if not form.validate_on_submit():
-        return _render_setup(form, 400)
-    if user.check_password(form.new_password.data):
-        form.new_password.errors.append(
-            _("The new password must differ from the current one.")
-        )
+    if not (form.validate_on_submit() and _check_accounts(form, user)):
         return _render_setup(form, 400)
     new = {key: form[key].data or "" for key in SCHOOL_FIELDS}
     if not new["school_name"]:
         del new["school_name"]  # left for later: keep the current name
     if form.site_url:
         new["site_url"] = form.site_url.data or ""
-    user.set_password(form.new_password.data)
-    rotate_session_token(user)
-    user.needs_setup = False
-    audit.record("setup_completed", user.username)
+    _save_accounts(form, user)
     try:
-        save_settings(new, form.logo.data)  # commits the password too
+        save_settings(new, form.logo.data)  # commits the accounts too
     except LogoError as error:
         db.session.rollback()
         form.logo.errors.append(str(error))
@@ -116,6 +112,76 @@ def setup():
     relogin(user)
     flash(_("Setup is complete. Welcome!"), "success")
     return redirect(url_for("editor.dashboard"))
+
+
+# The two accounts 分设三员 creates: (form field prefix, its role).
+OTHER_ADMINS = (("security", Duty.SECURITY), ("audit", Duty.AUDIT))
+
+
+def _check_accounts(form: SetupForm, user) -> bool:
+    """Names free and not default ones, passwords the policy accepts; the
+    errors go on the form's fields."""
+    taken = {}  # lower-cased name -> the field that uses it
+
+    def check_name(field, exclude=None) -> None:
+        problem = accounts.username_problem(field.data, exclude)
+        if not problem and field.data.lower() in taken:
+            problem = _("Give each administrator a user name of their own.")
+        if problem:
+            field.errors.append(problem)
+        taken[field.data.lower()] = field
+
+    def check_password(field, name, account=None) -> None:
+        if field.errors:
+            return
+        if not field.data:
+            field.errors.append(_("This field is required."))
+            return
+        field.errors.extend(passwords.check(field.data, account, username=name))
+
+    check_name(form.username, exclude=user)
+    if not form.new_password.errors and user.check_password(form.new_password.data):
+        form.new_password.errors.append(
+            _("The new password must differ from the current one.")
+        )
+    check_password(form.new_password, form.username.data, user)
+    if form.mode.data == "separate":
+        for prefix, _duty in OTHER_ADMINS:
+            name = form[f"{prefix}_username"]
+            if not name.errors:
+                if not name.data:
+                    name.errors.append(_("This field is required."))
+                else:
+                    check_name(name)
+            check_password(form[f"{prefix}_password"], name.data)
+    return not form.errors
+
+
+def _save_accounts(form: SetupForm, user) -> None:
+    """Rename the generated administrator, set their password, and share out
+    the management roles as chosen (not committed)."""
+    single = form.mode.data == "single"
+    if user.username != form.username.data:
+        audit.record("user_updated", f"{user.username} → {form.username.data}")
+        user.username = form.username.data
+    passwords.change(user, form.new_password.data)
+    rotate_session_token(user)
+    user.needs_setup = False
+    user.security_admin = user.audit_admin = single
+    set_setting("single_admin", "1" if single else "0")
+    audit.record("single_admin_changed", "on" if single else "off")
+    if not single:
+        for prefix, duty in OTHER_ADMINS:
+            other = accounts.new_account(
+                form[f"{prefix}_username"].data,
+                form[f"{prefix}_display_name"].data or form[f"{prefix}_username"].data,
+                form[f"{prefix}_password"].data,
+                security_admin=duty == Duty.SECURITY,
+                audit_admin=duty == Duty.AUDIT,
+            )
+            audit.record("user_created", f"{other.username} ({other.role})")
+            audit.record("duty_changed", other.username, detail=f"+{duty}")
+    audit.record("setup_completed", user.username)
 
 
 @bp.errorhandler(CSRFError)

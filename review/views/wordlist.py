@@ -1,4 +1,5 @@
-"""Admin pages for the compliance check's word list (/admin/words).
+"""The word list of the compliance check (/admin/words): the security
+administrator's (等保 三员).
 
 The list lives in the database (WordRule) so that each school keeps its own;
 compliance.matcher_from_db() notices every change on the next check.
@@ -10,7 +11,7 @@ from flask_babel import gettext as _
 
 from core import audit
 from core.paging import paginate
-from core.permissions import admin_required
+from core.permissions import security_admin_required
 from forms import WordRuleForm
 from models import WordRule, db
 from review import compliance
@@ -77,13 +78,13 @@ def _render_list(form: WordRuleForm, status: int = 200):
 
 
 @bp.get("")
-@admin_required
+@security_admin_required
 def words():
     return _render_list(WordRuleForm())
 
 
 @bp.post("")
-@admin_required
+@security_admin_required
 def create_word():
     form = WordRuleForm()
     if not _valid(form, None):
@@ -100,14 +101,14 @@ def create_word():
 
 
 @bp.get("/<int:rule_id>")
-@admin_required
+@security_admin_required
 def word(rule_id: int):
     rule = _rule_or_404(rule_id)
     return render_template("review/word.html", rule=rule, form=WordRuleForm(obj=rule))
 
 
 @bp.post("/<int:rule_id>")
-@admin_required
+@security_admin_required
 def update_word(rule_id: int):
     rule = _rule_or_404(rule_id)
     form = WordRuleForm()
@@ -123,7 +124,7 @@ def update_word(rule_id: int):
 
 
 @bp.post("/<int:rule_id>/delete")
-@admin_required
+@security_admin_required
 def delete_word(rule_id: int):
     rule = _rule_or_404(rule_id)
     db.session.delete(rule)

@@ -1,0 +1,83 @@
+"""Accounts an administrator makes: user names that are free and not a
+default name, passwords that pass the policy (admin/passwords.py) and must be
+changed at the first login, and the policy said in a hint under the field."""
+
+from __future__ import annotations
+
+import secrets
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
+from admin import passwords
+from models import Role, User, db
+
+# Names a guesser tries first (等保: rename or remove default accounts).
+DEFAULT_NAMES = frozenset({"admin", "administrator", "root"})
+
+
+def username_problem(name: str, exclude: User | None = None) -> str | None:
+    """Why this user name cannot be used, or None."""
+    if name.lower() in DEFAULT_NAMES:
+        return _(
+            "%(name)s is the first name guessers try: choose another, such as "
+            "your own name in pinyin.",
+            name=name,
+        )
+    query = sa.select(User.id).where(sa.func.lower(User.username) == name.lower())
+    if exclude is not None and exclude.id is not None:
+        query = query.where(User.id != exclude.id)
+    if db.session.scalar(query):
+        return _("This username is already taken.")
+    return None
+
+
+def password_hint() -> str:
+    """The current policy in one line, for the hint under a new password."""
+    policy = passwords.Policy.current()
+    length = ngettext(
+        "At least %(num)d character.", "At least %(num)d characters.", policy.min_length
+    )
+    if policy.classes <= 1:
+        return length
+    return " ".join(
+        (
+            length,
+            _(
+                "Use %(num)d of: lower-case letters, capital letters, digits, "
+                "other characters.",
+                num=policy.classes,
+            ),
+        )
+    )
+
+
+def generated_password(user: User) -> str:
+    """A random password the policy accepts."""
+    while True:
+        password = secrets.token_urlsafe(12)
+        if not passwords.check(password, user):
+            return password
+
+
+def new_account(
+    username: str,
+    display_name: str,
+    password: str,
+    *,
+    role: str = Role.AUTHOR,
+    **fields,
+) -> User:
+    """A new account whose password was chosen for it: its user must choose
+    their own at the first login. Added to the session, not committed."""
+    user = User(
+        username=username,
+        display_name=display_name,
+        role=role,
+        session_token=secrets.token_hex(16),
+        **fields,
+    )
+    passwords.change(user, password, by_admin=True)
+    db.session.add(user)
+    return user
