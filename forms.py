@@ -10,6 +10,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -199,6 +200,9 @@ class UserCreateForm(FlaskForm):
     )
     byline = _byline_field()
     role = SelectField(_l("Role"), choices=_role_choices, default="author")
+    # Choices (0: none, then the departments) are set by the view.
+    department_id = SelectField(_l("Department"), coerce=int, default=0)
+    email = _email_field(_l("E-mail"))
     password = _new_password(_l("Initial password"))
 
 
@@ -408,11 +412,33 @@ class PeopleForm(FlaskForm):
     )
 
 
-class SetupForm(FlaskForm):
-    """The first-run setup: a password of one's own, then the school (optional)."""
+def _username_field(label, required=True):
+    return StringField(
+        label,
+        filters=[_strip],
+        validators=[
+            DataRequired() if required else Optional(),
+            Length(max=64),
+            Regexp(r"^\S*$", message=_l("The username cannot contain spaces.")),
+        ],
+    )
 
+
+def _kept_password(label):
     # Typed values come back after an error elsewhere on the form: the page
     # is sent only to the person who typed them, and is never cached.
+    return PasswordField(
+        label,
+        widget=PasswordInput(hide_value=False),
+        validators=[Optional(), Length(max=128)],
+    )
+
+
+class SetupForm(FlaskForm):
+    """The first-run setup: one's own user name and password, how the
+    management roles are shared out, then the school (optional)."""
+
+    username = _username_field(_l("Your user name"))
     new_password = _new_password(
         _l("New password"), widget=PasswordInput(hide_value=False)
     )
@@ -424,6 +450,28 @@ class SetupForm(FlaskForm):
             EqualTo("new_password", message=_l("The two passwords do not match.")),
         ],
     )
+    # 单人模式 or 分设三员 (admin/duties.py); the two accounts only for the latter.
+    mode = RadioField(
+        _l("Who administers the site?"),
+        choices=[
+            SelectChoice(
+                value="single",
+                label=_l("One administrator holds all three roles (单人模式)"),
+            ),
+            SelectChoice(value="separate", label=_l("Three administrators (分设三员)")),
+        ],
+        validators=[DataRequired(message=_l("Choose one."))],
+    )
+    security_username = _username_field(_l("User name"), required=False)
+    security_display_name = StringField(
+        _l("Display name"), filters=[_strip], validators=[Length(max=100)]
+    )
+    security_password = _kept_password(_l("Initial password"))
+    audit_username = _username_field(_l("User name"), required=False)
+    audit_display_name = StringField(
+        _l("Display name"), filters=[_strip], validators=[Length(max=100)]
+    )
+    audit_password = _kept_password(_l("Initial password"))
     school_name = StringField(
         _l("School name"), filters=[_strip], validators=[Length(max=100)]
     )
