@@ -284,7 +284,7 @@ def _number(settings: dict, key: str, fallback: int) -> int:
 
 
 def _when(moment: datetime | None) -> str:
-    return datetime_filter(moment) if moment else _("never")
+    return datetime_filter(moment) if moment else _("not recorded yet")
 
 
 def evaluate(facts: Facts) -> list[Row]:
@@ -359,7 +359,7 @@ def _passwords(facts: Facts) -> Row:
 
 def _days_or_never(days: int) -> str:
     if not days:
-        return _("never")
+        return _("passwords never expire")
     return ngettext("%(num)d day", "%(num)d days", days)
 
 

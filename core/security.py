@@ -93,9 +93,9 @@ class HttpsSeen:
     """Remember in the https_seen_at setting that staff reached the site over
     HTTPS (evidence for the self-assessment), at most once a day per process.
 
-    Only requests carrying a staff cookie count, so readers' pages never pay;
-    the write happens once the response is done, in a session of its own, so
-    it never mixes with what the request did.
+    Only logins and requests carrying a staff cookie count, so readers' pages
+    never pay; the write happens once the server has sent the response, in a
+    session of its own, so it never mixes with what the request did.
     """
 
     def __init__(self):
@@ -111,7 +111,10 @@ class HttpsSeen:
             config.get("SESSION_COOKIE_NAME") or "session",
             config.get("REMEMBER_COOKIE_NAME") or "remember_token",
         )
-        if not any(name in request.cookies for name in staff_cookies):
+        staff = request.blueprint == "auth" or any(
+            name in request.cookies for name in staff_cookies
+        )
+        if not staff:
             return response
         with self.lock:
             if self.noted_on == today:

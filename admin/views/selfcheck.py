@@ -38,9 +38,19 @@ def page():
     )
 
 
-@bp.get("/compliance/export.<any(docx, xlsx):kind>")
+@bp.get("/compliance.docx")
 @any_duty_required
-def export(kind):
+def export_docx():
+    return _export("docx")
+
+
+@bp.get("/compliance.xlsx")
+@any_duty_required
+def export_xlsx():
+    return _export("xlsx")
+
+
+def _export(kind: str):
     app = current_app._get_current_object()
     with force_locale(EXPORT_LOCALE):
         facts = selfcheck.gather(app)
