@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from core import notify
+from core import audit, notify
 from core.permissions import Refused
 from models import (
     ApprovedText,
@@ -562,6 +562,13 @@ def approve(
         notify_move(article, Decision.APPROVE, user, reason)
         return False
     _publish(article)
+    # The last approval publishes: an audit event like any other publication.
+    audit.record(
+        "article.publish",
+        f"article {article.id}: {article.title}",
+        user=user,
+        detail="approved",
+    )
     notify_move(article, Decision.APPROVE, user, reason)
     return True
 

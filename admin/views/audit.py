@@ -110,7 +110,7 @@ def _export(kind: str):
 @audit_admin_required
 def verify():
     if not ConfirmForm().validate_on_submit():
-        flash(_("The form has expired: please try again."), "error")
+        flash(_("The form had expired. Please try again."), "error")
         return redirect(url_for("audit.log"))
     verdict = audit.verify()
     outcome = audit.SUCCESS if verdict.ok else audit.FAILURE

@@ -7,6 +7,7 @@ Only GET routes: the ledger is never edited, here or in the database.
 
 from flask import Blueprint, render_template, request
 
+from core import audit
 from core.downloads import XLSX, bad_request, download
 from core.paging import page_number
 from core.permissions import admin_required
@@ -68,4 +69,8 @@ def workbook():
     if error:
         return bad_request(error)
     data = ledgerexport.workbook(filters, get_settings()["school_name"])
-    return download(data, XLSX, ledgerexport.file_name(filters))
+    name = ledgerexport.file_name(filters)
+    detail = " ".join(f"{key}={value}" for key, value in filters.query_args().items())
+    audit.record("ledger_exported", name, detail=detail)
+    db.session.commit()
+    return download(data, XLSX, name)

@@ -9,10 +9,10 @@ from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from core import periods
+from core import audit, periods
 from core.downloads import XLSX, bad_request, download
 from core.permissions import get_article_or_404, reviewer_required
-from models import get_settings
+from models import db, get_settings
 from stats import charts, pubstats, statexport
 
 bp = Blueprint("stats", __name__)
@@ -61,7 +61,9 @@ def workbook():
         return bad_request(error)
     report = pubstats.build_report(period)
     data = statexport.workbook(report, get_settings()["school_name"])
-    return download(data, XLSX, statexport.file_name(report, "xlsx"))
+    name = statexport.file_name(report, "xlsx")
+    _record_export(name, period)
+    return download(data, XLSX, name)
 
 
 @bp.get("/admin/stats.csv")
@@ -75,11 +77,14 @@ def csv_table():
         return bad_request(error)
     report = pubstats.build_report(period)
     table = statexport.table_by_key(report, key)
-    return download(
-        statexport.csv_bytes(table),
-        "text/csv; charset=utf-8",
-        statexport.file_name(report, "csv", key),
-    )
+    name = statexport.file_name(report, "csv", key)
+    _record_export(name, period)
+    return download(statexport.csv_bytes(table), "text/csv; charset=utf-8", name)
+
+
+def _record_export(name: str, period) -> None:
+    audit.record("stats_exported", name, detail=f"{period.start} – {period.end}")
+    db.session.commit()
 
 
 @bp.get("/editor/articles/<int:article_id>/stats")
