@@ -527,10 +527,10 @@ class SecurityPolicyForm(FlaskForm):
     password_classes = SelectField(
         _l("Character classes required"),
         choices=[
-            ("1", _l("1 (any characters)")),
-            ("2", "2"),
-            ("3", "3"),
-            ("4", _l("4 (all of them)")),
+            SelectChoice(value="1", label=_l("1 (any characters)")),
+            SelectChoice(value="2", label="2"),
+            SelectChoice(value="3", label="3"),
+            SelectChoice(value="4", label=_l("4 (all of them)")),
         ],
     )
     password_history = IntegerField(
@@ -547,9 +547,11 @@ class SecurityPolicyForm(FlaskForm):
     totp_required = SelectField(
         _l("Second factor required for"),
         choices=[
-            ("none", _l("Nobody (each user may turn it on)")),
-            ("admins", _l("Management roles (system, security, audit)")),
-            ("all", _l("Everyone")),
+            SelectChoice(value="none", label=_l("Nobody (each user may turn it on)")),
+            SelectChoice(
+                value="admins", label=_l("Management roles (system, security, audit)")
+            ),
+            SelectChoice(value="all", label=_l("Everyone")),
         ],
     )
     dormant_days = IntegerField(
@@ -567,8 +569,6 @@ class SecurityPolicyForm(FlaskForm):
 
 class UnlockForm(FlaskForm):
     username = HiddenField(validators=[DataRequired(), Length(max=64)])
-
-# --- Articles (editor) ---------------------------------------------------------
 
 
 def _none_if_blank(value):

@@ -31,6 +31,7 @@ BASES = frozenset(
     love monkey dragon football baseball master super manager""".split()
 )
 _LOOKALIKES = str.maketrans("@4310$5!7", "aaeiossit")
+_AFFIXES = "0123456789!@#$%^&*()_+-=.,;:?~ "
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,9 @@ def is_common(password: str, username: str = "") -> bool:
     lowered = password.lower()
     if lowered in common_passwords():
         return True
-    core = lowered.translate(_LOOKALIKES).strip("0123456789!@#$%^&*()_+-=.,;:?~ ")
-    letters = lowered.strip("0123456789!@#$%^&*()_+-=.,;:?~ ")
+    letters = lowered.strip(_AFFIXES)
+    # Decorations come off first: "P@ssw0rd!" is password, not passwordi.
+    core = letters.translate(_LOOKALIKES).strip(_AFFIXES)
     if core in BASES or letters in BASES or len(set(lowered)) <= 2:
         return True
     name = username.lower()

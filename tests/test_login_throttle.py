@@ -12,8 +12,8 @@ from admin import throttle
 from admin.throttle import PER_ADDRESS, PER_NAME
 from admin.views import auth
 from app import create_app
-from models import LoginAttempt, db
-from tests.conftest import PASSWORD
+from models import AuditEvent, LoginAttempt, User, db
+from tests.conftest import PASSWORD, user_id
 
 ATTACKER = "203.0.113.9"
 TEACHER = "198.51.100.7"
@@ -375,3 +375,183 @@ def test_bad_trusted_proxies_setting_stops_the_start(tmp_path, value):
                 "UPLOAD_FOLDER": str(tmp_path / "u"),
             }
         )
+
+
+# --- a storm from many addresses: the per-account ceiling ----------------------------
+
+STORM = [f"127.0.0.{n}" for n in range(2, 52)]  # 50 loopback addresses
+
+
+@pytest.fixture
+def password_checks(monkeypatch):
+    """Every password the login form checks (refused tries check none)."""
+    checked = []
+    real_check = auth._password_matches
+
+    def counting_check(user, password):
+        checked.append(password)
+        return real_check(user, password)
+
+    monkeypatch.setattr(auth, "_password_matches", counting_check)
+    return checked
+
+
+def wait_seconds(response):
+    return int(re.search(r"Please wait (\d+) second", response.text)[1])
+
+
+def storm(app, clock, rounds, username="admin"):
+    """Guesses from all 50 addresses in turn, a guess every 0.6 s; how long
+    it took and the statuses."""
+    attacker = app.test_client()
+    statuses = []
+    for _ in range(rounds):
+        for address in STORM:
+            response = post_login(attacker, username, "guess", address=address)
+            statuses.append(response.status_code)
+            clock.advance(0.01)
+    return len(statuses) * 0.6, statuses
+
+
+def test_storm_from_fifty_addresses_is_slowed_per_account(app, clock, password_checks):
+    elapsed, statuses = storm(app, clock, rounds=4)
+    # Without the ceiling each address has its pair's 5 free tries: all 200
+    # guesses would be checked. With it: the ceiling, then one per 30 s.
+    allowed = throttle.ACCOUNT_CEILING + elapsed // 30 + 1
+    assert len(password_checks) <= allowed
+    assert statuses.count(429) >= 200 - allowed
+
+
+def test_real_user_with_the_known_device_cookie_gets_in_at_once(
+    app, clock, password_checks
+):
+    teacher = app.test_client()
+    assert post_login(teacher, "admin", address=TEACHER).status_code == 302
+    teacher.post("/logout")
+    storm(app, clock, rounds=2)
+    assert post_login(teacher, "admin", address=TEACHER).status_code == 302
+    assert teacher.get("/admin/users").status_code == 200
+
+
+def test_real_user_from_a_new_browser_waits_at_most_the_spacing(app, clock):
+    storm(app, clock, rounds=2)
+    new_browser = app.test_client()
+    response = post_login(new_browser, "admin", address=TEACHER)
+    assert response.status_code == 429
+    assert error_of(response) == [
+        f"This account has had too many failed logins lately. Please wait "
+        f"{wait_seconds(response)} seconds and try again."
+    ]
+    wait = wait_seconds(response)
+    assert 0 < wait <= throttle.ACCOUNT_SPACING.total_seconds()
+    clock.advance(wait / 60)
+    assert post_login(new_browser, "admin", address=TEACHER).status_code == 302
+
+
+def test_account_ceiling_message_in_chinese(app, clock):
+    storm(app, clock, rounds=1)
+    response = app.test_client().post(
+        "/login",
+        data={"username": "admin", "password": PASSWORD},
+        environ_base={"REMOTE_ADDR": TEACHER},
+    )
+    assert response.status_code == 429
+    assert re.search(r"该账号近期登录失败过多，请 \d+ 秒后再试", response.text)
+
+
+def test_known_device_cookie_counts_only_for_its_own_account(app, clock):
+    browser = app.test_client()
+    assert post_login(browser, "editor", address=TEACHER).status_code == 302
+    browser.post("/logout")
+    storm(app, clock, rounds=1)
+    # Known for the editor, a stranger to the admin's account.
+    assert post_login(browser, "admin", address=TEACHER).status_code == 429
+
+
+def test_a_forged_known_device_cookie_is_ignored(app, clock):
+    storm(app, clock, rounds=1)
+    browser = app.test_client()
+    admin_id = user_id(app, "admin")
+    browser.set_cookie("known_device", f"[{admin_id}].forged")
+    assert post_login(browser, "admin", address=TEACHER).status_code == 429
+
+
+def test_known_device_cookie_is_signed_long_lived_and_http_only(client):
+    response = post_login(client, "author")
+    cookie = next(
+        c for c in response.headers.getlist("Set-Cookie") if "known_device=" in c
+    )
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    max_age = int(re.search(r"Max-Age=(\d+)", cookie)[1])
+    assert max_age >= 300 * 24 * 3600
+
+
+def test_few_failures_from_many_addresses_do_not_slow_the_account(app, clock):
+    for address in STORM[: throttle.ACCOUNT_CEILING - 1]:
+        fail(app.test_client(), "author", address=address)
+    assert post_login(app.test_client(), "author").status_code == 302
+
+
+# --- failed and refused logins are audit events --------------------------------------
+
+
+def audit_rows(app):
+    with app.app_context():
+        return db.session.execute(
+            sa.select(
+                AuditEvent.action,
+                AuditEvent.target,
+                AuditEvent.user_id,
+                AuditEvent.outcome,
+                AuditEvent.detail,
+                AuditEvent.ip,
+            ).order_by(AuditEvent.id)
+        ).all()
+
+
+def test_logins_and_failures_are_audited_with_reason_and_address(app, client, clock):
+    author = user_id(app, "author")
+    post_login(client, "author", "wrong password")
+    post_login(client, "nobody", "wrong password")
+    fail(client, times=PER_NAME.free - 1)
+    post_login(client, "author")  # refused: the pair's budget is spent
+    clock.advance(60)
+    post_login(client, "author")
+    client.post("/logout")
+    rows = [
+        r for r in audit_rows(app) if r.action in ("login", "login_failed", "logout")
+    ]
+    assert rows[0] == (
+        "login_failed",
+        "author",
+        author,
+        "failure",
+        "wrong_password",
+        TEACHER,
+    )
+    assert rows[1] == (
+        "login_failed",
+        "nobody",
+        None,
+        "failure",
+        "unknown_user",
+        TEACHER,
+    )
+    assert rows[-3][:5] == ("login_failed", "author", author, "failure", "throttled")
+    assert rows[-2] == ("login", "author", author, "success", "", TEACHER)
+    assert rows[-1][:4] == ("logout", "author", author, "success")
+
+
+def test_account_slowed_and_deactivated_logins_are_audited(app, clock):
+    storm(app, clock, rounds=1, username="author")
+    post_login(app.test_client(), "author")
+    with app.app_context():
+        db.session.execute(
+            sa.update(User).where(User.username == "author").values(active=False)
+        )
+        db.session.commit()
+    clock.advance(60)
+    post_login(app.test_client(), "author", address="192.0.2.200")
+    details = [r.detail for r in audit_rows(app) if r.action == "login_failed"]
+    assert "account_slowed" in details
+    assert details[-1] == "deactivated"
