@@ -665,7 +665,7 @@ def _audit_protected(facts: Facts) -> Row:
         advice.append(
             _(
                 "Check the audit chain: on the audit log page (audit administrator), "
-                "or with `flask --app app audit-verify` on the server."
+                "or by running «flask --app app audit-verify» on the server."
             )
         )
     elif not facts.chain_ok:
@@ -710,7 +710,7 @@ def _recent(facts: Facts, moment: datetime | None, within: timedelta) -> bool:
 
 def _backup_advice() -> str:
     return _(
-        "Make a backup at least weekly: schedule `flask --app app backup` every "
+        "Make a backup at least weekly: schedule «flask --app app backup» every "
         "night (README «Backup and restore»), or use the backups page."
     )
 
@@ -754,7 +754,7 @@ def _vulnerabilities(facts: Facts) -> Row:
     advice = _(
         "At least every term: upgrade SchoolNews to its newest release, install the "
         "operating system's security updates, and check the packages for known "
-        "vulnerabilities (`pip-audit -r requirements.txt`). Keep a note of what was "
+        "vulnerabilities («pip-audit -r requirements.txt»). Keep a note of what was "
         "done."
     )
     return Row("7.1.4.4 e)", MANUAL, evidence, advice)

@@ -437,7 +437,9 @@ def test_https_seen(app, admin_client, ago, state):
     assert got["7.1.4.1 c)"] == got["7.1.4.6 a)"] == state
     c = row(admin_client, "7.1.4.1 c)")
     if ago is None:
-        assert "Staff last reached the site over HTTPS: not recorded yet." in c["evidence"]
+        assert (
+            "Staff last reached the site over HTTPS: not recorded yet." in c["evidence"]
+        )
         assert "README «HTTPS»" in c["s-advice"]
         assert "TRUSTED_PROXIES = 1" in c["s-advice"]
 
@@ -528,7 +530,9 @@ def test_backup_and_restore_drill(
     a = row(admin_client, "7.1.4.7 a)")
     assert a["s-state"] == LABELS[state]
     if backup_age is None:
-        assert a["evidence"][0].startswith("Newest backup: not recorded yet (0 archives in ")
+        assert a["evidence"][0].startswith(
+            "Newest backup: not recorded yet (0 archives in "
+        )
     else:
         assert "(1 archives in " in a["evidence"][0]
     if result and result != "ok":
