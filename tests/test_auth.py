@@ -376,3 +376,43 @@ def test_change_password_without_csrf_token_is_refused(app, client):
     assert client.get("/editor/").status_code == 200
     assert change(client).status_code == 400
     assert get_user(app, "author").check_password(PASSWORD)
+
+
+# --- dormant accounts ------------------------------------------------------------
+
+
+def test_dormant_account_is_disabled_at_its_next_login_when_the_site_says_so(
+    app, client
+):
+    from models import AuditEvent, set_setting
+
+    with app.app_context():
+        set_setting("dormant_auto_disable", "1")
+        db.session.execute(
+            sa.update(User)
+            .where(User.username == "author")
+            .values(last_login_at=utcnow() - timedelta(days=200))
+        )
+        db.session.commit()
+    response = post_login(client)
+    assert response.status_code == 200
+    assert "not used for a long time" in response.text
+    assert client.get("/editor/").status_code == 302
+    assert not get_user(app, "author").active
+    with app.app_context():
+        events = db.session.execute(
+            sa.select(AuditEvent.action, AuditEvent.detail, AuditEvent.outcome)
+        ).all()
+    assert ("login_failed", "dormant", "failure") in events
+    assert ("dormant_disabled", "automatic", "success") in events
+
+
+def test_dormant_account_still_logs_in_without_automatic_disabling(app, client):
+    with app.app_context():
+        db.session.execute(
+            sa.update(User)
+            .where(User.username == "author")
+            .values(last_login_at=utcnow() - timedelta(days=200))
+        )
+        db.session.commit()
+    assert post_login(client).status_code == 302
