@@ -60,3 +60,22 @@ def test_the_self_assessment_reads_well_and_exports(single_admin, admin_page, ax
     assert page.locator(".s-exports").is_hidden()
     assert page.locator(".s-table").is_visible()
     save_screenshot(page, f"selfcheck-print-{size}")
+
+
+@pytest.mark.parametrize("admin_page", stats_pages.SIZES, indirect=True)
+def test_the_plain_http_warning_reads_well(single_admin, admin_page, axe, monkeypatch):
+    # The live server is on 127.0.0.1, where the warning stays quiet: here
+    # the browser counts as another machine on the school's network.
+    from core import security
+
+    monkeypatch.setattr(security, "is_loopback", lambda address: False)
+    page, size = admin_page
+    page.goto("/editor/")
+    warning = page.locator(".http-warning")
+    assert "未加密" in warning.inner_text() or "unencrypted" in warning.inner_text()
+    assert fits_width(page)
+    assert problems(page, axe) == []
+    save_screenshot(page, f"http-warning-{size}", full_page=False)
+    warning.locator("a").click()
+    page.wait_for_url("**/admin/compliance#c-7-1-4-1c")
+    assert page.locator("#c-7-1-4-1c .s-state").inner_text() != ""
