@@ -405,6 +405,19 @@ def test_login_throttling_limits_are_shown(admin_client):
     assert "Idle sessions end after 120 minutes." in b["evidence"]
 
 
+def test_the_per_account_ceiling_is_shown(admin_client, monkeypatch):
+    from admin import throttle
+
+    monkeypatch.setattr(throttle, "ACCOUNT_CEILING", 12, raising=False)
+    monkeypatch.setattr(
+        throttle, "ACCOUNT_SPACING", timedelta(seconds=45), raising=False
+    )
+    assert (
+        "Per account over all addresses: after 12 failures within an hour, browsers "
+        "new to the account get one password check every 45 seconds."
+    ) in row(admin_client, "7.1.4.1 b)")["evidence"]
+
+
 @pytest.mark.config(SESSION_IDLE_MINUTES=480)
 def test_a_long_idle_timeout_is_not_met(admin_client):
     b = row(admin_client, "7.1.4.1 b)")
