@@ -708,6 +708,10 @@ def test_admin_posts_without_csrf_token_are_refused(app, client, make_section):
         (f"/admin/users/{author.id}/duties", {"duty": "audit", "on": "1"}),
         ("/admin/duties/single", {"on": "0"}),
         ("/admin/users/dormant/deactivate", {}),
+        ("/admin/audit/verify", {}),
+        ("/admin/security", {"password_min_length": "12"}),
+        ("/admin/security/unlock", {"username": "author"}),
+        (f"/admin/security/users/{author.id}/totp/reset", {}),
     ]
     admin_posts = {
         rule.rule.replace("<int:user_id>", str(author.id))
@@ -734,3 +738,25 @@ def test_admin_posts_without_csrf_token_are_refused(app, client, make_section):
         group = db.session.get(ReviewGroup, gid)
         assert (group.name, group.members) == ("宣传办", [])
         assert db.session.get(Department, did).heads == []
+
+
+# --- the footer ----------------------------------------------------------------
+
+
+def footer(response):
+    return response.text.split('class="site-footer"')[1]
+
+
+def test_footer_offers_the_workspace_to_staff_and_login_to_readers(app, client):
+    reader = app.test_client()
+    first = footer(reader.get("/"))  # rendered and kept by the page cache
+    assert 'href="/login"' in first and "Admin 老师" not in first
+    staff = _login(client, "admin")
+    mine = footer(staff.get("/"))
+    assert 'href="/editor/"' in mine and "Admin 老师" in mine
+    assert 'href="/login"' not in mine
+    # A logged-in page is never kept for readers, nor the readers' page
+    # served to staff.
+    again = footer(reader.get("/"))
+    assert 'href="/login"' in again and "Admin 老师" not in again
+    assert "Admin 老师" in footer(staff.get("/"))

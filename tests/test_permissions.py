@@ -9,9 +9,20 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask import url_for
+from werkzeug.routing import AnyConverter
 
-from models import Department, ReviewGroup, Upload, User, WordRule, db
-from tests.conftest import _login
+from models import (
+    Department,
+    Duty,
+    ReviewGroup,
+    Role,
+    Upload,
+    User,
+    WordRule,
+    db,
+    set_setting,
+)
+from tests.conftest import _login, new_user
 
 # Every test here ends with each live text explained by the review ledger.
 pytestmark = pytest.mark.usefixtures("ledger_checked")
@@ -92,6 +103,26 @@ def admin_routes(w):
         ("GET", f"/admin/sections/{section}", None),
         ("GET", "/admin/settings", None),
         ("GET", "/admin/audit", None),
+        ("GET", "/admin/audit.xlsx", None),
+        ("GET", "/admin/audit.csv", None),
+        ("POST", "/admin/audit/verify", {}),
+        ("GET", "/admin/security", None),
+        (
+            "POST",
+            "/admin/security",
+            {
+                "password_min_length": "10",
+                "password_classes": "3",
+                "password_history": "5",
+                "password_max_age_days": "0",
+                "password_warn_days": "14",
+                "totp_required": "none",
+                "dormant_days": "180",
+                "audit_retention_days": "180",
+            },
+        ),
+        ("POST", "/admin/security/unlock", {"username": "author"}),
+        ("POST", f"/admin/security/users/{w['user_id']}/totp/reset", {}),
         ("GET", "/admin/compliance", None),
         ("GET", "/admin/compliance.docx", None),
         ("GET", "/admin/compliance.xlsx", None),
@@ -139,7 +170,7 @@ def admin_routes(w):
                 "username": "new",
                 "display_name": "新",
                 "role": "author",
-                "password": "long enough",
+                "password": "Long enough 1",
             },
         ),
         (
@@ -151,6 +182,10 @@ def admin_routes(w):
         ("POST", f"/admin/users/{user}/deactivate", {}),
         ("POST", f"/admin/users/{user}/reactivate", {}),
         ("POST", f"/admin/users/{user}/sessions/end", {}),
+        ("POST", f"/admin/users/{user}/duties", {"duty": "security", "on": "1"}),
+        ("POST", f"/admin/users/{user}/duties", {"duty": "security", "on": "0"}),
+        ("POST", "/admin/duties/single", {"on": "1"}),
+        ("POST", "/admin/users/dormant/deactivate", {}),
         (
             "POST",
             "/admin/sections",
@@ -311,6 +346,13 @@ def test_editor_workspace_is_open_to_every_role(app):
 # --- walks over the url_map: they also cover routes added later -----------------
 
 
+def _sample(rule, name, values):
+    converter = rule._converters[name]
+    if isinstance(converter, AnyConverter):
+        return sorted(converter.items)[0]
+    return values.get(name, 1)
+
+
 def protected_requests(app, world, prefixes, skip=()):
     """(rule, method, url) for every rule under the prefixes, with real ids."""
     values = {
@@ -329,8 +371,9 @@ def protected_requests(app, world, prefixes, skip=()):
                 continue
             if skip and rule.rule in skip:
                 continue
-            # Unknown arguments get 1: a missing row must still not skip the check.
-            args = {name: values.get(name, 1) for name in rule.arguments}
+            # Unknown arguments get 1 (a missing row must still not skip the
+            # check), an any(...) part its first choice.
+            args = {name: _sample(rule, name, values) for name in rule.arguments}
             url = url_for(rule.endpoint, **args)
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 yield rule.rule, method, url
@@ -380,3 +423,55 @@ def test_authors_are_refused_the_reviewers_admin_rules_too(app, world):
     assert {r for r, _m, _u in rules} == REVIEWER_RULES
     for _rule, method, url in rules:
         assert client.open(url, method=method).status_code == 403
+
+
+# --- the three management roles (三员) ---------------------------------------------
+
+
+def opens(rule: str, duty: str) -> bool:
+    """Whether a holder of only this management role may use the rule."""
+    if rule.startswith("/admin/audit"):
+        return duty == Duty.AUDIT
+    if rule.startswith(("/admin/words", "/admin/security", "/admin/duties")):
+        return duty == Duty.SECURITY
+    if rule.endswith("/duties"):
+        return duty == Duty.SECURITY
+    if rule.startswith("/admin/users"):
+        return duty in (Duty.SYSTEM, Duty.SECURITY)
+    if rule.startswith("/admin/compliance"):
+        return True
+    if rule in REVIEWER_RULES:
+        return duty == Duty.SYSTEM  # the system administrator is a reviewer
+    return duty == Duty.SYSTEM
+
+
+@pytest.fixture
+def separated(app):
+    """The seeded admin as the system administrator only, and one account
+    for each of the other two roles; no 单人模式."""
+    with app.app_context():
+        admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
+        admin.security_admin = admin.audit_admin = False
+        security = new_user("anquan", Role.AUTHOR)
+        security.security_admin = True
+        auditor = new_user("shenji", Role.AUTHOR)
+        auditor.audit_admin = True
+        db.session.add_all([security, auditor])
+        set_setting("single_admin", "0")
+        db.session.commit()
+    return {Duty.SYSTEM: "admin", Duty.SECURITY: "anquan", Duty.AUDIT: "shenji"}
+
+
+@pytest.mark.parametrize("duty", Duty.ALL)
+def test_each_management_role_is_refused_the_others_routes(app, world, separated, duty):
+    client = client_as(app, separated[duty])
+    refused, wrong = 0, []
+    for rule, method, url in protected_requests(app, world, ("/admin/",)):
+        if opens(rule, duty):
+            continue
+        response = client.open(url, method=method)
+        refused += 1
+        if response.status_code != 403:
+            wrong.append((method, rule, response.status_code))
+    assert refused > 3
+    assert wrong == []
