@@ -20,7 +20,7 @@ from flask import current_app, g, request, session
 from flask_login import login_user
 
 from core.audit import client_address
-from models import User, UserSession, db, utcnow
+from models import User, UserSession, db, parse_id, utcnow
 
 # The first letter of a key says whether its browser was given a remember-me
 # cookie: such a row outlives the idle timeout (until unused for the cookie's
@@ -58,9 +58,10 @@ def load(user_id: str) -> User | None:
     """The user a cookie's id names, if its token and device row are live."""
     uid, _sep, rest = user_id.partition(":")
     token, _sep, key = rest.partition(":")
-    if not (uid.isascii() and uid.isdigit()) or not token or not key:
+    uid = parse_id(uid)
+    if uid is None or not token or not key:
         return None  # an old cookie without a device key: log in again
-    user = db.session.get(User, int(uid))
+    user = db.session.get(User, uid)
     if user is None or not secrets.compare_digest(
         user.session_token.encode(), token.encode()
     ):
