@@ -121,12 +121,12 @@ def test_password_set_by_an_admin_is_changed_first(new_page, live_app, axe, view
     check_page(page, axe, f"forced-password-{viewport}")
     page.fill("input[name=new_password]", "short")
     page.fill("input[name=confirm]", "short")
-    page.click("main button[type=submit]")
+    page.click("section.a-card button[type=submit]")
     assert page.locator(".a-error").count() >= 1
     check_page(page, axe, f"forced-password-error-{viewport}")
     page.fill("input[name=new_password]", "My own secret 7")
     page.fill("input[name=confirm]", "My own secret 7")
-    page.click("main button[type=submit]")
+    page.click("section.a-card button[type=submit]")
     page.wait_for_url("**/editor/")
 
 
