@@ -209,6 +209,8 @@ class User(UserMixin, db.Model):
     # with a first code (until then it is not asked for).
     totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
     totp_enabled_at: Mapped[datetime | None]
+    # The last time step whose code was accepted: a code is good only once.
+    totp_last_step: Mapped[int | None]
 
     department: Mapped[Department | None] = relationship(back_populates="members")
     articles: Mapped[list[Article]] = relationship(
@@ -219,9 +221,15 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:
         return self.active
 
+    # The UserSession.key of the device this request comes from, set by
+    # admin/sessions.py when it logs the user in or loads them (not stored).
+    device_key = ""
+
     def get_id(self) -> str:
-        # Read back by admin/views/auth.py load_user; see session_token.
-        return f"{self.id}:{self.session_token}"
+        # Read back by admin/sessions.py: the session and remember-me cookies
+        # name the user, the token all sessions share (rotated to end them
+        # all) and this device's session.
+        return f"{self.id}:{self.session_token}:{self.device_key}"
 
     @property
     def can_review(self) -> bool:
@@ -933,6 +941,8 @@ class UserSession(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     ip: Mapped[str] = mapped_column(sa.String(45), default="")
     user_agent: Mapped[str] = mapped_column(sa.String(200), default="")
+    # Logged in with «remember me»: the remember-me cookie may reopen it.
+    remembered: Mapped[bool] = mapped_column(default=False)
     ended_at: Mapped[datetime | None]
     # logout, ended (by the user), all_ended, password, admin, idle, …
     end_reason: Mapped[str] = mapped_column(sa.String(20), default="")

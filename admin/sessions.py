@@ -1,9 +1,8 @@
 """Per-device sessions: one UserSession row for each login on one browser.
 
 Flask-Login keeps "<user id>:<session token>:<device key>" in the session
-cookie and, signed, in the remember-me cookie. models.User.get_id() says
-only "<id>:<token>", so every user this module logs in or loads gets an
-instance attribute get_id that adds the key of its device (with_device).
+cookie and, signed, in the remember-me cookie (models.User.get_id); every
+user this module logs in or loads gets its device's key (with_device).
 A cookie is good while the user's token is unchanged and its device's row
 is live, so:
 - logout ends this device's row only, and its remember-me cookie with it;
@@ -22,10 +21,6 @@ from flask_login import login_user
 from core.audit import client_address
 from models import User, UserSession, db, parse_id, utcnow
 
-# The first letter of a key says whether its browser was given a remember-me
-# cookie: such a row outlives the idle timeout (until unused for the cookie's
-# lifetime); any other row ends with the session cookie.
-REMEMBERED, SESSION_ONLY = "r", "s"
 # last_seen_at is written at most this often per session.
 TOUCH_EVERY = timedelta(minutes=1)
 REMEMBER_DAYS = 14
@@ -34,7 +29,6 @@ REMEMBER_DAYS = 14
 def with_device(user: User, key: str) -> User:
     """Make the user's Flask-Login id name this device's row."""
     user.device_key = key
-    user.get_id = lambda: f"{user.id}:{user.session_token}:{user.device_key}"
     return user
 
 
@@ -42,7 +36,8 @@ def start(user: User, remember: bool) -> UserSession:
     """Open a session row for this browser (not committed)."""
     _end_stale(user)
     row = UserSession(
-        key=(REMEMBERED if remember else SESSION_ONLY) + secrets.token_urlsafe(32),
+        key=secrets.token_urlsafe(32),
+        remembered=remember,
         user_id=user.id,
         ip=client_address(),
         user_agent=request.user_agent.string[:200],
@@ -126,7 +121,10 @@ def live(user: User) -> list[UserSession]:
 
 def _lifetime(row: UserSession) -> timedelta:
     config = current_app.config
-    if row.key.startswith(REMEMBERED):
+    # A row whose browser got a remember-me cookie outlives the idle timeout
+    # (until unused for the cookie's lifetime); any other ends with the
+    # session cookie.
+    if row.remembered:
         duration = config.get("REMEMBER_COOKIE_DURATION", timedelta(REMEMBER_DAYS))
         if isinstance(duration, int):
             duration = timedelta(seconds=duration)

@@ -1,9 +1,9 @@
 """The second factor: TOTP codes from any authenticator app (RFC 6238), and
 one-time recovery codes for a lost phone.
 
-User.totp_secret holds the base32 secret, followed once a code has been used
-by ":<time step>": the last step accepted, so a code read over a shoulder
-cannot be used again while it is still valid (the column has room for both).
+User.totp_secret holds the base32 secret and User.totp_last_step the last
+time step accepted, so a code read over a shoulder cannot be used again while
+it is still valid.
 """
 
 import hashlib
@@ -33,20 +33,18 @@ def required_for(user: User, settings: dict | None = None) -> bool:
 
 
 def secret_of(user: User) -> str | None:
-    if not user.totp_secret:
-        return None
-    return user.totp_secret.partition(":")[0]
+    return user.totp_secret or None
 
 
 def last_step(user: User) -> int:
-    step = (user.totp_secret or "").partition(":")[2]
-    return int(step) if step.isdigit() else -1
+    return -1 if user.totp_last_step is None else user.totp_last_step
 
 
 def begin_enrolment(user: User) -> str:
     """A new secret, not asked for at login until confirmed (not committed)."""
     user.totp_secret = pyotp.random_base32()
     user.totp_enabled_at = None
+    user.totp_last_step = None
     return user.totp_secret
 
 
@@ -96,8 +94,12 @@ def verify(user: User, code: str) -> bool:
         return False
     claimed = db.session.execute(
         sa.update(User)
-        .where(User.id == user.id, User.totp_secret == user.totp_secret)
-        .values(totp_secret=f"{secret}:{step}")
+        .where(
+            User.id == user.id,
+            User.totp_secret == secret,
+            sa.func.coalesce(User.totp_last_step, -1) < step,
+        )
+        .values(totp_last_step=step)
         .execution_options(synchronize_session="fetch")
     )
     return claimed.rowcount == 1
@@ -115,6 +117,7 @@ def turn_off(user: User) -> None:
     """Forget the secret and the recovery codes (not committed)."""
     user.totp_secret = None
     user.totp_enabled_at = None
+    user.totp_last_step = None
     db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
 
 

@@ -45,6 +45,7 @@ NEW_COLUMNS = [
     ("user", sa.Column("password_changed_at", sa.DateTime(), nullable=True)),
     ("user", sa.Column("totp_secret", sa.String(64), nullable=True)),
     ("user", sa.Column("totp_enabled_at", sa.DateTime(), nullable=True)),
+    ("user", sa.Column("totp_last_step", sa.Integer(), nullable=True)),
     (
         "audit_event",
         sa.Column("ip", sa.String(45), nullable=False, server_default=""),
@@ -121,6 +122,7 @@ def upgrade():
         sa.Column("last_seen_at", sa.DateTime(), nullable=False),
         sa.Column("ip", sa.String(45), nullable=False),
         sa.Column("user_agent", sa.String(200), nullable=False),
+        sa.Column("remembered", sa.Boolean(), nullable=False),
         sa.Column("ended_at", sa.DateTime(), nullable=True),
         sa.Column("end_reason", sa.String(20), nullable=False),
         _user_key("user_session"),
