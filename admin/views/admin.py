@@ -208,7 +208,7 @@ def create_user():
     form.password.errors.extend(
         passwords.check(form.password.data, username=form.username.data)
     )
-    if form.errors:
+    if form.username.errors or form.password.errors:
         return _render_users(form, 400)
     user = accounts.new_account(
         form.username.data,

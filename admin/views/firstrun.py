@@ -95,7 +95,9 @@ def setup():
         if form.site_url:
             form.site_url.data = settings["site_url"] or _address_in_use()
         return _render_setup(form)
-    if not (form.validate_on_submit() and _check_accounts(form, user)):
+    valid = form.validate_on_submit()
+    # Checked even when the form is not: every problem is shown at once.
+    if not (_check_accounts(form, user) and valid):
         return _render_setup(form, 400)
     new = {key: form[key].data or "" for key in SCHOOL_FIELDS}
     if not new["school_name"]:
@@ -124,6 +126,8 @@ def _check_accounts(form: SetupForm, user) -> bool:
     taken = {}  # lower-cased name -> the field that uses it
 
     def check_name(field, exclude=None) -> None:
+        if field.errors or not field.data:
+            return
         problem = accounts.username_problem(field.data, exclude)
         if not problem and field.data.lower() in taken:
             problem = _("Give each administrator a user name of their own.")
@@ -132,7 +136,7 @@ def _check_accounts(form: SetupForm, user) -> bool:
         taken[field.data.lower()] = field
 
     def check_password(field, name, account=None) -> None:
-        if field.errors:
+        if field.errors or field.data is None:
             return
         if not field.data:
             field.errors.append(_("This field is required."))
@@ -154,7 +158,7 @@ def _check_accounts(form: SetupForm, user) -> bool:
                 else:
                     check_name(name)
             check_password(form[f"{prefix}_password"], name.data)
-    return not form.errors
+    return not any(field.errors for field in form)
 
 
 def _save_accounts(form: SetupForm, user) -> None:

@@ -3,12 +3,23 @@
 import pytest
 import sqlalchemy as sa
 
-from models import Section, db
+from models import Section, User, db, set_setting
 from tests.e2e.shots import save_screenshot
 
 pytestmark = pytest.mark.e2e
 
 SIZES = {"phone": (375, 812), "desktop": (1280, 900)}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def upgraded_admin(live_app):
+    """The admin as an upgraded site has it: all three management roles in
+    单人模式 (tests/e2e/test_admin_roles.py splits them)."""
+    with live_app.app_context():
+        admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
+        admin.security_admin = admin.audit_admin = True
+        set_setting("single_admin", "1")
+        db.session.commit()
 
 
 @pytest.fixture
@@ -70,6 +81,8 @@ ADMIN_PAGES = [
     ("settings", "/admin/settings"),
     ("backups", "/admin/backups"),
     ("audit", "/admin/audit"),
+    ("words", "/admin/words"),
+    ("security", "/admin/security"),
     ("password", "/account/password"),
 ]
 

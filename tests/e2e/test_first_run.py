@@ -14,6 +14,8 @@ pytestmark = pytest.mark.e2e
 
 SIZES = {"375": (375, 800), "1280": (1280, 900)}
 OWN_PASSWORD = "our own school 2026"
+SECURITY_PASSWORD = "Secure sp1rit"
+AUDIT_PASSWORD = "Audit the l0g"
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +39,23 @@ def fits_width(page) -> bool:
 
 @pytest.fixture
 def new_site(live_app):
-    """The demo school, and the admin as init-db leaves it."""
+    """The demo school, and the admin as init-db leaves it (a setup that
+    renamed it, or made the other two administrators, is undone)."""
     with live_app.app_context():
         demo.load_demo()
-        admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
+        admin = db.session.scalar(
+            sa.select(User).where(User.role == "admin").order_by(User.id)
+        )
+        admin.username = "admin"
         admin.needs_setup = True
+        admin.security_admin = admin.audit_admin = True
         admin.set_password(PASSWORD)
+        db.session.execute(
+            sa.delete(User).where(User.username.in_(["anquan", "shenji"]))
+        )
         for key, value in {**demo_content.SETTINGS, "psb_number": ""}.items():
             set_setting(key, value)
+        set_setting("single_admin", "0")
         db.session.commit()
 
 
@@ -73,8 +84,9 @@ def test_first_login_goes_through_setup(live_app, new_site, sized_page, axe):
     page.click("main button[type=submit]")
     page.wait_for_url("**/admin/setup")
     assert page.locator("h1").inner_text() == "欢迎！请完成网站设置"
-    # Prefilled from the settings the demo wrote.
+    # Prefilled from the settings the demo wrote; the user name is not.
     assert page.input_value("#school_name") == demo_content.SETTINGS["school_name"]
+    assert page.input_value("#username") == ""
     assert fits_width(page)
     assert problems(page, axe) == []
     save_screenshot(page, f"setup-{size}", full_page=False)
@@ -84,17 +96,37 @@ def test_first_login_goes_through_setup(live_app, new_site, sized_page, axe):
     page.goto("/admin/users")
     page.wait_for_url("**/admin/setup")
 
+    page.fill("#username", "admin")  # the default name is refused
     page.fill("#new_password", OWN_PASSWORD)
     page.fill("#confirm", "a different one")
+    page.check("#mode-1")  # three administrators
+    page.fill("#security_username", "anquan")
+    page.fill("#security_display_name", "李安全")
+    page.fill("#security_password", "weak")
+    page.fill("#audit_username", "shenji")
+    page.fill("#audit_password", AUDIT_PASSWORD)
     page.fill("#school_name", "红星小学")
     page.fill("#psb_number", "浙公网安备33010602000001号")
     page.click("button:has-text('保存并开始使用')")
     assert page.locator("#confirm-error").inner_text() == "两次输入的密码不一致。"
-    assert page.input_value("#school_name") == "红星小学"  # nothing typed is lost
+    for field in ("#username-error", "#security_password-error"):
+        assert page.locator(field).is_visible()
+    # Nothing typed is lost.
+    assert page.input_value("#school_name") == "红星小学"
+    assert page.input_value("#security_display_name") == "李安全"
+    assert page.input_value("#audit_password") == AUDIT_PASSWORD
+    assert page.is_checked("#mode-1")
     assert problems(page, axe) == []
     save_screenshot(page, f"setup-error-{size}")
 
+    page.fill("#username", "wangjun")
     page.fill("#confirm", OWN_PASSWORD)
+    if size == "375":
+        # 单人模式 hides the other two administrators' fields.
+        page.check("#mode-0")
+        assert not page.locator("#security_username").is_visible()
+    else:
+        page.fill("#security_password", SECURITY_PASSWORD)
     page.click("button:has-text('保存并开始使用')")
     page.wait_for_url("**/editor/")
     assert "设置完成" in page.locator("body").inner_text()
@@ -105,8 +137,18 @@ def test_first_login_goes_through_setup(live_app, new_site, sized_page, axe):
     assert "红星小学" in footer.inner_text()
     assert footer.locator("a.psb").get_attribute("href").endswith("code=33010602000001")
     with live_app.app_context():
-        admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
+        admin = db.session.scalar(sa.select(User).where(User.username == "wangjun"))
         assert not admin.needs_setup and admin.check_password(OWN_PASSWORD)
+        others = db.session.scalars(
+            sa.select(User.username).where(User.username.in_(["anquan", "shenji"]))
+        ).all()
+        if size == "375":
+            assert admin.duties == ("system", "security", "audit") and not others
+        else:
+            assert admin.duties == ("system",) and sorted(others) == [
+                "anquan",
+                "shenji",
+            ]
 
 
 @pytest.mark.parametrize("sized_page", SIZES, indirect=True)
