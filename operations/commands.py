@@ -59,8 +59,9 @@ def init_db_command():
         click.echo("it is shown only once:")
         click.echo(f"  username: admin   password: {password}")
         click.echo(
-            "At the first login you will choose your own user name and password, "
-            "and who administers the site, and may enter the school's details."
+            "You will be asked to change it, to choose your own user name and who "
+            "administers the site, and to enter the school's details, at the "
+            "first login."
         )
 
 
