@@ -201,7 +201,7 @@ def users():
 def create_user():
     form = _create_form()
     if not form.validate_on_submit():
-        return _render_users(form, 400)
+        return _render_users(form)
     problem = accounts.username_problem(form.username.data)
     if problem:
         form.username.errors.append(problem)
@@ -209,7 +209,7 @@ def create_user():
         passwords.check(form.password.data, username=form.username.data)
     )
     if form.username.errors or form.password.errors:
-        return _render_users(form, 400)
+        return _render_users(form)
     user = accounts.new_account(
         form.username.data,
         form.display_name.data,
@@ -268,7 +268,7 @@ def update_user(user_id):
     user = _managed_user_or_403(user_id)
     form = _user_form()
     if not form.validate_on_submit():
-        return _render_user(user, edit_form=form, status=400)
+        return _render_user(user, edit_form=form)
     problem = duties.role_problem(current_user, user, form.role.data)
     if problem:
         flash(problem, "error")
@@ -357,7 +357,7 @@ def reset_password(user_id):
     user = _managed_user_or_403(user_id)
     form = PasswordResetForm()
     if not form.validate_on_submit():
-        return _render_user(user, reset_form=form, status=400)
+        return _render_user(user, reset_form=form)
     generated = None
     if form.generate.data:
         generated = accounts.generated_password(user)
@@ -366,12 +366,12 @@ def reset_password(user_id):
         password = form.new_password.data
         form.new_password.errors.extend(passwords.check(password, user))
         if form.new_password.errors:
-            return _render_user(user, reset_form=form, status=400)
+            return _render_user(user, reset_form=form)
     else:
         form.new_password.errors.append(
             _("Type a new password, or generate one instead.")
         )
-        return _render_user(user, reset_form=form, status=400)
+        return _render_user(user, reset_form=form)
     own = user.id == current_user.id
     # Someone else's new password is only known to them once they choose it.
     passwords.change(user, password, by_admin=not own)
