@@ -127,7 +127,9 @@ def deactivation_problem(actor: User, target: User) -> str | None:
     if target.id == actor.id:
         return _("You cannot deactivate your own account.")
     if not may_manage(actor, target):
-        return _("Only the security administrator manages this account.")
+        if is_guarded(target):
+            return _("Only the security administrator manages this account.")
+        return _("Only the system administrator manages this account.")
     for duty in last_held(target):
         return last_holder_message(target, duty)
     return None

@@ -160,3 +160,23 @@ def test_with_auto_disable_a_dormant_account_is_disabled_at_login(app, staff):
 def test_deactivate_all_needs_a_valid_form(app, staff, client, login):
     assert login("editor").post("/admin/users/dormant/deactivate").status_code == 403
     assert active(app, "lihua")
+
+
+def test_the_security_admin_sees_dormant_teachers_but_leaves_them_alone(app, staff):
+    with app.app_context():
+        admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
+        admin.security_admin = admin.audit_admin = False
+        security = new_user("anquan", Role.AUTHOR)
+        security.security_admin = True
+        db.session.add(security)
+        set_setting("single_admin", "0")
+        db.session.commit()
+    client = app.test_client()
+    client.post("/login", data={"username": "anquan", "password": PASSWORD})
+    html = client.get("/admin/users?lang=en").text
+    assert dormant_names(html) == ["zhao", "lihua"]
+    assert "Only the system administrator manages this account." in html
+    assert "Deactivate all" not in html
+    client.post("/admin/users/dormant/deactivate")
+    assert active(app, "lihua") and active(app, "zhao")
+    assert disabled_events(app) == []
