@@ -121,7 +121,7 @@ GROUPS = (
     ),
 )
 LABELS = {name: label for _group, labels in GROUPS for name, label in labels.items()}
-OUTCOMES = {"success": _l("Succeeded"), "failure": _l("Failed")}
+OUTCOMES = {"success": _l("Success"), "failure": _l("Failure")}
 # The reasons a login failed (detail of login_failed), as the reader of the log
 # wants them.
 LOGIN_FAILURES = {

@@ -4,6 +4,7 @@ check-ledger."""
 
 import secrets
 import tempfile
+import time
 from contextlib import nullcontext
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -187,14 +188,31 @@ def backup_command(folder):
     _report_backup_extras(result)
     for path in result.pruned:
         click.echo(f"Deleted the older backup {path.name}.")
-    audit.record("backup_created", result.path.name)
-    db.session.commit()
+    _record_after_backup("backup_created", result.path.name)
     if result.copy_error:
         # Loud, and a failing exit status for cron's mail; the backup stands.
         raise click.ClickException(
             f"The backup {result.path.name} was written here, but the copy to "
             f"another machine failed: {result.copy_error}"
         )
+
+
+def _record_after_backup(action: str, target: str) -> None:
+    """Record the backup; a site busy writing only delays it, and never turns
+    a backup that was written into a failed command."""
+    for attempt in range(3):
+        try:
+            audit.record(action, target)
+            db.session.commit()
+            return
+        except sa.exc.OperationalError:  # "database is locked": writers queued
+            db.session.rollback()
+            time.sleep(1 + attempt)
+    click.echo(
+        f"The backup {target} could not be recorded in the audit log: the "
+        "database stayed busy.",
+        err=True,
+    )
 
 
 def _report_backup_extras(result) -> None:

@@ -136,7 +136,7 @@ def test_the_page_shows_time_user_address_event_outcome_and_details(app, auditor
     page = auditor.get("/admin/audit?lang=en").get_data(as_text=True)
     row = re.search(r'<tr id="event-\d+">(.*?)</tr>', page, re.S)[1]
     assert "editor" in row and "192.0.2.7" in row
-    assert "Failed to log in" in row and "Failed" in row
+    assert "Failed to log in" in row and "Failure" in row
     assert "wrong password" in row
     chinese = auditor.get("/admin/audit?lang=zh_Hans_CN").get_data(as_text=True)
     assert "登录" in chinese

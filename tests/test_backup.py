@@ -23,7 +23,10 @@ from models import (
     Section,
     Status,
     Upload,
+    User,
     db,
+    get_settings,
+    set_setting,
     utcnow,
 )
 from newsroom import storage
@@ -331,6 +334,21 @@ def manifest_with(**fields):
             adding(sparse_member("uploads/" + "0" * 32 + ".bin", 64 * 1024**2)),
             "not a regular file",
         ),
+        (adding(member("audit-archive/../secret_key")), "unsafe path"),
+        (adding(member("audit-archive/evil.sh")), "not part of a backup"),
+        (adding(member("audit-archive/audit-0-5.jsonl.gz")), "not part of a backup"),
+        (adding(member("audit-archive/x/audit-1-5.jsonl.gz")), "not part of a backup"),
+        (
+            adding(
+                member(
+                    "audit-archive/audit-1-5.jsonl.gz",
+                    kind=tarfile.SYMTYPE,
+                    linkname="/etc/passwd",
+                )
+            ),
+            "not a regular file",
+        ),
+        (manifest_with(audit_events="3"), "malformed: audit_events"),
     ],
     ids=[
         "corrupt-db",
@@ -358,6 +376,12 @@ def manifest_with(**fields):
         "format-true",
         "huge-manifest",
         "sparse-member",
+        "audit-archive-dotdot",
+        "audit-archive-stray-file",
+        "audit-archive-bad-name",
+        "audit-archive-nested",
+        "audit-archive-symlink",
+        "audit-events-not-a-number",
     ],
 )
 def test_restore_refuses_a_bad_archive_and_changes_nothing(make_site, edit, message):
@@ -644,6 +668,12 @@ def log_in(app, username="admin"):
 def test_admin_makes_and_downloads_a_backup_from_the_browser(make_site):
     site = make_site("site")
     add_post(site, 1)
+    with site.app_context():
+        # As an upgraded site's admin: all three management roles (单人模式).
+        admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
+        admin.security_admin = admin.audit_admin = True
+        set_setting("single_admin", "1")
+        db.session.commit()
     client = log_in(site)
     folder = Path(site.instance_path, "backups")
 
@@ -665,7 +695,9 @@ def test_admin_makes_and_downloads_a_backup_from_the_browser(make_site):
     assert download.get_data() == archive.read_bytes()
     download.close()
     with site.app_context():
-        actions = db.session.scalars(sa.select(AuditEvent.action)).all()
+        actions = db.session.scalars(
+            sa.select(AuditEvent.action).where(AuditEvent.action.like("backup%"))
+        ).all()
     assert actions == ["backup_created", "backup_downloaded"]
     audit_page = client.get("/admin/audit?lang=en").get_data(as_text=True)
     assert "Made a backup" in audit_page and "Downloaded a backup" in audit_page
@@ -725,3 +757,280 @@ def test_backup_of_a_migrated_site_restores_and_stays_migrated(make_site):
             sa.text("SELECT version_num FROM alembic_version")
         ).scalar()
         assert revision == head
+
+
+# --- the audit log in backups ----------------------------------------------------
+
+
+def audit_actions(app, since=0):
+    with app.app_context():
+        return db.session.execute(
+            sa.select(
+                AuditEvent.action,
+                AuditEvent.user_id,
+                AuditEvent.outcome,
+                AuditEvent.detail,
+            )
+            .where(AuditEvent.id > since)
+            .order_by(AuditEvent.id)
+        ).all()
+
+
+def record_old_events(app, count, days=200):
+    from core import audit
+
+    with app.app_context():
+        for n in range(count):
+            event = audit.record("settings_changed", f"第{n}次")
+            event.created_at = utcnow() - timedelta(days=days)
+        db.session.commit()
+
+
+def test_the_command_line_backup_is_recorded(make_site):
+    site = make_site("site")
+    archive = backup(site)
+    (event,) = audit_actions(site)
+    assert (event.action, event.user_id, event.outcome) == (
+        "backup_created",
+        None,
+        "success",
+    )
+    with site.app_context():
+        assert db.session.scalar(sa.select(AuditEvent.target)) == archive.name
+
+
+def test_a_restore_is_recorded_in_the_restored_log(make_site):
+    old = make_site("old")
+    add_post(old, 1)
+    archive = backup(old)
+    new = make_site("new", seed=False)
+    assert restore(new, archive).exit_code == 0
+    events = audit_actions(new)
+    # backup_created comes after the snapshot: the restore is the only event.
+    assert [e.action for e in events] == ["restore"]
+    assert events[-1].user_id is None and events[-1].detail == archive.name
+    verified = new.test_cli_runner().invoke(args=["audit-verify"])
+    assert verified.exit_code == 0, verified.output
+
+
+def test_the_audit_archive_travels_with_the_backup(make_site):
+    old = make_site("old")
+    record_old_events(old, 4)
+    first = backup(old)  # archives the 4 old events, then deletes them
+    archive_dir = Path(old.instance_path, "audit-archive")
+    (archived,) = archive_dir.glob("audit-*.jsonl.gz")
+    second = backup(old)
+    with tarfile.open(second) as tar:
+        assert f"audit-archive/{archived.name}" in tar.getnames()
+        assert not [n for n in tar.getnames() if n.endswith(".lock")]
+
+    # The second backup's database no longer holds them; its archive does.
+    new = make_site("new", seed=False)
+    assert restore(new, second).exit_code == 0
+    restored = Path(new.instance_path, "audit-archive", archived.name)
+    assert restored.read_bytes() == archived.read_bytes()
+    result = new.test_cli_runner().invoke(args=["audit-verify", "--archives"])
+    assert result.exit_code == 0, result.output
+    assert "the archive holds 4 events" in result.output
+
+    # The first backup holds the events both ways (deleted only after it).
+    again = make_site("again", seed=False)
+    assert restore(again, first).exit_code == 0
+    with again.app_context():
+        assert (
+            db.session.scalar(
+                sa.select(sa.func.count()).where(
+                    AuditEvent.action == "settings_changed"
+                )
+            )
+            == 4
+        )
+    result = again.test_cli_runner().invoke(args=["audit-verify", "--archives"])
+    assert result.exit_code == 0, result.output
+
+
+def test_restoring_over_a_site_moves_its_audit_archive_aside(make_site):
+    old = make_site("old")
+    archive = backup(old)
+    site = make_site("site")
+    record_old_events(site, 2)
+    backup(site)
+    theirs = list(Path(site.instance_path, "audit-archive").glob("audit-*"))
+    assert theirs
+    result = restore(site, archive, "--force", "--yes")
+    assert result.exit_code == 0, result.output
+    assert not list(Path(site.instance_path, "audit-archive").glob("audit-*"))
+    aside = list(Path(site.instance_path).glob("replaced-*/audit-archive/audit-*"))
+    assert [p.name for p in aside] == [p.name for p in theirs]
+
+
+# --- the off-machine copy ----------------------------------------------------------
+
+
+def test_each_backup_is_copied_to_the_other_machine(make_site, tmp_path):
+    share = tmp_path / "share"
+    share.mkdir()
+    site = make_site("site", BACKUP_COPY_TO=str(share))
+    add_post(site, 1)
+    result = site.test_cli_runner().invoke(args=["backup"])
+    assert result.exit_code == 0, result.output
+    archive = Path(result.output.split("Wrote ")[1].split(" (")[0])
+    copy = share / archive.name
+    assert copy.read_bytes() == archive.read_bytes()
+    assert f"Copied it to {copy}" in result.output
+    assert not list(share.glob("*.part"))
+    with site.app_context():
+        assert get_settings()["offsite_copy_at"].startswith(str(utcnow().year))
+    copied = [e for e in audit_actions(site) if e.action == "backup_copied"]
+    assert copied[0].outcome == "success" and str(copy) in copied[0].detail
+
+
+def test_a_failed_copy_is_loud_and_the_local_backup_stands(make_site, tmp_path):
+    share = tmp_path / "not-mounted"  # the share's folder does not exist
+    site = make_site("site", BACKUP_COPY_TO=str(share))
+    result = site.test_cli_runner().invoke(args=["backup"])
+    assert result.exit_code == 1
+    assert "the copy to another machine failed" in result.output
+    assert "is the share mounted?" in result.output
+    assert not share.exists()  # never created where the share should be
+    (archive,) = Path(site.instance_path, "backups").iterdir()
+    assert archive.name in result.output
+    with site.app_context():
+        assert get_settings()["offsite_copy_at"] == ""
+    copied = [e for e in audit_actions(site) if e.action == "backup_copied"]
+    assert copied[0].outcome == "failure"
+    assert "backup_created" in [e.action for e in audit_actions(site)]
+
+
+def test_a_copy_that_differs_is_refused(make_site, tmp_path, monkeypatch):
+    import shutil
+
+    share = tmp_path / "share"
+    share.mkdir()
+    site = make_site("site", BACKUP_COPY_TO=str(share))
+    real = shutil.copyfile
+
+    def flaky(source, target):
+        real(source, target)
+        with open(target, "r+b") as fh:  # one bit flipped on the way
+            first = fh.read(1)
+            fh.seek(0)
+            fh.write(bytes([first[0] ^ 1]))
+
+    monkeypatch.setattr(shutil, "copyfile", flaky)
+    result = site.test_cli_runner().invoke(args=["backup"])
+    assert result.exit_code == 1
+    assert "differs from the backup" in result.output
+    assert list(share.iterdir()) == []
+
+
+def test_the_web_backup_is_copied_too(make_site, tmp_path):
+    share = tmp_path / "share"
+    share.mkdir()
+    site = make_site("site", BACKUP_COPY_TO=str(share), WTF_CSRF_ENABLED=False)
+    client = log_in(site)
+    assert client.post("/admin/backups").status_code == 302
+    (copy,) = share.iterdir()
+    (archive,) = Path(site.instance_path, "backups").iterdir()
+    assert copy.read_bytes() == archive.read_bytes()
+
+
+# --- the restore drill ---------------------------------------------------------------
+
+
+def drill(app, *args):
+    return app.test_cli_runner().invoke(args=["backup-drill", *map(str, args)])
+
+
+def test_the_restore_drill_restores_the_newest_backup_elsewhere_and_checks_it(
+    make_site,
+):
+    site = make_site("site")
+    add_post(site, 1)
+    record_old_events(site, 3)
+    backup(site)  # archives the old events
+    add_post(site, 2)
+    newest = backup(site)
+    database = Path(site.instance_path, "cms.sqlite3")
+    before = database.read_bytes()
+    result = drill(site)
+    assert result.exit_code == 0, result.output
+    assert f"Restore drill with {newest}" in result.output
+    assert "Row counts and uploaded files match the manifest." in result.output
+    assert "The audit chain verifies" in result.output and "3 archived" in result.output
+    assert "The restore drill passed." in result.output
+    with site.app_context():
+        settings = get_settings()
+        assert settings["restore_drill_result"] == "ok"
+        assert settings["restore_drill_at"].startswith(str(utcnow().year))
+        assert db.session.scalar(sa.select(sa.func.count(Article.id))) == 2
+    event = audit_actions(site)[-1]
+    assert (event.action, event.outcome) == ("restore_drill", "success")
+    # The live site's data was only read (the drill's event aside).
+    assert before[:100] == database.read_bytes()[:100]
+
+
+def test_a_drill_finds_counts_that_do_not_match_the_manifest(make_site):
+    site = make_site("site")
+    add_post(site, 1)
+    archive = backup(site)
+
+    def one_more_post(members):
+        for info, data in members:
+            if info.name == "manifest.json":
+                manifest = json.loads(data)
+                manifest["counts"]["article"] += 1
+                data = json.dumps(manifest).encode()
+            yield info, data
+
+    edited = repack(archive, one_more_post)
+    result = drill(site, edited)
+    assert result.exit_code == 1
+    assert "The restore drill failed" in result.output
+    assert "article table has 1 rows, the manifest says 2" in result.output
+    with site.app_context():
+        assert "manifest says 2" in get_settings()["restore_drill_result"]
+    event = audit_actions(site)[-1]
+    assert (event.action, event.outcome) == ("restore_drill", "failure")
+
+
+def test_a_drill_finds_an_altered_audit_log_in_the_archive(make_site, tmp_path):
+    import sqlite3
+
+    site = make_site("site")
+    record_old_events(site, 3, days=1)
+    archive = backup(site)
+
+    def altered(members):
+        for info, data in members:
+            if info.name == "cms.sqlite3":
+                path = tmp_path / "altered.sqlite3"
+                path.write_bytes(data)
+                connection = sqlite3.connect(path)
+                connection.execute("DROP TRIGGER audit_event_no_update")
+                connection.execute("UPDATE audit_event SET target = 'x' WHERE id = 2")
+                connection.commit()
+                connection.close()
+                data = path.read_bytes()
+            yield info, data
+
+    result = drill(site, repack(archive, altered))
+    assert result.exit_code == 1
+    assert "audit log does not verify: Event 2 does not fit" in result.output
+
+
+def test_a_drill_of_a_damaged_archive_fails_and_says_why(make_site):
+    site = make_site("site")
+    add_post(site, 1)
+    damaged = repack(backup(site), drop_one_upload)
+    result = drill(site, damaged)
+    assert result.exit_code == 1 and "missing from the archive" in result.output
+    with site.app_context():
+        assert "missing" in get_settings()["restore_drill_result"]
+
+
+def test_a_drill_without_any_backup_says_what_to_do(make_site):
+    site = make_site("site")
+    result = drill(site)
+    assert result.exit_code == 1
+    assert "There is no backup" in result.output and "backup" in result.output

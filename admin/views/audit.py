@@ -116,9 +116,9 @@ def verify():
     outcome = audit.SUCCESS if verdict.ok else audit.FAILURE
     audit.record(
         "audit_verified",
-        f"{verdict.checked} events",
+        "",
         outcome=outcome,
-        detail=verdict.note,
+        detail=verdict.note or f"{verdict.checked} events",
     )
     db.session.commit()
     if verdict.ok:
