@@ -363,3 +363,31 @@ def test_events_stay_until_the_backup_holding_them_is_complete(
     assert result.archived.first_id == old[0]
     assert len(audit.archive_files(archive_dir(app))) == 1
     assert verify(runner, "--archives").exit_code == 0
+
+
+def test_archiving_every_event_never_hands_out_their_ids_again(app, runner):
+    old = add_events(app, 4, age_days=200)
+    run_backup(app)
+    (later,) = add_events(app, 1)
+    with app.app_context():
+        archived = db.session.scalar(
+            sa.select(AuditEvent.id).where(AuditEvent.action == "audit_archived")
+        )
+    assert old[-1] < archived < later
+    assert verify(runner, "--archives").exit_code == 0
+
+
+def test_the_web_backup_archives_too_and_names_the_admin(app):
+    from tests.conftest import PASSWORD
+
+    add_events(app, 3, age_days=200)
+    client = app.test_client()
+    client.post("/login", data={"username": "admin", "password": PASSWORD})
+    assert client.post("/admin/backups").status_code == 302
+    with app.app_context():
+        archived = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "audit_archived")
+        ).one()
+        assert archived.user.username == "admin"
+        assert archived.ip == "127.0.0.1"
+    assert len(audit.archive_files(archive_dir(app))) == 1
