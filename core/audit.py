@@ -359,6 +359,31 @@ def commit_archive(archived: Archived) -> bool:
     return True
 
 
+def is_leftover(path: Path) -> bool:
+    """An archive file whose events are all still in this database, with the
+    same hashes: a backup stopped before deleting them, or one restored. It
+    may be written anew; a file of another chain is never taken for one."""
+    through = (
+        db.session.connection()
+        .execute(sa.select(_chain.c.archived_through_id).where(_chain.c.id == 1))
+        .scalar()
+    )
+    first_id, last_id = map(int, ARCHIVE_NAME_RE.fullmatch(path.name).groups())
+    if first_id <= (through or 0):
+        return False
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            header = json.loads(next(lines, "null"))
+    except (OSError, EOFError, ValueError):
+        return False
+    if not isinstance(header, dict) or header.get("last_id") != last_id:
+        return False
+    live = db.session.connection().execute(
+        sa.select(_events.c.hash).where(_events.c.id == last_id)
+    )
+    return live.scalar() == header.get("last_hash")
+
+
 def archive_files(folder: Path) -> list[Path]:
     """The archive files in folder, oldest first."""
     if not folder.is_dir():

@@ -170,18 +170,16 @@ def _archive_old_events(instance: Instance, locked: bool):
     """Write the audit events past the retention to the instance's archive
     folder (deleted after the backup); (Archived or None, why not)."""
     from core import audit
-    from models import AuditChain, db, get_settings, utcnow
+    from models import db, get_settings, utcnow
 
     if not locked:
         return None, "another backup is archiving audit events"
     archive = instance.folder / AUDIT_DIR
     try:
-        chain = db.session.get(AuditChain, 1)
-        through = chain.archived_through_id if chain else 0
         # Files whose events are all still in the database (a backup that
         # stopped before deleting them, a restored one) are written anew.
         for path in audit.archive_files(archive):
-            if int(audit.ARCHIVE_NAME_RE.fullmatch(path.name)[1]) > through:
+            if audit.is_leftover(path):
                 path.unlink()
         days = audit.retention_days(get_settings())
         archived = audit.write_archive(archive, utcnow() - timedelta(days=days))

@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
+from app import create_app
 from core import audit
 from models import (
     AuditChain,
@@ -24,6 +25,8 @@ from models import (
 )
 from tests.conftest import (
     PASSWORD,
+    _close,
+    _config,
     form_data,
     get_article,
     new_user,
@@ -32,6 +35,17 @@ from tests.conftest import (
 )
 
 ADDRESS = "10.20.30.40"  # the clients' address in these tests
+
+
+@pytest.fixture
+def app(tmp_path, request, monkeypatch, empty_site):
+    """The test site, with an instance folder of its own: its backups must
+    not write into (or clean) the checkout's instance/audit-archive."""
+    monkeypatch.setenv("SCHOOLNEWS_INSTANCE", str(tmp_path / "instance"))
+    empty_site.copy_to(tmp_path)
+    app = create_app(_config(tmp_path, request))
+    yield app
+    _close(app)
 
 
 def client_from(app, address=ADDRESS):

@@ -391,3 +391,27 @@ def test_the_web_backup_archives_too_and_names_the_admin(app):
         assert archived.user.username == "admin"
         assert archived.ip == "127.0.0.1"
     assert len(audit.archive_files(archive_dir(app))) == 1
+
+
+def test_a_backup_never_deletes_an_archive_file_of_another_chain(app):
+    folder = archive_dir(app)
+    folder.mkdir(parents=True)
+    foreign = folder / "audit-1-3.jsonl.gz"
+    with gzip.open(foreign, "wt", encoding="utf-8") as out:
+        header = {"kind": audit.ARCHIVE_KIND, "last_id": 3, "last_hash": "f" * 64}
+        out.write(json.dumps(header) + "\n")
+    add_events(app, 3)  # ids 1-3 here, with other hashes
+    run_backup(app)
+    assert foreign.exists()
+
+
+def test_a_leftover_archive_of_this_chain_is_written_anew(app, monkeypatch):
+    add_events(app, 3, age_days=200)
+    monkeypatch.setattr(audit, "commit_archive", lambda archived: False)
+    run_backup(app)  # wrote the file, deleted nothing
+    (leftover,) = audit.archive_files(archive_dir(app))
+    monkeypatch.undo()
+    add_events(app, 1, age_days=199)
+    result = run_backup(app)
+    (written,) = audit.archive_files(archive_dir(app))
+    assert written.name != leftover.name and result.archived.count == 4
