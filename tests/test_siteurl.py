@@ -337,7 +337,13 @@ def test_a_stored_address_costs_static_files_no_statement(app, stored_site):
 
 def setup_data(**fields):
     password = "our own school 2026"
-    return {"new_password": password, "confirm": password, **fields}
+    return {
+        "username": "wangjun",
+        "mode": "single",
+        "new_password": password,
+        "confirm": password,
+        **fields,
+    }
 
 
 def test_setup_offers_the_address_in_use(app, client, generated_admin):

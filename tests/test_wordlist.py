@@ -59,8 +59,11 @@ def test_admin_adds_edits_searches_and_deletes(app, admin_client):
     admin_client.post(f"/admin/words/{rule_id}/delete")
     assert [r[0] for r in rules(app)] == ["再接再励"]
     with app.app_context():
-        actions = db.session.scalars(sa.select(AuditEvent.action)).all()
+        actions = db.session.scalars(
+            sa.select(AuditEvent.action).order_by(AuditEvent.id)
+        ).all()
     assert actions == [
+        "login",
         "word_rule_created",
         "word_rule_created",
         "word_rule_updated",

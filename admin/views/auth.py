@@ -30,7 +30,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from admin import dormant, passwords, sessions, signin, throttle, totp
 from admin.sessions import relogin, rotate_session_token
-from core import audit
+from core import audit, sitedata
 from core.errors import json_error, wants_json
 from forms import (
     BylineForm,
@@ -112,7 +112,8 @@ def _account_comes_first():
     user = current_user._get_current_object()
     if user.needs_setup:
         return None  # the first-run setup (firstrun.py) sets the password
-    settings = get_settings()
+    # The settings as read once per cache version (a policy change moves it).
+    settings = sitedata.current().settings
     policy = passwords.Policy.current(settings)
     if passwords.change_reason(user, policy):
         if request.endpoint in _PASSWORD_STEP:
