@@ -571,6 +571,9 @@ class UnlockForm(FlaskForm):
     username = HiddenField(validators=[DataRequired(), Length(max=64)])
 
 
+# --- Articles (editor) ---------------------------------------------------------
+
+
 def _none_if_blank(value):
     value = _strip(value)
     return value or None

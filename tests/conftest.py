@@ -165,13 +165,16 @@ def demo_output(demo_site_template):
 
 
 @pytest.fixture
-def app(tmp_path, request):
+def app(tmp_path, request, monkeypatch):
     name = (
         "demo_site_template"
         if request.node.get_closest_marker("demo")
         else "empty_site"
     )
     request.getfixturevalue(name).copy_to(tmp_path)
+    # Whatever the app keeps in its instance folder (the audit archive, …)
+    # goes to the test's folder, never to the checkout's instance/.
+    monkeypatch.setenv("SCHOOLNEWS_INSTANCE", str(tmp_path / "instance"))
     app = create_app(_config(tmp_path, request))
     yield app
     _close(app)

@@ -1034,3 +1034,13 @@ def test_a_drill_without_any_backup_says_what_to_do(make_site):
     result = drill(site)
     assert result.exit_code == 1
     assert "There is no backup" in result.output and "backup" in result.output
+
+
+def test_a_failed_web_copy_is_shown_and_the_local_backup_stands(make_site, tmp_path):
+    share = tmp_path / "not-mounted"
+    site = make_site("site", BACKUP_COPY_TO=str(share), WTF_CSRF_ENABLED=False)
+    client = log_in(site)
+    page = client.post("/admin/backups", follow_redirects=True).get_data(as_text=True)
+    assert "复制到另一台机器失败" in page
+    (archive,) = Path(site.instance_path, "backups").iterdir()
+    assert archive.name in page

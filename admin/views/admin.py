@@ -951,6 +951,15 @@ def create_backup():
         current_app.logger.error("backup from the admin page failed: %s", error)
         flash(_("The backup failed: %(reason)s", reason=str(error)), "error")
         return redirect(url_for("admin.backups"))
+    if result.copy_error:
+        # The local archive stands; the copy elsewhere (BACKUP_COPY_TO) did not.
+        flash(
+            _(
+                "The copy to another machine failed: %(reason)s",
+                reason=result.copy_error,
+            ),
+            "error",
+        )
     return audit.finish_change(
         "backup_created",
         result.path.name,

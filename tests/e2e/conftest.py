@@ -57,16 +57,20 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="module")
 def live_app(tmp_path_factory):
     base = tmp_path_factory.mktemp("live")
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "e2e",
-            "VIEW_FLUSH_SECONDS": 0,  # as in tests/conftest.py
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{base / 'e2e.sqlite3'}",
-            "UPLOAD_FOLDER": str(base / "uploads"),
-            "BACKUP_FOLDER": str(base / "backups"),
-        }
-    )
+    with pytest.MonkeyPatch.context() as patch:
+        # The instance folder (audit archive, …) is the module's, never the
+        # checkout's instance/.
+        patch.setenv("SCHOOLNEWS_INSTANCE", str(base / "instance"))
+        app = create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "e2e",
+                "VIEW_FLUSH_SECONDS": 0,  # as in tests/conftest.py
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{base / 'e2e.sqlite3'}",
+                "UPLOAD_FOLDER": str(base / "uploads"),
+                "BACKUP_FOLDER": str(base / "backups"),
+            }
+        )
     with app.app_context():
         db.create_all()
         for role in Role.ALL:
