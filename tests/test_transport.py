@@ -11,7 +11,7 @@ from tests.conftest import PASSWORD, count_statements
 
 HTTPS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "192.168.1.20"}
 HTTP = {"X-Forwarded-Proto": "http", "X-Forwarded-For": "192.168.1.20"}
-WARNING = "unencrypted HTTP connection"
+WARNING = "未加密的 HTTP 连接"
 BROWSER = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148"
 
 
@@ -193,7 +193,7 @@ def test_staff_without_a_management_role_are_told_whom_to_ask(client):
     log_in(client, {}, "author")
     text = client.get("/editor/").text
     assert WARNING in text
-    assert "Ask the site's administrator to set up HTTPS." in text
+    assert "请联系网站管理员配置 HTTPS。" in text
     assert "/admin/compliance" not in text
 
 

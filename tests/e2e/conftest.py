@@ -74,7 +74,11 @@ def live_app(tmp_path_factory):
     with app.app_context():
         db.create_all()
         for role in Role.ALL:
-            create_user(role, PASSWORD, role, f"{role.title()} 老师")
+            user = create_user(role, PASSWORD, role, f"{role.title()} 老师")
+        # As in tests/conftest.py: the admin holds the three management roles
+        # in 单人模式, like an upgraded site's administrator.
+        user.security_admin = user.audit_admin = True
+        set_setting("single_admin", "1")
         # As in tests/conftest.py: no review chain unless a module sets one.
         set_setting("review_levels", "0")
         db.session.commit()
