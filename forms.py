@@ -146,6 +146,7 @@ def _role_choices():
         ("author", _l("Author (teacher)")),
         ("editor", _l("Editor (reviews and publishes)")),
         ("admin", _l("Administrator")),
+        ("manager", _l("No posts (a security or audit administrator)")),
     ]
 
 

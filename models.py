@@ -93,7 +93,11 @@ class Role:
     # The system administrator (系统管理员): settings, sections, departments,
     # accounts; see Duty for the other two management roles.
     ADMIN = "admin"
-    ALL = (AUTHOR, EDITOR, ADMIN)
+    # An account there only for a management role (the security or audit
+    # administrator): no posts and no editor, as 最小权限 asks.
+    MANAGER = "manager"
+    WRITERS = (AUTHOR, EDITOR, ADMIN)
+    ALL = (*WRITERS, MANAGER)
 
 
 class Duty:
@@ -235,6 +239,11 @@ class User(UserMixin, db.Model):
     def can_review(self) -> bool:
         """Editors and admins review, publish, pin and edit anyone's posts."""
         return self.role in (Role.EDITOR, Role.ADMIN)
+
+    @property
+    def writes_posts(self) -> bool:
+        """Everyone but an account there only for a management role."""
+        return self.role != Role.MANAGER
 
     @property
     def is_admin(self) -> bool:

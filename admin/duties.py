@@ -193,4 +193,4 @@ def set_single_admin(on: bool) -> str | None:
 
 def only_audits(user: User) -> bool:
     """An account that is there to read the audit log and nothing else."""
-    return user.duties == (Duty.AUDIT,) and user.role == Role.AUTHOR
+    return user.duties == (Duty.AUDIT,) and user.role in (Role.AUTHOR, Role.MANAGER)

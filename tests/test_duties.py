@@ -7,8 +7,18 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from models import AuditEvent, Duty, Role, User, WordRule, db, get_settings, set_setting
-from tests.conftest import _login, new_user
+from models import (
+    Article,
+    AuditEvent,
+    Duty,
+    Role,
+    User,
+    WordRule,
+    db,
+    get_settings,
+    set_setting,
+)
+from tests.conftest import PASSWORD, _login, form_data, new_user
 
 SYSTEM_PAGES = [
     "/admin/users",
@@ -29,9 +39,9 @@ def three(app):
     with app.app_context():
         admin = user("admin")
         admin.security_admin = admin.audit_admin = False
-        security = new_user("anquan", Role.AUTHOR, "安全员")
+        security = new_user("anquan", Role.MANAGER, "安全员")
         security.security_admin = True
-        auditor = new_user("shenji", Role.AUTHOR, "审计员")
+        auditor = new_user("shenji", Role.MANAGER, "审计员")
         auditor.audit_admin = True
         db.session.add_all([security, auditor])
         set_setting("single_admin", "0")
@@ -106,9 +116,9 @@ def test_audit_admin_lands_on_the_audit_log_after_logging_in(app, three):
         "/login", data={"username": "shenji", "password": "correct horse 42"}
     )
     assert response.status_code == 302 and response.location == "/admin/audit"
-    # Anyone else still lands on the dashboard.
+    # A teacher still lands on the dashboard.
     other = app.test_client().post(
-        "/login", data={"username": "anquan", "password": "correct horse 42"}
+        "/login", data={"username": "author", "password": "correct horse 42"}
     )
     assert other.location == "/editor/"
 
@@ -174,7 +184,7 @@ def test_system_admin_cannot_touch_the_security_and_audit_accounts(app, three, t
         assert client.post(url, data=data).status_code == 403, url
     assert state(app, target) == before
     # Their sessions go on.
-    assert client_for(app, target).get("/editor/").status_code == 200
+    assert client_for(app, target).get("/account/password").status_code == 200
 
 
 def test_system_admin_manages_every_other_account(app, three):
@@ -203,7 +213,7 @@ def test_system_admin_cannot_make_the_audit_administrator_an_admin(app, three):
         follow_redirects=True,
     )
     assert "Only the system administrator changes roles." in flashes(response)
-    assert state(app, "shenji")[1] == "author"
+    assert state(app, "shenji")[1] == "manager"
 
 
 # --- the security administrator -------------------------------------------------
@@ -346,8 +356,8 @@ def test_the_last_holder_of_a_role_keeps_it_and_stays_active(app, three):
         f"/admin/users/{three['shenji']}/deactivate?lang=en", follow_redirects=True
     )
     assert any("shenji is the only active Audit" in m for m in flashes(response))
-    assert state(app, "shenji")[:3] == ((Duty.AUDIT,), "author", True)
-    assert state(app, "anquan")[:3] == ((Duty.SECURITY,), "author", True)
+    assert state(app, "shenji")[:3] == ((Duty.AUDIT,), "manager", True)
+    assert state(app, "anquan")[:3] == ((Duty.SECURITY,), "manager", True)
     # With a second holder, the first may go.
     grant(client, three["admin"], Duty.SECURITY)
     grant(client, three["anquan"], Duty.SECURITY, on=False)
@@ -381,3 +391,44 @@ def test_the_last_system_admin_cannot_be_demoted_by_anyone(app, three):
             .all()
         )
     assert roles == ["editor: editor → admin", "admin: admin → author"]
+
+
+# --- management-only accounts (最小权限) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "home"), [("anquan", "/admin/users"), ("shenji", "/admin/audit")]
+)
+def test_management_only_accounts_write_no_posts(app, three, name, home, section):
+    client = client_for(app, name)
+    for path in ("/editor/", "/editor/articles/new", "/editor/review/"):
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response.location == home, path
+    assert (
+        client.post("/editor/articles/new", data=form_data(section)).status_code == 403
+    )
+    upload = client.post(
+        "/editor/uploads/image", headers={"Accept": "application/json"}
+    )
+    assert upload.status_code == 403
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Article.id))) == 0
+    menu = client.get(home).text
+    assert 'href="/editor/articles/new"' not in menu
+    # Their own pages still open.
+    assert client.get(home).status_code == 200
+
+
+def test_logging_in_takes_a_management_only_account_to_its_page(app, three):
+    client = app.test_client()
+    response = client.post("/login", data={"username": "anquan", "password": PASSWORD})
+    assert response.status_code == 302
+    assert response.location == "/admin/users"
+
+
+def test_a_teacher_still_writes(app, three, section):
+    client = client_for(app, "author")
+    assert client.get("/editor/").status_code == 200
+    response = client.post("/editor/articles/new", data=form_data(section))
+    assert response.status_code == 302

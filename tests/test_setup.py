@@ -304,7 +304,7 @@ def test_separate_mode_creates_the_security_and_audit_administrators(app, setup_
         assert security.duties == (Duty.SECURITY,)
         assert auditor.duties == (Duty.AUDIT,)
         assert (security.display_name, auditor.display_name) == ("李安全", "shenji")
-        assert security.role == auditor.role == "author"
+        assert security.role == auditor.role == "manager"
         # Chosen for them: they choose their own at the first login.
         assert security.must_change_password and auditor.must_change_password
         assert security.check_password("Secure sp1rit")

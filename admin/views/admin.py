@@ -26,6 +26,7 @@ from admin import dormant as dormant_accounts
 from admin.sessions import relogin, rotate_session_token
 from admin.settings import LogoError, drop_fixed_site_url, save_settings
 from core import audit
+from core.errors import wants_json
 from core.i18n import display_size
 from core.permissions import admin_required, security_admin_required
 from forms import (
@@ -103,6 +104,22 @@ def admin_home() -> str | None:
     return None
 
 
+@bp.before_app_request
+def _managers_manage_only():
+    # An account there only for a management role (Role.MANAGER) writes no
+    # posts (最小权限): the workspace under /editor/ (posts, uploads, the
+    # review queue) sends it to its own admin page; fetch() and forms are
+    # refused.
+    if not request.path.startswith("/editor/") or not current_user.is_authenticated:
+        return None
+    if current_user.writes_posts:
+        return None
+    home = admin_home()
+    if request.method == "GET" and home and not wants_json():
+        return redirect(home)
+    abort(403)
+
+
 @bp.after_app_request
 def _audit_admin_lands_on_the_log(response):
     # An account that is there only to read the audit log starts there after
@@ -113,9 +130,12 @@ def _audit_admin_lands_on_the_log(response):
         and response.status_code == 302
         and response.location == url_for("editor.dashboard")
         and current_user.is_authenticated
-        and duties.only_audits(current_user)
+        and (duties.only_audits(current_user) or not current_user.writes_posts)
     ):
-        response.location = url_for("audit.log")
+        if duties.only_audits(current_user):
+            response.location = url_for("audit.log")
+        else:
+            response.location = admin_home() or response.location
     return response
 
 

@@ -21,7 +21,7 @@ from core.errors import json_error, wants_json
 from core.i18n import display_size
 from core.permissions import admin_required
 from forms import ConfirmForm, SetupForm
-from models import Duty, db, get_settings, set_setting
+from models import Duty, Role, db, get_settings, set_setting
 from operations import democlear
 
 bp = Blueprint("firstrun", __name__, url_prefix="/admin")
@@ -180,6 +180,7 @@ def _save_accounts(form: SetupForm, user) -> None:
                 form[f"{prefix}_username"].data,
                 form[f"{prefix}_display_name"].data or form[f"{prefix}_username"].data,
                 form[f"{prefix}_password"].data,
+                role=Role.MANAGER,
                 security_admin=duty == Duty.SECURITY,
                 audit_admin=duty == Duty.AUDIT,
             )

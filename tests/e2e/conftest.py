@@ -73,7 +73,7 @@ def live_app(tmp_path_factory):
         )
     with app.app_context():
         db.create_all()
-        for role in Role.ALL:
+        for role in Role.WRITERS:
             user = create_user(role, PASSWORD, role, f"{role.title()} 老师")
         # As in tests/conftest.py: the admin holds the three management roles
         # in 单人模式, like an upgraded site's administrator.
