@@ -45,13 +45,15 @@ run: $(VENV)/.runtime
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C to stop)"
 	$(BIN)/python serve.py --host $(HOST) --port $(PORT)
 
-# One test process per core (each test file stays in one process, so a
-# module's fixtures are made once); ends with the line coverage of the app's
-# modules, lowest first (modules at 100 % left out). Measuring costs about a
-# third more CPU time on Python 3.11 (its tracer); the processes win it back.
-# `.venv/bin/coverage report -m` then lists the missed lines.
+# Two test processes per core: much of the suite waits on Chromium, on servers
+# it started and on their sleeps, so more processes than cores keep the CPUs
+# busy (each test file stays in one process, so a module's fixtures are made
+# once). Ends with the line coverage of the app's modules, lowest first
+# (modules at 100 % left out); measuring costs about a third more CPU time on
+# Python 3.11 (its tracer). `.venv/bin/coverage report -m` lists missed lines.
+TEST_WORKERS ?= $(shell python3 -c "import os; print(2 * (os.cpu_count() or 1))")
 test: $(VENV)/.dev
-	$(BIN)/pytest -q -n auto --dist loadfile --cov --cov-report=term:skip-covered
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --cov --cov-report=term:skip-covered
 
 e2e: $(VENV)/.dev
 	$(BIN)/pytest -q -m e2e tests/e2e
