@@ -480,10 +480,12 @@ def _role_counts(facts: Facts) -> str:
     counts = Counter(a.role for a in facts.accounts)
     return _(
         "Active accounts: %(authors)d authors, %(editors)d editors, %(admins)d "
-        "system administrators; %(inactive)d deactivated.",
+        "system administrators, %(managers)d with a management role only (no "
+        "posts); %(inactive)d deactivated.",
         authors=counts[Role.AUTHOR],
         editors=counts[Role.EDITOR],
         admins=counts[Role.ADMIN],
+        managers=counts[Role.MANAGER],
         inactive=facts.inactive,
     )
 

@@ -739,3 +739,16 @@ def test_site_upgraded_from_0014_logs_in_and_gets_a_true_first_assessment(tmp_pa
     app.extensions["pagecache"].hot.dispose()
     with app.app_context():
         db.engine.dispose()
+
+
+def test_accounts_are_counted_by_role_with_the_management_only_ones(app, admin_client):
+    with app.app_context():
+        auditor = new_user("shenji", "manager", "审计员")
+        auditor.audit_admin = True
+        db.session.add(auditor)
+        db.session.commit()
+    evidence = " ".join(row(admin_client, "7.1.4.2 a)")["evidence"])
+    assert (
+        "1 authors, 1 editors, 1 system administrators, 1 with a management role "
+        "only (no posts); 0 deactivated." in " ".join(evidence.split())
+    )
