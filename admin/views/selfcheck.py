@@ -7,7 +7,6 @@ from flask import Blueprint, abort, current_app, render_template
 from flask_babel import force_locale
 from flask_login import current_user, login_required
 
-from admin import selfcheck, selfcheck_export
 from core import audit
 from core.downloads import download
 from models import db
@@ -32,6 +31,10 @@ def any_duty_required(view):
 @bp.get("/compliance")
 @any_duty_required
 def page():
+    # The assessment's code (about 0.8 MB) loads on first use: most server
+    # processes never show it, and each must stay under 80 MB (make bench).
+    from admin import selfcheck
+
     rows = selfcheck.assess()
     return render_template(
         "admin/selfcheck.html", rows=rows, summary=selfcheck.summary(rows)
@@ -51,6 +54,8 @@ def export_xlsx():
 
 
 def _export(kind: str):
+    from admin import selfcheck, selfcheck_export  # on first use, as page()
+
     app = current_app._get_current_object()
     with force_locale(EXPORT_LOCALE):
         facts = selfcheck.gather(app)
