@@ -3,7 +3,6 @@ called, the filters of the audit page, and its exports (.xlsx and CSV)."""
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from dataclasses import dataclass
@@ -14,6 +13,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from core import periods
+from core.downloads import csv_bytes as csv_file
+from core.downloads import write_rows
 from models import AuditEvent, User, db
 
 # Every event type, grouped as the page's select shows them.
@@ -253,9 +254,6 @@ def detail_text(event: AuditEvent) -> str:
 
 # --- exports -------------------------------------------------------------------
 
-# What Excel, WPS and LibreOffice treat as the start of a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
 
 def headers() -> list[str]:
     return [
@@ -326,30 +324,11 @@ def workbook(filters: Filters, school: str) -> bytes:
     for column, (header, width) in enumerate(zip(headers(), widths, strict=True)):
         sheet.write_string(2, column, header, header_format)
         sheet.set_column(column, column, width)
-    for row_number, row in enumerate(rows(filters), start=3):
-        for column, value in enumerate(row):
-            if isinstance(value, int):
-                sheet.write_number(row_number, column, value)
-            else:
-                # write_string never makes a formula of "=..." in a target.
-                sheet.write_string(row_number, column, str(value or ""))
+    write_rows(sheet, rows(filters), start=3)
     sheet.freeze_panes(3, 0)
     book.close()
     return buffer.getvalue()
 
 
 def csv_bytes(filters: Filters) -> bytes:
-    """UTF-8 with a byte-order mark, so Excel reads the Chinese correctly."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(headers())
-    writer.writerows([_neutralise(value) for value in row] for row in rows(filters))
-    return buffer.getvalue().encode("utf-8-sig")
-
-
-def _neutralise(value):
-    """A CSV cell that cannot run as a formula when a spreadsheet opens it."""
-    if isinstance(value, int):
-        return value
-    text = str(value or "")
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return csv_file(headers(), rows(filters))

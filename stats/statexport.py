@@ -8,17 +8,16 @@ leading apostrophe, which Excel and WPS show as plain text.
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
+from core import downloads
 from core.i18n import date_filter
 from stats.pubstats import Report, bucket_label
 
 # What Excel, WPS and LibreOffice treat as the start of a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # The tables, in the workbook's order; ?table= of the CSV export.
@@ -145,23 +144,10 @@ def workbook(report: Report, school: str) -> bytes:
         for column, header in enumerate(table.headers):
             sheet.write_string(2, column, header, header_format)
             sheet.set_column(column, column, 12 if column else 28)
-        for row_number, row in enumerate(table.rows, start=3):
-            for column, value in enumerate(row):
-                if isinstance(value, int):
-                    sheet.write_number(row_number, column, value)
-                else:
-                    sheet.write_string(row_number, column, str(value or ""))
+        downloads.write_rows(sheet, table.rows, start=3)
         sheet.freeze_panes(3, 0)
     book.close()
     return buffer.getvalue()
-
-
-def neutralise(value):
-    """A CSV cell that cannot run as a formula when a spreadsheet opens it."""
-    if isinstance(value, int):
-        return value
-    text = str(value or "")
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def csv_bytes(table: Table) -> bytes:
@@ -170,11 +156,7 @@ def csv_bytes(table: Table) -> bytes:
     No title row, so the file imports as plain columns; its name says the
     period.
     """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([neutralise(header) for header in table.headers])
-    writer.writerows([neutralise(value) for value in row] for row in table.rows)
-    return buffer.getvalue().encode("utf-8-sig")
+    return downloads.csv_bytes(table.headers, table.rows)
 
 
 def table_by_key(report: Report, key: str) -> Table | None:

@@ -166,12 +166,6 @@ def is_safe_next(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc
 
 
-def _client_address() -> str:
-    # remote_addr is the proxy's address unless TRUSTED_PROXIES wrapped the app
-    # in ProxyFix; X-Forwarded-For is never read here, so it cannot be forged.
-    return (request.remote_addr or "unknown")[:45]
-
-
 @functools.cache
 def _dummy_hash() -> str:
     # Made with the default method, like real passwords, so that checking it
@@ -220,7 +214,9 @@ def _failure(user: User | None, username: str, reason: str) -> None:
 
 def _begin(user: User | None, username: str) -> throttle.Attempt:
     known = user is not None and signin.is_known(user.id)
-    return throttle.begin(username.lower()[:64], _client_address(), known_device=known)
+    return throttle.begin(
+        username.lower()[:64], audit.client_address(), known_device=known
+    )
 
 
 def _refused_detail(attempt: throttle.Attempt) -> str:
