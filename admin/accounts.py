@@ -11,6 +11,8 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from admin import passwords
+from admin.sessions import rotate_session_token
+from core import audit
 from models import Role, User, db
 
 # Names a guesser tries first (等保: rename or remove default accounts).
@@ -81,3 +83,11 @@ def new_account(
     passwords.change(user, password, by_admin=True)
     db.session.add(user)
     return user
+
+
+def deactivate(user: User, action: str = "user_deactivated", detail: str = "") -> None:
+    """Turn an account off and end every session it has; audited, not
+    committed (an admin's button, or a dormant account's disabling)."""
+    user.active = False
+    rotate_session_token(user)
+    audit.record(action, user.username, detail=detail)

@@ -9,9 +9,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from admin import duties
-from admin.sessions import rotate_session_token
-from core import audit
+from admin import accounts, duties
 from models import User, db, get_settings, utcnow
 
 
@@ -80,10 +78,6 @@ def disable_all(actor: User | None) -> list[User]:
 
 def disable(user: User, *, automatic: bool = False) -> None:
     """Disable one dormant account and end its sessions (not committed)."""
-    user.active = False
-    rotate_session_token(user)
-    audit.record(
-        "dormant_disabled",
-        user.username,
-        detail="automatic" if automatic else "",
+    accounts.deactivate(
+        user, "dormant_disabled", detail="automatic" if automatic else ""
     )

@@ -445,9 +445,7 @@ def deactivate_user(user_id):
     if problem:
         flash(problem, "error")
     elif user.active:
-        user.active = False
-        rotate_session_token(user)
-        audit.record("user_deactivated", user.username)
+        accounts.deactivate(user)
         db.session.commit()
         flash(_("Deactivated %(name)s.", name=user.username), "success")
     if back:
