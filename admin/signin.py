@@ -50,8 +50,7 @@ def remember_device(response: Response, user_id: int) -> None:
         max_age=int(KNOWN_FOR.total_seconds()),
         httponly=True,
         samesite="Lax",
-        secure=request.is_secure,
-    )
+    )  # marked Secure over HTTPS by core/security.Transport, as every cookie
 
 
 def hold(user: User, remember: bool, next_url: str | None) -> None:

@@ -30,7 +30,7 @@ def log_in(client, headers, username="admin"):
 def test_every_cookie_is_secure_and_hsts_sent_over_https(client):
     response = log_in(client, HTTPS)
     names = {c.split("=", 1)[0] for c in cookies_of(response)}
-    assert {"session", "remember_token"} <= names
+    assert {"session", "remember_token", "known_device"} <= names
     assert all(c.endswith("; Secure") or "; Secure;" in c for c in cookies_of(response))
     assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
     page = client.get("/editor/", headers=HTTPS)
