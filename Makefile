@@ -8,7 +8,7 @@ FLASK := $(BIN)/flask --app app
 # DEMO=0: a brand-new site starts empty instead of with the demo school.
 DEMO ?= 1
 
-.PHONY: run test e2e lint format translations
+.PHONY: run test test-postgresql e2e lint format translations
 
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
@@ -54,6 +54,14 @@ run: $(VENV)/.runtime
 TEST_WORKERS ?= $(shell python3 -c "import os; print(2 * (os.cpu_count() or 1))")
 test: $(VENV)/.dev
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --cov --cov-report=term:skip-covered
+
+# The same tests on the local PostgreSQL server (tests/dbserver.py): each test
+# gets its own database there, dropped after it. PG_TEST_SERVER names another
+# server; tests about SQLite's own files skip, saying so.
+PG_TEST_SERVER ?= postgresql+psycopg://postgres@127.0.0.1:5432/
+test-postgresql: $(VENV)/.dev
+	SCHOOLNEWS_TEST_POSTGRESQL=$(PG_TEST_SERVER) \
+		$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile $(PG_TESTS)
 
 e2e: $(VENV)/.dev
 	$(BIN)/pytest -q -m e2e tests/e2e

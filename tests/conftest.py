@@ -1,4 +1,6 @@
-"""Shared fixtures: a real SQLite file per test, real login, article factory."""
+"""Shared fixtures: a real database per test (a SQLite file, or a PostgreSQL
+database with `make test-postgresql`: tests/dbserver.py), real login,
+article factory."""
 
 import secrets
 import shutil
@@ -21,6 +23,7 @@ from werkzeug.security import generate_password_hash
 from app import create_app
 from models import Article, Role, Section, Status, User, db, set_setting, utcnow
 from operations.commands import create_user
+from tests import dbserver
 
 PASSWORD = "correct horse 42"
 # Hashed once with few rounds: scrypt for three users in every test's set-up
@@ -32,7 +35,18 @@ FAST_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 # cache's own per-thread connections) reports its statements here, so a test
 # can count what one request runs, whichever layer ran it.
 _recorders: list[list[str]] = []
-_HOUSEKEEPING = ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE")
+_HOUSEKEEPING = (
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+    "PRAGMA",
+    "SAVEPOINT",
+    "RELEASE",
+    # What SQLAlchemy asks PostgreSQL once per new connection.
+    "SHOW ",
+    "SELECT PG_CATALOG.VERSION()",
+    "SELECT CURRENT_SCHEMA()",
+)
 
 
 def _record(statement: str) -> None:
@@ -45,10 +59,27 @@ def _record(statement: str) -> None:
             seen.append(statement)
 
 
+if dbserver.ON_POSTGRESQL:
+    import psycopg
+
+    class _RecordingCursor(psycopg.Cursor):
+        """psycopg has no trace callback: its cursors report what they run."""
+
+        def execute(self, query, params=None, **kwargs):
+            _record(query if isinstance(query, str) else query.as_string(self))
+            return super().execute(query, params, **kwargs)
+
+        def executemany(self, query, params_seq, **kwargs):
+            _record(query if isinstance(query, str) else query.as_string(self))
+            return super().executemany(query, params_seq, **kwargs)
+
+
 @sa.event.listens_for(Engine, "connect")
 def _trace_statements(dbapi_connection, connection_record):
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.set_trace_callback(_record)
+    elif dbserver.ON_POSTGRESQL:
+        dbapi_connection.cursor_factory = _RecordingCursor
 
 
 @contextmanager
@@ -93,7 +124,7 @@ def _config(folder, request=None) -> dict:
         "TESTING": True,
         "WTF_CSRF_ENABLED": bool(request and request.node.get_closest_marker("csrf")),
         "SECRET_KEY": "test",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'test.sqlite3'}",
+        "SQLALCHEMY_DATABASE_URI": dbserver.database_url(folder),
         "UPLOAD_FOLDER": str(folder / "uploads"),
         "BACKUP_FOLDER": str(folder / "backups"),
         # Each counted view written as it comes, so a test reads it at once;
@@ -123,12 +154,19 @@ class Site:
     output: str = ""  # what the command that made it printed
 
     def copy_to(self, folder: Path) -> None:
-        shutil.copy(self.folder / "test.sqlite3", folder / "test.sqlite3")
+        if dbserver.ON_POSTGRESQL:
+            dbserver.create(
+                dbserver.database_url(folder), dbserver.database_url(self.folder)
+            )
+        else:
+            shutil.copy(self.folder / "test.sqlite3", folder / "test.sqlite3")
         if (self.folder / "uploads").exists():
             shutil.copytree(self.folder / "uploads", folder / "uploads")
 
 
 def _build_site(folder: Path, command=None) -> Site:
+    if dbserver.ON_POSTGRESQL:
+        dbserver.create(dbserver.database_url(folder))
     app = create_app(_config(folder))
     with app.app_context():
         db.create_all()
@@ -141,7 +179,8 @@ def _build_site(folder: Path, command=None) -> Site:
     # Closing the last connection folds SQLite's write-ahead log into the
     # file, so copying the one file copies the whole database.
     _close(app)
-    assert not (folder / "test.sqlite3-wal").exists()
+    if not dbserver.ON_POSTGRESQL:
+        assert not (folder / "test.sqlite3-wal").exists()
     return Site(folder, output)
 
 
@@ -178,6 +217,16 @@ def app(tmp_path, request, monkeypatch):
     app = create_app(_config(tmp_path, request))
     yield app
     _close(app)
+    if dbserver.ON_POSTGRESQL:
+        dbserver.drop(app.config["SQLALCHEMY_DATABASE_URI"])
+
+
+@pytest.fixture(scope="session", autouse=dbserver.ON_POSTGRESQL)
+def _postgresql_databases():
+    """Each test process drops what killed runs left, and its own at the end."""
+    dbserver.drop_left_behind()
+    yield
+    dbserver.drop_own()
 
 
 @pytest.fixture
