@@ -2,8 +2,9 @@
 
 An archive (schoolnews-YYYYmmdd-HHMMSS.tar.gz) holds:
 
-    manifest.json     what is inside: versions, counts, when it was made
+    manifest.json     what is inside: engine, versions, counts, when it was made
     cms.sqlite3       the database, copied with SQLite's online backup API
+    database.pgdump   or, for a PostgreSQL site, pg_dump's custom-format dump
     uploads/<name>    every photo and attachment the database refers to
     secret_key        and config.py, when the instance has them
     audit-archive/    audit events past the retention (core/audit.py)
@@ -14,6 +15,12 @@ backup API reads one consistent snapshot through SQLite itself, WAL included,
 while readers and writers go on. Uploads are copied after the snapshot: a
 file is always written before its row is committed (storage.py), so every row
 in the snapshot already has its file on disk.
+
+On PostgreSQL one REPEATABLE READ transaction exports its snapshot: the
+manifest's counts and the list of uploads are read in it, and pg_dump
+--snapshot dumps exactly that state, so all three agree while writers go on.
+A restore goes into a new database first, is checked there, and only then
+takes the configured database's name; the replaced one is renamed aside.
 
 The archive is written under a temporary name and renamed when complete, so a
 crash or a full disk never leaves something that looks like a backup.
@@ -31,8 +38,10 @@ import io
 import json
 import os
 import re
+import secrets
 import shutil
 import sqlite3
+import subprocess
 import tarfile
 import tempfile
 import time
@@ -44,12 +53,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
+
 ROOT = Path(__file__).resolve().parent.parent  # the checkout, above operations/
 MIGRATIONS_DIR = ROOT / "migrations"
 
 FORMAT = 1
 ARCHIVE_RE = re.compile(r"schoolnews-(\d{8}-\d{6})(?:-(\d+))?\.tar\.gz")
 DATABASE_MEMBER = "cms.sqlite3"
+DUMP_MEMBER = "database.pgdump"
+ENGINES = ("sqlite", "postgresql")
 MANIFEST_MEMBER = "manifest.json"
 UPLOADS_DIR = "uploads"
 # Instance files that make the copy run elsewhere: without the secret key,
@@ -89,9 +103,11 @@ class BackupError(Exception):
 class Instance:
     """Where one site keeps its data."""
 
-    database: Path
+    database: Path | None  # the SQLite file; None on PostgreSQL
     uploads: Path
     folder: Path  # instance/: secret_key, config.py
+    url: object = None  # sqlalchemy URL of a PostgreSQL database
+    tools: Path | None = None  # POSTGRESQL_BIN: where pg_dump is, if not on PATH
 
     @classmethod
     def of(cls, app) -> Instance:
@@ -99,15 +115,29 @@ class Instance:
 
         with app.app_context():
             url = db.engine.url
+        uploads = Path(app.config["UPLOAD_FOLDER"])
+        folder = Path(app.instance_path)
+        if url.get_backend_name() == "postgresql" and url.database:
+            tools = app.config.get("POSTGRESQL_BIN")
+            return cls(None, uploads, folder, url, Path(tools) if tools else None)
         if url.get_backend_name() != "sqlite" or not url.database:
             raise BackupError(
-                "Backup and restore handle the SQLite database only; "
-                "back up PostgreSQL with pg_dump."
+                "Backup and restore handle SQLite and PostgreSQL databases only."
             )
-        return cls(
-            database=Path(url.database),
-            uploads=Path(app.config["UPLOAD_FOLDER"]),
-            folder=Path(app.instance_path),
+        return cls(database=Path(url.database), uploads=uploads, folder=folder)
+
+    @property
+    def engine(self) -> str:
+        return "sqlite" if self.url is None else "postgresql"
+
+    @property
+    def label(self) -> str:
+        """The database as staff know it (never with its password)."""
+        if self.url is None:
+            return str(self.database)
+        return (
+            f"the PostgreSQL database {self.url.database} on "
+            f"{self.url.host or 'localhost'}:{self.url.port or 5432}"
         )
 
 
@@ -147,6 +177,10 @@ def run_backup(app, folder: Path | None = None) -> BackupResult:
             except sqlite3.Error as error:
                 raise BackupError(
                     f"The database could not be copied: {error}"
+                ) from None
+            except sa.exc.SQLAlchemyError as error:
+                raise BackupError(
+                    f"The database could not be read: {_first_line(error)}"
                 ) from None
             except OSError as error:  # a full disk, a folder without write access
                 raise BackupError(f"The backup could not be written: {error}") from None
@@ -274,23 +308,16 @@ def _sha256(path: Path) -> str:
 
 def create_backup(instance: Instance, folder: Path) -> tuple[Path, dict]:
     """Write one archive of the instance into folder; return it and its manifest."""
-    if not instance.database.exists():
+    if instance.engine == "sqlite" and not instance.database.exists():
         raise BackupError(f"There is no database at {instance.database}.")
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".backup-") as work:
-        snapshot = Path(work) / DATABASE_MEMBER
-        for _attempt in range(SNAPSHOT_ATTEMPTS):
-            copy_database(instance.database, snapshot)
-            names = referenced_uploads(snapshot)
-            missing = [n for n in names if not (instance.uploads / n).is_file()]
-            if not missing:
-                break
+        if instance.engine == "postgresql":
+            snapshot = Path(work) / DUMP_MEMBER
+            names, manifest = _dump_postgresql(instance, snapshot)
         else:
-            raise BackupError(
-                f"{len(missing)} uploaded files are missing from "
-                f"{instance.uploads}, for example {missing[0]}."
-            )
-        manifest = _manifest(snapshot, len(names))
+            snapshot = Path(work) / DATABASE_MEMBER
+            names, manifest = _snapshot_sqlite(instance, snapshot)
         path = _new_archive_path(folder)
         partial = path.with_name(path.name + ".part")
         try:
@@ -299,7 +326,7 @@ def create_backup(instance: Instance, folder: Path) -> tuple[Path, dict]:
             os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             with tarfile.open(partial, "w:gz", compresslevel=6) as archive:
                 _add_bytes(archive, MANIFEST_MEMBER, _json(manifest))
-                archive.add(snapshot, DATABASE_MEMBER)
+                archive.add(snapshot, snapshot.name)
                 for name in SETTINGS_FILES:
                     source = instance.folder / name
                     if source.is_file():
@@ -314,6 +341,81 @@ def create_backup(instance: Instance, folder: Path) -> tuple[Path, dict]:
             partial.unlink(missing_ok=True)
             raise
     return path, manifest
+
+
+def _snapshot_sqlite(instance: Instance, snapshot: Path) -> tuple[list[str], dict]:
+    for _attempt in range(SNAPSHOT_ATTEMPTS):
+        copy_database(instance.database, snapshot)
+        names = referenced_uploads(snapshot)
+        missing = [n for n in names if not (instance.uploads / n).is_file()]
+        if not missing:
+            return names, _manifest(snapshot, len(names))
+    raise _missing_uploads(instance, missing)
+
+
+def _missing_uploads(instance: Instance, missing: list[str]) -> BackupError:
+    return BackupError(
+        f"{len(missing)} uploaded files are missing from "
+        f"{instance.uploads}, for example {missing[0]}."
+    )
+
+
+def _dump_postgresql(instance: Instance, dump: Path) -> tuple[list[str], dict]:
+    """pg_dump the database into dump; the upload names and manifest are read
+    from the very snapshot pg_dump dumps."""
+    pg_dump = pg_tool(instance, "pg_dump")
+    engine = _engine(instance.url)
+    try:
+        for _attempt in range(SNAPSHOT_ATTEMPTS):
+            with engine.connect().execution_options(
+                isolation_level="REPEATABLE READ"
+            ) as connection:
+                run = connection.exec_driver_sql
+                # The transaction stays open until pg_dump has attached to it.
+                snapshot = run("SELECT pg_export_snapshot()").scalar()
+                names = sorted(run("SELECT stored_name FROM upload").scalars())
+                missing = [n for n in names if not (instance.uploads / n).is_file()]
+                if missing:
+                    continue
+                manifest = _manifest_postgresql(connection, len(names))
+                _run_tool(
+                    instance,
+                    [
+                        pg_dump,
+                        "--format=custom",
+                        f"--snapshot={snapshot}",
+                        f"--file={dump}",
+                        "--no-password",
+                    ],
+                    instance.url,
+                )
+                return names, manifest
+    finally:
+        engine.dispose()
+    raise _missing_uploads(instance, missing)
+
+
+def _manifest_postgresql(connection, uploads: int) -> dict:
+    run = connection.exec_driver_sql
+
+    def exists(table: str) -> bool:
+        # A failed query would abort the snapshot's transaction: look first.
+        return run(f"SELECT to_regclass('{table}') IS NOT NULL").scalar()
+
+    revision = None
+    if exists("alembic_version"):
+        revision = run("SELECT version_num FROM alembic_version").scalar()
+    counts = {
+        table: run(f'SELECT count(*) FROM "{table}"').scalar()
+        for table in COUNTED_TABLES
+    }
+    audit_events = None
+    if exists("audit_event"):
+        audit_events = run("SELECT count(*) FROM audit_event").scalar()
+    return _manifest_fields(revision, counts, uploads, audit_events) | {
+        "engine": "postgresql",
+        "server_version": run("SHOW server_version").scalar(),
+    }
 
 
 def audit_archive_files(folder: Path) -> list[Path]:
@@ -395,6 +497,12 @@ def _manifest(snapshot: Path, uploads: int) -> dict:
             ).fetchone()[0]
         except sqlite3.OperationalError:
             audit_events = None
+    return _manifest_fields(revision, counts, uploads, audit_events) | {
+        "engine": "sqlite"
+    }
+
+
+def _manifest_fields(revision, counts: dict, uploads: int, audit_events) -> dict:
     return {
         "format": FORMAT,
         "app": "SchoolNews",
@@ -432,8 +540,16 @@ class Checked:
     manifest: dict
 
     @property
+    def engine(self) -> str:
+        return self.manifest.get("engine") or "sqlite"  # older archives: SQLite
+
+    @property
     def database(self) -> Path:
         return self.folder / DATABASE_MEMBER
+
+    @property
+    def dump(self) -> Path:
+        return self.folder / DUMP_MEMBER
 
     @property
     def uploads(self) -> Path:
@@ -456,6 +572,8 @@ def unpack_and_check(
     *,
     max_bytes: int = RESTORE_MAX_BYTES,
     max_ratio: float = RESTORE_MAX_RATIO,
+    engine: str | None = None,
+    instance: Instance | None = None,
 ) -> Checked:
     """Unpack archive_path into the empty folder staging and check everything.
 
@@ -463,7 +581,9 @@ def unpack_and_check(
     could write outside staging, an archive that would unpack to more than
     max_bytes, than the free disk space or than max_ratio times its own size,
     a malformed manifest, a database that fails SQLite's integrity check, and
-    any upload the database refers to that is missing.
+    any upload the database refers to that is missing. With engine, refuses
+    an archive of the other engine; a PostgreSQL dump is read whole with
+    instance's pg_restore (its uploads are checked once it is restored).
     """
     try:
         archive = tarfile.open(archive_path, "r:gz")
@@ -496,16 +616,26 @@ def unpack_and_check(
             raise BackupError(f"The archive is damaged: {error}") from None
 
     manifest_path = staging / MANIFEST_MEMBER
-    if not manifest_path.is_file() or not (staging / DATABASE_MEMBER).is_file():
-        raise BackupError("The archive has no manifest.json or no cms.sqlite3.")
+    if not manifest_path.is_file():
+        raise BackupError("The archive has no manifest.json.")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         raise BackupError(f"manifest.json cannot be read: {error}") from None
     _check_manifest(manifest)
     checked = Checked(staging, manifest)
-    _check_database(checked.database)
+    if engine is not None and checked.engine != engine:
+        raise BackupError(_wrong_engine(checked.engine, engine))
     _check_revision(manifest.get("alembic_revision"))
+    if checked.engine == "postgresql":
+        if not checked.dump.is_file() or checked.database.exists():
+            raise BackupError(f"The archive has no {DUMP_MEMBER}.")
+        if instance is not None:
+            _check_dump(checked, instance)
+        return checked
+    if not checked.database.is_file() or checked.dump.exists():
+        raise BackupError(f"The archive has no {DATABASE_MEMBER}.")
+    _check_database(checked.database)
     try:
         names = referenced_uploads(checked.database)
     except sqlite3.DatabaseError as error:
@@ -517,6 +647,35 @@ def unpack_and_check(
             f"from the archive, for example uploads/{missing[0]}."
         )
     return checked
+
+
+def _wrong_engine(archive: str, site: str) -> str:
+    if archive == "sqlite":
+        return (
+            "This archive holds a SQLite database and this site uses "
+            "PostgreSQL. Restore it on a SQLite site, then move that site "
+            "over with `flask --app app migrate-to-postgresql URL`."
+        )
+    return (
+        "This archive holds a PostgreSQL database and this site uses SQLite. "
+        "Restore it on a site whose SQLALCHEMY_DATABASE_URI names a "
+        "PostgreSQL database."
+    )
+
+
+def _check_dump(checked: Checked, instance: Instance) -> None:
+    """Read the whole dump (every table's data, not only its table of
+    contents), so a damaged or truncated one is refused before anything."""
+    pg_restore = pg_tool(instance, "pg_restore")
+    try:
+        command = [pg_restore, "--file", os.devnull, str(checked.dump)]
+        _run_tool(instance, command, instance.url)
+    except BackupError as error:
+        if "newer pg_dump" in str(error):
+            raise
+        raise BackupError(
+            f"The database dump in the archive is damaged: {error}"
+        ) from None
 
 
 def _check_sizes(
@@ -602,6 +761,8 @@ def _check_manifest(manifest) -> None:
         datetime.fromisoformat(manifest.get("created_at"))
     except (TypeError, ValueError):
         wrong.append("created_at")
+    if manifest.get("engine", "sqlite") not in ENGINES:
+        wrong.append("engine")
     revision = manifest.get("alembic_revision")
     if revision is not None and not (
         isinstance(revision, str) and re.fullmatch(r"[0-9A-Za-z_]{1,64}", revision)
@@ -675,7 +836,7 @@ def _member_target(member: tarfile.TarInfo) -> PurePosixPath | None:
     # bytes unpack to a file of any size.
     if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE) or member.sparse:
         raise BackupError(f"Refused the member {name!r}: not a regular file.")
-    allowed_top = (MANIFEST_MEMBER, DATABASE_MEMBER, *SETTINGS_FILES)
+    allowed_top = (MANIFEST_MEMBER, DATABASE_MEMBER, DUMP_MEMBER, *SETTINGS_FILES)
     if len(path.parts) == 1 and name in allowed_top:
         return path
     if (
@@ -735,6 +896,8 @@ def is_empty(instance: Instance) -> bool:
     """
     if instance.uploads.is_dir() and any(instance.uploads.iterdir()):
         return False
+    if instance.engine == "postgresql":
+        return _is_empty_postgresql(instance.url)
     if not instance.database.exists() or instance.database.stat().st_size == 0:
         return True
     try:
@@ -751,21 +914,37 @@ def is_empty(instance: Instance) -> bool:
         return False  # something is there, even if broken: never overwrite it
 
 
+@dataclass
+class Replaced:
+    """Where restore_backup() put what it replaced."""
+
+    folder: Path | None = None  # instance/replaced-…: files and the SQLite file
+    database: str | None = None  # the replaced PostgreSQL database's new name
+
+
 def restore_backup(
     checked: Checked, instance: Instance, *, with_config: bool = False
-) -> Path | None:
+) -> Replaced:
     """Put a checked archive's files in place of the instance's.
 
     The archive's config.py is restored only with_config: it runs as code at
     the next start, so restoring someone else's archive would run theirs.
     Data that was there before is moved, not deleted, into
-    instance/replaced-YYYYmmdd-HHMMSS/, whose path is returned (None when
-    the instance was empty). The server must be stopped: a running one
-    keeps the old database file open.
+    instance/replaced-YYYYmmdd-HHMMSS/ (a PostgreSQL database is renamed
+    <name>_replaced_…). The server must be stopped: a running one keeps the
+    old database open.
     """
+    if checked.engine != instance.engine:
+        raise BackupError(_wrong_engine(checked.engine, instance.engine))
     replacing = not is_empty(instance)
     aside = instance.folder / f"replaced-{time.strftime('%Y%m%d-%H%M%S')}"
     moved = False
+    database_aside = None
+    if instance.engine == "postgresql":
+        # Restored and checked in a database of its own first: a failure up
+        # to the rename leaves the site exactly as it was.
+        restored = _restore_postgresql(checked, instance)
+        database_aside = _swap_postgresql(instance, restored, replacing)
 
     def move_aside(path: Path) -> None:
         nonlocal moved
@@ -776,16 +955,18 @@ def restore_backup(
 
     # A -wal or -shm left from the old database would be replayed into the
     # restored one and corrupt it: they go with the file they belong to.
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        move_aside(instance.database.with_name(instance.database.name + suffix))
+    if instance.engine == "sqlite":
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            move_aside(instance.database.with_name(instance.database.name + suffix))
     if instance.uploads.is_dir() and any(instance.uploads.iterdir()):
         move_aside(instance.uploads)
     else:
         shutil.rmtree(instance.uploads, ignore_errors=True)
 
-    instance.database.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(checked.database, instance.database)
-    _queue_previews(instance.database)
+    if instance.engine == "sqlite":
+        instance.database.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(checked.database, instance.database)
+        _queue_previews(instance.database)
     if checked.uploads.is_dir():
         shutil.move(checked.uploads, instance.uploads)
     else:
@@ -808,7 +989,7 @@ def restore_backup(
                 move_aside(instance.folder / name)
             shutil.move(source, instance.folder / name)
             _make_private(instance.folder / name)
-    return aside if moved else None
+    return Replaced(aside if moved else None, database_aside)
 
 
 def _queue_previews(database: Path) -> None:
@@ -825,6 +1006,283 @@ def _queue_previews(database: Path) -> None:
             connection.commit()
     finally:
         connection.close()
+
+
+# --- PostgreSQL ------------------------------------------------------------------
+
+
+def pg_tool(instance: Instance, name: str) -> str:
+    """The path of pg_dump or pg_restore, or a BackupError saying how to get it."""
+    if instance.tools is not None:
+        found = shutil.which(name, path=str(instance.tools))
+    else:
+        found = shutil.which(name)
+    if found is None:
+        where = f" in POSTGRESQL_BIN ({instance.tools})" if instance.tools else ""
+        raise BackupError(
+            f"{name} was not found{where}. Install PostgreSQL's client tools: on "
+            "Debian `apt-get install postgresql-client`, on Windows the "
+            "PostgreSQL installer's Command Line Tools (then set POSTGRESQL_BIN "
+            "to its bin folder, or add it to PATH)."
+        )
+    return found
+
+
+def _pg_environment(url) -> dict[str, str]:
+    """libpq's variables for url: the password never goes on a command line,
+    where every user of the machine could read it (ps)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PG")} | {
+        "PGCONNECT_TIMEOUT": "30"
+    }
+    host = url.host or url.query.get("host")
+    values = {
+        "PGHOST": host,
+        "PGPORT": url.port,
+        "PGUSER": url.username,
+        "PGPASSWORD": url.password,
+        "PGDATABASE": url.database,
+        "PGSSLMODE": url.query.get("sslmode"),
+    }
+    environment.update({k: str(v) for k, v in values.items() if v})
+    return environment
+
+
+def _run_tool(instance: Instance, command: list[str], url) -> str:
+    """Run pg_dump or pg_restore against url; a BackupError with its message
+    (never a traceback) when it fails."""
+    name = Path(command[0]).stem
+    try:
+        done = subprocess.run(
+            command,
+            env=_pg_environment(url),
+            capture_output=True,
+            text=True,
+            errors="replace",
+            stdin=subprocess.DEVNULL,
+        )
+    except OSError as error:
+        raise BackupError(f"{name} could not be run: {error}") from None
+    if done.returncode == 0:
+        return done.stdout
+    message = done.stderr.strip() or f"exit status {done.returncode}"
+    if "server version mismatch" in message:
+        raise BackupError(
+            f"{name} is older than the PostgreSQL server, so it cannot back it "
+            f"up ({_first_line(message)}). Install the client tools of the "
+            "server's version (Debian: postgresql-client-<version>) or set "
+            "POSTGRESQL_BIN to their folder."
+        )
+    if "unsupported version" in message and "file header" in message:
+        raise BackupError(
+            f"The dump in the archive was made by a newer pg_dump than this "
+            f"{name} ({_first_line(message)}). Install newer PostgreSQL client "
+            "tools, then restore it."
+        )
+    lines = [line for line in message.splitlines() if line.strip()]
+    raise BackupError(f"{name} failed: {' '.join(lines[:3])}")
+
+
+def _first_line(error) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _engine(url) -> sa.Engine:
+    return sa.create_engine(url, poolclass=NullPool)
+
+
+def _server(url) -> sa.Engine:
+    """A connection to the server itself, for CREATE/ALTER/DROP DATABASE."""
+    return sa.create_engine(
+        url.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _related_name(url, role: str) -> str:
+    """A database name next to url's: <name>_<role>_<unique>, within 63 bytes."""
+    base = re.sub(r"[^A-Za-z0-9_]", "_", url.database)[:30]
+    return f"{base}_{role}_{time.strftime('%Y%m%d%H%M%S')}_{secrets.token_hex(2)}"
+
+
+def _database_exists(server: sa.Engine, name: str) -> bool:
+    with server.connect() as connection:
+        return bool(
+            connection.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                {"name": name},
+            ).scalar()
+        )
+
+
+def drop_database(url) -> None:
+    """Drop url's database (a drill's scratch copy) if it exists."""
+    server = _server(url)
+    try:
+        with server.connect() as connection:
+            name = _quote(url.database)
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+    finally:
+        server.dispose()
+
+
+def _is_empty_postgresql(url) -> bool:
+    engine = _engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = connection.execute(
+                sa.text(
+                    "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name)"
+                    " FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
+                    " AND table_schema NOT IN ('pg_catalog', 'information_schema')"
+                    " AND table_name != 'alembic_version'"
+                )
+            ).scalars()
+            return all(
+                connection.exec_driver_sql(f"SELECT 1 FROM {table} LIMIT 1").first()
+                is None
+                for table in list(tables)
+            )
+    except sa.exc.OperationalError as error:
+        if "does not exist" in str(error.orig):
+            return True  # no database yet: the restore creates it
+        raise BackupError(
+            f"The database cannot be reached: {_first_line(error)}"
+        ) from None
+    finally:
+        engine.dispose()
+
+
+def _restore_postgresql(checked: Checked, instance: Instance) -> str:
+    """pg_restore the archive's dump into a new database next to the instance's
+    and check it there; return that database's name (the caller renames it)."""
+    pg_restore = pg_tool(instance, "pg_restore")
+    staging = instance.url.set(database=_related_name(instance.url, "restoring"))
+    server = _server(instance.url)
+    try:
+        with server.connect() as connection:
+            # template0: nothing a DBA added to template1 can clash with the dump.
+            connection.exec_driver_sql(
+                f"CREATE DATABASE {_quote(staging.database)} TEMPLATE template0"
+                " ENCODING 'UTF8'"
+            )
+    except sa.exc.SQLAlchemyError as error:
+        server.dispose()
+        raise BackupError(
+            f"A database to restore into could not be created "
+            f"({_first_line(error)}). The database user needs CREATEDB "
+            f"(ALTER ROLE {instance.url.username or 'schoolnews'} CREATEDB)."
+        ) from None
+    try:
+        _run_tool(
+            instance,
+            [
+                pg_restore,
+                "--no-owner",
+                "--no-acl",
+                "--single-transaction",
+                "--exit-on-error",
+                "--no-password",
+                f"--dbname={staging.database}",
+                str(checked.dump),
+            ],
+            staging,
+        )
+        _check_restored_postgresql(checked, staging)
+    except BaseException:
+        with server.connect() as connection:
+            connection.exec_driver_sql(
+                f"DROP DATABASE IF EXISTS {_quote(staging.database)}"
+            )
+        server.dispose()
+        raise
+    server.dispose()
+    return staging.database
+
+
+def _check_restored_postgresql(checked: Checked, url) -> None:
+    """What the SQLite restore checks in the file, checked in the restored
+    database: counts as the manifest says, every upload in the archive."""
+    engine = _engine(url)
+    try:
+        with engine.begin() as connection:
+            for table in COUNTED_TABLES:
+                found = connection.exec_driver_sql(
+                    f'SELECT count(*) FROM "{table}"'
+                ).scalar()
+                expected = checked.manifest["counts"][table]
+                if found != expected:
+                    raise BackupError(
+                        f"The restored {table} table has {found} rows, the "
+                        f"manifest says {expected}: the archive is damaged."
+                    )
+            names = connection.exec_driver_sql(
+                "SELECT stored_name FROM upload"
+            ).scalars()
+            missing = [n for n in names if not (checked.uploads / n).is_file()]
+            if missing:
+                raise BackupError(
+                    f"{len(missing)} uploaded files the database refers to are "
+                    "missing from the archive, for example "
+                    f"uploads/{missing[0]}."
+                )
+            columns = connection.exec_driver_sql(
+                "SELECT 1 FROM information_schema.columns"
+                " WHERE table_name = 'upload' AND column_name = 'preview'"
+            ).scalar()
+            if columns:  # as _queue_previews() on SQLite
+                connection.exec_driver_sql(
+                    "UPDATE upload SET preview = 'pending', preview_note = '',"
+                    " preview_until = NULL WHERE preview != ''"
+                )
+    except sa.exc.SQLAlchemyError as error:
+        raise BackupError(
+            f"The restored database cannot be read: {_first_line(error)}"
+        ) from None
+    finally:
+        engine.dispose()
+
+
+def _swap_postgresql(instance: Instance, restored: str, replacing: bool) -> str | None:
+    """Give the restored database the instance's name; the replaced one is
+    renamed aside (or dropped when it held no data). Return the aside name."""
+    target = instance.url.database
+    aside = _related_name(instance.url, "replaced") if replacing else None
+    server = _server(instance.url)
+    try:
+        with server.connect() as connection:
+            run = connection.exec_driver_sql
+            moved = False
+            try:
+                if _database_exists(server, target):
+                    if aside:
+                        run(
+                            f"ALTER DATABASE {_quote(target)} RENAME TO {_quote(aside)}"
+                        )
+                        moved = True
+                    else:
+                        run(f"DROP DATABASE {_quote(target)}")
+                run(f"ALTER DATABASE {_quote(restored)} RENAME TO {_quote(target)}")
+            except sa.exc.SQLAlchemyError as error:
+                if moved:
+                    run(f"ALTER DATABASE {_quote(aside)} RENAME TO {_quote(target)}")
+                run(f"DROP DATABASE IF EXISTS {_quote(restored)}")
+                if "being accessed by other users" in str(error.orig):
+                    raise BackupError(
+                        f"The database {target} is in use: stop the site's "
+                        "servers (and any other program connected to it), then "
+                        "restore again."
+                    ) from None
+                raise BackupError(
+                    f"The restored database could not replace {target}: "
+                    f"{_first_line(error)}"
+                ) from None
+    finally:
+        server.dispose()
+    return aside if moved else None
 
 
 # --- helpers -------------------------------------------------------------------

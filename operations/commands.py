@@ -19,6 +19,7 @@ from core import audit
 from core.i18n import display_size
 from models import Role, User, db, get_settings, set_setting
 from operations import backup, sitetree
+from operations.topostgresql import migrate_to_postgresql_command
 from review import compliance
 
 
@@ -253,10 +254,13 @@ def restore_command(archive, force, with_config, yes):
     # This process must not hold the database open while it is replaced.
     db.session.remove()
     db.engine.dispose()
-    replacing = not backup.is_empty(instance)
+    try:
+        replacing = not backup.is_empty(instance)
+    except backup.BackupError as error:
+        raise click.ClickException(f"Nothing was restored. {error}") from None
     if replacing and not force:
         raise click.ClickException(
-            f"{instance.database} or {instance.uploads} already holds data. "
+            f"{instance.label} or {instance.uploads} already holds data. "
             "Restore into an empty instance, or add --force to replace it "
             "(the current data is moved aside, not deleted)."
         )
@@ -271,6 +275,8 @@ def restore_command(archive, force, with_config, yes):
                 or backup.RESTORE_MAX_BYTES,
                 max_ratio=app.config.get("RESTORE_MAX_RATIO")
                 or backup.RESTORE_MAX_RATIO,
+                engine=instance.engine,
+                instance=instance,
             )
             config = (
                 backup.config_for_display(checked.config)
@@ -281,10 +287,15 @@ def restore_command(archive, force, with_config, yes):
             raise click.ClickException(f"Nothing was restored. {error}") from None
         manifest = checked.manifest
         counts = manifest["counts"]
+        check = (
+            "database integrity check ok"
+            if checked.engine == "sqlite"
+            else "pg_restore read the whole dump"
+        )
         click.echo(
             f"The archive is sound: made {manifest['created_at']}, "
             f"{counts['article']} posts, {manifest['upload_files']} uploaded "
-            "files, database integrity check ok."
+            f"files, {check}."
         )
         if config is not None:
             # config.py runs at every start: whoever made the archive wrote it.
@@ -301,9 +312,14 @@ def restore_command(archive, force, with_config, yes):
                 "Replace this instance's database, uploads and settings?",
                 abort=True,
             )
-        aside = backup.restore_backup(checked, instance, with_config=with_config)
+        if checked.engine == "postgresql":
+            click.echo("Restoring the dump into a new database and checking it ...")
+        try:
+            replaced = backup.restore_backup(checked, instance, with_config=with_config)
+        except backup.BackupError as error:
+            raise click.ClickException(f"Nothing was restored. {error}") from None
         skipped_config = checked.config is not None and not with_config
-    click.echo(f"Restored the database to {instance.database}.")
+    click.echo(f"Restored the database to {instance.label}.")
     click.echo(f"Restored the uploads to {instance.uploads}.")
     if config is not None:
         click.echo(f"Restored config.py to {instance.folder}.")
@@ -313,8 +329,13 @@ def restore_command(archive, force, with_config, yes):
             f"`tar -xzOf {archive} config.py` and copy it to {instance.folder} "
             "yourself, or restore with --with-config."
         )
-    if aside is not None:
-        click.echo(f"The replaced data was moved to {aside}.")
+    if replaced.database is not None:
+        click.echo(
+            f"The replaced database was renamed {replaced.database} (drop it "
+            "once the restored site is checked)."
+        )
+    if replaced.folder is not None:
+        click.echo(f"The replaced data was moved to {replaced.folder}.")
     if manifest.get("alembic_revision"):
         from flask_migrate import upgrade  # not loaded by server processes
 
@@ -677,3 +698,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(import_dedecms_command)
     app.cli.add_command(check_text_command)
     app.cli.add_command(check_ledger_command)
+    app.cli.add_command(migrate_to_postgresql_command)

@@ -2,14 +2,16 @@
 touching the live site.
 
 An archive is checked and restored into a temporary instance exactly as
-`flask restore` would, opened with the app factory and migrated; its row
-counts must match its manifest, its audit chain and archive files must
-verify. The live site keeps the date and outcome as evidence for the
+`flask restore` would (a PostgreSQL dump into a scratch database on the
+live site's server, created and dropped), opened with the app factory and
+migrated; its row counts must match its manifest, its audit chain and
+archive files must verify. The live site keeps the date and outcome as evidence for the
 self-assessment, and an audit event.
 """
 
 from __future__ import annotations
 
+import secrets
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,31 +60,55 @@ def _restore_and_check(app, archive: Path, drill: Drill) -> None:
             staging,
             max_bytes=app.config.get("RESTORE_MAX_BYTES") or backup.RESTORE_MAX_BYTES,
             max_ratio=app.config.get("RESTORE_MAX_RATIO") or backup.RESTORE_MAX_RATIO,
+            instance=backup.Instance.of(app),  # its pg_restore reads a dump whole
         )
         manifest = checked.manifest
         drill.steps.append("The archive is sound (members, manifest, integrity).")
         site = Path(tmp, "site")
         site.mkdir()
-        instance = backup.Instance(site / "cms.sqlite3", site / "uploads", site)
-        backup.restore_backup(checked, instance)
-        drill.steps.append(f"Restored it into {site}.")
-        config = dict(app.config)
-        config.update(
-            SQLALCHEMY_DATABASE_URI=f"sqlite:///{instance.database}",
-            UPLOAD_FOLDER=str(instance.uploads),
-            BACKUP_FOLDER=str(site / "backups"),
-            BACKUP_COPY_TO=None,
-        )
-        restored = app.extensions["factory"](config)
+        if checked.engine == "postgresql":
+            instance = _scratch_database(app, site)
+            uri = instance.url.render_as_string(hide_password=False)
+        else:
+            instance = backup.Instance(site / "cms.sqlite3", site / "uploads", site)
+            uri = f"sqlite:///{instance.database}"
         try:
-            with restored.app_context():
-                try:
-                    _check_restored(restored, manifest, instance, drill)
-                finally:
-                    db.session.remove()
-                    db.engine.dispose()
+            backup.restore_backup(checked, instance)
+            drill.steps.append(f"Restored it into {site} ({instance.label}).")
+            config = dict(app.config)
+            config.update(
+                SQLALCHEMY_DATABASE_URI=uri,
+                UPLOAD_FOLDER=str(instance.uploads),
+                BACKUP_FOLDER=str(site / "backups"),
+                BACKUP_COPY_TO=None,
+            )
+            restored = app.extensions["factory"](config)
+            try:
+                with restored.app_context():
+                    try:
+                        _check_restored(restored, manifest, instance, drill)
+                    finally:
+                        db.session.remove()
+                        db.engine.dispose()
+            finally:
+                restored.extensions["pagecache"].hot.dispose()
         finally:
-            restored.extensions["pagecache"].hot.dispose()
+            if instance.url is not None:
+                backup.drop_database(instance.url)
+
+
+def _scratch_database(app, site: Path) -> backup.Instance:
+    """A new database on the live site's PostgreSQL server, dropped after."""
+    live = backup.Instance.of(app)
+    if live.engine != "postgresql":
+        raise backup.BackupError(
+            "This archive holds a PostgreSQL database: drill it on a site that "
+            "uses PostgreSQL (the copy is restored on that server)."
+        )
+    name = f"{live.url.database[:30]}_drill_{secrets.token_hex(4)}"
+    return backup.Instance(
+        None, site / "uploads", site, live.url.set(database=name), live.tools
+    )
 
 
 def _check_restored(restored, manifest: dict, instance, drill: Drill) -> None:
