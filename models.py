@@ -649,11 +649,21 @@ LEDGER_TRIGGERS = (
     "CREATE TRIGGER review_event_no_delete BEFORE DELETE ON review_event"
     " BEGIN SELECT RAISE(ABORT, 'the review ledger is append-only'); END",
 )
-for _trigger in LEDGER_TRIGGERS:
+# The same on PostgreSQL, where a trigger calls a function.
+LEDGER_TRIGGERS_POSTGRESQL = (
+    "CREATE FUNCTION review_event_append_only() RETURNS trigger"
+    " LANGUAGE plpgsql AS $$ BEGIN"
+    " RAISE EXCEPTION 'the review ledger is append-only'; END $$",
+    "CREATE TRIGGER review_event_append_only BEFORE UPDATE OR DELETE"
+    " ON review_event FOR EACH ROW EXECUTE FUNCTION review_event_append_only()",
+)
+for _trigger, _dialect in [(t, "sqlite") for t in LEDGER_TRIGGERS] + [
+    (t, "postgresql") for t in LEDGER_TRIGGERS_POSTGRESQL
+]:
     sa.event.listen(
         ReviewEvent.__table__,
         "after_create",
-        sa.DDL(_trigger).execute_if(dialect="sqlite"),
+        sa.DDL(_trigger).execute_if(dialect=_dialect),
     )
 
 
@@ -666,7 +676,8 @@ class Upload(db.Model):
     # Shown and used for downloads; secure_filename() would drop Chinese names.
     original_name: Mapped[str] = mapped_column(sa.String(255))
     content_type: Mapped[str] = mapped_column(sa.String(100))
-    size: Mapped[int] = mapped_column(default=0)
+    # Bytes: a 3 GB video is past PostgreSQL's INTEGER.
+    size: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     width: Mapped[int | None]
     height: Mapped[int | None]
     article_id: Mapped[int | None] = mapped_column(
@@ -929,11 +940,22 @@ AUDIT_TRIGGERS = (
     " WHEN old.id > (SELECT coalesce(max(archived_through_id), 0) FROM audit_chain)"
     " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
 )
-for _trigger in AUDIT_TRIGGERS:
+AUDIT_TRIGGERS_POSTGRESQL = (
+    "CREATE FUNCTION audit_event_append_only() RETURNS trigger"
+    " LANGUAGE plpgsql AS $$ BEGIN"
+    " IF TG_OP = 'DELETE' AND old.id <= (SELECT coalesce(max(archived_through_id), 0)"
+    " FROM audit_chain) THEN RETURN old; END IF;"
+    " RAISE EXCEPTION 'the audit log is append-only'; END $$",
+    "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE"
+    " ON audit_event FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()",
+)
+for _trigger, _dialect in [(t, "sqlite") for t in AUDIT_TRIGGERS] + [
+    (t, "postgresql") for t in AUDIT_TRIGGERS_POSTGRESQL
+]:
     sa.event.listen(
         AuditEvent.__table__,
         "after_create",
-        sa.DDL(_trigger).execute_if(dialect="sqlite"),
+        sa.DDL(_trigger).execute_if(dialect=_dialect),
     )
 
 
