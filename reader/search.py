@@ -28,8 +28,9 @@ post, and parts() tells the results page which attachment matched.
 The index follows every change to articles and their attachments in the same
 transaction, through SQLAlchemy session events like cachestate's, so no view
 has to remember.
-Other databases get LikeBackend: correct but slow (a scan of every post), and
-no index to keep; a real one can be added behind the same interface.
+PostgreSQL gets PostgresBackend: the same tokens, as text, with a GIN index
+on the set of them (see there). Other databases get LikeBackend: correct but
+slow (a scan of every post), and no index to keep.
 
 Changing the tokeniser changes what `remove` must delete: ship a migration
 that calls rebuild() with it.
@@ -46,6 +47,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from markupsafe import Markup, escape
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
 from models import Article, Base, Status, Upload, bulk_change_target
@@ -90,15 +92,40 @@ CREATE_FTS = (
 sa.event.listen(
     search_doc, "after_create", sa.DDL(CREATE_FTS).execute_if(dialect="sqlite")
 )
-sa.event.listen(
-    search_doc,
-    "before_drop",
-    sa.DDL(f"DROP TABLE IF EXISTS {FTS_TABLE}").execute_if(dialect="sqlite"),
+# PostgreSQL's search_fts (see PostgresBackend): the token sequences of each
+# column, each padded with spaces (" 开 学 "), so that a phrase is a substring,
+# and the section as a token ("§12": never a token of text). The GIN index is
+# on the set of all of them; the columns are read only to check phrases and
+# titles.
+PG_LEXEMES = (
+    "array_to_tsvector(array_remove(string_to_array({t}.sections || {t}.title_uni"
+    " || {t}.title_bi || {t}.body_uni || {t}.body_bi, ' '), ''))"
 )
+PG_INDEX = f"{FTS_TABLE}_tokens"
+CREATE_PG = (
+    f"CREATE TABLE IF NOT EXISTS {FTS_TABLE} (id integer PRIMARY KEY,"
+    " sections text NOT NULL, title_uni text NOT NULL, title_bi text NOT NULL,"
+    " body_uni text NOT NULL, body_bi text NOT NULL)"
+    # The long columns go to TOAST: the rows a search reads stay small.
+    " WITH (toast_tuple_target = 128)",
+    f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON {FTS_TABLE}"
+    f" USING gin (({PG_LEXEMES.format(t=FTS_TABLE)}))",
+)
+for _statement in CREATE_PG:
+    sa.event.listen(
+        search_doc, "after_create", sa.DDL(_statement).execute_if(dialect="postgresql")
+    )
+for _dialect in ("sqlite", "postgresql"):
+    sa.event.listen(
+        search_doc,
+        "before_drop",
+        sa.DDL(f"DROP TABLE IF EXISTS {FTS_TABLE}").execute_if(dialect=_dialect),
+    )
 
 
 def is_index_table(name: str) -> bool:
-    """search_fts and its shadow tables: made by SQL, not by the models."""
+    """search_fts and its shadow tables (SQLite), or search_fts (PostgreSQL):
+    made by SQL, not by the models, and rebuilt, never copied."""
     return name == FTS_TABLE or name.startswith(FTS_TABLE + "_")
 
 
@@ -164,26 +191,33 @@ class Term:
 
     parts: tuple[tuple[bool, str], ...]
 
-    def match(self) -> str:
-        """This term as an FTS5 expression."""
-        uni = "{title_uni body_uni}: "
-        bi = "{title_bi body_bi}: "
+    def clauses(self) -> list[tuple[str, tuple[str, ...]]]:
+        """("uni" or "bi", a phrase of tokens) that must all occur, each in
+        the title's or the body's columns of that kind."""
         if len(self.parts) == 1:
             is_cjk, text = self.parts[0]
             if is_cjk and len(text) > 1:
-                return bi + _phrase(_bigrams(text))
-            return uni + _phrase([text])
+                return [("bi", tuple(_bigrams(text)))]
+            return [("uni", (text,))]
         # Mixed (2026年, 9月1日): the exact sequence of its parts, narrowed
         # by the bigrams of its longer CJK runs, which are rarer.
         units = []
         for is_cjk, text in self.parts:
             units.extend(text if is_cjk else [text])
-        clauses = [uni + _phrase(units)]
+        clauses = [("uni", tuple(units))]
         clauses += [
-            bi + _phrase(_bigrams(text))
+            ("bi", tuple(_bigrams(text)))
             for is_cjk, text in self.parts
             if is_cjk and len(text) > 1
         ]
+        return clauses
+
+    def match(self) -> str:
+        """This term as an FTS5 expression."""
+        columns = {"uni": "{title_uni body_uni}: ", "bi": "{title_bi body_bi}: "}
+        clauses = [columns[kind] + _phrase(tokens) for kind, tokens in self.clauses()]
+        if len(self.parts) == 1:
+            return clauses[0]
         return " AND ".join(f"({clause})" for clause in clauses)
 
     def pattern(self) -> str:
@@ -591,7 +625,76 @@ def _fts_values(doc) -> dict:
     }
 
 
-class Fts5Backend(_Backend):
+class _IndexBackend(_Backend):
+    """A backend with an index of search_doc's documents to keep: index,
+    remove and rebuild, over each backend's _insert, _delete and _clear."""
+
+    def _insert(self, connection: sa.Connection, docs: list[dict]) -> None:
+        raise NotImplementedError
+
+    def _delete(self, connection: sa.Connection, docs: list[dict]) -> None:
+        raise NotImplementedError
+
+    def _clear(self, connection: sa.Connection) -> None:
+        raise NotImplementedError
+
+    def _rebuilt(self, connection: sa.Connection) -> None:
+        """Called once a rebuild has inserted every document."""
+
+    def _indexed(self, connection: sa.Connection, ids) -> dict[int, dict]:
+        rows = connection.execute(sa.select(search_doc).where(search_doc.c.id.in_(ids)))
+        return {row.id: dict(row._mapping) for row in rows}
+
+    def index(self, connection: sa.Connection, ids) -> None:
+        ids = sorted(set(ids))
+        if not ids:
+            return
+        old = self._indexed(connection, ids)
+        rows = connection.execute(_indexable.where(Article.id.in_(ids))).all()
+        new = {doc["id"]: doc for doc in _docs(connection, rows)}
+        stale = [doc for i, doc in old.items() if new.get(i) != doc]
+        self._delete(connection, stale)
+        self._insert(connection, [doc for i, doc in new.items() if old.get(i) != doc])
+
+    def remove(self, connection: sa.Connection, ids) -> None:
+        ids = sorted(set(ids))
+        if ids:
+            self._delete(connection, list(self._indexed(connection, ids).values()))
+
+    def rebuild(self, connection: sa.Connection, batch: int = 500) -> int:
+        self._clear(connection)
+        count, rows = 0, []
+        for row in connection.execute(_indexable).yield_per(batch):
+            rows.append(row)
+            if len(rows) == batch:
+                self._insert(connection, _docs(connection, rows))
+                count, rows = count + len(rows), []
+        self._insert(connection, _docs(connection, rows))
+        self._rebuilt(connection)
+        return count + len(rows)
+
+    def _page(self, session: Session, candidates, order, offset, limit) -> list[Hit]:
+        """One page of the candidates, ranked by `order` (column name, True
+        for descending), with their text."""
+
+        def by(table):
+            return [
+                table.c[name].desc() if down else table.c[name] for name, down in order
+            ]
+
+        page = (
+            sa.select(candidates).order_by(*by(candidates)).limit(limit).offset(offset)
+        ).subquery()
+        # The text is read for this page's rows only, after the ranking.
+        rows = session.execute(
+            sa.select(page.c.id, search_doc.c.body)
+            .join(search_doc, search_doc.c.id == page.c.id)
+            .order_by(*by(page))
+        ).all()
+        return [Hit(row.id, row.body) for row in rows]
+
+
+class Fts5Backend(_IndexBackend):
     """SQLite FTS5 over self-made unigram and bigram tokens.
 
     A word in half of 100,000 posts matches 50,000 rows, and ranking them all
@@ -615,39 +718,11 @@ class Fts5Backend(_Backend):
             connection.execute(sa.insert(search_doc), docs)
             connection.execute(_FTS_INSERT, [_fts_values(doc) for doc in docs])
 
-    def _indexed(self, connection: sa.Connection, ids) -> dict[int, dict]:
-        rows = connection.execute(sa.select(search_doc).where(search_doc.c.id.in_(ids)))
-        return {row.id: dict(row._mapping) for row in rows}
-
-    def index(self, connection: sa.Connection, ids) -> None:
-        ids = sorted(set(ids))
-        if not ids:
-            return
-        old = self._indexed(connection, ids)
-        rows = connection.execute(_indexable.where(Article.id.in_(ids))).all()
-        new = {doc["id"]: doc for doc in _docs(connection, rows)}
-        stale = [doc for i, doc in old.items() if new.get(i) != doc]
-        self._delete(connection, stale)
-        self._insert(connection, [doc for i, doc in new.items() if old.get(i) != doc])
-
-    def remove(self, connection: sa.Connection, ids) -> None:
-        ids = sorted(set(ids))
-        if ids:
-            self._delete(connection, list(self._indexed(connection, ids).values()))
-
-    def rebuild(self, connection: sa.Connection, batch: int = 500) -> int:
+    def _clear(self, connection: sa.Connection) -> None:
         connection.execute(
             sa.text(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('delete-all')")
         )
         connection.execute(sa.delete(search_doc))
-        count, rows = 0, []
-        for row in connection.execute(_indexable).yield_per(batch):
-            rows.append(row)
-            if len(rows) == batch:
-                self._insert(connection, _docs(connection, rows))
-                count, rows = count + len(rows), []
-        self._insert(connection, _docs(connection, rows))
-        return count + len(rows)
 
     def _matching(self, query: Query, sections) -> sa.Select:
         expression = query.match()
@@ -679,29 +754,195 @@ class Fts5Backend(_Backend):
             .limit(CANDIDATES)
             .subquery()
         )
-        order = (
-            candidates.c.score,
-            candidates.c.published_at.desc(),
-            candidates.c.id.desc(),
+        # bm25 is lower for better matches.
+        order = (("score", False), ("published_at", True), ("id", True))
+        return self._page(session, candidates, order, offset, limit)
+
+
+# --- PostgreSQL ----------------------------------------------------------------
+
+# Lexemes longer than this are refused by PostgreSQL; a word that long (a
+# pasted code, say) is stored as _PG_GAP, which keeps its place in a phrase.
+_PG_MAX_LEXEME_BYTES = 2046
+# Never a token (tokens are letters and digits): stands for a run break and
+# for a word too long to be a lexeme.
+_PG_GAP = "|"
+_SECTION_MARK = "§"
+
+_pg_fts = sa.table(
+    FTS_TABLE,
+    sa.column("id", sa.Integer),
+    sa.column("sections", sa.Text),
+    sa.column("title_uni", sa.Text),
+    sa.column("title_bi", sa.Text),
+    sa.column("body_uni", sa.Text),
+    sa.column("body_bi", sa.Text),
+)
+
+
+def _pg_lexeme_ok(token: str) -> bool:
+    return len(token.encode()) <= _PG_MAX_LEXEME_BYTES
+
+
+def _pg_sequence(tokens: str) -> str:
+    """A column's tokens as stored: padded with spaces, gaps for breaks."""
+    kept = [
+        token if token != _RUN_BREAK and _pg_lexeme_ok(token) else _PG_GAP
+        for token in tokens.split()
+    ]
+    return " " + " ".join(kept) + " " if kept else " "
+
+
+def _pg_values(doc) -> dict:
+    title_uni, title_bi = document_tokens(doc["title"])
+    body_uni, body_bi = document_tokens(doc["body"])
+    return {
+        "id": doc["id"],
+        "sections": f" {_SECTION_MARK}{doc['section_id']} ",
+        # In the uni columns "0" is a word, never a break: only bi has breaks.
+        "title_uni": " " + title_uni + " " if title_uni else " ",
+        "title_bi": _pg_sequence(title_bi),
+        "body_uni": " " + body_uni + " " if body_uni else " ",
+        "body_bi": _pg_sequence(body_bi),
+    }
+
+
+def _pg_quote(lexeme: str) -> str:
+    # Tokens hold letters and digits only: no quote or backslash to escape.
+    return "'" + lexeme + "'"
+
+
+class PostgresBackend(_IndexBackend):
+    """PostgreSQL: the same tokens as Fts5Backend, a GIN index on them.
+
+    search_fts holds each post's token sequences as text; a GIN index on the
+    set of their tokens (array_to_tsvector: no parser, no dictionary, each
+    token as it is) finds the posts holding every token of the query, exactly,
+    without reading the rows. A phrase of several tokens (运动会: 运动 动会)
+    is then checked as a substring of its padded sequence (" 运动 动会 "), only
+    on the candidates, newest first, until CANDIDATES are found: so a common
+    word reads the index once and about CANDIDATES rows. Substrings, not
+    tsvector positions, because those stop at 16,383 and 256 per word, and
+    an attachment's text goes further.
+
+    Ranking: the matched clauses in the title first (FTS5's bm25 weighs the
+    title TITLE_WEIGHT times the body, so there too title matches come
+    first), then newer posts; FTS5 also orders equal titles by how often the
+    body holds the words, which PostgreSQL does not read.
+    """
+
+    name = "postgresql"
+
+    def _insert(self, connection: sa.Connection, docs: list[dict]) -> None:
+        if docs:
+            connection.execute(sa.insert(search_doc), docs)
+            connection.execute(sa.insert(_pg_fts), [_pg_values(doc) for doc in docs])
+
+    def _delete(self, connection: sa.Connection, docs: list[dict]) -> None:
+        if docs:
+            ids = [doc["id"] for doc in docs]
+            connection.execute(sa.delete(_pg_fts).where(_pg_fts.c.id.in_(ids)))
+            connection.execute(sa.delete(search_doc).where(search_doc.c.id.in_(ids)))
+
+    def _clear(self, connection: sa.Connection) -> None:
+        # Filling the table and then building the index is several times
+        # faster than keeping the index up to date row by row.
+        connection.exec_driver_sql(f"DROP INDEX IF EXISTS {PG_INDEX}")
+        connection.exec_driver_sql(f"TRUNCATE {FTS_TABLE}, search_doc")
+
+    def _rebuilt(self, connection: sa.Connection) -> None:
+        connection.exec_driver_sql(CREATE_PG[1])
+        # The planner's counts of each token: rare words by the index alone.
+        connection.exec_driver_sql(f"ANALYZE {FTS_TABLE}")
+
+    def _tsquery(self, query: Query, sections) -> str | None:
+        """Every token of the query, and one of the sections; None if
+        nothing can match."""
+        lexemes = []
+        for term in query.terms:
+            for _kind, tokens in term.clauses():
+                for token in tokens:
+                    if not _pg_lexeme_ok(token):
+                        return None  # never stored whole, so never found
+                    if _pg_quote(token) not in lexemes:
+                        lexemes.append(_pg_quote(token))
+        expression = " & ".join(lexemes)
+        if sections is not None:
+            if not sections:
+                return None
+            marks = (_pg_quote(f"{_SECTION_MARK}{s}") for s in sections)
+            expression += " & (" + " | ".join(marks) + ")"
+        return expression
+
+    def _clauses(self, query: Query, tokens) -> tuple[list, list]:
+        """(checks every match must pass, one 0/1 per clause found in the title)."""
+        checks, in_title = [], []
+        for term in query.terms:
+            for kind, phrase in term.clauses():
+                padded = " " + " ".join(phrase) + " "
+                title = sa.func.strpos(tokens.c["title_" + kind], padded) > 0
+                body = sa.func.strpos(tokens.c["body_" + kind], padded) > 0
+                if len(phrase) > 1:  # the index only knows each token is there
+                    checks.append(sa.or_(title, body))
+                in_title.append(sa.case((title, 1), else_=0))
+        return checks, in_title
+
+    def _candidates(self, query: Query, sections):
+        """(matching posts newest first, as Article.id; their title score)."""
+        tsquery = self._tsquery(query, sections)
+        tokens = _pg_fts.alias("tokens")
+        checks, in_title = self._clauses(query, tokens)
+        lexemes = sa.literal_column(PG_LEXEMES.format(t=FTS_TABLE))
+        found = sa.false()
+        if tsquery is not None:
+            found = lexemes.op("@@")(sa.cast(sa.literal(tsquery), TSQUERY))
+        # Sorted apart (OFFSET keeps the planner from merging it), so that the
+        # checks and the join below run on the newest first and stop at the
+        # LIMIT the callers add.
+        ordered = (
+            sa.select(_pg_fts.c.id)
+            .where(found)
+            .order_by(_pg_fts.c.id.desc())
+            .offset(0)
+            .subquery("ordered")
         )
-        page = (
-            sa.select(candidates).order_by(*order).limit(limit).offset(offset)
-        ).subquery()
-        # The text is read for this page's rows only, after the ranking.
-        rows = session.execute(
-            sa.select(page.c.id, search_doc.c.body)
-            .join(search_doc, search_doc.c.id == page.c.id)
-            .order_by(page.c.score, page.c.published_at.desc(), page.c.id.desc())
-        ).all()
-        return [Hit(row.id, row.body) for row in rows]
+        stmt = (
+            sa.select(Article.id)
+            .select_from(ordered)
+            .join(Article, Article.id == ordered.c.id)
+            .join(tokens, tokens.c.id == ordered.c.id)
+            .where(*checks, *_filters(sections))
+            .order_by(ordered.c.id.desc())
+        )
+        score = in_title[0]  # a query has at least one clause
+        for clause in in_title[1:]:
+            score = score + clause
+        return stmt, score
+
+    def _matching(self, query: Query, sections) -> sa.Select:
+        return self._candidates(query, sections)[0]
+
+    def search(
+        self, session: Session, query: Query, *, offset=0, limit=20, sections=None
+    ) -> list[Hit]:
+        if not query:
+            return []
+        matching, score = self._candidates(query, sections)
+        candidates = (
+            matching.add_columns(score.label("score"), Article.published_at)
+            .limit(CANDIDATES)
+            .subquery()
+        )
+        order = (("score", True), ("published_at", True), ("id", True))
+        return self._page(session, candidates, order, offset, limit)
 
 
 class LikeBackend(_Backend):
     """Any database: LIKE over the article columns. Slow: it reads every post.
 
     Case-insensitive as the database's ILIKE is, full-width forms not
-    folded, newest first: enough to keep a PostgreSQL site working until it
-    gets a real backend behind this interface. Nothing to index.
+    folded, newest first: enough to keep a site working on a database with
+    no backend of its own. Nothing to index.
     """
 
     name = "like"
@@ -741,11 +982,11 @@ def backend_for(bind) -> _Backend:
     """The backend for a connection, engine or session's database."""
     if hasattr(bind, "get_bind"):  # a session, scoped or not
         bind = bind.get_bind()
-    return _FTS5 if bind.dialect.name == "sqlite" else _LIKE
+    return _BACKENDS.get(bind.dialect.name, _LIKE)
 
 
-_FTS5 = Fts5Backend()
 _LIKE = LikeBackend()
+_BACKENDS = {"sqlite": Fts5Backend(), "postgresql": PostgresBackend()}
 
 
 def index(connection: sa.Connection, ids) -> None:
