@@ -155,6 +155,13 @@ class HotPath:
         self._statements: dict[str, Statement] = {}
         self._checkpointer = None
         self._sqlite_file = sqlite_file
+        # psycopg begins a transaction before a connection's first statement
+        # and keeps it until a commit: a kept connection that only read sat
+        # «idle in transaction» on PostgreSQL, holding its tables' locks, so a
+        # migration's ALTER TABLE (or a restore) waited for every idle server.
+        # Reads run on their own (autocommit); writing() begins its own
+        # transaction. SQLite's driver begins only before a write already.
+        self._autocommit = self.dialect.name != "sqlite"
 
     def statement(self, text: str) -> Statement:
         stmt = self._statements.get(text)
@@ -191,6 +198,8 @@ class HotPath:
             cursor.execute("PRAGMA cache_size = -256")
             cursor.close()
             self._start_checkpointer()
+        if self._autocommit:
+            self.dialect.set_isolation_level(connection.dbapi_connection, "AUTOCOMMIT")
         return connection
 
     def _start_checkpointer(self) -> None:
@@ -247,15 +256,27 @@ class HotPath:
                     current = (self.statement(text), values)
                     return _first_row(connection, *current)
 
+                if self._autocommit:
+                    execute("BEGIN")
                 try:
                     yield execute
                 except BaseException:
-                    connection.rollback()
+                    self._end(connection, "ROLLBACK")
                     raise
-                connection.commit()
+                self._end(connection, "COMMIT")
         except self.dialect.loaded_dbapi.Error as error:
             stmt, values = current or (self.statement("COMMIT"), {})
             raise self._wrapped(stmt, values, error) from error
+
+    def _end(self, connection, command: str) -> None:
+        """Commit or roll back; in autocommit mode the driver's own calls may
+        do nothing, so the transaction writing() began is ended in SQL."""
+        if self._autocommit:
+            _first_row(connection, self.statement(command), {})
+        elif command == "COMMIT":
+            connection.commit()
+        else:
+            connection.rollback()
 
     def _wrapped(self, stmt: Statement, values: dict, error) -> sa.exc.DBAPIError:
         return sa.exc.DBAPIError.instance(

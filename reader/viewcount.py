@@ -434,11 +434,14 @@ class Batch:
         counts: dict[int, int | None] = {}
         try:
             with self.hot.writing() as execute:
-                for article_id, views in per_article.items():
+                # Rows are locked in one order (ids, then days): on
+                # PostgreSQL two servers' batches taking the same articles in
+                # different orders can deadlock, and one would fail.
+                for article_id, views in sorted(per_article.items()):
                     execute(ADD_SQL, id=article_id, n=views)
                     row = execute(VIEWS_SQL, id=article_id)
                     counts[article_id] = row[0] if row else None
-                for (article_id, day), views in batch.items():
+                for (article_id, day), views in sorted(batch.items()):
                     if counts[article_id] is not None:  # not deleted meanwhile
                         execute(DAILY_SQL, id=article_id, day=day, n=views)
         except Exception:  # noqa: BLE001 - nothing is lost: tried again next time

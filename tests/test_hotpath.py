@@ -11,18 +11,32 @@ import sqlalchemy as sa
 
 from core import hotpath
 from core.hotpath import HotPath
+from tests import dbserver
 
 
 @pytest.fixture
 def hot(tmp_path):
-    hot = HotPath(f"sqlite:///{tmp_path / 'hot.sqlite3'}")
+    """A HotPath on the test's database engine (make test-postgresql: PostgreSQL)."""
+    url = dbserver.database_url(tmp_path, "hot")
+    if dbserver.ON_POSTGRESQL:
+        dbserver.create(url)
+    hot = HotPath(url)
     hot.run("CREATE TABLE tally (day TEXT PRIMARY KEY, views INTEGER)", commit=True)
     yield hot
     hot.dispose()
+    if dbserver.ON_POSTGRESQL:
+        dbserver.drop(url)
 
 
 def tally(hot):
-    return hot.run("SELECT group_concat(day || '=' || views) FROM tally")[0]
+    # Read on a kept connection, as requests do (group_concat is SQLite's own).
+    sql = "SELECT day || '=' || views FROM tally ORDER BY day"
+    with hot._borrowed() as connection:
+        cursor = connection.cursor()
+        cursor.execute(sql)
+        rows = [row[0] for row in cursor.fetchall()]
+        cursor.close()
+    return ",".join(rows) or None
 
 
 def test_a_failing_statement_names_its_sql_and_the_next_call_works(hot):
@@ -73,6 +87,24 @@ def test_failures_give_their_connection_back(hot):
     assert len(hot._idle) <= hotpath.MAX_CONNECTIONS
 
 
+def test_a_read_leaves_no_transaction_open(hot):
+    # A kept connection that only read must hold no lock on its tables: on
+    # PostgreSQL one «idle in transaction» made a migration's ALTER TABLE (or
+    # a restore) wait for every idle server process.
+    hot.run("INSERT INTO tally VALUES ('03-01', 1)", commit=True)
+    assert hot.run("SELECT views FROM tally WHERE day = :day", day="03-01") == (1,)
+    other = sa.create_engine(hot.engine.url)
+    try:
+        with other.begin() as connection:
+            if dbserver.ON_POSTGRESQL:
+                connection.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+            connection.exec_driver_sql("ALTER TABLE tally ADD COLUMN note TEXT")
+    finally:
+        other.dispose()
+    assert hot.run("SELECT count(*) FROM tally") == (1,)
+
+
+@dbserver.sqlite_only
 def test_writes_go_on_when_the_lock_file_cannot_be_made(tmp_path):
     database = tmp_path / "hot.sqlite3"
     os.mkdir(f"{database}.lock")  # a folder where the lock file would go
@@ -97,6 +129,7 @@ def copied_rows(database, copy):
         connection.close()
 
 
+@dbserver.sqlite_only
 def test_counted_views_reach_the_database_file_without_its_log(tmp_path, monkeypatch):
     # Requests never fold the write-ahead log into the file themselves; the
     # checkpointer does, so a copy of the file alone soon holds every view.
