@@ -12,7 +12,9 @@ import re
 import shutil
 import sqlite3
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -60,11 +62,12 @@ def _admin(sql: str) -> None:
     engine.dispose()
 
 
-def new_database() -> str:
-    """An empty PostgreSQL database's URL (named like dbserver's: a killed
-    run's are dropped by the next PostgreSQL run)."""
+def new_database(template: str | None = None) -> str:
+    """A new PostgreSQL database's URL, empty or a copy of `template`'s (named
+    like dbserver's: a killed run's are dropped by the next PostgreSQL run)."""
     name = f"sn_{os.getpid()}_migrate_{uuid.uuid4().hex[:10]}"
-    _admin(f'CREATE DATABASE "{name}"')
+    copy = f' TEMPLATE "{sa.make_url(template).database}"' if template else ""
+    _admin(f'CREATE DATABASE "{name}"{copy}')
     return sa.make_url(SERVER).set(database=name).render_as_string(False)
 
 
@@ -220,41 +223,80 @@ def demo_site(demo_sqlite, tmp_path, monkeypatch):
     _close(app)
 
 
-@pytest.fixture
-def moved(demo_site, target, tmp_path):
-    """The demo school after migrate-to-postgresql, on its new database."""
-    # Staff signed in on the old site: the audit log has events to carry over.
-    _login(demo_site.test_client(), "editor")
-    result = migrate(demo_site, target)
+@dataclass
+class Moved:
+    folder: Path  # the SQLite site's database and uploads, as copied
+    template: str  # the PostgreSQL database it went into; tests get copies
+    output: str
+    uploads: dict[str, int]  # name: size, before the copy
+
+    @property
+    def source(self) -> str:
+        return sqlite_url(self.folder)
+
+
+def uploads_of(folder: Path) -> dict[str, int]:
+    return {
+        str(path.relative_to(folder)): path.stat().st_size
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def moved_once(demo_sqlite, tmp_path_factory):
+    """The demo school moved once by the command; each test gets a copy."""
+    folder = tmp_path_factory.mktemp("moved-demo")
+    shutil.copy(demo_sqlite / "test.sqlite3", folder / "test.sqlite3")
+    shutil.copytree(demo_sqlite / "uploads", folder / "uploads")
+    uploads = uploads_of(folder / "uploads")
+    template = new_database()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SCHOOLNEWS_INSTANCE", str(folder / "instance"))
+        source = site_app(folder, sqlite_url(folder))
+        # Staff signed in on the old site: the audit log has events to carry over.
+        _login(source.test_client(), "editor")
+        result = migrate(source, template)
+        _close(source)
     assert result.exit_code == 0, result.output
-    app = site_app(tmp_path, target)
-    app.migration_output = result.output
+    yield Moved(folder, template, result.output, uploads)
+    drop_database(template)
+
+
+@pytest.fixture
+def moved(moved_once, tmp_path, monkeypatch):
+    """The moved demo school's app, on a copy of the moved database."""
+    url = new_database(template=moved_once.template)
+    monkeypatch.setenv("SCHOOLNEWS_INSTANCE", str(tmp_path / "instance"))
+    app = create_app(
+        _config(tmp_path)
+        | {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "UPLOAD_FOLDER": str(moved_once.folder / "uploads"),
+        }
+    )
     yield app
     _close(app)
+    drop_database(url)
 
 
-def test_demo_site_moves_with_every_row_and_matching_checksums(
-    demo_site, moved, target
-):
-    output = moved.migration_output
+def test_demo_site_moves_with_every_row_and_matching_checksums(moved_once):
+    output = moved_once.output
     for table in topostgresql.copied_tables():
         assert re.search(rf"^{table.name} .* OK$", output, re.MULTILINE), table.name
     assert "MISMATCH" not in output
     assert f"All {len(topostgresql.copied_tables())} tables match" in output
-    assert (
-        "SQLALCHEMY_DATABASE_URI = "
-        f"'{sa.make_url(target).set(drivername='postgresql+psycopg')}'"
-    ) in output
+    url = sa.make_url(moved_once.template).set(drivername="postgresql+psycopg")
+    assert f"SQLALCHEMY_DATABASE_URI = '{url}'" in output
     assert "Writes made on the site during the copy are not moved" in output
-    source_rows = table_rows(demo_site.config["SQLALCHEMY_DATABASE_URI"])
-    moved_rows = table_rows(target)
-    assert source_rows == moved_rows
+    source_rows = table_rows(moved_once.source)
+    assert source_rows == table_rows(moved_once.template)
     assert len(source_rows["article"]) >= 40
-    with moved.app_context():
-        # Posts with a cover or picture (a foreign key copied after its row).
-        assert db.session.scalar(
-            sa.select(sa.func.count()).where(Article.cover_id.is_not(None))
-        )
+    assert len(source_rows["audit_event"]) >= 1
+    # Posts with a cover (a foreign key to a table copied after theirs).
+    cover = [c.name for c in Article.__table__.columns].index("cover_id")
+    assert any(row[cover] for row in source_rows["article"])
+    assert uploads_of(moved_once.folder / "uploads") == moved_once.uploads
 
 
 def test_moved_demo_site_serves_readers_and_counts_views(moved):
@@ -283,18 +325,19 @@ def test_editor_publishes_on_the_moved_demo_site(moved):
     )
 
 
-def test_audit_chain_verifies_on_the_moved_site(demo_site, moved):
-    with demo_site.app_context():
-        events = db.session.scalar(sa.text("SELECT count(*) FROM audit_event"))
+def test_audit_chain_verifies_on_the_moved_site(moved_once, moved):
+    events = len(table_rows(moved_once.source)["audit_event"])
     assert events >= 1
     result = moved.test_cli_runner().invoke(args=["audit-verify"])
     assert result.exit_code == 0, result.output
     assert f"OK: the audit chain holds {events} events." in result.output
 
 
-def test_checksum_finds_a_row_changed_after_the_copy(demo_site, moved, target):
-    source = sa.create_engine(demo_site.config["SQLALCHEMY_DATABASE_URI"])
-    destination = sa.create_engine(target, poolclass=NullPool)
+def test_checksum_finds_a_row_changed_after_the_copy(moved_once, moved):
+    source = sa.create_engine(moved_once.source, poolclass=NullPool)
+    destination = sa.create_engine(
+        moved.config["SQLALCHEMY_DATABASE_URI"], poolclass=NullPool
+    )
     with source.connect() as old, destination.connect() as new:
         assert all(check.ok for check in topostgresql.verify(old, new))
         new.execute(
@@ -396,14 +439,11 @@ def test_refuses_a_url_it_cannot_use(demo_site, url, message):
     assert "Traceback" not in result.output
 
 
-def test_a_site_already_on_postgresql_is_not_moved(moved, target):
-    other = new_database()
-    try:
-        result = migrate(moved, other)
-    finally:
-        drop_database(other)
+def test_a_site_already_on_postgresql_is_not_moved(moved):
+    result = migrate(moved, SERVER + "elsewhere")
     assert result.exit_code == 1
-    assert "not SQLite" in result.output
+    assert "This site's database is postgresql, not SQLite" in result.output
+    assert "Traceback" not in result.output
 
 
 # --- A generated site of 10,000 posts ------------------------------------------------
