@@ -160,6 +160,7 @@ def check_target(url: sa.URL) -> None:
                 )
             ).scalars()
             tables = list(tables)
+            encoding = connection.scalar(sa.text("SHOW server_encoding"))
             may_create = connection.scalar(
                 sa.text(
                     "SELECT current_schema() IS NOT NULL"
@@ -177,6 +178,12 @@ def check_target(url: sa.URL) -> None:
             f"tables ({listed}). The copy goes only into an empty database: "
             f"create a new one with createdb, or empty this one "
             f"(dropdb {url.database} && createdb {url.database})."
+        )
+    if encoding.upper() not in ("UTF8", "UTF-8"):
+        # Chinese text cannot be stored in SQL_ASCII or LATIN1.
+        raise MigrationError(
+            f"The database {url.database!r} stores text as {encoding}, not UTF8. "
+            f"Create it again with: createdb -E UTF8 -T template0 {url.database}"
         )
     if not may_create:
         raise MigrationError(

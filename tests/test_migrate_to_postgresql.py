@@ -409,6 +409,40 @@ def test_refuses_a_database_that_has_tables(demo_site, target):
     assert tables == ["notes"]
 
 
+def test_refuses_a_database_that_cannot_hold_chinese(demo_site):
+    name = f"sn_{os.getpid()}_migrate_latin1"
+    _admin(
+        f'CREATE DATABASE "{name}" ENCODING LATIN1 TEMPLATE template0'
+        " LC_COLLATE 'C' LC_CTYPE 'C'"
+    )
+    try:
+        result = migrate(demo_site, SERVER + name)
+    finally:
+        _admin(f'DROP DATABASE "{name}"')
+    assert result.exit_code == 1
+    assert "stores text as LATIN1, not UTF8" in result.output
+    assert f"createdb -E UTF8 -T template0 {name}" in result.output
+
+
+def test_refuses_a_user_who_may_not_create_tables(demo_site, target):
+    role = f"sn_{os.getpid()}_migrate_reader"
+    _admin(f'CREATE ROLE "{role}" LOGIN')
+    engine = sa.create_engine(target, poolclass=NullPool)
+    with engine.begin() as connection:
+        # As PostgreSQL 15 has it by default; older versions let everyone.
+        connection.exec_driver_sql("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    engine.dispose()
+    try:
+        url = sa.make_url(target).set(username=role).render_as_string(False)
+        result = migrate(demo_site, url)
+    finally:
+        drop_database(target)
+        _admin(f'DROP ROLE "{role}"')
+    assert result.exit_code == 1
+    assert f"The user {role!r} may not create tables" in result.output
+    assert "OWNER TO" in result.output
+
+
 def test_names_createdb_for_a_database_that_does_not_exist(demo_site):
     missing = sa.make_url(SERVER).set(database=f"sn_{os.getpid()}_migrate_missing")
     result = migrate(demo_site, missing.render_as_string(False))
