@@ -30,6 +30,7 @@ from models import (
     utcnow,
 )
 from newsroom import storage
+from tests import dbserver
 from tests.conftest import PASSWORD, new_user
 
 # Every test here ends with each live text explained by the review ledger.
@@ -41,18 +42,25 @@ CONFIG = 'SITE_NOTE = "第一中学"\n'
 
 @pytest.fixture
 def make_site(tmp_path, monkeypatch):
-    """An app whose instance (database, uploads, secret_key) is tmp_path/name."""
+    """An app whose instance (database, uploads, secret_key) is tmp_path/name;
+    with make test-postgresql its database is a new PostgreSQL database."""
     apps = []
+    databases = []
 
     def make(name, *, seed=True, **config):
         folder = tmp_path / name
         # create_app() reads the instance folder from here, as `serve.py` does.
         monkeypatch.setenv("SCHOOLNEWS_INSTANCE", str(folder))
+        url = f"sqlite:///{folder / 'cms.sqlite3'}"
+        if dbserver.ON_POSTGRESQL:
+            url = dbserver.database_url(tmp_path, name)
+            dbserver.create(url)
+            databases.append(url)
         app = create_app(
             {
                 "TESTING": True,
                 "SECRET_KEY": "test",
-                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'cms.sqlite3'}",
+                "SQLALCHEMY_DATABASE_URI": url,
                 "UPLOAD_FOLDER": str(folder / "uploads"),
                 **config,
             }
@@ -72,6 +80,9 @@ def make_site(tmp_path, monkeypatch):
     for app in apps:
         with app.app_context():
             db.engine.dispose()
+        app.extensions["pagecache"].hot.dispose()
+    for url in databases:
+        dbserver.drop(url)
 
 
 def add_post(app, n: int) -> tuple[int, str, bytes]:
@@ -297,7 +308,8 @@ def manifest_with(**fields):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (corrupt_database, "damaged"),
+        # test_backup_postgresql.py damages a PostgreSQL dump.
+        pytest.param(corrupt_database, "damaged", marks=dbserver.sqlite_only),
         (drop_one_upload, "missing from the archive"),
         (adding(member("../escaped.txt")), "unsafe path"),
         (adding(member("uploads/../../escaped.txt")), "unsafe path"),
@@ -578,6 +590,7 @@ def test_restore_with_config_escapes_terminal_controls(make_site):
     assert written == hidden.encode()
 
 
+@dbserver.sqlite_only  # the PostgreSQL case: test_backup_postgresql.py
 def test_restore_over_data_needs_force_and_keeps_the_old_data_aside(make_site):
     old = make_site("old")
     add_post(old, 1)
@@ -942,6 +955,7 @@ def drill(app, *args):
     return app.test_cli_runner().invoke(args=["backup-drill", *map(str, args)])
 
 
+@dbserver.sqlite_only  # the PostgreSQL case: test_backup_postgresql.py
 def test_the_restore_drill_restores_the_newest_backup_elsewhere_and_checks_it(
     make_site,
 ):
@@ -994,6 +1008,7 @@ def test_a_drill_finds_counts_that_do_not_match_the_manifest(make_site):
     assert (event.action, event.outcome) == ("restore_drill", "failure")
 
 
+@dbserver.sqlite_only  # the PostgreSQL case: test_backup_postgresql.py
 def test_a_drill_finds_an_altered_audit_log_in_the_archive(make_site, tmp_path):
     import sqlite3
 
