@@ -1031,9 +1031,11 @@ def pg_tool(instance: Instance, name: str) -> str:
 def _pg_environment(url) -> dict[str, str]:
     """libpq's variables for url: the password never goes on a command line,
     where every user of the machine could read it (ps)."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PG")} | {
-        "PGCONNECT_TIMEOUT": "30"
-    }
+    # The site's URL alone says where to connect: a PGHOST or PGSERVICE left
+    # in cron's environment must not send the dump to another server.
+    chosen = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGPASSWORD", "PGSERVICE")
+    environment = {k: v for k, v in os.environ.items() if k not in chosen}
+    environment.setdefault("PGCONNECT_TIMEOUT", "30")
     host = url.host or url.query.get("host")
     values = {
         "PGHOST": host,
