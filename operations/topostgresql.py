@@ -195,8 +195,8 @@ def check_target(url: sa.URL) -> None:
 
 def create_schema(url: sa.URL, migrations: str) -> str:
     """Run every migration on the target; its revision afterwards."""
-    from flask import Flask, current_app
-    from flask_migrate import Migrate, upgrade
+    from flask import Flask
+    from flask_migrate import Migrate, upgrade  # not loaded by server processes
 
     # A bare app of its own: the migrations read the database from the
     # current app, and the site's own app must stay on SQLite meanwhile.
@@ -497,9 +497,26 @@ def migrate(
         )
     if source_engine.url.database in (None, "", ":memory:"):
         raise MigrationError("This site's SQLite database is in memory, not a file.")
+    if not Path(source_engine.url.database).is_file():
+        raise MigrationError(
+            f"There is no database at {source_engine.url.database}: nothing to move."
+        )
     check_target(url)
     heads = head_revisions(migrations)
     source_engine = sa.create_engine(source_engine.url, poolclass=NullPool)
+    try:
+        return _migrate(source_engine, url, migrations, heads, log)
+    except sa.exc.DBAPIError as error:
+        raise MigrationError(
+            f"The copy stopped: {_first_line(error)}. Nothing changed on the SQLite "
+            f"site; the database {url.database!r} may hold part of the copy: "
+            "empty it before trying again."
+        ) from None
+    finally:
+        source_engine.dispose()
+
+
+def _migrate(source_engine, url, migrations, heads, log) -> Result:
     with source_engine.connect() as source:
         # One read transaction: every table as of the same moment (WAL keeps
         # it while the site writes on).
@@ -537,7 +554,6 @@ def migrate(
         finally:
             target_engine.dispose()
         source.rollback()
-    source_engine.dispose()
     return result
 
 
