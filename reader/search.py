@@ -43,11 +43,12 @@ import functools
 import re
 import threading
 import unicodedata
+import weakref
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from markupsafe import Markup, escape
-from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.orm import Session
 
 from models import Article, Base, Status, Upload, bulk_change_target
@@ -92,24 +93,15 @@ CREATE_FTS = (
 sa.event.listen(
     search_doc, "after_create", sa.DDL(CREATE_FTS).execute_if(dialect="sqlite")
 )
-# PostgreSQL's search_fts (see PostgresBackend): the token sequences of each
-# column, each padded with spaces (" 开 学 "), so that a phrase is a substring,
-# and the section as a token ("§12": never a token of text). The GIN index is
-# on the set of all of them; the columns are read only to check phrases and
-# titles.
-PG_LEXEMES = (
-    "array_to_tsvector(array_remove(string_to_array({t}.sections || {t}.title_uni"
-    " || {t}.title_bi || {t}.body_uni || {t}.body_bi, ' '), ''))"
-)
-PG_INDEX = f"{FTS_TABLE}_tokens"
+# PostgreSQL's search_fts (see PostgresBackend): the set of each post's
+# tokens in a tsvector with a GIN index, and the token sequences of each
+# column, padded with spaces (" 开 学 "), so that a phrase is a substring.
+PG_INDEX = f"{FTS_TABLE}_lexemes"
 CREATE_PG = (
     f"CREATE TABLE IF NOT EXISTS {FTS_TABLE} (id integer PRIMARY KEY,"
-    " sections text NOT NULL, title_uni text NOT NULL, title_bi text NOT NULL,"
-    " body_uni text NOT NULL, body_bi text NOT NULL)"
-    # The long columns go to TOAST: the rows a search reads stay small.
-    " WITH (toast_tuple_target = 128)",
-    f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON {FTS_TABLE}"
-    f" USING gin (({PG_LEXEMES.format(t=FTS_TABLE)}))",
+    " lexemes tsvector NOT NULL, title_uni text NOT NULL, title_bi text NOT NULL,"
+    " body_uni text NOT NULL, body_bi text NOT NULL)",
+    f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON {FTS_TABLE} USING gin (lexemes)",
 )
 for _statement in CREATE_PG:
     sa.event.listen(
@@ -451,7 +443,8 @@ def with_attachments(body: str, attachments: list[tuple[str, str]]) -> str:
     """The post's indexed text followed by its attachments' names and text."""
     parts, room = [body], ATTACHMENTS_CHARS
     for name, text in attachments:
-        text = " ".join(text.split())[: min(ATTACHMENT_CHARS, room)]
+        # No control characters: PostgreSQL's text refuses NUL.
+        text = " ".join(_UNSAFE.sub(" ", text).split())[: min(ATTACHMENT_CHARS, room)]
         room -= len(text)
         parts.append(f"{ATTACHMENT_MARK}{_UNSAFE.sub(' ', name)}\n{text}")
     return "\n".join(parts)
@@ -767,12 +760,13 @@ _PG_MAX_LEXEME_BYTES = 2046
 # Never a token (tokens are letters and digits): stands for a run break and
 # for a word too long to be a lexeme.
 _PG_GAP = "|"
+# The post's section as a lexeme ("§12"): never a token of text.
 _SECTION_MARK = "§"
 
 _pg_fts = sa.table(
     FTS_TABLE,
     sa.column("id", sa.Integer),
-    sa.column("sections", sa.Text),
+    sa.column("lexemes", TSVECTOR),
     sa.column("title_uni", sa.Text),
     sa.column("title_bi", sa.Text),
     sa.column("body_uni", sa.Text),
@@ -784,27 +778,35 @@ def _pg_lexeme_ok(token: str) -> bool:
     return len(token.encode()) <= _PG_MAX_LEXEME_BYTES
 
 
-def _pg_sequence(tokens: str) -> str:
-    """A column's tokens as stored: padded with spaces, gaps for breaks."""
-    kept = [
-        token if token != _RUN_BREAK and _pg_lexeme_ok(token) else _PG_GAP
-        for token in tokens.split()
-    ]
+def _pg_sequence(tokens: list[str]) -> str:
+    """A column's tokens as stored: padded with spaces, gaps for words too
+    long to be lexemes."""
+    kept = [token if _pg_lexeme_ok(token) else _PG_GAP for token in tokens]
     return " " + " ".join(kept) + " " if kept else " "
 
 
+def _trigrams(bigrams: list[str]) -> list[str]:
+    """The three-character words of a bigram column: abc from ab bc, never
+    across a break."""
+    pairs = zip(bigrams, bigrams[1:], strict=False)
+    return [a + b[1] for a, b in pairs if _PG_GAP not in (a, b)]
+
+
 def _pg_values(doc) -> dict:
-    title_uni, title_bi = document_tokens(doc["title"])
-    body_uni, body_bi = document_tokens(doc["body"])
-    return {
-        "id": doc["id"],
-        "sections": f" {_SECTION_MARK}{doc['section_id']} ",
-        # In the uni columns "0" is a word, never a break: only bi has breaks.
-        "title_uni": " " + title_uni + " " if title_uni else " ",
-        "title_bi": _pg_sequence(title_bi),
-        "body_uni": " " + body_uni + " " if body_uni else " ",
-        "body_bi": _pg_sequence(body_bi),
-    }
+    values = {"id": doc["id"]}
+    lexemes = {f"{_SECTION_MARK}{doc['section_id']}"}
+    for column in ("title", "body"):
+        uni, bi = (text.split() for text in document_tokens(doc[column]))
+        # "0" is a word in uni, a break in bi.
+        bi = [token if token != _RUN_BREAK else _PG_GAP for token in bi]
+        values[f"{column}_uni"] = _pg_sequence(uni)
+        values[f"{column}_bi"] = _pg_sequence(bi)
+        lexemes.update(uni, bi, _trigrams(bi))
+    lexemes.discard(_PG_GAP)
+    values["lexemes"] = " ".join(
+        _pg_quote(lexeme) for lexeme in lexemes if _pg_lexeme_ok(lexeme)
+    )
+    return values
 
 
 def _pg_quote(lexeme: str) -> str:
@@ -813,17 +815,21 @@ def _pg_quote(lexeme: str) -> str:
 
 
 class PostgresBackend(_IndexBackend):
-    """PostgreSQL: the same tokens as Fts5Backend, a GIN index on them.
+    """PostgreSQL: the same tokens as Fts5Backend, in a GIN index.
 
-    search_fts holds each post's token sequences as text; a GIN index on the
-    set of their tokens (array_to_tsvector: no parser, no dictionary, each
-    token as it is) finds the posts holding every token of the query, exactly,
-    without reading the rows. A phrase of several tokens (运动会: 运动 动会)
-    is then checked as a substring of its padded sequence (" 运动 动会 "), only
-    on the candidates, newest first, until CANDIDATES are found: so a common
-    word reads the index once and about CANDIDATES rows. Substrings, not
-    tsvector positions, because those stop at 16,383 and 256 per word, and
-    an attachment's text goes further.
+    search_fts holds each post's tokens as a tsvector (a set: no positions,
+    no parser, no dictionary, each token as it is), with the three-character
+    words of its CJK runs too, and its token sequences as text. The GIN index
+    finds the posts holding every token of the query exactly: a word of one,
+    two or three characters (学, 开学, 运动会) is one lexeme. A longer phrase
+    (开学典礼: its three-character words) is then checked as a substring of
+    its padded sequence (" 开学 学典 典礼 "), newest first, until CANDIDATES
+    are found. Substrings, not tsvector positions, because those stop at
+    16,383 and 256 per word, and an attachment's text goes further.
+
+    Matching posts are read newest first as in Fts5Backend: through the
+    primary key for a common word (the planner knows each lexeme's share),
+    through the GIN index for a rare one.
 
     Ranking: the matched clauses in the title first (FTS5's bm25 weighs the
     title TITLE_WEIGHT times the body, so there too title matches come
@@ -852,69 +858,66 @@ class PostgresBackend(_IndexBackend):
 
     def _rebuilt(self, connection: sa.Connection) -> None:
         connection.exec_driver_sql(CREATE_PG[1])
-        # The planner's counts of each token: rare words by the index alone.
+        # The planner's share of each lexeme: common words by the primary key.
         connection.exec_driver_sql(f"ANALYZE {FTS_TABLE}")
 
-    def _tsquery(self, query: Query, sections) -> str | None:
-        """Every token of the query, and one of the sections; None if
-        nothing can match."""
-        lexemes = []
-        for term in query.terms:
-            for _kind, tokens in term.clauses():
-                for token in tokens:
-                    if not _pg_lexeme_ok(token):
-                        return None  # never stored whole, so never found
-                    if _pg_quote(token) not in lexemes:
-                        lexemes.append(_pg_quote(token))
-        expression = " & ".join(lexemes)
-        if sections is not None:
-            if not sections:
-                return None
-            marks = (_pg_quote(f"{_SECTION_MARK}{s}") for s in sections)
-            expression += " & (" + " | ".join(marks) + ")"
-        return expression
+    @staticmethod
+    def _lexemes(kind: str, phrase: tuple[str, ...]) -> tuple[list[str], bool]:
+        """The lexemes a clause needs, and whether they say it all (else the
+        phrase is checked)."""
+        if kind == "bi" and len(phrase) > 1:
+            return _trigrams(list(phrase)), len(phrase) == 2
+        return list(phrase), len(phrase) == 1
 
-    def _clauses(self, query: Query, tokens) -> tuple[list, list]:
-        """(checks every match must pass, one 0/1 per clause found in the title)."""
-        checks, in_title = [], []
+    def _clauses(self, query: Query, sections, tokens):
+        """(the tsquery or None if nothing can match, the checks every match
+        must pass, one 0/1 per clause found in the title)."""
+        lexemes, checks, in_title = [], [], []
         for term in query.terms:
             for kind, phrase in term.clauses():
+                needed, exact = self._lexemes(kind, phrase)
+                if not all(_pg_lexeme_ok(lexeme) for lexeme in needed):
+                    return None, [], []  # never stored whole, so never found
+                lexemes += [_pg_quote(x) for x in needed if _pg_quote(x) not in lexemes]
                 padded = " " + " ".join(phrase) + " "
                 title = sa.func.strpos(tokens.c["title_" + kind], padded) > 0
-                body = sa.func.strpos(tokens.c["body_" + kind], padded) > 0
-                if len(phrase) > 1:  # the index only knows each token is there
+                if not exact:
+                    body = sa.func.strpos(tokens.c["body_" + kind], padded) > 0
                     checks.append(sa.or_(title, body))
                 in_title.append(sa.case((title, 1), else_=0))
-        return checks, in_title
+        tsquery = " & ".join(lexemes)
+        if sections is not None:
+            if not sections:
+                return None, [], []
+            marks = (_pg_quote(f"{_SECTION_MARK}{s}") for s in sections)
+            tsquery += " & (" + " | ".join(marks) + ")"
+        return tsquery, checks, in_title
 
     def _candidates(self, query: Query, sections):
         """(matching posts newest first, as Article.id; their title score)."""
-        tsquery = self._tsquery(query, sections)
-        tokens = _pg_fts.alias("tokens")
-        checks, in_title = self._clauses(query, tokens)
-        lexemes = sa.literal_column(PG_LEXEMES.format(t=FTS_TABLE))
+        ordered = sa.select(
+            *(_pg_fts.c[name] for name in ("id", "title_uni", "title_bi")),
+            *(_pg_fts.c[name] for name in ("body_uni", "body_bi")),
+        )
+        tsquery, checks, in_title = self._clauses(query, sections, _pg_fts)
         found = sa.false()
         if tsquery is not None:
-            found = lexemes.op("@@")(sa.cast(sa.literal(tsquery), TSQUERY))
+            found = _pg_fts.c.lexemes.op("@@")(sa.cast(tsquery, TSQUERY))
         # Sorted apart (OFFSET keeps the planner from merging it), so that the
         # checks and the join below run on the newest first and stop at the
-        # LIMIT the callers add.
+        # LIMIT the callers add; the long columns are only read for checks.
         ordered = (
-            sa.select(_pg_fts.c.id)
-            .where(found)
-            .order_by(_pg_fts.c.id.desc())
-            .offset(0)
-            .subquery("ordered")
-        )
+            ordered.where(found).order_by(_pg_fts.c.id.desc()).offset(0)
+        ).subquery("ordered")
+        _tsquery, checks, in_title = self._clauses(query, sections, ordered)
         stmt = (
             sa.select(Article.id)
             .select_from(ordered)
             .join(Article, Article.id == ordered.c.id)
-            .join(tokens, tokens.c.id == ordered.c.id)
             .where(*checks, *_filters(sections))
             .order_by(ordered.c.id.desc())
         )
-        score = in_title[0]  # a query has at least one clause
+        score = in_title[0] if in_title else sa.literal(0)
         for clause in in_title[1:]:
             score = score + clause
         return stmt, score
@@ -980,9 +983,37 @@ class LikeBackend(_Backend):
 
 def backend_for(bind) -> _Backend:
     """The backend for a connection, engine or session's database."""
+    connect = bind
     if hasattr(bind, "get_bind"):  # a session, scoped or not
-        bind = bind.get_bind()
-    return _BACKENDS.get(bind.dialect.name, _LIKE)
+        connect, bind = bind.connection, bind.get_bind()
+    elif isinstance(bind, sa.Engine):
+        connect = bind.connect
+    backend = _BACKENDS.get(bind.dialect.name, _LIKE)
+    if backend is _BACKENDS["postgresql"] and not _has_pg_index(bind, connect):
+        return _LIKE
+    return backend
+
+
+# Engines known to have PostgreSQL's search_fts.
+_pg_indexed: weakref.WeakSet = weakref.WeakSet()
+
+
+def _has_pg_index(bind, connect) -> bool:
+    """Whether search_fts exists: not on a database still before migration
+    0017 (its posts are found by LIKE until it runs)."""
+    engine = bind.engine
+    if engine in _pg_indexed:
+        return True
+    if isinstance(connect, sa.Connection):
+        found = sa.inspect(connect).has_table(FTS_TABLE)
+    elif connect is bind.connect:  # an engine: a connection of its own
+        with connect() as connection:
+            found = sa.inspect(connection).has_table(FTS_TABLE)
+    else:
+        found = sa.inspect(connect()).has_table(FTS_TABLE)
+    if found:
+        _pg_indexed.add(engine)
+    return found
 
 
 _LIKE = LikeBackend()

@@ -1,0 +1,111 @@
+"""Search on PostgreSQL: migration 0017 builds the index of an existing site
+and takes it away again; the backend survives what PostgreSQL refuses.
+
+Runs against the local PostgreSQL server whichever engine the rest of the
+suite uses (tests/test_search.py runs on both), skipped if there is none.
+"""
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import downgrade, upgrade
+
+from app import create_app
+from models import Article, db
+from reader import search
+from tests import dbserver
+from tests.conftest import _close, tables
+
+SERVER = dbserver.SERVER or "postgresql+psycopg://postgres@127.0.0.1:5432/"
+
+
+@pytest.fixture
+def pg_app(tmp_path, monkeypatch):
+    url = sa.make_url(SERVER).set(database=dbserver.PREFIX + "search_" + tmp_path.name)
+    admin = sa.create_engine(
+        sa.make_url(SERVER).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
+    except sa.exc.OperationalError as error:
+        pytest.skip(f"no PostgreSQL server at {SERVER}: {error.orig}")
+    monkeypatch.setenv("SCHOOLNEWS_INSTANCE", str(tmp_path / "instance"))
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "SQLALCHEMY_DATABASE_URI": url.render_as_string(hide_password=False),
+            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        }
+    )
+    yield app
+    _close(app)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE "{url.database}" WITH (FORCE)')
+    admin.dispose()
+
+
+def demo_ids(app, word: str) -> list[int]:
+    with app.app_context():
+        articles = db.session.scalars(
+            sa.select(Article).where(Article.visible_clause())
+        ).all()
+        return sorted(
+            a.id
+            for a in articles
+            if word in a.title + a.body_html + (a.summary or "") + a.author_name
+        )
+
+
+def found(client, q) -> list[int]:
+    import re
+
+    page = client.get("/search", query_string={"q": q}).text
+    results = page.partition('<ol class="search-results">')[2].partition("</ol>")[0]
+    return sorted(int(i) for i in re.findall(r'href="/articles/(\d+)"', results))
+
+
+def test_0017_indexes_an_existing_site_and_is_undone(pg_app):
+    with pg_app.app_context():
+        upgrade(revision="0016")
+        db.engine.dispose()
+    # A site that searched by LIKE until now: posts, an empty search_doc.
+    result = pg_app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    with pg_app.app_context():
+        assert "search_fts" not in tables()
+        with db.engine.begin() as connection:
+            connection.execute(sa.delete(search.search_doc))
+        upgrade()
+        assert "search_fts" in tables()
+        assert search.backend_for(db.engine).name == "postgresql"
+        db.engine.dispose()
+    client = pg_app.test_client()
+    having = demo_ids(pg_app, "开学")
+    assert having and found(client, "开学") == having
+    with pg_app.app_context():
+        downgrade(revision="0016")
+        assert "search_fts" not in tables()
+        upgrade()  # and forward again
+        db.engine.dispose()
+    assert found(client, "开学") == having
+
+
+def test_words_postgresql_cannot_hold_as_tokens_never_fail_a_save(pg_app, tmp_path):
+    """A pasted code longer than a PostgreSQL lexeme (2 KB) and NUL bytes."""
+    with pg_app.app_context():
+        upgrade()
+        db.engine.dispose()
+    assert pg_app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
+    long_word = "a" * 3000
+    with pg_app.app_context():
+        article = db.session.scalars(
+            sa.select(Article).where(Article.visible_clause()).limit(1)
+        ).one()
+        article.body_html = f"<p>航模 {long_word} 比赛</p>"
+        db.session.commit()
+        article_id = article.id
+    client = pg_app.test_client()
+    assert found(client, "航模") == [article_id]
+    assert client.get("/search", query_string={"q": long_word[:90]}).status_code == 200
+    assert found(client, long_word[:90]) == []
