@@ -124,7 +124,12 @@ def _chain_new_events(session, flush_context, instances):
         _chain.update().where(_chain.c.id == 1).values(length=_chain.c.length)
     ).rowcount
     if not locked:
-        connection.execute(_chain.insert().values(id=1, head_hash="", length=0))
+        # The first event of a log: two processes may both find no row, so
+        # the second's insert must wait and then lock it, not fail.
+        connection.execute(_first_chain_row(connection.dialect.name))
+        connection.execute(
+            _chain.update().where(_chain.c.id == 1).values(length=_chain.c.length)
+        )
     head, length = connection.execute(
         sa.select(_chain.c.head_hash, _chain.c.length).where(_chain.c.id == 1)
     ).one()
@@ -141,6 +146,19 @@ def _chain_new_events(session, flush_context, instances):
         .where(_chain.c.id == 1)
         .values(head_hash=head, length=length + len(new))
     )
+
+
+def _first_chain_row(dialect: str):
+    values = dict(id=1, head_hash="", length=0)
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(_chain).values(values).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(_chain).values(values).on_conflict_do_nothing()
+    return _chain.insert().values(values)
 
 
 @dataclass
@@ -163,10 +181,13 @@ def verify(save: bool = True) -> Verdict:
             verdict.note = "The audit log has events but no chain head."
         return _save(verdict) if save else verdict
     head, checked = chain.anchor_hash, 0
-    rows = connection.execution_options(yield_per=2000).execute(
+    # yield_per on this statement only: on the connection it would make the
+    # UPDATE in _save a server-side cursor too, which PostgreSQL refuses.
+    rows = connection.execute(
         sa.select(_events)
         .where(_events.c.id > chain.archived_through_id)
         .order_by(_events.c.id)
+        .execution_options(yield_per=2000)
     )
     verdict = None
     for row in rows:

@@ -22,6 +22,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from models import Role, Section, db, set_setting
 from operations.commands import create_user
+from tests import dbserver
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse 42"  # the same as tests/conftest.py
@@ -57,6 +58,9 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="module")
 def live_app(tmp_path_factory):
     base = tmp_path_factory.mktemp("live")
+    url = dbserver.database_url(base, "e2e")
+    if dbserver.ON_POSTGRESQL:
+        dbserver.create(url)
     with pytest.MonkeyPatch.context() as patch:
         # The instance folder (audit archive, …) is the module's, never the
         # checkout's instance/.
@@ -66,7 +70,7 @@ def live_app(tmp_path_factory):
                 "TESTING": True,
                 "SECRET_KEY": "e2e",
                 "VIEW_FLUSH_SECONDS": 0,  # as in tests/conftest.py
-                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{base / 'e2e.sqlite3'}",
+                "SQLALCHEMY_DATABASE_URI": url,
                 "UPLOAD_FOLDER": str(base / "uploads"),
                 "BACKUP_FOLDER": str(base / "backups"),
             }
@@ -83,8 +87,14 @@ def live_app(tmp_path_factory):
         set_setting("review_levels", "0")
         db.session.commit()
     yield app
+    counter = app.extensions["pagecache"].counter
+    if counter.batch is not None:
+        counter.batch.stop()
+    app.extensions["pagecache"].hot.dispose()
     with app.app_context():
         db.engine.dispose()
+    if dbserver.ON_POSTGRESQL:
+        dbserver.drop(url)
 
 
 def closing_responses(wsgi_app):
