@@ -88,6 +88,10 @@ class Attempt:
         return self.wait > timedelta(0)
 
 
+# The PostgreSQL advisory lock that orders login attempts (any fixed number).
+ATTEMPT_LOCK = 0x5C4E01
+
+
 def seconds(wait: timedelta) -> int:
     """A wait in whole seconds, rounded up, for the message."""
     return max(1, math.ceil(wait.total_seconds()))
@@ -103,6 +107,10 @@ def begin(username: str, address: str, *, known_device: bool = False) -> Attempt
     teachers logging in at once, whose successes then no longer count.
     """
     now = utcnow()
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Ids must be committed in their order, or two guesses in flight
+        # each count without the other (SQLite's write lock does this there).
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(ATTEMPT_LOCK)))
     row = LoginAttempt(username=username, ip=address, created_at=now, pending=True)
     db.session.add(row)
     db.session.flush()
