@@ -869,37 +869,28 @@ class PostgresBackend(_IndexBackend):
             return _trigrams(list(phrase)), len(phrase) == 2
         return list(phrase), len(phrase) == 1
 
-    def _clauses(self, query: Query, sections, tokens):
-        """(the tsquery or None if nothing can match, the checks every match
-        must pass, one 0/1 per clause found in the title)."""
-        lexemes, checks, in_title = [], [], []
+    def _plan(self, query: Query, sections):
+        """(the tsquery, or None if nothing can match; per clause its kind,
+        its padded phrase and whether the lexemes say it all)."""
+        lexemes, clauses = [], []
         for term in query.terms:
             for kind, phrase in term.clauses():
                 needed, exact = self._lexemes(kind, phrase)
                 if not all(_pg_lexeme_ok(lexeme) for lexeme in needed):
-                    return None, [], []  # never stored whole, so never found
+                    return None, []  # never stored whole, so never found
                 lexemes += [_pg_quote(x) for x in needed if _pg_quote(x) not in lexemes]
-                padded = " " + " ".join(phrase) + " "
-                title = sa.func.strpos(tokens.c["title_" + kind], padded) > 0
-                if not exact:
-                    body = sa.func.strpos(tokens.c["body_" + kind], padded) > 0
-                    checks.append(sa.or_(title, body))
-                in_title.append(sa.case((title, 1), else_=0))
+                clauses.append((kind, " " + " ".join(phrase) + " ", exact))
         tsquery = " & ".join(lexemes)
         if sections is not None:
             if not sections:
-                return None, [], []
+                return None, []
             marks = (_pg_quote(f"{_SECTION_MARK}{s}") for s in sections)
             tsquery += " & (" + " | ".join(marks) + ")"
-        return tsquery, checks, in_title
+        return tsquery, clauses
 
     def _candidates(self, query: Query, sections):
         """(matching posts newest first, as Article.id; their title score)."""
-        ordered = sa.select(
-            *(_pg_fts.c[name] for name in ("id", "title_uni", "title_bi")),
-            *(_pg_fts.c[name] for name in ("body_uni", "body_bi")),
-        )
-        tsquery, checks, in_title = self._clauses(query, sections, _pg_fts)
+        tsquery, clauses = self._plan(query, sections)
         found = sa.false()
         if tsquery is not None:
             found = _pg_fts.c.lexemes.op("@@")(sa.cast(tsquery, TSQUERY))
@@ -907,9 +898,20 @@ class PostgresBackend(_IndexBackend):
         # checks and the join below run on the newest first and stop at the
         # LIMIT the callers add; the long columns are only read for checks.
         ordered = (
-            ordered.where(found).order_by(_pg_fts.c.id.desc()).offset(0)
-        ).subquery("ordered")
-        _tsquery, checks, in_title = self._clauses(query, sections, ordered)
+            sa.select(_pg_fts.c.id, _pg_fts.c.title_uni, _pg_fts.c.title_bi)
+            .add_columns(_pg_fts.c.body_uni, _pg_fts.c.body_bi)
+            .where(found)
+            .order_by(_pg_fts.c.id.desc())
+            .offset(0)
+            .subquery("ordered")
+        )
+        checks, score = [], sa.literal(0)
+        for kind, padded, exact in clauses:
+            title = sa.func.strpos(ordered.c["title_" + kind], padded) > 0
+            if not exact:
+                body = sa.func.strpos(ordered.c["body_" + kind], padded) > 0
+                checks.append(sa.or_(title, body))
+            score = score + sa.case((title, 1), else_=0)
         stmt = (
             sa.select(Article.id)
             .select_from(ordered)
@@ -917,9 +919,6 @@ class PostgresBackend(_IndexBackend):
             .where(*checks, *_filters(sections))
             .order_by(ordered.c.id.desc())
         )
-        score = in_title[0] if in_title else sa.literal(0)
-        for clause in in_title[1:]:
-            score = score + clause
         return stmt, score
 
     def _matching(self, query: Query, sections) -> sa.Select:
