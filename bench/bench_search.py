@@ -98,6 +98,10 @@ def copy_to_postgresql(site, server: str, log=print) -> tuple[str, float, int]:
                 rows = reading.execute(sa.select(table)).mappings()
                 while batch := rows.fetchmany(COPY_BATCH):
                     writing.execute(sa.insert(table), [dict(row) for row in batch])
+        with db.engine.connect() as connection:
+            # The planner's statistics, which autovacuum keeps on a live site.
+            connection.exec_driver_sql("ANALYZE")
+            connection.commit()
         log(f"Copied the rows to PostgreSQL in {time.monotonic() - started:.0f} s")
         started = time.monotonic()
         with db.engine.begin() as connection:
