@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
@@ -85,6 +86,34 @@ def _configure_sqlite(dbapi_connection, connection_record):
     # must stay small.
     cursor.execute("PRAGMA cache_size = -1024")
     cursor.close()
+
+
+@sa.event.listens_for(Engine, "before_cursor_execute", retval=True)
+def _drop_nul_characters(conn, cursor, statement, parameters, context, executemany):
+    # PostgreSQL's text refuses U+0000, which SQLite stores and no page ever
+    # shows (HTML and XML drop it): a title pasted with one must save, not fail.
+    if conn.dialect.name != "postgresql" or not parameters:
+        return statement, parameters
+    return statement, _without_nul(parameters)
+
+
+def _without_nul(parameters):
+    if isinstance(parameters, Mapping):
+        if any(isinstance(v, str) and "\x00" in v for v in parameters.values()):
+            return {
+                k: v.replace("\x00", "") if isinstance(v, str) else v
+                for k, v in parameters.items()
+            }
+        return parameters
+    # executemany's list of rows (SQLAlchemy's batched inserts pass one
+    # row's mapping with executemany set, so the flag does not tell).
+    if isinstance(parameters, list) and isinstance(parameters[0], (Mapping, tuple)):
+        return [_without_nul(row) for row in parameters]
+    if any(isinstance(v, str) and "\x00" in v for v in parameters):
+        return type(parameters)(
+            v.replace("\x00", "") if isinstance(v, str) else v for v in parameters
+        )
+    return parameters
 
 
 class Role:

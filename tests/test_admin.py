@@ -254,7 +254,9 @@ def section_data(**fields):
 def all_sections(app):
     with app.app_context():
         rows = db.session.scalars(
-            sa.select(Section).order_by(Section.parent_id, Section.position)
+            sa.select(Section).order_by(
+                Section.parent_id.nulls_first(), Section.position
+            )
         )
         return [(s.slug, s.parent_id, s.position) for s in rows]
 

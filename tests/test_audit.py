@@ -27,6 +27,7 @@ from tests.conftest import (
     PASSWORD,
     _close,
     _config,
+    drop_audit_triggers,
     form_data,
     get_article,
     new_user,
@@ -316,7 +317,7 @@ def test_verify_now_records_the_check_and_shows_it(app, auditor):
 def test_a_broken_chain_is_shown_in_red_naming_the_event(app, auditor):
     ids = [record_at(app, "login", user="editor", target=str(n)) for n in range(3)]
     with app.app_context(), db.engine.begin() as connection:
-        connection.execute(sa.text("DROP TRIGGER audit_event_no_update"))
+        drop_audit_triggers(connection)
         connection.execute(
             sa.text(f"UPDATE audit_event SET target = 'x' WHERE id = {ids[1]}")
         )

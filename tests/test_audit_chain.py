@@ -16,7 +16,7 @@ from app import create_app
 from core import audit
 from models import AuditChain, AuditEvent, db, set_setting, utcnow
 from operations import backup
-from tests.conftest import _close, _config
+from tests.conftest import _close, _config, drop_audit_triggers
 
 
 @pytest.fixture
@@ -47,16 +47,17 @@ def verify(runner, *options):
 
 
 def tamper(app, *statements):
-    """Run SQL on the database file as an attacker with file access would."""
+    """Run SQL on the database as an attacker with its password would."""
     with app.app_context(), db.engine.begin() as connection:
         for statement in statements:
-            connection.execute(sa.text(statement))
+            if statement is DROP_TRIGGERS[0]:
+                drop_audit_triggers(connection)
+            else:
+                connection.execute(sa.text(statement))
 
 
-DROP_TRIGGERS = (
-    "DROP TRIGGER audit_event_no_update",
-    "DROP TRIGGER audit_event_no_delete",
-)
+# Lifts the append-only guard first (tests/conftest.drop_audit_triggers).
+DROP_TRIGGERS = ("-- drop the audit log's triggers",)
 
 
 def test_an_untouched_log_verifies(app, runner):

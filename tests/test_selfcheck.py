@@ -4,7 +4,6 @@ test site in several configurations, cell by cell, on the page and in the
 
 import io
 import os
-import sqlite3
 import time
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -21,7 +20,7 @@ from admin.selfcheck import DEVIATION, MANUAL, MET, NOT_MET
 from core import audit
 from models import AuditEvent, Setting, User, db, set_setting, utcnow
 from operations import backup
-from tests.conftest import PASSWORD, new_user, school_at
+from tests.conftest import PASSWORD, drop_audit_triggers, new_user, school_at
 
 CLAUSES = (
     "7.1.4.1 a)",
@@ -494,16 +493,11 @@ def test_audit_chain_verified_and_backed_up_is_met(app, admin_client):
 def test_a_tampered_audit_chain_is_not_met(app, admin_client):
     back_up(app)
     verify_chain(app)
-    database = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
-    with app.app_context():
-        db.engine.dispose()
-    connection = sqlite3.connect(database)
-    with connection:
-        connection.execute("DROP TRIGGER audit_event_no_update")
+    with app.app_context(), db.engine.begin() as connection:
+        drop_audit_triggers(connection)
         connection.execute(
-            "UPDATE audit_event SET target = 'nothing to see' WHERE id = 1"
+            sa.text("UPDATE audit_event SET target = 'nothing to see' WHERE id = 1")
         )
-    connection.close()
     with app.app_context():
         assert not audit.verify().ok
     c = row(admin_client, "7.1.4.3 c)")
