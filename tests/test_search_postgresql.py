@@ -109,3 +109,27 @@ def test_words_postgresql_cannot_hold_as_tokens_never_fail_a_save(pg_app, tmp_pa
     assert found(client, "航模") == [article_id]
     assert client.get("/search", query_string={"q": long_word[:90]}).status_code == 200
     assert found(client, long_word[:90]) == []
+
+
+def test_searches_are_never_prepared_statements(pg_app):
+    """psycopg prepares a statement run five times on a connection; PostgreSQL
+    may then plan a search once for every word, and a rare word's plan made
+    a word in most posts ten times slower (bench/bench_search.py)."""
+    with pg_app.app_context():
+        upgrade()
+        db.engine.dispose()
+    assert pg_app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
+    with pg_app.app_context():
+        totals = []
+        for word in ["开学", "学校", "典礼", "老师"] * 3:
+            query = search.parse(word)
+            hits = search.search(db.session, query)
+            totals.append(search.count(db.session, query, limit=1001))
+            assert len(hits) == min(totals[-1], 20)
+        prepared = db.session.scalars(
+            sa.text(
+                "SELECT statement FROM pg_prepared_statements"
+                " WHERE statement LIKE 'SELECT %search_fts%'"
+            )
+        ).all()
+        assert max(totals) > 0 and prepared == []
