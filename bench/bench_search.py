@@ -14,7 +14,8 @@ most posts, a rare one), a single character, a mixed term and two words.
 
 Writes its section of bench/RESULTS.md, "## Search: SQLite and PostgreSQL
 (make bench)", keeping every other section. Target (issue 23): on
-PostgreSQL, a search (page + total) within 2x of SQLite's time.
+PostgreSQL, a search (search + total, and the page) within 2x of SQLite's
+time.
 """
 
 from __future__ import annotations
@@ -170,6 +171,9 @@ def _ms(value: float) -> str:
 def report(args, site, sqlite, postgresql, rebuild) -> tuple[str, list[str]]:
     """The markdown section and the queries that missed the target."""
     limit = sitegen.RARE_EVERY
+    built = "PostgreSQL index kept from an earlier run (`--reuse`)."
+    if rebuild == rebuild:  # not NaN
+        built = f"PostgreSQL index rebuilt in {rebuild:.0f} s (`flask reindex`)."
     lines = [
         SECTION_HEADING,
         "",
@@ -181,10 +185,10 @@ def report(args, site, sqlite, postgresql, rebuild) -> tuple[str, list[str]]:
         f" {loadavg()}. «search» is the ranked first page (search.search),"
         " «total» the count capped at 1,001 (the results page counts once per"
         " content version), «page» the /search page through the test client"
-        " (total already counted). PostgreSQL index rebuilt in"
-        f" {rebuild:.0f} s (`flask reindex`). A query costs PostgreSQL a round"
-        " trip and a plan (about 1-3 ms) that SQLite, in the process, does"
-        " not pay: the ratio of the fastest queries says that, not the index.",
+        f" (total already counted). {built} A query costs PostgreSQL a round"
+        " trip and a plan (about 0.5 ms: its statements are SQL text built"
+        " once per query shape, never prepared) that SQLite, in the process,"
+        " does not pay.",
         "",
         "| query | matches | SQLite search + total | PostgreSQL search + total"
         " | ratio | SQLite page | PostgreSQL page | page ratio |",
@@ -196,8 +200,11 @@ def report(args, site, sqlite, postgresql, rebuild) -> tuple[str, list[str]]:
         lite_total = lite["search"] + lite["count"]
         pg_total = pg["search"] + pg["count"]
         ratio = pg_total / lite_total
+        page_ratio = pg["page"] / lite["page"]
         if ratio > TARGET_RATIO:
             missed.append(name)
+        if page_ratio > TARGET_RATIO:
+            missed.append(f"{name} (page)")
         matches = (
             f"{lite['matches']:,}" if lite["matches"] <= 1000 else f"more than {1000:,}"
         )
@@ -208,13 +215,14 @@ def report(args, site, sqlite, postgresql, rebuild) -> tuple[str, list[str]]:
             f" {_ms(lite['search'])} + {_ms(lite['count'])}"
             f" | {_ms(pg['search'])} + {_ms(pg['count'])} | {ratio:.2f}×"
             f" | {_ms(lite['page'])} | {_ms(pg['page'])}"
-            f" | {pg['page'] / lite['page']:.2f}× |"
+            f" | {page_ratio:.2f}× |"
         )
     lines += [
         "",
         "| target | result | detail |",
         "|---|---|---|",
-        f"| PostgreSQL search within {TARGET_RATIO:g}× of SQLite |"
+        f"| PostgreSQL search + total and page within {TARGET_RATIO:g}× of"
+        " SQLite |"
         f" {'FAIL' if missed else 'PASS'} |"
         f" {', '.join(missed) or 'every query'} |",
         "",
