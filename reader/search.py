@@ -927,7 +927,8 @@ class PostgresBackend(_IndexBackend):
 # PostgresBackend's statements, as driver SQL (psycopg's %(name)s): the
 # SQLAlchemy constructs of these cost more to build and compile per search
 # (about 1 ms) than the fast queries take to run, which SQLite, in the
-# process, does not pay. One text per query shape, built once.
+# process, does not pay. One text per query shape, built once (its clauses'
+# kinds, whether their lexemes say it all, and whether sections filter).
 
 
 def _pg_rows(session: Session, sql: str, params: dict) -> list[tuple]:
@@ -978,7 +979,7 @@ def _pg_matching(shape: tuple[tuple[str, bool], ...], sections: bool) -> str:
     )
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)  # shapes a reader can type: many
 def _pg_search(shape: tuple[tuple[str, bool], ...], sections: bool) -> str:
     """One page of the newest CANDIDATES matches, ranked (see
     PostgresBackend), with each hit's text, read for the page's rows only."""
@@ -986,18 +987,18 @@ def _pg_search(shape: tuple[tuple[str, bool], ...], sections: bool) -> str:
         f"(strpos(o.title_{kind}, %(p{i})s) > 0)::int"
         for i, (kind, _exact) in enumerate(shape)
     )
-    order = "score DESC, published_at DESC, id DESC"
+    order = ("score DESC", "published_at DESC", "id DESC")
     return (
         "SELECT p.id, d.body FROM ("
         f"SELECT id, score, published_at FROM (SELECT a.id, {score} AS score,"
         f" a.published_at {_pg_matching(shape, sections)} LIMIT %(candidates)s)"
-        f" AS c ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s) AS p"
-        " JOIN search_doc AS d ON d.id = p.id"
-        f" ORDER BY p.{order.replace(', ', ', p.')}"
+        f" AS c ORDER BY {', '.join(order)} LIMIT %(limit)s OFFSET %(offset)s)"
+        " AS p JOIN search_doc AS d ON d.id = p.id"
+        f" ORDER BY {', '.join('p.' + column for column in order)}"
     )
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)  # shapes a reader can type: many
 def _pg_count(shape: tuple[tuple[str, bool], ...], sections: bool) -> str:
     return (
         "SELECT count(*) FROM (SELECT a.id"
