@@ -705,8 +705,10 @@ class Upload(db.Model):
     # Shown and used for downloads; secure_filename() would drop Chinese names.
     original_name: Mapped[str] = mapped_column(sa.String(255))
     content_type: Mapped[str] = mapped_column(sa.String(100))
-    # Bytes: a 3 GB video is past PostgreSQL's INTEGER.
-    size: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    # Bytes: a 3 GB video is past PostgreSQL's INTEGER (SQLite's holds 8 bytes).
+    size: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), default=0
+    )
     width: Mapped[int | None]
     height: Mapped[int | None]
     article_id: Mapped[int | None] = mapped_column(

@@ -10,6 +10,8 @@ from alembic.migration import MigrationContext
 from app import create_app
 from models import Article, Role, Section, User, db
 from reader.search import is_index_table
+from tests import dbserver
+from tests.conftest import _close
 
 # Every test here ends with each live text explained by the review ledger.
 pytestmark = pytest.mark.usefixtures("ledger_checked")
@@ -19,16 +21,32 @@ def include_name(name, type_, parent_names):
     return not (type_ == "table" and is_index_table(name))
 
 
+_opened = []
+
+
+@pytest.fixture(autouse=True)
+def _close_fresh_apps():
+    yield
+    while _opened:
+        _close(_opened.pop())
+
+
 def fresh_app(tmp_path):
-    """An app whose database file does not exist yet (no create_all)."""
-    return create_app(
+    """An app whose database file does not exist yet (on PostgreSQL: an
+    empty database, as `createdb` leaves it; dropped when the run ends)."""
+    url = dbserver.database_url(tmp_path, "fresh")
+    if dbserver.ON_POSTGRESQL:
+        dbserver.create(url)
+    app = create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "test",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'fresh.sqlite3'}",
+            "SQLALCHEMY_DATABASE_URI": url,
             "UPLOAD_FOLDER": str(tmp_path / "uploads"),
         }
     )
+    _opened.append(app)
+    return app
 
 
 def test_init_db_migrates_empty_database_to_the_models(tmp_path):
@@ -42,6 +60,7 @@ def test_init_db_migrates_empty_database_to_the_models(tmp_path):
             )
             diff = compare_metadata(context, db.metadata)
         assert diff == [], "migrations and models.py disagree"
+        db.session.remove()
         db.engine.dispose()
 
 
@@ -58,6 +77,7 @@ def test_init_db_creates_admin_once_and_prints_password(tmp_path):
     assert second.exit_code == 0 and "password:" not in second.output
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(User.id))) == 1
+        db.session.remove()
         db.engine.dispose()
 
 
@@ -71,9 +91,11 @@ def test_init_db_again_keeps_existing_articles(tmp_path):
     assert runner.invoke(args=["init-db"]).exit_code == 0
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Article.id))) == before
+        db.session.remove()
         db.engine.dispose()
 
 
+@dbserver.sqlite_only
 def test_database_uses_wal_and_foreign_keys(app):
     with app.app_context(), db.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -151,6 +173,7 @@ def test_fresh_install_messages_read_in_order(tmp_path):
     with app.app_context():
         admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
         assert admin.needs_setup
+        db.session.remove()
         db.engine.dispose()
 
 
@@ -161,6 +184,7 @@ def test_init_db_gives_a_new_site_the_default_sections(tmp_path):
     app.test_cli_runner().invoke(args=["init-db"])
     with app.app_context():
         assert set(db.session.scalars(sa.select(Section.slug))) == DEFAULT_SLUGS
+        db.session.remove()
         db.engine.dispose()
 
 
@@ -173,6 +197,7 @@ def test_demo_skipped_on_a_new_site_is_not_loaded_later(tmp_path):
     assert "skipped" in output and "Demo content ready" not in output
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Article.id))) == 0
+        db.session.remove()
         db.engine.dispose()
 
 

@@ -1,5 +1,6 @@
 """PostgreSQL as a first-class database: the ledger and the audit log
-append-only there too, and upload sizes past 2 GB
+append-only there too, upload sizes past 2 GB, and the cover's foreign key
+that 0001 left out there
 
 Revision ID: 0016
 Revises: 0015
@@ -31,6 +32,7 @@ TRIGGERS = (
     "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE"
     " ON audit_event FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()",
 )
+COVER_KEY = "fk_article_cover_id_upload"
 DROPS = (
     "DROP TRIGGER IF EXISTS audit_event_append_only ON audit_event",
     "DROP FUNCTION IF EXISTS audit_event_append_only()",
@@ -47,11 +49,21 @@ def upgrade():
     op.alter_column("upload", "size", type_=sa.BigInteger(), existing_type=sa.Integer())
     for statement in TRIGGERS:
         op.execute(statement)
+    # 0001 declared article.cover_id's key use_alter, which create_table
+    # leaves to a later ALTER that never came (SQLite writes it inline).
+    op.execute(
+        "UPDATE article SET cover_id = NULL WHERE cover_id IS NOT NULL"
+        " AND cover_id NOT IN (SELECT id FROM upload)"
+    )
+    op.create_foreign_key(
+        COVER_KEY, "article", "upload", ["cover_id"], ["id"], ondelete="SET NULL"
+    )
 
 
 def downgrade():
     if op.get_bind().dialect.name != "postgresql":
         return
+    op.drop_constraint(COVER_KEY, "article", type_="foreignkey")
     for statement in DROPS:
         op.execute(statement)
     op.alter_column("upload", "size", type_=sa.Integer(), existing_type=sa.BigInteger())
