@@ -1205,6 +1205,52 @@ def _restore_postgresql(checked: Checked, instance: Instance) -> str:
     return staging.database
 
 
+def scratch_postgresql(instance: Instance, folder: Path):
+    """A throwaway copy of the site's PostgreSQL database, for an import's
+    --dry-run: pg_dump of one snapshot (the site keeps running), restored
+    into a new database next to it. Returns its URL; drop_database() it."""
+    dump = folder / "site.pgdump"
+    _run_tool(
+        instance,
+        [pg_tool(instance, "pg_dump"), "--format=custom", f"--file={dump}"],
+        instance.url,
+    )
+    scratch = instance.url.set(database=_related_name(instance.url, "dryrun"))
+    server = _server(instance.url)
+    try:
+        with server.connect() as connection:
+            connection.exec_driver_sql(
+                f"CREATE DATABASE {_quote(scratch.database)} TEMPLATE template0"
+                " ENCODING 'UTF8'"
+            )
+    except sa.exc.SQLAlchemyError as error:
+        raise BackupError(
+            f"A scratch database could not be created ({_first_line(error)}). "
+            f"The database user needs CREATEDB "
+            f"(ALTER ROLE {instance.url.username or 'schoolnews'} CREATEDB)."
+        ) from None
+    finally:
+        server.dispose()
+    try:
+        _run_tool(
+            instance,
+            [
+                pg_tool(instance, "pg_restore"),
+                "--no-owner",
+                "--no-acl",
+                "--single-transaction",
+                "--exit-on-error",
+                f"--dbname={scratch.database}",
+                str(dump),
+            ],
+            scratch,
+        )
+    except BaseException:
+        drop_database(scratch)
+        raise
+    return scratch
+
+
 def _check_restored_postgresql(checked: Checked, url) -> None:
     """What the SQLite restore checks in the file, checked in the restored
     database: counts as the manifest says, every upload in the archive."""

@@ -11,7 +11,7 @@ from PIL import Image
 
 from models import Article, LegacyUrl, Origin, Section, Status, Upload, db
 from newsroom import thumbnails
-from tests.conftest import article_titled, section_named
+from tests.conftest import article_titled, rows, section_named
 from tests.import_data import PERMALINK, wp_uploads, write_wxr
 
 # Every test here ends with each live text explained by the review ledger.
@@ -228,33 +228,47 @@ def test_xml_that_is_not_a_wordpress_export_is_refused(app, runner, tmp_path):
     assert "not a WordPress export (WXR)" in result.output
 
 
-def _checkpointed_digest(path: Path) -> str:
-    with sqlite3.connect(path) as connection:
+def _site_digest(app) -> str:
+    """What the site's database holds, as one hash: the file's bytes on
+    SQLite (its log folded in), every table's rows on PostgreSQL."""
+    with app.app_context():
+        url = db.engine.url
+        if url.get_backend_name() == "postgresql":
+            digest = hashlib.sha256()
+            with db.engine.connect() as connection:
+                for table in sorted(sa.inspect(connection).get_table_names()):
+                    rows = connection.exec_driver_sql(
+                        f'SELECT * FROM "{table}" ORDER BY 1'
+                    ).all()
+                    digest.update(repr((table, rows)).encode())
+            db.engine.dispose()
+            return digest.hexdigest()
+        db.engine.dispose()
+    with sqlite3.connect(url.database) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     connection.close()
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashlib.sha256(Path(url.database).read_bytes()).hexdigest()
 
 
 def test_dry_run_prints_the_report_and_writes_nothing(app, run_import):
-    database = Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
     uploads = Path(app.config["UPLOAD_FOLDER"])
-    with app.app_context():
-        db.engine.dispose()
-    before = _checkpointed_digest(database)
+    before = _site_digest(app)
     result = run_import("--dry-run")
     assert result.exit_code == 0, result.output
     assert "Dry run: nothing was written." in result.output
     assert "Posts: 6 imported, 1 skipped." in result.output
     assert "Images: 1 imported" in result.output
-    with app.app_context():
-        db.engine.dispose()
-    assert _checkpointed_digest(database) == before
+    assert _site_digest(app) == before
     assert list(uploads.iterdir()) == []
+    with app.app_context():
+        # On PostgreSQL the scratch copy was a database of its own: gone.
+        if db.engine.url.get_backend_name() == "postgresql":
+            scratch = db.engine.url.database[:30] + "_dryrun_"
+            names = rows("SELECT datname FROM pg_database")
+            assert not [n for (n,) in names if n.startswith(scratch)]
     # The same run for real does change it: the check above can fail.
     run_import()
-    with app.app_context():
-        db.engine.dispose()
-    assert _checkpointed_digest(database) != before
+    assert _site_digest(app) != before
 
 
 def test_imported_posts_show_at_once_in_cached_pages_and_feeds(app, client, run_import):
