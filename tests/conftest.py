@@ -73,6 +73,13 @@ if dbserver.ON_POSTGRESQL:
             _record(query if isinstance(query, str) else query.as_string(self))
             return super().executemany(query, params_seq, **kwargs)
 
+    class _RecordingServerCursor(psycopg.ServerCursor):
+        """The cursors of streamed results (yield_per, stream_results)."""
+
+        def execute(self, query, params=None, **kwargs):
+            _record(query if isinstance(query, str) else query.as_string(self))
+            return super().execute(query, params, **kwargs)
+
 
 @sa.event.listens_for(Engine, "connect")
 def _trace_statements(dbapi_connection, connection_record):
@@ -80,6 +87,7 @@ def _trace_statements(dbapi_connection, connection_record):
         dbapi_connection.set_trace_callback(_record)
     elif dbserver.ON_POSTGRESQL:
         dbapi_connection.cursor_factory = _RecordingCursor
+        dbapi_connection.server_cursor_factory = _RecordingServerCursor
 
 
 @contextmanager
