@@ -105,6 +105,9 @@ def create_app(test_config=None):
     os.makedirs(app.config["UPLOAD_FOLDER"], exist_ok=True)
 
     proxies = _trusted_proxies(app.config["TRUSTED_PROXIES"])
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url(
+        app.config["SQLALCHEMY_DATABASE_URI"]
+    )
 
     db.init_app(app)
     if not os.environ.get(SERVING_ENV):
@@ -191,6 +194,17 @@ def _trusted_proxies(value) -> int:
             f"(0, 1, 2, ...), not {value!r}"
         )
     return hops
+
+
+def database_url(uri):
+    """postgresql:// (or postgres://, as hosting panels write it) means the
+    psycopg driver that requirements.txt installs: SQLAlchemy would look for
+    psycopg2, which is not there, and search uses psycopg's own calls."""
+    if isinstance(uri, str):
+        for scheme in ("postgresql://", "postgres://"):
+            if uri.startswith(scheme):
+                return "postgresql+psycopg://" + uri.removeprefix(scheme)
+    return uri
 
 
 def _instance_secret(instance_path: str) -> str:

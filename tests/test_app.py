@@ -1,7 +1,9 @@
 import pytest
 
 from admin.views.auth import is_safe_next
-from models import parse_id
+from app import create_app
+from models import db, parse_id
+from tests.conftest import _close
 
 
 def test_home_page_renders_school_name(client):
@@ -93,3 +95,23 @@ def test_huge_ids_in_forms_are_refused_politely(editor_client, make_article):
         headers={"Accept": "application/json"},
     )
     assert response.status_code == 400 and "error" in response.get_json()
+
+
+@pytest.mark.parametrize(
+    ("written", "used"),
+    [
+        ("postgresql://u:p@db:5432/school", "postgresql+psycopg://u:p@db:5432/school"),
+        ("postgres://u:p@db/school", "postgresql+psycopg://u:p@db/school"),
+        ("postgresql+psycopg://u@db/school", "postgresql+psycopg://u@db/school"),
+    ],
+)
+def test_a_postgresql_url_as_staff_write_it_uses_the_installed_driver(
+    tmp_path, monkeypatch, written, used
+):
+    """psycopg2, which SQLAlchemy takes for postgresql://, is not installed."""
+    monkeypatch.setenv("SCHOOLNEWS_INSTANCE", str(tmp_path))
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": written})
+    with app.app_context():
+        assert db.engine.url.render_as_string(hide_password=False) == used
+        assert db.engine.dialect.driver == "psycopg"
+    _close(app)
