@@ -89,10 +89,17 @@ translations: $(VENV)/.dev
 # Then the article page under floods of uncached pages (bench/bench_flood.py),
 # and the memory of attachment previews, hostile documents included
 # (bench/bench_documents.py).
+# Search on SQLite and PostgreSQL at 100,000 posts (bench/bench_search.py),
+# and one app server against two behind nginx on PostgreSQL
+# (bench/bench_two_servers.py): both need the local PostgreSQL server.
 # A quick check: make bench BENCH_ARGS="--sizes 200 2000 --duration 3 --rounds 1"
 #                FLOOD_ARGS="--posts 2000 --duration 3"
+#                SEARCH_ARGS="--posts 2000 --rounds 5"
+#                TWO_SERVERS_ARGS="--duration 3 --warmup 3 --rounds 1"
 BENCH_ARGS ?=
 FLOOD_ARGS ?=
+SEARCH_ARGS ?=
+TWO_SERVERS_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: bench
@@ -101,5 +108,7 @@ bench: $(VENV)/.dev
 		|| ($(SUDO) apt-get update && { $(SUDO) apt-get install -y wrk nginx-light \
 		|| $(SUDO) apt-get install -y wrk nginx; })
 	$(BIN)/python bench/bench_http.py $(BENCH_ARGS)
+	$(BIN)/python bench/bench_search.py $(SEARCH_ARGS)
+	$(BIN)/python bench/bench_two_servers.py $(TWO_SERVERS_ARGS)
 	$(BIN)/python bench/bench_flood.py $(FLOOD_ARGS)
 	$(BIN)/python bench/bench_documents.py
