@@ -25,7 +25,8 @@ PREFIX = f"sn_{os.getpid()}_"
 # Marks a test about SQLite itself (its files, WAL, pragmas, triggers as
 # SQLite writes them): skipped on PostgreSQL, where its counterpart says so.
 sqlite_only = pytest.mark.skipif(
-    ON_POSTGRESQL, reason="about SQLite's own files; the PostgreSQL case is tested apart"
+    ON_POSTGRESQL,
+    reason="about SQLite's own files; the PostgreSQL case is tested apart",
 )
 postgresql_only = pytest.mark.skipif(
     not ON_POSTGRESQL, reason="PostgreSQL only: run with make test-postgresql"
