@@ -8,6 +8,7 @@ from axe_playwright_python.sync_playwright import Axe
 from core import audit
 from models import AuditEvent, User, db
 from operations.commands import create_user
+from tests.conftest import drop_audit_triggers
 from tests.e2e.conftest import VIEWPORTS
 from tests.e2e.shots import save_screenshot
 from tests.e2e.test_accessibility import violations
@@ -96,7 +97,7 @@ def test_an_altered_log_shows_a_red_warning(new_page, live_app, auditor, axe):
         event_id = connection.execute(
             sa.select(sa.func.min(AuditEvent.id)).where(AuditEvent.action == "login")
         ).scalar()
-        connection.execute(sa.text("DROP TRIGGER audit_event_no_update"))
+        drop_audit_triggers(connection)
         connection.execute(
             sa.text("UPDATE audit_event SET ip = '10.0.0.1' WHERE id = :id"),
             {"id": event_id},
