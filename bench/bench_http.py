@@ -1044,8 +1044,9 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def run_harness(benchmark, args) -> int:
+    """benchmark(args) with the servers it starts stopped on any signal;
+    the exit status: its own, 2 on a HarnessError, 130 when interrupted."""
     # TERM and HUP stop the servers like Ctrl+C does (the finally blocks); INT
     # is set too, since a shell starts background jobs with it ignored.
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -1058,6 +1059,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("\nInterrupted; servers stopped.", file=sys.stderr)
         return 130
+
+
+def main(argv=None) -> int:
+    return run_harness(benchmark, parse_args(argv))
 
 
 if __name__ == "__main__":

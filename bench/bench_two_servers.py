@@ -22,7 +22,6 @@ import argparse
 import os
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -51,6 +50,7 @@ from bench.bench_http import (  # noqa: E402 - after the path is set
     lua_script,
     lua_string,
     machine_info,
+    run_harness,
     run_wrk,
     write_results,
 )
@@ -393,22 +393,8 @@ def parse_args(argv=None):
     return args
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _raise_interrupt)
-    try:
-        return benchmark(args)
-    except HarnessError as exc:
-        print(f"\nHARNESS ERROR: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\nInterrupted; servers stopped.", file=sys.stderr)
-        return 130
+    return run_harness(benchmark, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1158,26 +1158,35 @@ def _is_empty_postgresql(url) -> bool:
         engine.dispose()
 
 
+def _create_beside(instance: Instance, suffix: str, what: str):
+    """A new, empty database next to the instance's (same server and user);
+    returns its URL. template0: nothing a DBA added to template1 can clash
+    with a dump restored into it."""
+    url = instance.url.set(database=_related_name(instance.url, suffix))
+    server = _server(instance.url)
+    try:
+        with server.connect() as connection:
+            connection.exec_driver_sql(
+                f"CREATE DATABASE {_quote(url.database)} TEMPLATE template0"
+                " ENCODING 'UTF8'"
+            )
+    except sa.exc.SQLAlchemyError as error:
+        raise BackupError(
+            f"{what} could not be created ({_first_line(error)}). "
+            f"The database user needs CREATEDB "
+            f"(ALTER ROLE {instance.url.username or 'schoolnews'} CREATEDB)."
+        ) from None
+    finally:
+        server.dispose()
+    return url
+
+
 def _restore_postgresql(checked: Checked, instance: Instance) -> str:
     """pg_restore the archive's dump into a new database next to the instance's
     and check it there; return that database's name (the caller renames it)."""
     pg_restore = pg_tool(instance, "pg_restore")
-    staging = instance.url.set(database=_related_name(instance.url, "restoring"))
+    staging = _create_beside(instance, "restoring", "A database to restore into")
     server = _server(instance.url)
-    try:
-        with server.connect() as connection:
-            # template0: nothing a DBA added to template1 can clash with the dump.
-            connection.exec_driver_sql(
-                f"CREATE DATABASE {_quote(staging.database)} TEMPLATE template0"
-                " ENCODING 'UTF8'"
-            )
-    except sa.exc.SQLAlchemyError as error:
-        server.dispose()
-        raise BackupError(
-            f"A database to restore into could not be created "
-            f"({_first_line(error)}). The database user needs CREATEDB "
-            f"(ALTER ROLE {instance.url.username or 'schoolnews'} CREATEDB)."
-        ) from None
     try:
         _run_tool(
             instance,
@@ -1215,22 +1224,7 @@ def scratch_postgresql(instance: Instance, folder: Path):
         [pg_tool(instance, "pg_dump"), "--format=custom", f"--file={dump}"],
         instance.url,
     )
-    scratch = instance.url.set(database=_related_name(instance.url, "dryrun"))
-    server = _server(instance.url)
-    try:
-        with server.connect() as connection:
-            connection.exec_driver_sql(
-                f"CREATE DATABASE {_quote(scratch.database)} TEMPLATE template0"
-                " ENCODING 'UTF8'"
-            )
-    except sa.exc.SQLAlchemyError as error:
-        raise BackupError(
-            f"A scratch database could not be created ({_first_line(error)}). "
-            f"The database user needs CREATEDB "
-            f"(ALTER ROLE {instance.url.username or 'schoolnews'} CREATEDB)."
-        ) from None
-    finally:
-        server.dispose()
+    scratch = _create_beside(instance, "dryrun", "A scratch database")
     try:
         _run_tool(
             instance,

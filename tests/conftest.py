@@ -154,6 +154,36 @@ def _close(app) -> None:
         db.engine.dispose()
 
 
+def empty_postgresql_app(tmp_path, monkeypatch, name: str):
+    """An app on a new, empty PostgreSQL database (no tables: the test runs
+    the migrations), on whichever engine the suite runs; the database is
+    dropped afterwards. Skips where no PostgreSQL server answers."""
+    server = dbserver.SERVER or "postgresql+psycopg://postgres@127.0.0.1:5432/"
+    url = sa.make_url(server).set(database=f"{dbserver.PREFIX}{name}_{tmp_path.name}")
+    admin = sa.create_engine(
+        sa.make_url(server).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
+    except sa.exc.OperationalError as error:
+        pytest.skip(f"no PostgreSQL server at {server}: {error.orig}")
+    monkeypatch.setenv("SCHOOLNEWS_INSTANCE", str(tmp_path / "instance"))
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "SQLALCHEMY_DATABASE_URI": url.render_as_string(hide_password=False),
+            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        }
+    )
+    yield app
+    _close(app)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE "{url.database}" WITH (FORCE)')
+    admin.dispose()
+
+
 @dataclass
 class Site:
     """A database file and upload folder that tests start from (copied)."""

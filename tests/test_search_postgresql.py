@@ -9,40 +9,14 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
-from app import create_app
 from models import Article, db
 from reader import search
-from tests import dbserver
-from tests.conftest import _close, tables
-
-SERVER = dbserver.SERVER or "postgresql+psycopg://postgres@127.0.0.1:5432/"
+from tests.conftest import empty_postgresql_app, tables
 
 
 @pytest.fixture
 def pg_app(tmp_path, monkeypatch):
-    url = sa.make_url(SERVER).set(database=dbserver.PREFIX + "search_" + tmp_path.name)
-    admin = sa.create_engine(
-        sa.make_url(SERVER).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
-    except sa.exc.OperationalError as error:
-        pytest.skip(f"no PostgreSQL server at {SERVER}: {error.orig}")
-    monkeypatch.setenv("SCHOOLNEWS_INSTANCE", str(tmp_path / "instance"))
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test",
-            "SQLALCHEMY_DATABASE_URI": url.render_as_string(hide_password=False),
-            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
-        }
-    )
-    yield app
-    _close(app)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE "{url.database}" WITH (FORCE)')
-    admin.dispose()
+    yield from empty_postgresql_app(tmp_path, monkeypatch, "search")
 
 
 def demo_ids(app, word: str) -> list[int]:
