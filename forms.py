@@ -266,6 +266,23 @@ def channel_level_choices():
 LEVELS_MESSAGE = _l("Choose the site default or 0 to 3 levels.")
 
 
+def update_day_choices():
+    """A section's 更新周期 (Section.update_days); "": the default by name."""
+    return [
+        ("", _l("Default: 6 months for notices, 1 month for the rest")),
+        ("7", _l("Every week")),
+        ("14", _l("Every two weeks")),
+        ("30", _l("Every month")),
+        ("90", _l("Every three months")),
+        ("180", _l("Every six months")),
+        ("365", _l("Every year")),
+        ("0", _l("Never checked")),
+    ]
+
+
+UPDATE_DAYS_MESSAGE = _l("Choose one of the update periods offered.")
+
+
 class SectionForm(FlaskForm):
     name = StringField(
         _l("Name"), filters=[_strip], validators=[DataRequired(), Length(max=50)]
@@ -299,6 +316,14 @@ class SectionForm(FlaskForm):
         default=None,
         invalid_value_message=LEVELS_MESSAGE,
         invalid_choice_message=LEVELS_MESSAGE,
+    )
+    update_days = SelectField(
+        _l("Update period"),
+        choices=update_day_choices,
+        coerce=_levels_or_default,
+        default=None,
+        invalid_value_message=UPDATE_DAYS_MESSAGE,
+        invalid_choice_message=UPDATE_DAYS_MESSAGE,
     )
 
 

@@ -333,6 +333,9 @@ class Section(db.Model):
     # A channel's own number of review levels (0–3); None: the site's setting.
     # Sub-sections follow their channel.
     review_levels: Mapped[int | None]
+    # 更新周期: days within which the section must get a post, 0 never
+    # checked; None: the default by its name (stats/freshness.py).
+    update_days: Mapped[int | None]
 
     @property
     def channel(self) -> Section:

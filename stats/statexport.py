@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 
 from core import downloads
 from core.i18n import date_filter
+from stats import freshness
 from stats.pubstats import Report, bucket_label
 
 # What Excel, WPS and LibreOffice treat as the start of a formula.
@@ -126,18 +127,21 @@ def file_name(report: Report, extension: str, table: str = "") -> str:
 
 
 def workbook(report: Report, school: str) -> bytes:
+    return book(tables(report), title_line(report, school))
+
+
+def book(sheets: list[Table], title: str) -> bytes:
     """One sheet per table: a title row, the headers, the rows."""
     # Loaded here, not at import: server processes must stay small (README),
     # and only staff ever download a workbook.
     import xlsxwriter
 
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    title_format = book.add_format({"bold": True, "font_size": 14})
-    header_format = book.add_format({"bold": True, "bottom": 1, "bg_color": "#EEF2F7"})
-    title = title_line(report, school)
-    for table in tables(report):
-        sheet = book.add_worksheet(table.title[:31])
+    xlsx = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    title_format = xlsx.add_format({"bold": True, "font_size": 14})
+    header_format = xlsx.add_format({"bold": True, "bottom": 1, "bg_color": "#EEF2F7"})
+    for table in sheets:
+        sheet = xlsx.add_worksheet(table.title[:31])
         sheet.write_string(0, 0, title, title_format)
         if table.note:
             sheet.write_string(1, 0, table.note)
@@ -146,8 +150,41 @@ def workbook(report: Report, school: str) -> bytes:
             sheet.set_column(column, column, 12 if column else 28)
         downloads.write_rows(sheet, table.rows, start=3)
         sheet.freeze_panes(3, 0)
-    book.close()
+    xlsx.close()
     return buffer.getvalue()
+
+
+def state_label(row: freshness.Row) -> str:
+    if row.state == freshness.State.OVERDUE:
+        return _("Overdue by %(num)d days", num=row.idle - row.days)
+    return {
+        freshness.State.OK: _("Up to date"),
+        freshness.State.EMPTY: _("No posts"),
+        freshness.State.UNCHECKED: _("Not checked"),
+    }[row.state]
+
+
+def freshness_table(report: freshness.FreshnessReport) -> Table:
+    headers = [
+        _("Channel"),
+        _("Section"),
+        _("Update period (days)"),
+        _("Latest post"),
+        _("Days since"),
+        _("Status"),
+    ]
+    rows = [
+        [
+            row.channel,
+            row.name,
+            row.days,
+            row.latest.isoformat() if row.latest else "",
+            "" if row.idle is None else row.idle,
+            state_label(row),
+        ]
+        for row in report.rows
+    ]
+    return Table("sections", _("Section updates"), headers, rows)
 
 
 def csv_bytes(table: Table) -> bytes:

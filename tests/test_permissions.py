@@ -30,7 +30,13 @@ pytestmark = pytest.mark.usefixtures("ledger_checked")
 # Rules under /editor/ or /admin/ that anonymous users may reach on purpose.
 PUBLIC_RULES: set[str] = set()
 # Rules under /admin/ that editors may use too (发稿统计); authors may not.
-REVIEWER_RULES = {"/admin/stats", "/admin/stats.xlsx", "/admin/stats.csv"}
+REVIEWER_RULES = {
+    "/admin/stats",
+    "/admin/stats.xlsx",
+    "/admin/stats.csv",
+    "/admin/stats/sections",
+    "/admin/stats/sections.xlsx",
+}
 
 ANONYMOUS, AUTHOR, EDITOR, ADMIN = "anonymous", "author", "editor", "admin"
 
@@ -90,6 +96,8 @@ def admin_routes(w):
         ("GET", "/admin/stats", None),
         ("GET", "/admin/stats.xlsx", None),
         ("GET", "/admin/stats.csv?table=authors", None),
+        ("GET", "/admin/stats/sections", None),
+        ("GET", "/admin/stats/sections.xlsx", None),
         ("GET", "/admin/departments", None),
         ("POST", "/admin/departments", {"name": "德育处", "position": ""}),
         (

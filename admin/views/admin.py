@@ -735,6 +735,7 @@ def create_section():
             slug=form.slug.data,
             parent_id=parent_id,
             position=_next_position(parent_id) if position is None else position,
+            update_days=form.update_days.data,
         )
         db.session.add(section)
         return audit.finish_change(
@@ -795,6 +796,8 @@ def update_section(section_id):
     section.parent_id = parent_id
     section.name = form.name.data
     section.slug = form.slug.data
+    if form.update_days.raw_data:
+        section.update_days = form.update_days.data
     _set_review_levels(section, form)
     return audit.finish_change(
         "section_updated",

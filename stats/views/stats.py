@@ -13,7 +13,7 @@ from core import audit, periods
 from core.downloads import XLSX, bad_request, download
 from core.permissions import get_article_or_404, reviewer_required
 from models import db, get_settings
-from stats import charts, pubstats, statexport
+from stats import charts, freshness, pubstats, statexport
 
 bp = Blueprint("stats", __name__)
 
@@ -80,6 +80,29 @@ def csv_table():
     name = statexport.file_name(report, "csv", key)
     _record_export(name, period)
     return download(statexport.csv_bytes(table), "text/csv; charset=utf-8", name)
+
+
+@bp.get("/admin/stats/sections")
+@reviewer_required
+def sections():
+    return render_template(
+        "stats/sections.html",
+        report=freshness.build_report(),
+        state_label=statexport.state_label,
+    )
+
+
+@bp.get("/admin/stats/sections.xlsx")
+@reviewer_required
+def sections_workbook():
+    report = freshness.build_report()
+    school = get_settings()["school_name"]
+    title = _("%(school)s: section updates on %(day)s", school=school, day=report.today)
+    name = f"section-updates-{report.today:%Y%m%d}.xlsx"
+    data = statexport.book([statexport.freshness_table(report)], title)
+    audit.record("stats_exported", name, detail=report.today.isoformat())
+    db.session.commit()
+    return download(data, XLSX, name)
 
 
 def _record_export(name: str, period) -> None:

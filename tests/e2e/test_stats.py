@@ -179,3 +179,20 @@ def test_the_departments_page_and_the_dashboard_figures(school, admin_page, axe)
     assert fits_width(page)
     assert problems(page, axe) == []
     save_screenshot(page, f"dashboard-{size}", full_page=False)
+
+
+@pytest.mark.parametrize("sized_page", SIZES, indirect=True)
+def test_the_section_updates_page_reads_well(school, sized_page, axe):
+    page, size = sized_page
+    page.goto("/admin/stats")
+    page.click("#section-updates-link")
+    page.wait_for_url("**/admin/stats/sections")
+    assert page.locator("h1").inner_text() == "栏目更新"
+    rows = page.locator("#sections tbody tr")
+    assert rows.count() == 2
+    assert rows.first.get_attribute("data-state") == "ok"
+    assert "校园动态" in rows.first.inner_text()
+    assert page.locator("#count-ok").inner_text() == "2"
+    assert fits_width(page)
+    assert problems(page, axe) == []
+    save_screenshot(page, f"section-updates-{size}")
