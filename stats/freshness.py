@@ -12,7 +12,7 @@ a period of 0 means the section is never checked (a fixed page such as 学校
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 
@@ -66,8 +66,12 @@ def _state(days: int, idle: int | None) -> str:
 def build_report() -> FreshnessReport:
     """Every section that holds posts, in the navigation's order."""
     zone = periods.site_zone()
+
+    def local_day(stored: datetime) -> date:
+        return stored.replace(tzinfo=UTC).astimezone(zone).date()
+
     now = utcnow()
-    today = now.replace(tzinfo=UTC).astimezone(zone).date()
+    today = local_day(now)
     newest = dict(
         db.session.execute(
             sa.select(Article.section_id, sa.func.max(Article.published_at))
@@ -85,11 +89,7 @@ def build_report() -> FreshnessReport:
     for channel in by_parent.get(None, []):
         for section in by_parent.get(channel.id) or [channel]:
             published = newest.get(section.id)
-            latest = (
-                published.replace(tzinfo=UTC).astimezone(zone).date()
-                if published
-                else None
-            )
+            latest = local_day(published) if published else None
             idle = (today - latest).days if latest else None
             set_days = section.update_days
             days = default_days(section.name) if set_days is None else set_days

@@ -62,7 +62,7 @@ def workbook():
     report = pubstats.build_report(period)
     data = statexport.workbook(report, get_settings()["school_name"])
     name = statexport.file_name(report, "xlsx")
-    _record_export(name, period)
+    _record_export(name, f"{period.start} – {period.end}")
     return download(data, XLSX, name)
 
 
@@ -78,7 +78,7 @@ def csv_table():
     report = pubstats.build_report(period)
     table = statexport.table_by_key(report, key)
     name = statexport.file_name(report, "csv", key)
-    _record_export(name, period)
+    _record_export(name, f"{period.start} – {period.end}")
     return download(statexport.csv_bytes(table), "text/csv; charset=utf-8", name)
 
 
@@ -100,13 +100,12 @@ def sections_workbook():
     title = _("%(school)s: section updates on %(day)s", school=school, day=report.today)
     name = f"section-updates-{report.today:%Y%m%d}.xlsx"
     data = statexport.book([statexport.freshness_table(report)], title)
-    audit.record("stats_exported", name, detail=report.today.isoformat())
-    db.session.commit()
+    _record_export(name, report.today.isoformat())
     return download(data, XLSX, name)
 
 
-def _record_export(name: str, period) -> None:
-    audit.record("stats_exported", name, detail=f"{period.start} – {period.end}")
+def _record_export(name: str, detail: str) -> None:
+    audit.record("stats_exported", name, detail=detail)
     db.session.commit()
 
 
