@@ -485,14 +485,15 @@ def test_a_scheduled_post_goes_public_once_on_both_servers(site, editor):
     due = datetime.now(SITE_ZONE).replace(microsecond=0) + timedelta(seconds=5)
     publish(editor.at(site.b), "期中考试安排", "定时发布", at=due)
     version = site.scalar("SELECT version FROM cache_state WHERE id = 1")
-    seen = []  # (asked at, server, shown)
+    seen = []  # (asked at, answered at, server, shown)
     errors = []
     until = due.timestamp() + 3
 
     def read(base):
         try:
             while (asked := time.time()) < until:
-                seen.append((asked, base, "期中考试安排" in Browser(base).get("/")))
+                shown = "期中考试安排" in Browser(base).get("/")
+                seen.append((asked, time.time(), base, shown))
                 time.sleep(0.05)
         except Exception as error:  # reported below
             errors.append(error)
@@ -503,10 +504,13 @@ def test_a_scheduled_post_goes_public_once_on_both_servers(site, editor):
     for thread in threads:
         thread.join(timeout=30)
     assert errors == []
-    early = [(t, b) for t, b, shown in seen if shown and t < due.timestamp() - 0.2]
-    late = [(t, b) for t, b, shown in seen if not shown and t > due.timestamp() + 0.5]
+    # A busy machine can hold a request between asking and answering, so a
+    # page only counts as early when its whole answer came before the time,
+    # and as late when it was asked for half a second after.
+    early = [(a, b) for a, done, b, shown in seen if shown and done < due.timestamp()]
+    late = [(a, b) for a, _, b, shown in seen if not shown and a > due.timestamp() + 0.5]
     assert early == [] and late == []
-    assert {b for t, b, shown in seen if shown} == set(site.bases)
+    assert {b for *_, b, shown in seen if shown} == set(site.bases)
     # One server moved the cache version on when the time came; the other's
     # requests found it moved and did not move it again.
     assert site.scalar("SELECT version FROM cache_state WHERE id = 1") == version + 1
