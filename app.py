@@ -18,7 +18,17 @@ from werkzeug.routing import IntegerConverter
 
 from admin.views import admin, audit, auth, firstrun, notify_admin, selfcheck
 from admin.views import security as security_views
-from core import assets, errors, i18n, notify, security, sitedata, siteurl, slowlane
+from core import (
+    assets,
+    errors,
+    i18n,
+    notify,
+    security,
+    sitedata,
+    sites,
+    siteurl,
+    slowlane,
+)
 from models import MAX_ID, db
 from newsroom import preview_queue
 from newsroom.views import editor, files
@@ -152,6 +162,8 @@ def create_app(test_config=None):
     # turns in the slow lane (slowlane.py).
     pagecache.init_app(app, lane_endpoints=pages.PAGE_ENDPOINTS | {"search.results"})
     app.wsgi_app = security.Transport(app.wsgi_app)  # Secure cookies, HSTS on HTTPS
+    # Before the page cache: its pages are keyed by the request's site.
+    sites.init_app(app)
     if proxies:
         # Outermost, so that the page cache too sees the reader's address
         # and scheme (cookieless counting, Secure cookies).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
@@ -116,6 +117,55 @@ def _without_nul(parameters):
     return parameters
 
 
+# 站群: one database holds several schools' sites (core/sites.py). A row of a
+# SiteOwned table belongs to one site, and every ORM query of a request sees
+# only its site's rows. Commands and background work act for the first site
+# unless they say otherwise (sites.acting_for).
+DEFAULT_SITE_ID = 1
+_acting_site: ContextVar[int] = ContextVar("acting_site", default=DEFAULT_SITE_ID)
+
+
+def current_site_id() -> int:
+    """The site this request, command or job acts for."""
+    return _acting_site.get()
+
+
+class Site(db.Model):
+    """A school's site in a 站群, or the education bureau's own."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    # The host readers reach it at (lower case, no port), and the path it
+    # is served under where there is no host per school ("/yizhong"). The
+    # site with neither answers every host no other site claims: a single
+    # school's installation is that one site.
+    host: Mapped[str] = mapped_column(sa.String(253), default="", server_default="")
+    path_prefix: Mapped[str] = mapped_column(
+        sa.String(60), default="", server_default=""
+    )
+    bureau: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("host", "path_prefix"),)
+
+
+@sa.event.listens_for(Site.__table__, "after_create")
+def _first_site(table, connection, **kw) -> None:
+    # A new database holds one site, the default one, which owns every row
+    # until a bureau adds schools. Without an explicit id, so that
+    # PostgreSQL's sequence moves past it.
+    connection.execute(table.insert().values(name="SchoolNews", created_at=utcnow()))
+
+
+class SiteOwned:
+    """A row that belongs to one site; new rows go to the acting site."""
+
+    site_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("site.id"), default=current_site_id, server_default="1"
+    )
+
+
 class Role:
     AUTHOR = "author"
     EDITOR = "editor"
@@ -169,11 +219,11 @@ department_head = _membership("department_head", "department_id", "department")
 review_group_member = _membership("review_group_member", "group_id", "review_group")
 
 
-class Department(db.Model):
+class Department(SiteOwned, db.Model):
     """A 部门 (教务处, 德育处, 年级组 …): staff belong to one; 发稿统计 counts by it."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(50), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(50))
     position: Mapped[int] = mapped_column(default=0)
     # An Apprise URL of the department's group-chat robot (钉钉, 企业微信,
     # 飞书): told when its members' posts wait for level 1 or are returned.
@@ -186,12 +236,14 @@ class Department(db.Model):
         secondary=department_head, order_by="User.display_name"
     )
 
+    __table_args__ = (sa.UniqueConstraint("site_id", "name"),)
 
-class ReviewGroup(db.Model):
+
+class ReviewGroup(SiteOwned, db.Model):
     """The reviewers of a further review level (复审, 终审): see review/chain.py."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(50), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(50))
     position: Mapped[int] = mapped_column(default=0)
     # The group chat's robot (an Apprise URL), told when a post waits for
     # the level the group does.
@@ -203,8 +255,10 @@ class ReviewGroup(db.Model):
         secondary=review_group_member, order_by="User.display_name"
     )
 
+    __table_args__ = (sa.UniqueConstraint("site_id", "name"),)
 
-class User(UserMixin, db.Model):
+
+class User(SiteOwned, UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(sa.String(64), unique=True)
     display_name: Mapped[str] = mapped_column(sa.String(100))
@@ -310,12 +364,12 @@ class User(UserMixin, db.Model):
         return check_password_hash(self.password_hash, password)
 
 
-class Section(db.Model):
+class Section(SiteOwned, db.Model):
     """A 栏目: a channel (no parent) or one of its sub-sections."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(50))
-    slug: Mapped[str] = mapped_column(sa.String(60), unique=True)
+    slug: Mapped[str] = mapped_column(sa.String(60))
     position: Mapped[int] = mapped_column(default=0)
     parent_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("section.id"), index=True
@@ -345,8 +399,10 @@ class Section(db.Model):
         """This section and its sub-sections: a channel lists its children's posts."""
         return [self.id, *(child.id for child in self.children)]
 
+    __table_args__ = (sa.UniqueConstraint("site_id", "slug"),)
 
-class Article(db.Model):
+
+class Article(SiteOwned, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.String(200))
     body_html: Mapped[str] = mapped_column(sa.Text, default="")  # clean_html() output
@@ -453,7 +509,14 @@ class Article(db.Model):
     # The trailing status and deleted_at make the indexes cover the visibility
     # test, so counting a section's posts for paging never reads the table.
     __table_args__ = (
-        sa.Index("ix_article_order", "pinned", "published_at", "status", "deleted_at"),
+        sa.Index(
+            "ix_article_order",
+            "pinned",
+            "published_at",
+            "status",
+            "deleted_at",
+            "site_id",
+        ),
         sa.Index(
             "ix_article_section_order",
             "section_id",
@@ -461,6 +524,7 @@ class Article(db.Model):
             "published_at",
             "status",
             "deleted_at",
+            "site_id",
         ),
         sa.Index(
             "ix_article_channel_order",
@@ -469,6 +533,7 @@ class Article(db.Model):
             "published_at",
             "status",
             "deleted_at",
+            "site_id",
         ),
         sa.Index("ix_article_views", "views"),
         # Newest posts with a picture (the home page's picture news), in index
@@ -478,6 +543,7 @@ class Article(db.Model):
             "published_at",
             "status",
             "deleted_at",
+            "site_id",
             sqlite_where=sa.text("picture_id IS NOT NULL"),
             postgresql_where=sa.text("picture_id IS NOT NULL"),
         ),
@@ -699,7 +765,7 @@ for _trigger, _dialect in [(t, "sqlite") for t in LEDGER_TRIGGERS] + [
     )
 
 
-class Upload(db.Model):
+class Upload(SiteOwned, db.Model):
     """An image or attachment, stored under a random name in UPLOAD_FOLDER."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -771,9 +837,16 @@ class DailyViews(db.Model):
     )
 
 
-class Setting(db.Model):
+class Setting(SiteOwned, db.Model):
     """Site settings edited in the browser: school name, phone, footer, …"""
 
+    # Each site has its own settings: the key is unique within a site.
+    site_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("site.id"),
+        primary_key=True,
+        default=current_site_id,
+        server_default="1",
+    )
     key: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
     value: Mapped[str] = mapped_column(sa.Text, default="")
 
@@ -852,14 +925,14 @@ def get_settings() -> dict[str, str]:
 def set_setting(key: str, value: str) -> None:
     if key not in SETTING_DEFAULTS:
         raise KeyError(key)
-    row = db.session.get(Setting, key)
+    row = db.session.get(Setting, (current_site_id(), key))
     if row is None:
         db.session.add(Setting(key=key, value=value))
     else:
         row.value = value
 
 
-class Origin(db.Model):
+class Origin(SiteOwned, db.Model):
     """Where a row came from: the demo, or an import from another site.
 
     One row per item a source created, keyed on the item's id in the source,
@@ -879,12 +952,12 @@ class Origin(db.Model):
     TARGET_TYPES = ("article", "section", "upload", "setting", "user")
 
     __table_args__ = (
-        sa.UniqueConstraint("source", "target_type", "source_key"),
+        sa.UniqueConstraint("site_id", "source", "target_type", "source_key"),
         sa.Index("ix_origin_target", "target_type", "target_id"),
     )
 
 
-class LegacyUrl(db.Model):
+class LegacyUrl(SiteOwned, db.Model):
     """An address on the site a school moved from, and what it shows here now.
 
     Written by the importers (importers/); read only where a request would
@@ -895,7 +968,7 @@ class LegacyUrl(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     # legacyurls.normalise() of the old path and query: "/?p=12",
     # "/plus/view.php?aid=5", "/a/news/20240328/5.html", "/2024/03/开学典礼".
-    path: Mapped[str] = mapped_column(sa.String(500), unique=True)
+    path: Mapped[str] = mapped_column(sa.String(500))
     target_type: Mapped[str] = mapped_column(sa.String(20))  # see TARGET_TYPES
     target_id: Mapped[int]
     # The import that wrote it, with the old site: "wordpress school.cn",
@@ -904,6 +977,8 @@ class LegacyUrl(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     TARGET_TYPES = ("article", "section", "upload")
+
+    __table_args__ = (sa.UniqueConstraint("site_id", "path"),)
 
 
 class CacheState(db.Model):
@@ -1037,17 +1112,19 @@ class RecoveryCode(db.Model):
     used_at: Mapped[datetime | None]
 
 
-class WordRule(db.Model):
+class WordRule(SiteOwned, db.Model):
     """A wrong or sensitive term for the compliance check (compliance.py)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    term: Mapped[str] = mapped_column(sa.String(50), unique=True)
+    term: Mapped[str] = mapped_column(sa.String(50))
     replacement: Mapped[str] = mapped_column(sa.String(50), default="")
     severity: Mapped[str] = mapped_column(sa.String(10), default="hint")  # or "block"
     # Longer correct words containing the term (按装订 for 按装), space separated.
     exceptions: Mapped[str] = mapped_column(sa.String(500), default="")
     note: Mapped[str] = mapped_column(sa.String(200), default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("site_id", "term"),)
 
 
 class Notification(db.Model):

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask import current_app, g, has_request_context, request, url_for
 
 from core.pagemarks import VERSION_KEY
-from models import Section, Upload, db, get_settings, parse_id
+from models import Section, Upload, current_site_id, db, get_settings, parse_id
 
 
 @dataclass(eq=False)
@@ -99,13 +99,16 @@ _lock = threading.Lock()
 
 
 def for_version(version: int) -> SiteData:
-    """The site data at this cache version, read at most once per process."""
-    cached = current_app.extensions.get("sitedata")
+    """The acting site's data at this cache version, read at most once per
+    process."""
+    site = current_site_id()
+    by_site = current_app.extensions.setdefault("sitedata", {})
+    cached = by_site.get(site)
     if cached is not None and cached[0] == version:
         return cached[1]
     data = load()
     with _lock:
-        current_app.extensions["sitedata"] = (version, data)
+        by_site[site] = (version, data)
     return data
 
 

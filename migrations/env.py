@@ -46,11 +46,25 @@ def run_migrations_online():
     conf_args.setdefault("process_revision_directives", skip_empty_autogenerate)
     conf_args.setdefault("include_name", include_name)
     with target_db.engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite changes a table's constraints by copying it to a new
+            # one; its own procedure for that turns foreign keys off (a
+            # no-op inside a transaction, so before it) and checks them after.
+            connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            connection.commit()  # else Alembic joins that and never commits
         context.configure(
             connection=connection, target_metadata=target_db.metadata, **conf_args
         )
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"foreign keys broken by a migration: {broken}")
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+            connection.commit()
 
 
 if context.is_offline_mode():

@@ -10,6 +10,8 @@ found by SQLAlchemy session events, so no view has to remember to call us:
   `readers_unaffected=True` (a draft's autosave, the view counter).
 Scheduled posts need no cron: the row also holds when the next one goes
 public, and the first request after that moment moves the version on.
+Each site of a 站群 has its own row, with the site's id: a school's change
+leaves the other schools' cached pages alone.
 """
 
 from datetime import datetime
@@ -26,6 +28,7 @@ from models import (
     Status,
     Upload,
     bulk_change_target,
+    current_site_id,
     utcnow,
 )
 
@@ -42,41 +45,47 @@ _next_scheduled = (
         _article.c.status == Status.PUBLISHED,
         _article.c.deleted_at.is_(None),
         _article.c.published_at > sa.bindparam("now"),
+        _article.c.site_id == sa.bindparam("site"),
     )
     .scalar_subquery()
 )
 _bump = (
     sa.update(_table)
-    .where(_table.c.id == 1)
+    .where(_table.c.id == sa.bindparam("site"))
     .values(
         version=_table.c.version + 1,
         changed_at=sa.bindparam("now"),
         next_change_at=_next_scheduled,
     )
 )
-_READ_SQL = "SELECT version, next_change_at FROM cache_state WHERE id = 1"
+_READ_SQL = "SELECT version, next_change_at FROM cache_state WHERE id = :site"
 
 
 def bump(connection: sa.Connection, now: datetime | None = None) -> None:
-    """Move the version on (inside the caller's transaction)."""
-    now = now or utcnow()
-    if connection.execute(_bump, {"now": now}).rowcount == 0:
-        # A database made by create_all() (tests) has no row yet.
-        next_at = connection.scalar(sa.select(_next_scheduled), {"now": now})
+    """Move the acting site's version on (inside the caller's transaction)."""
+    values = {"now": now or utcnow(), "site": current_site_id()}
+    if connection.execute(_bump, values).rowcount == 0:
+        # A database made by create_all() (tests), or a new site, has no row yet.
+        next_at = connection.scalar(sa.select(_next_scheduled), values)
         connection.execute(
             sa.insert(_table).values(
-                id=1, version=2, changed_at=now, next_change_at=next_at
+                id=values["site"],
+                version=2,
+                changed_at=values["now"],
+                next_change_at=next_at,
             )
         )
 
 
 def current_version(hot: HotPath, now: datetime | None = None) -> int:
-    """The version readers' pages must have been rendered at; one statement.
+    """The version the acting site's pages must have been rendered at; one
+    statement.
 
     When a scheduled post has come due, moves the version on first (once: the
     WHERE makes concurrent requests from several processes agree).
     """
-    row = hot.run(_READ_SQL)
+    site = current_site_id()
+    row = hot.run(_READ_SQL, site=site)
     if row is None:
         return 0
     version, next_change_at = row
@@ -87,9 +96,9 @@ def current_version(hot: HotPath, now: datetime | None = None) -> int:
         return version
     with hot.engine.connect() as connection:  # a scheduled post came due
         due = _table.c.next_change_at <= sa.bindparam("now")
-        connection.execute(_bump.where(due), {"now": now})
+        connection.execute(_bump.where(due), {"now": now, "site": site})
         connection.commit()
-    return hot.run(_READ_SQL)[0]
+    return hot.run(_READ_SQL, site=site)[0]
 
 
 def _affects_readers(obj) -> bool:

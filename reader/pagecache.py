@@ -31,10 +31,10 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_cookie
 
-from core import i18n, slowlane
+from core import i18n, sites, slowlane
 from core.hotpath import HotPath
 from core.pagemarks import PAGE_HEADER, VERSION_KEY
-from models import db
+from models import current_site_id, db
 from reader import cachestate, viewcount
 
 # Where the live view count goes; bleach strips comments from bodies and
@@ -214,7 +214,7 @@ class PageCache:
         with app.app_context():
             self.hot = HotPath(db.engine.url)
         self.counter = viewcount.Counter(app, self.hot)
-        self._version_seen = None
+        self._versions_seen: dict[int, int] = {}  # by site
 
     def __call__(self, environ, start_response):
         method = environ["REQUEST_METHOD"]
@@ -333,23 +333,31 @@ class PageCache:
 
     def _key(self, environ, cookies) -> tuple:
         # The host is part of the page (canonical and share links): a forged
-        # Host header must not put its links into other readers' pages.
+        # Host header must not put its links into other readers' pages. The
+        # site (core/sites.py) and its path prefix are too: two schools may
+        # share a host and differ only in the prefix.
         return (
             environ.get("wsgi.url_scheme"),
             environ.get("HTTP_HOST", ""),
+            environ.get(sites.SITE_KEY),
+            environ.get("SCRIPT_NAME", ""),
             environ.get("PATH_INFO", ""),
             environ.get("QUERY_STRING", ""),
             self._locale(environ, cookies),
         )
 
     def current_version(self) -> int:
+        """The acting site's content version (core/sites.py set the site)."""
+        site = current_site_id()
         version = cachestate.current_version(self.hot)
-        if version != self._version_seen:
+        if version != self._versions_seen.get(site):
             # Everything older is stale: free it now rather than on eviction.
+            # (Other sites' pages go too: simpler than a store per site, and
+            # each school changes its site a few times a day.)
             self.store.clear()
             with self._refresh_lock:
                 self._refreshing.clear()
-            self._version_seen = version
+            self._versions_seen[site] = version
         return version
 
     def _render(self, environ, cookies, key, start_response):

@@ -514,7 +514,7 @@ def test_generated_10000_post_site_moves_and_works(tmp_path, target, monkeypatch
     try:
         with moved.app_context():
             assert db.session.scalar(sa.select(sa.func.count(Article.id))) == 10_000
-            school = db.session.get(Setting, "school_name").value
+            school = db.session.get(Setting, (1, "school_name")).value
             title, slug = db.session.execute(
                 sa.select(Article.title, Section.slug)
                 .join(Section, Section.id == Article.section_id)

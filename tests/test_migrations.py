@@ -481,3 +481,69 @@ def test_0014_queues_previews_of_existing_attachments_keeping_uploads(tmp_path):
         ]
         upgrade()  # and forward again
         db.engine.dispose()
+
+
+def test_0019_makes_the_school_site_one_owning_every_row(tmp_path):
+    app = school_at(
+        tmp_path,
+        "0018",
+        "INSERT INTO setting (key, value) VALUES ('school_name', '城关第一中学'),"
+        " ('phone', '0571-1234')",
+        "INSERT INTO user (id, username, display_name, password_hash, role,"
+        " active, session_token, created_at, needs_setup, byline) VALUES"
+        " (1, 'wang', '王老师', 'x', 'author', 1, 't', '2026-01-01 00:00:00', 0, '')",
+        "INSERT INTO department (id, name, position) VALUES (1, '教务处', 0)",
+        "INSERT INTO section (id, name, slug, position) VALUES (1, '新闻', 'news', 0)",
+        "INSERT INTO article (id, title, body_html, author_name, section_id,"
+        " channel_id, status, published_at, pinned, views, version, created_at,"
+        " updated_at, excerpt) VALUES (1, '开学典礼', '<p>正文</p>', '王老师', 1, 1,"
+        " 'published', '2026-09-01 08:00:00', 0, 9, 1, '2026-09-01 08:00:00',"
+        " '2026-09-01 08:00:00', '正文')",
+    )
+    with app.app_context():
+        upgrade()
+        assert rows("SELECT id, name, host, path_prefix FROM site") == [
+            (1, "城关第一中学", "", "")
+        ]
+        owned = ("setting", "user", "department", "section", "article", "word_rule")
+        for table in owned:
+            assert {site for (site,) in rows(f'SELECT site_id FROM "{table}"')} == {1}
+        assert rows("SELECT title, views FROM article") == [("开学典礼", 9)]
+        # Slugs, names and setting keys are now unique within a site.
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO site (id, name, host, path_prefix,"
+                    " bureau, active, created_at) VALUES (2, '二中', 'b.cn', '', false,"
+                    " true, '2026-12-01')"
+                )
+            )
+            for statement in (
+                "INSERT INTO section (name, slug, position, site_id)"
+                " VALUES ('新闻', 'news', 0, 2)",
+                "INSERT INTO setting (key, value, site_id) VALUES ('phone', '2', 2)",
+                "INSERT INTO department (name, position, site_id)"
+                " VALUES ('教务处', 0, 2)",
+            ):
+                connection.execute(sa.text(statement))
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO section (name, slug, position,"
+                    " site_id) VALUES ('又一个', 'news', 0, 2)"
+                )
+            )
+        # The previous release holds one school: going back with two is refused.
+        with pytest.raises(SystemExit):
+            downgrade(revision="0018")
+        with db.engine.begin() as connection:
+            for table in ("section", "setting", "department"):
+                connection.execute(sa.text(f"DELETE FROM {table} WHERE site_id = 2"))
+            connection.execute(sa.text("DELETE FROM site WHERE id = 2"))
+        downgrade(revision="0018")
+        assert "site" not in tables() and "site_id" not in columns("article")
+        assert rows("SELECT value FROM setting WHERE key = 'phone'") == [("0571-1234",)]
+        assert rows("SELECT title, views FROM article") == [("开学典礼", 9)]
+        upgrade()
+        assert rows("SELECT slug, site_id FROM section") == [("news", 1)]
+        db.engine.dispose()

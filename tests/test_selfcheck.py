@@ -476,7 +476,7 @@ def test_https_seen_through_the_trusted_proxy(app, admin_client):
 def test_https_claimed_by_an_untrusted_client_is_not_seen(app, admin_client):
     admin_client.get("/editor/", headers={"X-Forwarded-Proto": "https"}).close()
     with app.app_context():
-        assert db.session.get(Setting, "https_seen_at") is None
+        assert db.session.get(Setting, (1, "https_seen_at")) is None
     assert states(admin_client)["7.1.4.1 c)"] == NOT_MET
 
 

@@ -112,7 +112,7 @@ def test_secure_cookie(value, expected):
 
 def https_seen(app):
     with app.app_context():
-        row = db.session.get(Setting, "https_seen_at")
+        row = db.session.get(Setting, (1, "https_seen_at"))
         return row.value if row else None
 
 

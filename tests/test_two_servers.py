@@ -508,7 +508,9 @@ def test_a_scheduled_post_goes_public_once_on_both_servers(site, editor):
     # page only counts as early when its whole answer came before the time,
     # and as late when it was asked for half a second after.
     early = [(a, b) for a, done, b, shown in seen if shown and done < due.timestamp()]
-    late = [(a, b) for a, _, b, shown in seen if not shown and a > due.timestamp() + 0.5]
+    late = [
+        (a, b) for a, _, b, shown in seen if not shown and a > due.timestamp() + 0.5
+    ]
     assert early == [] and late == []
     assert {b for *_, b, shown in seen if shown} == set(site.bases)
     # One server moved the cache version on when the time came; the other's

@@ -1,0 +1,223 @@
+"""站群: which site a request is for, and keeping every query inside it.
+
+One installation serves several schools' sites from one database. A request
+is routed to a site by its host name, or by a path prefix ("/yizhong/…")
+where the schools share one host; the site with neither answers every other
+request, so a single school's installation is that one site and looks as
+it always did.
+
+Every ORM statement then sees only the acting site's rows of the SiteOwned
+tables (models.py): the filter is added here, once, rather than in each of
+the hundreds of queries, so a query written tomorrow cannot forget it. New
+rows take the acting site through the column's default. Statements that
+must see every site (the bureau's reports, the backup) say so with
+execution_options(all_sites=True).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import Flask, current_app, has_app_context, request
+from sqlalchemy.orm import Session, with_loader_criteria
+
+from models import DEFAULT_SITE_ID, Site, SiteOwned, _acting_site, current_site_id
+
+# The WSGI environ key the router leaves the site's id under: the page cache
+# and the hot path run before Flask and key on it.
+SITE_KEY = "schoolnews.site_id"
+
+
+@contextmanager
+def acting_for(site_id: int) -> Iterator[None]:
+    """Run a command's or job's queries, and new rows, as the given site."""
+    token = _acting_site.set(site_id)
+    try:
+        yield
+    finally:
+        _acting_site.reset(token)
+
+
+def _scope_to_site(state) -> None:
+    # ORM SELECTs (relationship and column loads included), UPDATEs and
+    # DELETEs; Core statements on a bare table are the caller's to filter.
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.execution_options.get("all_sites"):
+        return
+    site_id = current_site_id()
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            SiteOwned, lambda cls: cls.site_id == site_id, include_aliases=True
+        )
+    )
+
+
+sa.event.listen(Session, "do_orm_execute", _scope_to_site)
+
+
+@dataclass(frozen=True)
+class Route:
+    site_id: int
+    prefix: str
+
+
+class SiteMap:
+    """Host names and path prefixes to site ids, read once per process.
+
+    Sites change rarely (a bureau admin adds or disables a school), and a
+    change made in this process reloads the map at once. Where there are
+    several sites, other servers' changes are picked up when a host the map
+    does not know comes in (at most once a second, so a flood of made-up
+    hosts costs one query a second) and otherwise within REFRESH_SECONDS.
+    A single school's map holds one site and is never read again: its
+    pages pay nothing for this, and turning it into a 站群 (flask sites
+    add) asks for a restart of its servers.
+    """
+
+    RELOAD_SECONDS = 1.0
+    REFRESH_SECONDS = 30.0
+
+    def __init__(self, engine_for) -> None:
+        self._engine_for = engine_for  # a callable: the app's engine
+        self._lock = threading.Lock()
+        self._hosts: dict[str, list[Route]] = {}
+        self._loaded_at: float | None = None
+        self._fallback = Route(DEFAULT_SITE_ID, "")
+
+    def reload(self) -> None:
+        table = Site.__table__
+        with self._engine_for().connect() as connection:
+            rows = connection.execute(
+                sa.select(table.c.id, table.c.host, table.c.path_prefix)
+                .where(table.c.active.is_(True))
+                .order_by(table.c.id)
+            ).all()
+        hosts: dict[str, list[Route]] = {}
+        fallback = Route(DEFAULT_SITE_ID, "")
+        for row in rows:
+            if not row.host and not row.path_prefix:
+                fallback = Route(row.id, "")
+            else:
+                hosts.setdefault(row.host, []).append(Route(row.id, row.path_prefix))
+        for routes in hosts.values():  # the longest prefix first
+            routes.sort(key=lambda route: -len(route.prefix))
+        with self._lock:
+            self._hosts, self._fallback = hosts, fallback
+            self._loaded_at = time.monotonic()
+
+    def try_reload(self) -> None:
+        """Reload, keeping the map as it was if the database cannot answer:
+        the request then meets that error where it is handled (a 503 from
+        /healthz, the error page), not in the router."""
+        try:
+            self.reload()
+        except sa.exc.SQLAlchemyError:
+            pass
+
+    def resolve(self, host: str, path: str) -> Route:
+        """The site for a request's host name and path."""
+        if self._loaded_at is None:
+            self.try_reload()
+        elif self._hosts:
+            age = time.monotonic() - self._loaded_at
+            unknown = host not in self._hosts
+            if age > self.REFRESH_SECONDS or (unknown and age > self.RELOAD_SECONDS):
+                self.try_reload()
+        return self._match(host, path)
+
+    def _match(self, host: str, path: str) -> Route:
+        for name in (host, ""):  # this host's sites, then prefixes on any host
+            for route in self._hosts.get(name, ()):
+                if not route.prefix or _under(path, route.prefix):
+                    return route
+        return self._fallback
+
+
+_CHANGED = "sites.changed"
+
+
+@sa.event.listens_for(Session, "after_flush")
+def _note_site_changes(session: Session, flush_context) -> None:
+    if any(
+        isinstance(o, Site) for o in (*session.new, *session.dirty, *session.deleted)
+    ):
+        session.info[_CHANGED] = True
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _reload_after_site_changes(session: Session) -> None:
+    # This process sees a site added, moved or disabled at once.
+    if session.info.pop(_CHANGED, False) and has_app_context():
+        site_map = current_app.extensions.get("sitemap")
+        if site_map is not None:
+            site_map.try_reload()
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _forget_site_changes(session: Session) -> None:
+    session.info.pop(_CHANGED, None)
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def _host_name(environ) -> str:
+    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+    if host.startswith("["):  # IPv6 literal
+        return host.split("]", 1)[0][1:].lower()
+    return host.rsplit(":", 1)[0].lower().rstrip(".")
+
+
+class SiteRouter:
+    """WSGI middleware, outermost: picks the request's site.
+
+    A path prefix moves from PATH_INFO to SCRIPT_NAME, so Flask routes the
+    rest and url_for() builds every link with the prefix.
+    """
+
+    def __init__(self, app, site_map: SiteMap) -> None:
+        self.app = app
+        self.site_map = site_map
+
+    def __call__(self, environ, start_response):
+        site_id = environ.get(SITE_KEY)
+        if site_id is None:  # else routed already (the slow lane's process)
+            path = environ.get("PATH_INFO", "")
+            route = self.site_map.resolve(_host_name(environ), path)
+            if route.prefix:
+                environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + route.prefix
+                environ["PATH_INFO"] = path[len(route.prefix) :]
+            environ[SITE_KEY] = site_id = route.site_id
+        # Set for the rest of this request's work in this thread; every
+        # request sets it anew, so none inherits the one before.
+        _acting_site.set(site_id)
+        return self.app(environ, start_response)
+
+
+def _act_for_routed_site() -> None:
+    # A page rendered in the slow lane's process (core/slowlane.py) comes
+    # with the site the router chose, but not with the router's thread.
+    site_id = request.environ.get(SITE_KEY)
+    if site_id is not None:
+        _acting_site.set(site_id)
+
+
+def init_app(app: Flask) -> None:
+    from models import db
+
+    def engine():  # the router runs before Flask pushes a context
+        with app.app_context():
+            return db.engine
+
+    site_map = SiteMap(engine)
+    # First of the before_request functions: the host check reads settings.
+    app.before_request_funcs.setdefault(None, []).insert(0, _act_for_routed_site)
+    app.extensions["sitemap"] = site_map
+    app.wsgi_app = SiteRouter(app.wsgi_app, site_map)

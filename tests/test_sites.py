@@ -1,0 +1,188 @@
+"""站群: one database, several schools' sites, each request inside its own."""
+
+import pytest
+import sqlalchemy as sa
+
+from core.sites import SiteMap, acting_for
+from models import (
+    Department,
+    Section,
+    Setting,
+    Site,
+    User,
+    WordRule,
+    db,
+    get_settings,
+    set_setting,
+)
+from tests.conftest import PASSWORD, count_statements, new_user
+
+PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148"
+SECOND_HOST = "school2.edu.example.cn"
+THIRD_PREFIX = "/sanzhong"
+
+
+class reader:
+    """A phone's browser asking one host (the client's own keeps cookies)."""
+
+    def __init__(self, app, host="news.school.cn"):
+        self.client = app.test_client()
+        self.client.environ_base["HTTP_USER_AGENT"] = PHONE
+        self.base_url = f"http://{host}"
+
+    def get(self, path, **kwargs):
+        return self.client.get(path, base_url=self.base_url, **kwargs)
+
+    def post(self, path, **kwargs):
+        return self.client.post(path, base_url=self.base_url, **kwargs)
+
+
+def school(site_id: int, name: str, slug: str = "news", section: str = "校园新闻"):
+    """Give the acting site a name, a section and a teacher (in an app context)."""
+    with acting_for(site_id):
+        set_setting("school_name", name)
+        db.session.add(Section(name=section, slug=slug))
+        db.session.add(new_user(f"teacher{site_id}", "editor"))
+        db.session.commit()
+
+
+@pytest.fixture
+def three_schools(app):
+    """Site 1 (any host), site 2 at its own host, site 3 under a path prefix."""
+    with app.app_context():
+        db.session.add_all(
+            [
+                Site(id=2, name="第二中学", host=SECOND_HOST),
+                Site(id=3, name="第三中学", path_prefix=THIRD_PREFIX),
+            ]
+        )
+        db.session.commit()
+        school(1, "第一中学", section="一中新闻")
+        school(2, "第二中学", section="二中新闻")
+        school(3, "第三中学", section="三中新闻")
+    return app
+
+
+def test_a_new_database_is_one_site_owning_every_row(app):
+    with app.app_context():
+        assert db.session.execute(sa.select(Site.id, Site.host)).all() == [(1, "")]
+        owners = db.session.scalars(
+            sa.select(User.site_id).execution_options(all_sites=True)
+        ).all()
+        assert owners and set(owners) == {1}
+
+
+def test_each_site_sees_and_changes_only_its_own_rows(three_schools):
+    app = three_schools
+    with app.app_context():
+        with acting_for(2):
+            # What is unique in a school is unique within its site only.
+            db.session.add_all([Department(name="教务处"), WordRule(term="按装")])
+            db.session.commit()
+        db.session.add_all([Department(name="教务处"), WordRule(term="按装")])
+        db.session.commit()
+        first_news = db.session.scalar(
+            sa.select(Section.id).where(Section.slug == "news")
+        )
+        with acting_for(2):
+            assert get_settings()["school_name"] == "第二中学"
+            assert db.session.scalars(sa.select(Section.name)).all() == ["二中新闻"]
+            assert db.session.scalars(sa.select(User.username)).all() == ["teacher2"]
+            assert db.session.get(Section, first_news) is None
+            # A bulk change touches the acting site's rows only.
+            db.session.execute(sa.update(Section).values(name="改名"))
+            db.session.execute(sa.delete(WordRule))
+            db.session.commit()
+        db.session.expire_all()
+        assert get_settings()["school_name"] == "第一中学"
+        assert db.session.scalars(sa.select(Section.name)).all() == ["一中新闻"]
+        assert db.session.scalars(sa.select(WordRule.term)).all() == ["按装"]
+        everywhere = db.session.execute(
+            sa.select(Section.site_id, Section.name)
+            .order_by(Section.site_id)
+            .execution_options(all_sites=True)
+        ).all()
+        assert everywhere == [(1, "一中新闻"), (2, "改名"), (3, "三中新闻")]
+        settings = db.session.execute(
+            sa.select(Setting.site_id)
+            .where(Setting.key == "school_name")
+            .execution_options(all_sites=True)
+        ).scalars()
+        assert sorted(settings) == [1, 2, 3]
+
+
+def test_requests_go_to_the_site_of_their_host_or_path_prefix(three_schools):
+    app = three_schools
+    first = reader(app).get("/").get_data(as_text=True)
+    assert "第一中学" in first and "一中新闻" in first
+    assert "第二中学" not in first and "二中新闻" not in first
+
+    second = reader(app, SECOND_HOST).get("/").get_data(as_text=True)
+    assert "第二中学" in second and "二中新闻" in second
+    assert "第一中学" not in second and "一中新闻" not in second
+
+    # The prefix is the site's root: every link of its pages carries it.
+    response = reader(app).get(f"{THIRD_PREFIX}/")
+    third = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "第三中学" in third and "三中新闻" in third
+    assert "第一中学" not in third and "一中新闻" not in third
+    assert f'href="{THIRD_PREFIX}/sections/news"' in third
+    assert 'href="/sections/news"' not in third
+    page = reader(app).get(f"{THIRD_PREFIX}/sections/news")
+    assert page.status_code == 200 and "三中新闻" in page.get_data(as_text=True)
+    # A path that only starts like the prefix is the first site's.
+    assert reader(app).get(f"{THIRD_PREFIX}x/").status_code == 404
+
+
+def test_cached_pages_stay_with_their_site(three_schools):
+    app = three_schools
+    for _ in range(3):  # rendered, then served from the page cache
+        assert "一中新闻" in reader(app).get("/").get_data(as_text=True)
+        third = reader(app).get(f"{THIRD_PREFIX}/").get_data(as_text=True)
+        assert "三中新闻" in third and "一中新闻" not in third
+        second = reader(app, SECOND_HOST).get("/").get_data(as_text=True)
+        assert "二中新闻" in second and "一中新闻" not in second
+    # A change on one site shows there at once, and only there.
+    with app.app_context(), acting_for(2):
+        set_setting("school_name", "第二中学（新校区）")
+        db.session.commit()
+    assert "新校区" in reader(app, SECOND_HOST).get("/").get_data(as_text=True)
+    assert "新校区" not in reader(app).get("/").get_data(as_text=True)
+
+
+def test_a_teacher_signs_in_on_their_own_site_only(three_schools):
+    app = three_schools
+    client = reader(app, SECOND_HOST)
+    answer = client.post("/login", data={"username": "teacher2", "password": PASSWORD})
+    assert answer.status_code == 302
+    assert client.get("/editor/").status_code == 200
+
+    elsewhere = reader(app)
+    refused = elsewhere.post(
+        "/login", data={"username": "teacher2", "password": PASSWORD}
+    )
+    assert refused.status_code == 200  # the form again, with its error
+    assert elsewhere.get("/editor/").status_code == 302  # to the login page
+
+
+def test_one_site_never_reads_the_site_list_again(app):
+    reader(app).get("/").close()
+    with count_statements() as seen:
+        for host in ("news.school.cn", "other.example", "127.0.0.1"):
+            reader(app, host).get("/").close()
+    assert not [s for s in seen if "FROM site" in s]
+
+
+def test_a_site_added_by_another_server_is_found_by_its_host(
+    three_schools, monkeypatch
+):
+    app = three_schools
+    reader(app).get("/").close()  # this process has read the sites
+    with app.app_context():
+        db.session.add(Site(id=4, name="第四中学", host="school4.example.cn"))
+        db.session.commit()
+        school(4, "第四中学", section="四中新闻")
+    monkeypatch.setattr(SiteMap, "RELOAD_SECONDS", 0.0)
+    page = reader(app, "school4.example.cn").get("/").get_data(as_text=True)
+    assert "四中新闻" in page and "一中新闻" not in page
