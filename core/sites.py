@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import Flask, current_app, has_app_context, request
+from flask import Flask, current_app, g, has_app_context, request
 from sqlalchemy.orm import Session, with_loader_criteria
 
 from models import DEFAULT_SITE_ID, Site, SiteOwned, _acting_site, current_site_id
@@ -195,10 +195,47 @@ class SiteRouter:
                 environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + route.prefix
                 environ["PATH_INFO"] = path[len(route.prefix) :]
             environ[SITE_KEY] = site_id = route.site_id
-        # Set for the rest of this request's work in this thread; every
-        # request sets it anew, so none inherits the one before.
-        _acting_site.set(site_id)
-        return self.app(environ, start_response)
+        token = _acting_site.set(site_id)
+        try:
+            app_iter = self.app(environ, start_response)
+        finally:
+            # Whatever this thread does next (a test, a command) is not
+            # this request's site's.
+            _acting_site.reset(token)
+        if isinstance(app_iter, list | tuple):
+            return app_iter
+        return _InSite(app_iter, site_id)  # a streamed body may still query
+
+
+class _InSite:
+    """A streamed response body whose chunks are made as the request's site."""
+
+    def __init__(self, app_iter, site_id: int) -> None:
+        self._app_iter = app_iter
+        self._iter = iter(app_iter)
+        self._site_id = site_id
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        token = _acting_site.set(self._site_id)
+        try:
+            return next(self._iter)
+        finally:
+            _acting_site.reset(token)
+
+    def close(self) -> None:
+        close = getattr(self._app_iter, "close", None)
+        if close is not None:
+            token = _acting_site.set(self._site_id)
+            try:
+                close()
+            finally:
+                _acting_site.reset(token)
+
+
+_TOKEN = "sites.token"
 
 
 def _act_for_routed_site() -> None:
@@ -206,7 +243,13 @@ def _act_for_routed_site() -> None:
     # with the site the router chose, but not with the router's thread.
     site_id = request.environ.get(SITE_KEY)
     if site_id is not None:
-        _acting_site.set(site_id)
+        g.setdefault(_TOKEN, _acting_site.set(site_id))
+
+
+def _leave_routed_site(error=None) -> None:
+    token = g.pop(_TOKEN, None)
+    if token is not None:
+        _acting_site.reset(token)
 
 
 def init_app(app: Flask) -> None:
@@ -219,5 +262,6 @@ def init_app(app: Flask) -> None:
     site_map = SiteMap(engine)
     # First of the before_request functions: the host check reads settings.
     app.before_request_funcs.setdefault(None, []).insert(0, _act_for_routed_site)
+    app.teardown_request(_leave_routed_site)
     app.extensions["sitemap"] = site_map
     app.wsgi_app = SiteRouter(app.wsgi_app, site_map)

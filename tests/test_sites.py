@@ -186,3 +186,18 @@ def test_a_site_added_by_another_server_is_found_by_its_host(
     monkeypatch.setattr(SiteMap, "RELOAD_SECONDS", 0.0)
     page = reader(app, "school4.example.cn").get("/").get_data(as_text=True)
     assert "四中新闻" in page and "一中新闻" not in page
+
+
+def test_a_request_leaves_no_site_behind_in_its_thread(three_schools):
+    app = three_schools
+    reader(app, SECOND_HOST).get("/").close()
+    reader(app).get(f"{THIRD_PREFIX}/feed.xml").close()
+    # What this thread does next (a command, a job) is the default site's.
+    with app.app_context():
+        assert db.session.scalars(sa.select(Section.name)).all() == ["一中新闻"]
+        db.session.add(Section(name="后来", slug="later"))
+        db.session.commit()
+        assert (
+            db.session.scalar(sa.select(Section.site_id).where(Section.slug == "later"))
+            == 1
+        )
