@@ -690,7 +690,7 @@ class ApprovedText(db.Model):
     approved_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ReviewEvent(db.Model):
+class ReviewEvent(SiteOwned, db.Model):
     """One line of the review ledger (审核台账): never updated or deleted.
 
     Names are copied, not referenced, so the ledger reads the same after a
@@ -718,6 +718,9 @@ class ReviewEvent(db.Model):
     # This decision put the version online (last approval, bypass, publish
     # where nothing is reviewed, baseline): what check-ledger looks for.
     final: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+    # A school's ledger page reads its own events newest first.
+    __table_args__ = (sa.Index("ix_review_event_site", "site_id", "id"),)
 
 
 class ReviewVersion(db.Model):
@@ -997,7 +1000,7 @@ class CacheState(db.Model):
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class AuditEvent(db.Model):
+class AuditEvent(SiteOwned, db.Model):
     """Who did what, from where, and whether it succeeded (core/audit.py).
 
     Append-only and hash-chained: each row's hash covers the one before it,
@@ -1021,6 +1024,11 @@ class AuditEvent(db.Model):
     hash: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
 
     user: Mapped[User | None] = relationship()
+
+    # A school's audit page reads its own events newest first. The chain
+    # (core/audit.py) runs through every site's events in id order; the
+    # site is not in the hash, which 0020 added after events were chained.
+    __table_args__ = (sa.Index("ix_audit_event_site", "site_id", "id"),)
 
 
 class AuditChain(db.Model):
@@ -1127,7 +1135,7 @@ class WordRule(SiteOwned, db.Model):
     __table_args__ = (sa.UniqueConstraint("site_id", "term"),)
 
 
-class Notification(db.Model):
+class Notification(SiteOwned, db.Model):
     """A message for one target, waiting in the outbox or sent (notify.py).
 
     Review moves only add rows, in their own transaction; a worker thread
@@ -1158,7 +1166,7 @@ class Notification(db.Model):
     __table_args__ = (sa.Index("ix_notification_due", "status", "next_attempt_at"),)
 
 
-class LoginAttempt(db.Model):
+class LoginAttempt(SiteOwned, db.Model):
     """Failed logins, and ones still checking a password, for throttle.py."""
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from core import background, siteurl
+from core import background, sites, siteurl
 from models import (
     Department,
     Notification,
@@ -368,6 +368,7 @@ class Worker(background.ProcessThread):
                 .where(due)
                 .order_by(Notification.id)
                 .limit(free)
+                .execution_options(all_sites=True)  # one worker sends for all
             ).all()
         for row_id in ids:
             token = uuid.uuid4().hex
@@ -381,7 +382,7 @@ class Worker(background.ProcessThread):
                     attempts=Notification.attempts + 1,
                     last_attempt_at=now,
                 )
-                .execution_options(synchronize_session=False)
+                .execution_options(synchronize_session=False, all_sites=True)
             ).rowcount
             db.session.commit()
             if claimed == 1:  # else another process was quicker
@@ -391,9 +392,9 @@ class Worker(background.ProcessThread):
         if len(ids) == free and free > 0:
             return 0  # maybe more are due
         upcoming = db.session.scalar(
-            sa.select(sa.func.min(Notification.next_attempt_at)).where(
-                Notification.status == "pending"
-            )
+            sa.select(sa.func.min(Notification.next_attempt_at))
+            .where(Notification.status == "pending")
+            .execution_options(all_sites=True)
         )
         if upcoming is None:
             return POLL_SECONDS
@@ -402,8 +403,11 @@ class Worker(background.ProcessThread):
     def _send(self, row_id: int, token: str) -> None:
         try:
             with self.app.app_context():
-                row = db.session.get(Notification, row_id)
-                url = _resolve(row)
+                row = db.session.get(
+                    Notification, row_id, execution_options={"all_sites": True}
+                )
+                with sites.acting_for(row.site_id):  # its site's targets, mail
+                    url = _resolve(row)
                 title, body, attempts = row.title, row.body, row.attempts
                 db.session.rollback()  # no transaction held open while sending
                 timeout = float(self.app.config.get("NOTIFY_TIMEOUT", 5))
@@ -438,7 +442,7 @@ class Worker(background.ProcessThread):
             sa.update(Notification)
             .where(Notification.id == row_id, Notification.claim == token)
             .values(claim="", claimed_until=None, **values)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False, all_sites=True)
         )
         db.session.commit()
 

@@ -547,3 +547,30 @@ def test_0019_makes_the_school_site_one_owning_every_row(tmp_path):
         upgrade()
         assert rows("SELECT slug, site_id FROM section") == [("news", 1)]
         db.engine.dispose()
+
+
+def test_0020_gives_the_logs_of_an_existing_school_to_its_site(tmp_path):
+    app = school_at(
+        tmp_path,
+        "0019",
+        "INSERT INTO review_event (created_at, article_id, article_title,"
+        " department, author, user_name, level, decision, reason, version_hash,"
+        " final) VALUES ('2026-11-01 08:00:00', 7, '开学典礼', '教务处', '王老师',"
+        " '李主任', 1, 'approve', '', 'abc', 1)",
+        "INSERT INTO login_attempt (username, ip, created_at, pending)"
+        " VALUES ('wang', '10.0.0.9', '2026-11-01 08:00:00', 0)",
+    )
+    with app.app_context():
+        upgrade()
+        assert rows("SELECT article_title, site_id FROM review_event") == [
+            ("开学典礼", 1)
+        ]
+        assert rows("SELECT username, site_id FROM login_attempt") == [("wang", 1)]
+        # Still append-only: the column was added without copying the table.
+        with pytest.raises(sa.exc.DatabaseError), db.engine.begin() as connection:
+            connection.execute(sa.text("UPDATE review_event SET site_id = 2"))
+        downgrade(revision="0019")
+        assert "site_id" not in columns("review_event") | columns("audit_event")
+        assert rows("SELECT article_title FROM review_event") == [("开学典礼",)]
+        upgrade()
+        db.engine.dispose()

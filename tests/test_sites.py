@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from core.sites import SiteMap, acting_for
 from models import (
     Department,
+    Notification,
     Section,
     Setting,
     Site,
@@ -201,3 +202,39 @@ def test_a_request_leaves_no_site_behind_in_its_thread(three_schools):
             db.session.scalar(sa.select(Section.site_id).where(Section.slug == "later"))
             == 1
         )
+
+
+def test_the_outbox_sends_each_sites_messages_to_that_sites_robots(three_schools):
+    from core import notify
+    from tests.test_notify import Receiver, wait_until
+
+    app = three_schools
+    receiver = Receiver()
+    try:
+        with app.app_context():
+            for site_id in (1, 2):
+                with acting_for(site_id):
+                    department = Department(
+                        name="教务处", robot_url=receiver.url(f"site{site_id}")
+                    )
+                    db.session.add(department)
+                    db.session.flush()
+                    notify.queue(
+                        f"department:{department.id}", f"等待初审{site_id}", "正文"
+                    )
+                    db.session.commit()
+        app.config.update(NOTIFY_WORKER=True, NOTIFY_TIMEOUT=1)
+        notify.Worker.bind(app)  # on: one worker for every site's outbox
+        wait_until(lambda: len(receiver.messages) == 2)
+        for site_id in (1, 2):
+            assert f"等待初审{site_id}" in str(receiver.messages)
+        with app.app_context():
+            sent = db.session.execute(
+                sa.select(Notification.site_id, Notification.status)
+                .order_by(Notification.site_id)
+                .execution_options(all_sites=True)
+            ).all()
+        assert sent == [(1, "sent"), (2, "sent")]
+    finally:
+        notify.stop(app)
+        receiver.close()
