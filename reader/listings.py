@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from flask import current_app, g
 from sqlalchemy.orm import selectinload
 
-from models import Article, db
+from models import Article, current_site_id, db
 
 _LISTING_ORDER = (Article.pinned.desc(), Article.published_at.desc(), Article.id.desc())
 
@@ -50,10 +50,12 @@ def listing_total(section, ids: sa.Select) -> int:
     Counting walks the section's whole index range (20 ms for a channel of
     40,000 posts); the number only changes when the version does.
     """
-    version, totals = current_app.extensions.get("listing_totals", (None, {}))
-    if version != g.cache_version:
+    by_site = current_app.extensions.setdefault("listing_totals", {})
+    site = current_site_id()
+    version, totals = by_site.get(site, (None, {}))
+    if version != g.cache_version:  # each site's version moves on its own
         totals = {}
-        current_app.extensions["listing_totals"] = (g.cache_version, totals)
+        by_site[site] = (g.cache_version, totals)
     if section.id not in totals:
         count = sa.select(sa.func.count()).select_from(ids.order_by(None).subquery())
         totals[section.id] = db.session.scalar(count)

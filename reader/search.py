@@ -51,7 +51,15 @@ from markupsafe import Markup, escape
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Session
 
-from models import Article, Base, Status, Upload, bulk_change_target, utcnow
+from models import (
+    Article,
+    Base,
+    Status,
+    Upload,
+    bulk_change_target,
+    current_site_id,
+    utcnow,
+)
 
 MAX_QUERY_CHARS = 100
 MAX_TERMS = 8
@@ -898,7 +906,12 @@ class PostgresBackend(_IndexBackend):
             return None
         shape = tuple((kind, exact) for kind, _padded, exact in clauses)
         params = {f"p{i}": padded for i, (_k, padded, _e) in enumerate(clauses)}
-        params.update(tsquery=tsquery, published=Status.PUBLISHED, now=utcnow())
+        params.update(
+            tsquery=tsquery,
+            published=Status.PUBLISHED,
+            now=utcnow(),
+            site=current_site_id(),
+        )
         if sections is not None:
             params["sections"] = list(sections)
         return sql(shape, sections is not None), params
@@ -942,10 +955,12 @@ def _pg_rows(session: Session, sql: str, params: dict) -> list[tuple]:
     return driver.execute(sql, params, prepare=False).fetchall()
 
 
-# Article.visible_clause(), in SQL.
+# Article.visible_clause(), in SQL, on the acting site (core/sites.py: the
+# ORM's site filter does not reach the driver's own statements).
 _PG_VISIBLE = (
     "a.status = %(published)s AND a.published_at IS NOT NULL"
     " AND a.published_at <= %(now)s AND a.deleted_at IS NULL"
+    " AND a.site_id = %(site)s"
 )
 
 

@@ -574,9 +574,9 @@ def _masked(word: Finding, text: str, personal: list[Finding]) -> Finding:
 
 # --- With the database ----------------------------------------------------------------
 
-# (key, matcher), replaced as one object so threads never pair a key with
-# another list's matcher.
-_cache: list = [(None, None)]
+# Site id -> (key, matcher), each replaced as one object so threads never
+# pair a key with another list's matcher.
+_cache: dict = {}
 
 
 def matcher_from_db() -> WordMatcher:
@@ -587,7 +587,7 @@ def matcher_from_db() -> WordMatcher:
     """
     import sqlalchemy as sa
 
-    from models import WordRule, db
+    from models import WordRule, current_site_id, db
 
     key = tuple(
         db.session.execute(
@@ -599,7 +599,8 @@ def matcher_from_db() -> WordMatcher:
             )
         ).one()
     ) + (str(db.engine.url),)
-    cached_key, matcher = _cache[0]
+    site = current_site_id()  # each school has its own list
+    cached_key, matcher = _cache.get(site, (None, None))
     if cached_key != key:
         rules = db.session.scalars(sa.select(WordRule)).all()
         matcher = WordMatcher(
@@ -612,7 +613,7 @@ def matcher_from_db() -> WordMatcher:
             )
             for rule in rules
         )
-        _cache[0] = (key, matcher)
+        _cache[site] = (key, matcher)
     return matcher
 
 

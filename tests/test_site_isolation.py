@@ -301,3 +301,19 @@ def test_an_old_address_goes_to_the_post_of_its_own_school(app, schools):
         assert answer.headers["Location"].endswith(
             f"/articles/{school.ids['article_id'][0]}"
         )
+
+
+def test_each_school_checks_posts_against_its_own_word_list(app, schools):
+    for school, other in (schools, schools[::-1]):
+        editor = client_for(app, school, "editor")
+        for _ in range(2):  # compiled, then from this process's cache
+            answer = editor.post(
+                "/editor/check",
+                json={
+                    "title": "通知",
+                    "body_html": f"<p>错词{school.marker}与错词{other.marker}</p>",
+                },
+            )
+            found = str(answer.get_json()["findings"])
+            assert f"错词{school.marker}" in found
+            assert f"错词{other.marker}" not in found
