@@ -65,6 +65,7 @@ sa.event.listen(Session, "do_orm_execute", _scope_to_site)
 class Route:
     site_id: int
     prefix: str
+    active: bool = True
 
 
 class SiteMap:
@@ -87,29 +88,41 @@ class SiteMap:
         self._engine_for = engine_for  # a callable: the app's engine
         self._lock = threading.Lock()
         self._hosts: dict[str, list[Route]] = {}
-        self._loaded_at: float | None = None
+        self.loaded_at: float | None = None
         self._fallback = Route(DEFAULT_SITE_ID, "")
+        self.installation_site = DEFAULT_SITE_ID
 
     def reload(self) -> None:
         table = Site.__table__
         with self._engine_for().connect() as connection:
             rows = connection.execute(
-                sa.select(table.c.id, table.c.host, table.c.path_prefix)
-                .where(table.c.active.is_(True))
-                .order_by(table.c.id)
+                sa.select(
+                    table.c.id,
+                    table.c.host,
+                    table.c.path_prefix,
+                    table.c.active,
+                    table.c.bureau,
+                ).order_by(table.c.id)
             ).all()
         hosts: dict[str, list[Route]] = {}
         fallback = Route(DEFAULT_SITE_ID, "")
+        # The installation's own pages (backups) belong to the bureau's site,
+        # or to the first site where there is no bureau.
+        installation = DEFAULT_SITE_ID
         for row in rows:
+            route = Route(row.id, row.path_prefix, row.active)
+            if row.bureau:
+                installation = row.id
             if not row.host and not row.path_prefix:
-                fallback = Route(row.id, "")
+                fallback = route
             else:
-                hosts.setdefault(row.host, []).append(Route(row.id, row.path_prefix))
+                hosts.setdefault(row.host, []).append(route)
         for routes in hosts.values():  # the longest prefix first
             routes.sort(key=lambda route: -len(route.prefix))
         with self._lock:
             self._hosts, self._fallback = hosts, fallback
-            self._loaded_at = time.monotonic()
+            self.installation_site = installation
+            self.loaded_at = time.monotonic()
 
     def try_reload(self) -> None:
         """Reload, keeping the map as it was if the database cannot answer:
@@ -122,10 +135,10 @@ class SiteMap:
 
     def resolve(self, host: str, path: str) -> Route:
         """The site for a request's host name and path."""
-        if self._loaded_at is None:
+        if self.loaded_at is None:
             self.try_reload()
         elif self._hosts:
-            age = time.monotonic() - self._loaded_at
+            age = time.monotonic() - self.loaded_at
             unknown = host not in self._hosts
             if age > self.REFRESH_SECONDS or (unknown and age > self.RELOAD_SECONDS):
                 self.try_reload()
@@ -191,6 +204,8 @@ class SiteRouter:
         if site_id is None:  # else routed already (the slow lane's process)
             path = environ.get("PATH_INFO", "")
             route = self.site_map.resolve(_host_name(environ), path)
+            if not route.active:
+                return _closed(environ, start_response)
             if route.prefix:
                 environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + route.prefix
                 environ["PATH_INFO"] = path[len(route.prefix) :]
@@ -205,6 +220,37 @@ class SiteRouter:
         if isinstance(app_iter, list | tuple):
             return app_iter
         return _InSite(app_iter, site_id)  # a streamed body may still query
+
+
+_CLOSED_PAGE = (
+    '<!doctype html><html lang="zh-CN"><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    "<title>网站已停用</title><h1>网站已停用</h1>"
+    "<p>这个学校的网站已由管理部门停用。如有疑问，请联系学校或教育局。</p>"
+    '<p lang="en">This school\'s site has been disabled.</p></html>'
+).encode()
+
+
+def _closed(environ, start_response):
+    """A disabled site: a plain answer, never another school's pages."""
+    start_response(
+        "404 Not Found",
+        [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Length", str(len(_CLOSED_PAGE))),
+            ("Cache-Control", "no-store"),
+        ],
+    )
+    return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [_CLOSED_PAGE]
+
+
+def runs_installation() -> bool:
+    """Whether the acting site is where the installation itself is run
+    (backups of every site): the bureau's site, else the first one."""
+    site_map = current_app.extensions["sitemap"]
+    if site_map.loaded_at is None:
+        site_map.try_reload()
+    return current_site_id() == site_map.installation_site
 
 
 class _InSite:

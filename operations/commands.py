@@ -19,6 +19,7 @@ from core import audit
 from core.i18n import display_size
 from models import Role, User, db, get_settings, set_setting
 from operations import backup, sitetree
+from operations.sites import sites_cli
 from operations.topostgresql import migrate_to_postgresql_command
 from review import compliance
 
@@ -699,3 +700,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(check_text_command)
     app.cli.add_command(check_ledger_command)
     app.cli.add_command(migrate_to_postgresql_command)
+    app.cli.add_command(sites_cli)

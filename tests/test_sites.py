@@ -238,3 +238,104 @@ def test_the_outbox_sends_each_sites_messages_to_that_sites_robots(three_schools
     finally:
         notify.stop(app)
         receiver.close()
+
+
+# --- flask sites -------------------------------------------------------------------
+
+
+def sites_cli(app, *args):
+    return app.test_cli_runner().invoke(args=["sites", *args])
+
+
+def test_a_school_added_from_the_command_line_starts_like_a_new_installation(app):
+    reader(app).get("/").close()  # a server that already serves the first site
+    added = sites_cli(
+        app, "add", "城南小学", "--host", "CN.School.Example", "--admin", "cn-admin"
+    )
+    assert added.exit_code == 0, added.output
+    assert "cn.school.example" in added.output
+    password = added.output.split("password:")[1].split()[0]
+    listing = sites_cli(app, "list").output
+    assert "2\tcn.school.example/\t城南小学" in listing
+
+    home = reader(app, "cn.school.example").get("/").get_data(as_text=True)
+    assert "城南小学" in home and "新闻中心" in home
+    assert "城南小学" not in reader(app).get("/").get_data(as_text=True)
+    # Its administrator signs in there, and there only, into the first run.
+    school = reader(app, "cn.school.example")
+    answer = school.post("/login", data={"username": "cn-admin", "password": password})
+    assert answer.status_code == 302
+    assert school.get("/editor/").headers["Location"].endswith("/admin/setup")
+    elsewhere = reader(app).post(
+        "/login", data={"username": "cn-admin", "password": password}
+    )
+    assert elsewhere.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["新校", "--admin", "x1"], "host name, a path, or both"),
+        (["新校", "--prefix", "/admin", "--admin", "x1"], "used by the site itself"),
+        (["新校", "--prefix", "/两个字", "--admin", "x1"], "is not valid"),
+        (["新校", "--host", "bad host", "--admin", "x1"], "is not valid"),
+        (["新校", "--host", "b.example", "--admin", "x1"], "address already"),
+        (["新校", "--host", "c.example", "--admin", "author"], "is taken"),
+        (["", "--host", "c.example", "--admin", "x1"], "1 to 100 characters"),
+        (["局", "--host", "d.example", "--bureau", "--admin", "x1"], "bureau site"),
+    ],
+)
+def test_a_site_that_cannot_be_added_is_refused_and_nothing_is_written(
+    app, args, message
+):
+    assert (
+        sites_cli(
+            app, "add", "乙校", "--host", "b.example", "--bureau", "--admin", "b-admin"
+        ).exit_code
+        == 0
+    )
+    with app.app_context():
+        before = db.session.scalar(sa.select(sa.func.count(Site.id)))
+    refused = sites_cli(app, "add", *args)
+    assert refused.exit_code != 0 and message in refused.output, refused.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Site.id))) == before
+
+
+def test_a_disabled_site_shows_a_notice_and_never_another_schools_pages(three_schools):
+    app = three_schools
+    assert "二中新闻" in reader(app, SECOND_HOST).get("/").get_data(as_text=True)
+    assert sites_cli(app, "disable", "2").exit_code == 0
+    for path in ("/", "/sections/news", "/login"):
+        answer = reader(app, SECOND_HOST).get(path)
+        page = answer.get_data(as_text=True)
+        assert answer.status_code == 404 and "网站已停用" in page
+        assert "一中新闻" not in page and "二中新闻" not in page
+    refused = sites_cli(app, "disable", "1")
+    assert refused.exit_code != 0 and "cannot be disabled" in refused.output
+    assert sites_cli(app, "enable", "2").exit_code == 0
+    assert "二中新闻" in reader(app, SECOND_HOST).get("/").get_data(as_text=True)
+
+
+def test_backups_of_every_site_are_the_bureaus_alone(app):
+    added = sites_cli(
+        app, "add", "教育局", "--prefix", "/jyj", "--bureau", "--admin", "jyj"
+    )
+    assert added.exit_code == 0, added.output
+    with app.app_context(), acting_for(2):
+        db.session.scalar(
+            sa.select(User).where(User.username == "jyj")
+        ).needs_setup = False
+        db.session.commit()
+    school_admin = reader(app)
+    school_admin.post("/login", data={"username": "admin", "password": PASSWORD})
+    assert school_admin.get("/admin/backups").status_code == 404
+    assert school_admin.post("/admin/backups").status_code == 404
+    assert 'href="/admin/backups"' not in school_admin.get("/admin/users").get_data(
+        as_text=True
+    )
+    password = added.output.split("password:")[1].split()[0]
+    bureau = reader(app)
+    bureau.post("/jyj/login", data={"username": "jyj", "password": password})
+    page = bureau.get("/jyj/admin/backups")
+    assert page.status_code == 200

@@ -25,7 +25,7 @@ from admin import accounts, duties, passwords
 from admin import dormant as dormant_accounts
 from admin.sessions import relogin, rotate_session_token
 from admin.settings import LogoError, drop_fixed_site_url, save_settings
-from core import audit
+from core import audit, sites
 from core.errors import wants_json
 from core.i18n import display_size
 from core.permissions import admin_required, security_admin_required
@@ -73,7 +73,11 @@ ADMIN_PAGES = (
     ("review_admin.settings", _l("Review chain"), _system),
     ("security.page", _l("Password and login"), _security),
     ("wordlist.words", _l("Word list"), _security),
-    ("admin.backups", _l("Backups"), _system),
+    (
+        "admin.backups",
+        _l("Backups"),
+        lambda u: _system(u) and sites.runs_installation(),
+    ),
     ("audit.log", _l("Audit log"), lambda u: u.is_audit_admin),
     ("selfcheck.page", _l("Self-assessment"), lambda u: bool(u.duties)),
     ("stats.overview", _l("Statistics"), lambda u: u.can_review),
@@ -947,9 +951,17 @@ def update_settings():
 # --- Backups -----------------------------------------------------------------
 
 
+def _installation_only() -> None:
+    # A backup holds every school's site: in a 站群 only the bureau's
+    # administrators make and download them.
+    if not sites.runs_installation():
+        abort(404)
+
+
 @bp.get("/backups")
 @admin_required
 def backups():
+    _installation_only()
     folder = backup.backup_folder(current_app)
     archives = []
     for path in backup.list_backups(folder):
@@ -966,6 +978,7 @@ def backups():
 @bp.post("/backups")
 @admin_required
 def create_backup():
+    _installation_only()
     try:
         result = backup.run_backup(current_app._get_current_object())
     except backup.BackupError as error:
@@ -992,6 +1005,7 @@ def create_backup():
 @bp.get("/backups/<name>")
 @admin_required
 def download_backup(name):
+    _installation_only()
     # Only archive names reach the file system: no other file in the folder
     # (nor outside it) can be fetched through this URL.
     folder = backup.backup_folder(current_app)
