@@ -16,7 +16,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from admin.views import admin, audit, auth, firstrun, notify_admin, selfcheck
+from admin.views import admin, audit, auth, bureau, firstrun, notify_admin, selfcheck
 from admin.views import security as security_views
 from core import (
     assets,
@@ -155,6 +155,7 @@ def create_app(test_config=None):
     app.register_blueprint(ledger_views.bp)
     app.register_blueprint(notify_admin.bp)
     app.register_blueprint(selfcheck.bp)
+    app.register_blueprint(bureau.bp)
     errors.init_app(app, not_found_fallback=legacy.redirect_from_old_address)
     legacy.init_app(app)
     assets.init_app(app)

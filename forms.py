@@ -231,6 +231,35 @@ class DepartmentForm(FlaskForm):
     robot_url = _robot_field()
 
 
+class SiteForm(FlaskForm):
+    """A school's site, added by the bureau (站群): operations/sites.py checks
+    the address and the user name."""
+
+    name = StringField(
+        _l("School name"),
+        filters=[_strip],
+        validators=[DataRequired(), Length(max=100)],
+    )
+    host = StringField(
+        _l("Host name"),
+        filters=[_strip],
+        validators=[Length(max=253)],
+        description=_l("The address readers type, e.g. cn.school.example."),
+    )
+    prefix = StringField(
+        _l("Path"),
+        filters=[_strip],
+        validators=[Length(max=41)],
+        description=_l("Or a path on a shared host, e.g. /chengbei."),
+    )
+    admin_username = StringField(
+        _l("Administrator's user name"),
+        filters=[_strip],
+        validators=[DataRequired(), Length(max=64)],
+        description=_l("Its password is generated and shown once."),
+    )
+
+
 class PasswordResetForm(FlaskForm):
     new_password = _new_password(_l("New password"), required=False)
     set_password = SubmitField(_l("Set this password"))

@@ -102,6 +102,9 @@ GROUPS = (
             "department_updated": _l("Changed a department"),
             "department_deleted": _l("Deleted a department"),
             "department_heads_changed": _l("Changed a department's heads"),
+            "site_created": _l("Added a school's site"),
+            "site_disabled": _l("Disabled a school's site"),
+            "site_enabled": _l("Enabled a school's site"),
         },
     ),
     (

@@ -90,6 +90,7 @@ class SiteMap:
         self._hosts: dict[str, list[Route]] = {}
         self.loaded_at: float | None = None
         self._fallback = Route(DEFAULT_SITE_ID, "")
+        self.bureau_site: int | None = None
         self.installation_site = DEFAULT_SITE_ID
 
     def reload(self) -> None:
@@ -108,11 +109,11 @@ class SiteMap:
         fallback = Route(DEFAULT_SITE_ID, "")
         # The installation's own pages (backups) belong to the bureau's site,
         # or to the first site where there is no bureau.
-        installation = DEFAULT_SITE_ID
+        bureau = None
         for row in rows:
             route = Route(row.id, row.path_prefix, row.active)
             if row.bureau:
-                installation = row.id
+                bureau = row.id
             if not row.host and not row.path_prefix:
                 fallback = route
             else:
@@ -121,7 +122,8 @@ class SiteMap:
             routes.sort(key=lambda route: -len(route.prefix))
         with self._lock:
             self._hosts, self._fallback = hosts, fallback
-            self.installation_site = installation
+            self.bureau_site = bureau
+            self.installation_site = bureau or DEFAULT_SITE_ID
             self.loaded_at = time.monotonic()
 
     def try_reload(self) -> None:
@@ -244,13 +246,22 @@ def _closed(environ, start_response):
     return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [_CLOSED_PAGE]
 
 
-def runs_installation() -> bool:
-    """Whether the acting site is where the installation itself is run
-    (backups of every site): the bureau's site, else the first one."""
+def _loaded_map() -> SiteMap:
     site_map = current_app.extensions["sitemap"]
     if site_map.loaded_at is None:
         site_map.try_reload()
-    return current_site_id() == site_map.installation_site
+    return site_map
+
+
+def runs_installation() -> bool:
+    """Whether the acting site is where the installation itself is run
+    (backups of every site): the bureau's site, else the first one."""
+    return current_site_id() == _loaded_map().installation_site
+
+
+def is_bureau() -> bool:
+    """Whether the acting site is the education bureau's (教育局)."""
+    return current_site_id() == _loaded_map().bureau_site
 
 
 class _InSite:

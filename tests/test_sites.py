@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from core.sites import SiteMap, acting_for
 from models import (
+    AuditEvent,
     Department,
     Notification,
     Section,
@@ -275,14 +276,17 @@ def test_a_school_added_from_the_command_line_starts_like_a_new_installation(app
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["新校", "--admin", "x1"], "host name, a path, or both"),
-        (["新校", "--prefix", "/admin", "--admin", "x1"], "used by the site itself"),
-        (["新校", "--prefix", "/两个字", "--admin", "x1"], "is not valid"),
-        (["新校", "--host", "bad host", "--admin", "x1"], "is not valid"),
-        (["新校", "--host", "b.example", "--admin", "x1"], "address already"),
-        (["新校", "--host", "c.example", "--admin", "author"], "is taken"),
-        (["", "--host", "c.example", "--admin", "x1"], "1 to 100 characters"),
-        (["局", "--host", "d.example", "--bureau", "--admin", "x1"], "bureau site"),
+        (["新校", "--admin", "x1"], "请为网站填写域名或路径"),
+        (["新校", "--prefix", "/admin", "--admin", "x1"], "已被系统本身使用"),
+        (["新校", "--prefix", "/两个字", "--admin", "x1"], "无效"),
+        (["新校", "--host", "bad host", "--admin", "x1"], "域名 bad host 无效"),
+        (["新校", "--host", "b.example", "--admin", "x1"], "已有其他网站使用这个地址"),
+        (["新校", "--host", "c.example", "--admin", "author"], "已被占用"),
+        (["", "--host", "c.example", "--admin", "x1"], "1 至 100 个字符"),
+        (
+            ["局", "--host", "d.example", "--bureau", "--admin", "x1"],
+            "已经有教育局网站了",
+        ),
     ],
 )
 def test_a_site_that_cannot_be_added_is_refused_and_nothing_is_written(
@@ -312,7 +316,7 @@ def test_a_disabled_site_shows_a_notice_and_never_another_schools_pages(three_sc
         assert answer.status_code == 404 and "网站已停用" in page
         assert "一中新闻" not in page and "二中新闻" not in page
     refused = sites_cli(app, "disable", "1")
-    assert refused.exit_code != 0 and "cannot be disabled" in refused.output
+    assert refused.exit_code != 0 and "不能停用" in refused.output
     assert sites_cli(app, "enable", "2").exit_code == 0
     assert "二中新闻" in reader(app, SECOND_HOST).get("/").get_data(as_text=True)
 
@@ -339,3 +343,101 @@ def test_backups_of_every_site_are_the_bureaus_alone(app):
     bureau.post("/jyj/login", data={"username": "jyj", "password": password})
     page = bureau.get("/jyj/admin/backups")
     assert page.status_code == 200
+
+
+# --- the bureau's page of schools ----------------------------------------------------
+
+
+@pytest.fixture
+def bureau(app):
+    """The bureau's site at /jyj, and its administrator signed in there."""
+    added = sites_cli(
+        app, "add", "区教育局", "--prefix", "/jyj", "--bureau", "--admin", "jyj"
+    )
+    assert added.exit_code == 0, added.output
+    password = added.output.split("password:")[1].split()[0]
+    with app.app_context(), acting_for(2):
+        db.session.scalar(
+            sa.select(User).where(User.username == "jyj")
+        ).needs_setup = False
+        db.session.commit()
+    browser = reader(app)
+    answer = browser.post("/jyj/login", data={"username": "jyj", "password": password})
+    assert answer.status_code == 302
+    return browser
+
+
+def test_the_bureau_adds_a_school_and_hands_over_its_first_password(app, bureau):
+    page = bureau.get("/jyj/admin/sites")
+    assert page.status_code == 200
+    assert 'href="/jyj/admin/sites"' in page.get_data(as_text=True)  # its tab
+    answer = bureau.post(
+        "/jyj/admin/sites",
+        data={
+            "name": "城东小学",
+            "host": "cd.school.example",
+            "prefix": "",
+            "admin_username": "cd-admin",
+        },
+    )
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and "城东小学" in text
+    assert answer.headers["Cache-Control"] == "no-store"
+    password = text.split("<code>cd-admin</code>")[1].split("<code>")[1].split("<")[0]
+    school = reader(app, "cd.school.example")
+    assert "城东小学" in school.get("/").get_data(as_text=True)
+    login = school.post("/login", data={"username": "cd-admin", "password": password})
+    assert login.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(
+            sa.select(AuditEvent.target)
+            .where(AuditEvent.action == "site_created")
+            .execution_options(all_sites=True)
+        ).startswith("城东小学")
+
+
+def test_a_school_the_bureau_cannot_add_keeps_what_was_typed(app, bureau):
+    answer = bureau.post(
+        "/jyj/admin/sites",
+        data={
+            "name": "城西中学",
+            "host": "bad host",
+            "prefix": "",
+            "admin_username": "cx-admin",
+        },
+    )
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert "域名 bad host 无效" in text and 'value="城西中学"' in text
+    assert 'value="cx-admin"' in text
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Site.id))) == 2
+
+
+def test_the_bureau_disables_and_enables_a_school(app, bureau):
+    assert (
+        sites_cli(
+            app, "add", "城东小学", "--host", "cd.example", "--admin", "cd"
+        ).exit_code
+        == 0
+    )
+    assert bureau.post("/jyj/admin/sites/3/disable").status_code == 302
+    assert "网站已停用" in reader(app, "cd.example").get("/").get_data(as_text=True)
+    assert bureau.post("/jyj/admin/sites/3/enable").status_code == 302
+    assert "城东小学" in reader(app, "cd.example").get("/").get_data(as_text=True)
+    # Neither the first site (every other address) nor the bureau's own.
+    for site_id in (1, 2):
+        bureau.post(f"/jyj/admin/sites/{site_id}/disable")
+        with app.app_context():
+            assert db.session.get(Site, site_id).active
+
+
+def test_only_the_bureaus_administrators_have_the_page(app, bureau):
+    school_admin = reader(app)
+    school_admin.post("/login", data={"username": "admin", "password": PASSWORD})
+    assert school_admin.get("/admin/sites").status_code == 404
+    assert school_admin.post("/admin/sites", data={"name": "x"}).status_code == 404
+    assert 'href="/admin/sites"' not in school_admin.get("/admin/users").get_data(
+        as_text=True
+    )
+    assert reader(app).get("/jyj/admin/sites").status_code == 302  # to the login

@@ -83,6 +83,7 @@ ADMIN_PAGES = (
     ("stats.overview", _l("Statistics"), lambda u: u.can_review),
     ("ledger.page", _l("Review ledger"), _system),
     ("notify_admin.page", _l("Notifications"), _system),
+    ("bureau.index", _l("Schools"), lambda u: _system(u) and sites.is_bureau()),
 )
 
 

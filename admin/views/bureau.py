@@ -1,0 +1,106 @@
+"""Blueprint "bureau", /admin/sites: the education bureau's own pages (站群).
+
+Open to the system administrators of the bureau's site only: on any other
+site they are not there (404), whoever asks.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+
+from core import audit, sites
+from core.permissions import admin_required
+from forms import SiteForm
+from models import Setting, Site, db
+from operations import sites as site_admin
+
+bp = Blueprint("bureau", __name__, url_prefix="/admin/sites")
+
+
+def bureau_required(view):
+    @wraps(view)
+    @admin_required
+    def wrapped(*args, **kwargs):
+        if not sites.is_bureau():
+            abort(404)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _school_names() -> dict[int, str]:
+    """Each site's name as the school set it (its 学校名称 setting)."""
+    rows = db.session.execute(
+        sa.select(Setting.site_id, Setting.value)
+        .where(Setting.key == "school_name", Setting.value != "")
+        .execution_options(all_sites=True)
+    )
+    return dict(rows.all())
+
+
+def _render(form: SiteForm, status: int = 200, created=None):
+    every = db.session.scalars(sa.select(Site).order_by(Site.id)).all()
+    response = render_template(
+        "admin/sites.html",
+        sites=every,
+        names=_school_names(),
+        address=site_admin.address,
+        form=form,
+        created=created,
+    )
+    return response, status, {"Cache-Control": "no-store"}
+
+
+@bp.get("")
+@bureau_required
+def index():
+    return _render(SiteForm())
+
+
+@bp.post("")
+@bureau_required
+def create():
+    form = SiteForm()
+    if not form.validate_on_submit():
+        return _render(form, 400)
+    try:
+        site, admin, password = site_admin.add_site(
+            form.name.data,
+            form.host.data,
+            form.prefix.data,
+            admin_username=form.admin_username.data,
+        )
+    except site_admin.SiteError as error:
+        form.name.errors.append(str(error))
+        return _render(form, 400)
+    audit.record("site_created", f"{site.name} {site_admin.address(site)}")
+    db.session.commit()
+    # Shown on this answer only (never stored in a flash cookie), like the
+    # password of a new account.
+    return _render(SiteForm(formdata=None), created=(site, admin.username, password))
+
+
+@bp.post("/<int:site_id>/<any(disable, enable):change>")
+@bureau_required
+def switch(site_id: int, change: str):
+    site = db.get_or_404(Site, site_id)
+    if site.bureau:
+        flash(_("The bureau's own site cannot be disabled here."), "error")
+        return redirect(url_for("bureau.index"))
+    try:
+        site_admin.set_active(site_id, change == "enable")
+    except site_admin.SiteError as error:
+        flash(str(error), "error")
+        return redirect(url_for("bureau.index"))
+    done = (
+        _("Enabled %(name)s.", name=site.name)
+        if site.active
+        else _("Disabled %(name)s: its address now says so.", name=site.name)
+    )
+    return audit.finish_change(
+        f"site_{change}d", site.name, done, url_for("bureau.index")
+    )

@@ -1,0 +1,73 @@
+"""The bureau's page of schools (站群) in real Chromium, on a phone and a
+desktop: it fits, axe finds nothing, and a school added there answers at
+its own address."""
+
+import pytest
+import sqlalchemy as sa
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from core.sites import acting_for
+from models import User, db
+from tests.e2e.conftest import VIEWPORTS
+from tests.e2e.shots import save_screenshot
+from tests.e2e.test_accessibility import violations
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def bureau(live_app):
+    """The bureau's site under /jyj; returns its administrator's password."""
+    added = live_app.test_cli_runner().invoke(
+        args=[
+            "sites",
+            "add",
+            "区教育局",
+            "--prefix",
+            "/jyj",
+            "--bureau",
+            "--admin",
+            "jyj",
+        ]
+    )
+    assert added.exit_code == 0, added.output
+    with live_app.app_context():
+        site_id = int(added.output.split("site ")[1].split(":")[0])
+        with acting_for(site_id):
+            admin = db.session.scalar(sa.select(User).where(User.username == "jyj"))
+            admin.needs_setup = False
+            db.session.commit()
+    return added.output.split("password:")[1].split()[0]
+
+
+@pytest.mark.parametrize("size", VIEWPORTS)
+def test_the_bureau_adds_a_school_on_a_phone_and_a_desktop(page, bureau, size):
+    axe = Axe()
+    page.set_viewport_size(VIEWPORTS[size])
+    page.goto("/jyj/login")
+    page.fill("input[name=username]", "jyj")
+    page.fill("input[name=password]", bureau)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/jyj/**")
+    page.goto("/jyj/admin/sites")
+    assert page.evaluate(
+        "document.documentElement.scrollWidth <= window.innerWidth + 1"
+    )
+    assert violations(page, axe) == []
+    save_screenshot(page, f"bureau-sites-{size}")
+
+    page.fill("#name", f"城东小学{size}")
+    page.fill("#prefix", f"/chengdong-{size}")
+    page.fill("#admin_username", f"cd-{size}")
+    page.click("#new-site button[type=submit]")
+    notice = page.locator("#site-created")
+    expect(notice).to_contain_text(f"cd-{size}")
+    assert page.evaluate(
+        "document.documentElement.scrollWidth <= window.innerWidth + 1"
+    )
+    assert violations(page, axe) == []
+    save_screenshot(page, f"bureau-site-added-{size}")
+
+    page.goto(f"/chengdong-{size}/")
+    expect(page).to_have_title(f"城东小学{size}")
