@@ -9,14 +9,16 @@ from __future__ import annotations
 from functools import wraps
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from core import audit, sites
+from core import audit, periods, sites
+from core.downloads import XLSX, bad_request, download
 from core.permissions import admin_required
 from forms import SiteForm
 from models import Setting, Site, db
 from operations import sites as site_admin
+from stats import bureaustats, statexport
 
 bp = Blueprint("bureau", __name__, url_prefix="/admin/sites")
 
@@ -103,4 +105,68 @@ def switch(site_id: int, change: str):
     )
     return audit.finish_change(
         f"site_{change}d", site.name, done, url_for("bureau.index")
+    )
+
+
+# --- The schools side by side -------------------------------------------------------
+
+
+@bp.get("/stats")
+@bureau_required
+def stats():
+    try:
+        period, error = periods.period_from_args(request.args), None
+    except periods.PeriodError as failure:
+        period, error = None, str(failure)
+    found = bureaustats.side_by_side(period) if period else []
+    picker = (
+        {"period": period.kind, **period.query_args()}
+        if period
+        else {
+            "period": request.args.get("period") or "custom",
+            "from": request.args.get("from", ""),
+            "to": request.args.get("to", ""),
+        }
+    )
+    return render_template(
+        "admin/site_stats.html",
+        period=period,
+        schools=found,
+        table=bureaustats.schools_table(found) if period else None,
+        error=error,
+        picker=picker,
+        periods=periods.PERIODS,
+    ), (400 if error else 200)
+
+
+@bp.get("/stats.xlsx")
+@bureau_required
+def stats_workbook():
+    try:
+        period = periods.period_from_args(request.args)
+    except periods.PeriodError as error:
+        return bad_request(str(error))
+    found = bureaustats.side_by_side(period)
+    title = _(
+        "Schools from %(start)s to %(end)s",
+        start=period.start.isoformat(),
+        end=period.end.isoformat(),
+    )
+    data = statexport.book(
+        [bureaustats.schools_table(found), bureaustats.sections_table(found)], title
+    )
+    name = f"schools-{period.start:%Y%m%d}-{period.end:%Y%m%d}.xlsx"
+    audit.record("stats_exported", name, detail=f"{period.start} – {period.end}")
+    db.session.commit()
+    return download(data, XLSX, name)
+
+
+@bp.get("/sections")
+@bureau_required
+def sections():
+    found = bureaustats.with_sections(bureaustats.schools())
+    return render_template(
+        "admin/site_sections.html",
+        schools=found,
+        state_label=statexport.state_label,
     )

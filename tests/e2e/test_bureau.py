@@ -71,3 +71,29 @@ def test_the_bureau_adds_a_school_on_a_phone_and_a_desktop(page, bureau, size):
 
     page.goto(f"/chengdong-{size}/")
     expect(page).to_have_title(f"城东小学{size}")
+
+
+@pytest.mark.parametrize("size", VIEWPORTS)
+def test_the_schools_side_by_side_fit_a_phone_and_a_desktop(page, bureau, size):
+    axe = Axe()
+    page.set_viewport_size(VIEWPORTS[size])
+    page.goto("/jyj/login")
+    page.fill("input[name=username]", "jyj")
+    page.fill("input[name=password]", bureau)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/jyj/**")
+    page.goto("/jyj/admin/sites")
+    page.click("#schools-stats-link")
+    expect(page.locator("#schools")).to_be_visible()
+    assert page.evaluate(
+        "document.documentElement.scrollWidth <= window.innerWidth + 1"
+    )
+    assert violations(page, axe) == []
+    save_screenshot(page, f"bureau-stats-{size}")
+    page.click("#school-sections-link")
+    expect(page.locator("h1")).to_contain_text("各校栏目更新")
+    assert page.evaluate(
+        "document.documentElement.scrollWidth <= window.innerWidth + 1"
+    )
+    assert violations(page, axe) == []
+    save_screenshot(page, f"bureau-sections-{size}")
