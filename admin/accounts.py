@@ -27,7 +27,12 @@ def username_problem(name: str, exclude: User | None = None) -> str | None:
             "your own name in pinyin.",
             name=name,
         )
-    query = sa.select(User.id).where(sa.func.lower(User.username) == name.lower())
+    # One name per installation: another school's account holds it too (站群).
+    query = (
+        sa.select(User.id)
+        .where(sa.func.lower(User.username) == name.lower())
+        .execution_options(all_sites=True)
+    )
     if exclude is not None and exclude.id is not None:
         query = query.where(User.id != exclude.id)
     if db.session.scalar(query):

@@ -17,7 +17,8 @@ from flask.cli import with_appcontext
 
 from core import audit
 from core.i18n import display_size
-from models import Role, User, db, get_settings, set_setting
+from core.sites import acting_for
+from models import DEFAULT_SITE_ID, Role, Site, User, db, get_settings, set_setting
 from operations import backup, sitetree
 from operations.sites import sites_cli
 from operations.topostgresql import migrate_to_postgresql_command
@@ -74,19 +75,34 @@ def init_db_command():
     "--role", type=click.Choice(Role.ALL), default=Role.AUTHOR, show_default=True
 )
 @click.option("--display-name", default="", help="Name shown to readers.")
+@click.option(
+    "--site",
+    "site_id",
+    type=int,
+    default=DEFAULT_SITE_ID,
+    show_default=True,
+    help="The school's site (flask sites list) the account belongs to.",
+)
 @click.password_option(help="Asked for when not given.")
 @with_appcontext
-def create_user_command(username, role, display_name, password):
+def create_user_command(username, role, display_name, site_id, password):
     """Create an account."""
     username = username.strip()
     if not username or len(username) > 64:
         raise click.ClickException("The username must be 1 to 64 characters.")
     if len(password) < 8:
         raise click.ClickException("The password must be at least 8 characters.")
-    exists = db.session.scalar(sa.select(User.id).where(User.username == username))
+    exists = db.session.scalar(
+        sa.select(User.id)
+        .where(sa.func.lower(User.username) == username.lower())
+        .execution_options(all_sites=True)  # one name per installation
+    )
     if exists:
         raise click.ClickException(f"The user {username!r} already exists.")
-    create_user(username, password, role, display_name)
+    if db.session.get(Site, site_id) is None:
+        raise click.ClickException(f"There is no site {site_id} (flask sites list).")
+    with acting_for(site_id):
+        create_user(username, password, role, display_name)
     click.echo(f"Created {role} {username}.")
 
 

@@ -441,3 +441,40 @@ def test_only_the_bureaus_administrators_have_the_page(app, bureau):
         as_text=True
     )
     assert reader(app).get("/jyj/admin/sites").status_code == 302  # to the login
+
+
+def test_a_user_name_is_one_per_installation_wherever_it_is_chosen(three_schools):
+    app = three_schools
+    # teacher2 is the second school's; the first school's admin cannot take it.
+    admin = reader(app)
+    admin.post("/login", data={"username": "admin", "password": PASSWORD})
+    answer = admin.post(
+        "/admin/users",
+        data={
+            "username": "Teacher2",
+            "display_name": "重名",
+            "role": "author",
+            "password": "a long enough password 1",
+        },
+    )
+    assert "此用户名已被占用" in answer.get_data(as_text=True)  # the form again
+    with app.app_context():
+        same = sa.select(sa.func.count(User.id)).where(
+            sa.func.lower(User.username) == "teacher2"
+        )
+        assert db.session.scalar(same.execution_options(all_sites=True)) == 1
+    taken = sites_cli(app, "add", "四中", "--host", "d.example", "--admin", "TEACHER2")
+    assert taken.exit_code != 0 and "已被占用" in taken.output
+    runner = app.test_cli_runner()
+    refused = runner.invoke(
+        args=["create-user", "teacher2", "--password", "a long enough password 1"]
+    )
+    assert refused.exit_code != 0 and "already exists" in refused.output
+    made = runner.invoke(
+        args=["create-user", "wang", "--site", "2", "--password", "long enough 123"]
+    )
+    assert made.exit_code == 0, made.output
+    login = reader(app, SECOND_HOST).post(
+        "/login", data={"username": "wang", "password": "long enough 123"}
+    )
+    assert login.status_code == 302
