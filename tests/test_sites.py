@@ -1,21 +1,27 @@
 """站群: one database, several schools' sites, each request inside its own."""
 
+from datetime import timedelta
+from urllib.parse import quote
+
 import pytest
 import sqlalchemy as sa
 
 from core.sites import SiteMap, acting_for
 from models import (
+    Article,
     AuditEvent,
     Department,
     Notification,
     Section,
     Setting,
     Site,
+    Status,
     User,
     WordRule,
     db,
     get_settings,
     set_setting,
+    utcnow,
 )
 from tests.conftest import PASSWORD, count_statements, new_user
 
@@ -478,3 +484,29 @@ def test_a_user_name_is_one_per_installation_wherever_it_is_chosen(three_schools
         "/login", data={"username": "wang", "password": "long enough 123"}
     )
     assert login.status_code == 302
+
+
+def test_each_site_searches_its_own_posts(three_schools, make_article):
+    app = three_schools
+    with app.app_context():
+        for site_id in (1, 2):
+            with acting_for(site_id):
+                section = db.session.scalar(sa.select(Section.id))
+                db.session.add(
+                    Article(
+                        title=f"秋季运动会{site_id}",
+                        body_html="<p>运动会</p>",
+                        section_id=section,
+                        status=Status.PUBLISHED,
+                        published_at=utcnow() - timedelta(hours=1),
+                    )
+                )
+                db.session.commit()
+    quoted = "/search?q=" + quote("运动会")
+    unmarked = {"<mark>": "", "</mark>": ""}  # the words found are marked
+    first = reader(app).get(quoted).get_data(as_text=True)
+    second = reader(app, SECOND_HOST).get(quoted).get_data(as_text=True)
+    for mark, nothing in unmarked.items():
+        first, second = first.replace(mark, nothing), second.replace(mark, nothing)
+    assert "秋季运动会1" in first and "秋季运动会2" not in first
+    assert "秋季运动会2" in second and "秋季运动会1" not in second

@@ -38,6 +38,8 @@ from sqlalchemy.pool import NullPool
 from tests.conftest import PASSWORD, free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
+SECOND = "/chengnan"  # the second school's path
+SEARCH = "/search?q=" + urllib.parse.quote("运动会")
 BROWSER_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148"
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -251,6 +253,19 @@ def _prepare(instance: Path) -> None:
             ["demo"],
             ["create-user", "editor", "--role", "editor", "--password", PASSWORD],
             ["create-user", "teacher", "--role", "author", "--password", PASSWORD],
+            # A second school under a path (站群), added before the servers
+            # start, as its README says, with an editor of its own.
+            ["sites", "add", "城南小学", "--prefix", SECOND, "--admin", "cn-admin"],
+            [
+                "create-user",
+                "cn-editor",
+                "--role",
+                "editor",
+                "--site",
+                "2",
+                "--password",
+                PASSWORD,
+            ],
         ]
         try:
             for args in commands:
@@ -519,6 +534,35 @@ def test_a_scheduled_post_goes_public_once_on_both_servers(site, editor):
     for base in site.bases:
         feed = Browser(base).get("/feed.xml")
         assert feed.count("期中考试安排") == 1, base
+
+
+def test_two_schools_on_both_servers_stay_apart_and_fresh(site):
+    first_before = {base: Browser(base).get("/") for base in site.bases}
+    for base in site.bases:  # both schools' home pages cached everywhere
+        Browser(base + SECOND).get("/")
+    editor = Browser(site.b + SECOND)
+    status, url = log_in(editor, "cn-editor")
+    assert status == 200 and "/login" not in url, url
+    version = site.scalar("SELECT version FROM cache_state WHERE id = 1")
+    publish(editor, "城南小学秋季运动会", "城南小学的运动会")
+    # A (which did not make the change) and nginx show it on the second
+    # school's pages at once, and nowhere on the first school's.
+    for base in [site.a, *site.bases]:
+        assert "城南小学秋季运动会" in Browser(base + SECOND).get("/")
+        first = Browser(base).get("/")
+        assert "城南小学秋季运动会" not in first and "城南小学" not in first
+        results = Browser(base).get(SEARCH).replace("<mark>", "")
+        assert "城南小学秋季" not in results
+        results = Browser(base + SECOND).get(SEARCH).replace("<mark>", "")
+        assert "城南小学秋季运动会" in results.replace("</mark>", "")
+    # The first school's cache was left alone: same pages, same version.
+    assert site.scalar("SELECT version FROM cache_state WHERE id = 1") == version
+    for base in site.bases:
+        assert Browser(base).get("/") == first_before[base]
+    # Its editor signs in on its own site only.
+    elsewhere = Browser(site.a)
+    status, url = log_in(elsewhere, "cn-editor")
+    assert "/login" in url
 
 
 def _totals(site, article_id: int) -> tuple[int, int]:
