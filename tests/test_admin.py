@@ -713,6 +713,8 @@ def test_admin_posts_without_csrf_token_are_refused(app, client, make_section):
         ("/admin/audit/verify", {}),
         ("/admin/security", {"password_min_length": "12"}),
         ("/admin/security/unlock", {"username": "author"}),
+        ("/admin/sites", {"name": "新校", "host": "x.example", "admin_username": "x"}),
+        ("/admin/sites/1/disable", {}),
         (f"/admin/security/users/{author.id}/totp/reset", {}),
     ]
     admin_posts = {
@@ -721,6 +723,7 @@ def test_admin_posts_without_csrf_token_are_refused(app, client, make_section):
         .replace("<int:department_id>", str(did))
         .replace("<int:rule_id>", str(word_id))
         .replace("<int:group_id>", str(gid))
+        .replace("<int:site_id>/<any(disable, enable):change>", "1/disable")
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/admin/") and "POST" in rule.methods
     }
