@@ -69,6 +69,13 @@ def insert_photo(page, path, alt, caption):
     count = page.locator(".jodit-wysiwyg img").count()
     page.click("#image-details-insert")
     page.locator(".jodit-wysiwyg img").nth(count).wait_for()
+    # Typing goes where the caret is: only once the dialog has closed and
+    # handed the focus back to the text (a busy machine once typed the first
+    # characters into the old caret place).
+    page.locator("#image-details").wait_for(state="hidden")
+    page.wait_for_function(
+        "document.activeElement && document.activeElement.closest('.jodit-wysiwyg')"
+    )
 
 
 def publish(page, live_app):
