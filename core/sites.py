@@ -259,6 +259,11 @@ def runs_installation() -> bool:
     return current_site_id() == _loaded_map().installation_site
 
 
+def bureau_site_id() -> int | None:
+    """The education bureau's site, if the installation has one."""
+    return _loaded_map().bureau_site
+
+
 def is_bureau() -> bool:
     """Whether the acting site is the education bureau's (教育局)."""
     return current_site_id() == _loaded_map().bureau_site

@@ -582,13 +582,20 @@ _cache: dict = {}
 def matcher_from_db() -> WordMatcher:
     """The word list's matcher, compiled again only when the list changed.
 
-    The key is read with one small aggregate query: any insert, edit or
-    delete changes the count, the highest id or the latest update time.
+    The list is the acting school's own terms and, in a 站群, the bureau's
+    shared ones (merge_rules). The key is read with one small aggregate
+    query: any insert, edit or delete changes the count, the highest id or
+    the latest update time.
     """
     import sqlalchemy as sa
 
+    from core import sites
     from models import WordRule, current_site_id, db
 
+    site = current_site_id()
+    shared = sites.bureau_site_id()
+    owners = sorted({site, shared} - {None})
+    mine = sa.and_(WordRule.site_id.in_(owners))
     key = tuple(
         db.session.execute(
             sa.select(
@@ -597,24 +604,43 @@ def matcher_from_db() -> WordMatcher:
                 sa.func.max(WordRule.updated_at),
                 sa.func.sum(sa.func.length(WordRule.term)),
             )
+            .where(mine)
+            .execution_options(all_sites=True)
         ).one()
-    ) + (str(db.engine.url),)
-    site = current_site_id()  # each school has its own list
+    ) + (tuple(owners), str(db.engine.url))
     cached_key, matcher = _cache.get(site, (None, None))
     if cached_key != key:
-        rules = db.session.scalars(sa.select(WordRule)).all()
-        matcher = WordMatcher(
-            Rule(
-                term=rule.term,
-                replacement=rule.replacement or "",
-                severity=rule.severity,
-                exceptions=split_exceptions(rule.exceptions),
-                note=rule.note or "",
-            )
-            for rule in rules
-        )
+        rows = db.session.scalars(
+            sa.select(WordRule).where(mine).execution_options(all_sites=True)
+        ).all()
+        matcher = WordMatcher(merge_rules(rows, shared))
         _cache[site] = (key, matcher)
     return matcher
+
+
+def merge_rules(rows, shared_site: int | None) -> list[Rule]:
+    """One Rule per term. The bureau's shared terms (rows of shared_site)
+    hold in every school: a school's own rule for the same term can make it
+    stricter (block) but never weaker, and cannot exempt more words."""
+    by_term: dict[str, list] = {}
+    for row in rows:
+        by_term.setdefault(row.term, []).append(row)
+    rules = []
+    for term, found in by_term.items():
+        shared = next((r for r in found if r.site_id == shared_site), None)
+        own = next((r for r in found if r.site_id != shared_site), None)
+        first = shared or own
+        severity = BLOCK if any(r.severity == BLOCK for r in found) else HINT
+        rules.append(
+            Rule(
+                term=term,
+                replacement=first.replacement or (own.replacement if own else "") or "",
+                severity=severity,
+                exceptions=split_exceptions(first.exceptions),
+                note=first.note or (own.note if own else "") or "",
+            )
+        )
+    return rules
 
 
 def site_link_problems(paths: list[str]) -> dict[str, str]:

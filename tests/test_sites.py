@@ -510,3 +510,75 @@ def test_each_site_searches_its_own_posts(three_schools, make_article):
         first, second = first.replace(mark, nothing), second.replace(mark, nothing)
     assert "秋季运动会1" in first and "秋季运动会2" not in first
     assert "秋季运动会2" in second and "秋季运动会1" not in second
+
+
+# --- the bureau's shared word list --------------------------------------------------
+
+
+def findings(browser, text):
+    answer = browser.post("/editor/check", json={"title": "通知", "body_html": text})
+    assert answer.status_code == 200
+    return {(f["value"], f["severity"]) for f in answer.get_json()["findings"]}
+
+
+def test_the_bureaus_terms_hold_in_every_school_which_cannot_weaken_them(
+    three_schools,
+):
+    app = three_schools
+    with app.app_context():
+        db.session.add(Site(id=4, name="区教育局", host="jyj.example", bureau=True))
+        db.session.commit()
+        with acting_for(4):
+            db.session.add_all(
+                [
+                    WordRule(term="统考排名", replacement="", severity="block"),
+                    WordRule(term="按装", replacement="安装", severity="hint"),
+                ]
+            )
+            db.session.commit()
+        with acting_for(2):
+            # The second school tries to soften the bureau's block, and to
+            # exempt a word that contains it; it adds a term of its own.
+            db.session.add_all(
+                [
+                    WordRule(term="统考排名", severity="hint", exceptions="统考排名表"),
+                    WordRule(term="按装", severity="block"),
+                    WordRule(term="校内词", severity="hint"),
+                ]
+            )
+            db.session.commit()
+    text = "<p>统考排名表、按装、校内词</p>"
+    editors = {}
+    for site_id, host in ((2, SECOND_HOST), (1, "news.school.cn")):
+        browser = reader(app, host)
+        login = browser.post(
+            "/login", data={"username": f"teacher{site_id}", "password": PASSWORD}
+        )
+        assert login.status_code == 302
+        editors[site_id] = browser
+    for _ in range(2):  # compiled, then from the process's cache
+        assert findings(editors[2], text) == {
+            ("统考排名", "block"),  # still blocked, and not exempted
+            ("按装", "block"),  # stricter than the bureau's hint: allowed
+            ("校内词", "hint"),
+        }
+        assert findings(editors[1], text) == {("统考排名", "block"), ("按装", "hint")}
+    # The school's word list page shows the shared terms, read only.
+    admin = reader(app, SECOND_HOST)
+    with app.app_context(), acting_for(2):
+        db.session.scalar(
+            sa.select(User).where(User.username == "teacher2")
+        ).security_admin = True
+        db.session.commit()
+    admin.post("/login", data={"username": "teacher2", "password": PASSWORD})
+    page = admin.get("/admin/words").get_data(as_text=True)
+    shared = page.split('id="shared-words"')[1].split("</section>")[0]
+    assert "统考排名" in shared and "按装" in shared and "校内词" not in shared
+    with app.app_context():
+        bureau_rule = db.session.scalar(
+            sa.select(WordRule.id)
+            .where(WordRule.site_id == 4, WordRule.term == "统考排名")
+            .execution_options(all_sites=True)
+        )
+    assert admin.get(f"/admin/words/{bureau_rule}").status_code == 404
+    assert admin.post(f"/admin/words/{bureau_rule}/delete").status_code == 404

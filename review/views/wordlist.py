@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from flask import Blueprint, render_template, request, url_for
 from flask_babel import gettext as _
 
-from core import audit
+from core import audit, sites
 from core.paging import paginate
 from core.permissions import security_admin_required
 from forms import WordRuleForm
-from models import WordRule, db
+from models import WordRule, current_site_id, db
 from review import compliance
 
 bp = Blueprint("wordlist", __name__, url_prefix="/admin/words")
@@ -73,8 +73,26 @@ def _render_list(form: WordRuleForm, status: int = 200):
     page = paginate(select, per_page=PER_PAGE)
     total = db.session.scalar(sa.select(sa.func.count(WordRule.id)))
     return render_template(
-        "review/words.html", page=page, form=form, query=query, total=total
+        "review/words.html",
+        page=page,
+        form=form,
+        query=query,
+        total=total,
+        shared=_shared_rules(),
     ), status
+
+
+def _shared_rules() -> list[WordRule]:
+    """The bureau's terms, which hold on this school's site too (站群)."""
+    bureau = sites.bureau_site_id()
+    if bureau is None or bureau == current_site_id():
+        return []
+    return db.session.scalars(
+        sa.select(WordRule)
+        .where(WordRule.site_id == bureau)
+        .order_by(WordRule.term)
+        .execution_options(all_sites=True)
+    ).all()
 
 
 @bp.get("")
