@@ -31,7 +31,7 @@ from core import (
 )
 from models import MAX_ID, db
 from newsroom import preview_queue
-from newsroom.views import editor, files
+from newsroom.views import editor, files, sharing
 from operations import commands
 from operations.views import health
 from reader import pagecache, pages
@@ -156,6 +156,7 @@ def create_app(test_config=None):
     app.register_blueprint(notify_admin.bp)
     app.register_blueprint(selfcheck.bp)
     app.register_blueprint(bureau.bp)
+    app.register_blueprint(sharing.bp)
     errors.init_app(app, not_found_fallback=legacy.redirect_from_old_address)
     legacy.init_app(app)
     assets.init_app(app)

@@ -383,6 +383,13 @@ class SettingsForm(FlaskForm):
         validators=[Length(max=50)],
     )
     site_url = _site_url_field()
+    # 站群: where the bureau's posts go on this school's site; choices are
+    # the school's sections (admin/views/admin.py), dropped outside a 站群.
+    bureau_section = SelectField(
+        _l("Section for the bureau's posts"),
+        choices=[],
+        description=_l("The education bureau's posts sent to this school appear here."),
+    )
     logo = FileField(_l("Logo"))
     remove_logo = BooleanField(_l("Remove the logo"))
     smtp_host = StringField(

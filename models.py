@@ -863,6 +863,9 @@ SETTING_DEFAULTS = {
     # 公网安备号, shown in the footer beside the ICP number.
     "psb_number": "",
     "logo_id": "",
+    # 站群: the section this school's copies of the bureau's posts go to
+    # (newsroom/bureaupost.py); "" for its 通知公告, else its first section.
+    "bureau_section": "",
     # scheme://host[:port] readers reach the site at (siteurl.py): the base
     # of absolute links and the host requests must ask for. "" for none;
     # SITE_URL in the instance config wins over it.

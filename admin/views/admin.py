@@ -49,6 +49,7 @@ from models import (
     get_settings,
     parse_id,
 )
+from newsroom import bureaupost
 from operations import backup
 from review import chain
 
@@ -915,6 +916,20 @@ def _render_settings(form: SettingsForm):
     return render_template("admin/settings.html", form=form)
 
 
+def _bureau_section_choices(form: SettingsForm) -> None:
+    """A school of a 站群 picks where the bureau's posts go; elsewhere the
+    field is not there."""
+    if sites.bureau_site_id() is None or sites.is_bureau():
+        del form.bureau_section
+        return
+    form.bureau_section.choices = [
+        ("", _("Automatic: 通知公告, else the first section"))
+    ] + [
+        (str(s.id), f"{s.parent.name} › {s.name}" if s.parent else s.name)
+        for s in bureaupost.posting_sections()
+    ]
+
+
 @bp.get("/settings")
 @admin_required
 def settings():
@@ -922,8 +937,10 @@ def settings():
     data = {key: values[key] for key in TEXT_SETTINGS + SMTP_SETTINGS}
     data["smtp_port"] = parse_id(values["smtp_port"])
     data["site_url"] = values["site_url"]
+    data["bureau_section"] = values["bureau_section"]
     form = SettingsForm(data=data)
     drop_fixed_site_url(form)
+    _bureau_section_choices(form)
     return _render_settings(form)
 
 
@@ -932,12 +949,15 @@ def settings():
 def update_settings():
     form = SettingsForm()
     drop_fixed_site_url(form)
+    _bureau_section_choices(form)
     if not form.validate_on_submit():
         return _render_settings(form)
     new = {key: form[key].data or "" for key in TEXT_SETTINGS + SMTP_SETTINGS}
     new["smtp_port"] = str(form.smtp_port.data or "")
     if form.site_url:
         new["site_url"] = form.site_url.data or ""
+    if form.bureau_section:
+        new["bureau_section"] = form.bureau_section.data or ""
     if form.smtp_password.data:  # empty keeps the saved one
         new["smtp_password"] = form.smtp_password.data
     try:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
-from core import errors, siteurl
+from core import errors, sites, siteurl
 from core.errors import json_error, wants_json
 from core.paging import paginate
 from core.permissions import can_edit, get_article_or_404, reviewer_required
@@ -693,6 +693,8 @@ def published(article_id: int):
         "newsroom/published.html",
         article=article,
         live_url=siteurl.absolute_url("public.article", article_id=article.id),
+        # 站群: the bureau's editors send what they publish to its schools.
+        bureau_sends=sites.is_bureau() and current_user.can_review,
     )
 
 

@@ -25,11 +25,11 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
-from core import sitedata
+from core import sitedata, sites
 from core.errors import csrf_json_error, json_error, too_large_message
 from core.i18n import display_size
 from core.permissions import Refused, can_edit
-from models import Article, Status, Upload, db, parse_id
+from models import Article, Status, Upload, current_site_id, db, parse_id
 from newsroom import articles, preview_files, storage, thumbnails
 from newsroom.docx_import import docx_to_html
 from newsroom.uploads import (
@@ -246,6 +246,8 @@ def upload(stored_name: str):
         )
     )
     if row is None:
+        row = _bureau_image(stored_name)
+    if row is None:
         raise NotFound()
     content_type = row.content_type
     if content_type not in SERVED_IMAGE_TYPES:
@@ -253,6 +255,23 @@ def upload(stored_name: str):
     response = _send(row, mimetype=content_type, max_age=IMAGE_MAX_AGE)
     response.cache_control.immutable = True
     return response
+
+
+def _bureau_image(stored_name: str) -> Upload | None:
+    """A photo of the bureau's (站群): its posts go to the schools' sites with
+    their photos, so every school's address serves them too."""
+    bureau = sites.bureau_site_id()
+    if bureau is None or bureau == current_site_id():
+        return None
+    return db.session.scalar(
+        db.select(Upload)
+        .where(
+            Upload.site_id == bureau,
+            Upload.stored_name == stored_name,
+            Upload.kind == "image",
+        )
+        .execution_options(all_sites=True)
+    )
 
 
 @bp.get("/uploads/thumbs/<name>")

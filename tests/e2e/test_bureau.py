@@ -97,3 +97,62 @@ def test_the_schools_side_by_side_fit_a_phone_and_a_desktop(page, bureau, size):
     )
     assert violations(page, axe) == []
     save_screenshot(page, f"bureau-sections-{size}")
+
+
+@pytest.mark.parametrize("size", VIEWPORTS)
+def test_the_bureau_sends_a_post_to_a_school(page, live_app, bureau, size):
+    from datetime import timedelta
+
+    from models import Article, Section, Site, Status, utcnow
+    from review import chain
+
+    with live_app.app_context():
+        bureau_id = db.session.scalar(sa.select(Site.id).where(Site.bureau.is_(True)))
+        with acting_for(bureau_id):
+            section = db.session.scalar(
+                sa.select(Section).where(Section.slug == "notices")
+            )
+            post = Article(
+                title=f"关于寒假安全的通知{size}",
+                body_html="<p>各校：请做好寒假安全工作。</p>",
+                section_id=section.id,
+                status=Status.PUBLISHED,
+                published_at=utcnow() - timedelta(minutes=5),
+            )
+            db.session.add(post)
+            db.session.flush()
+            chain.record_publish(post, None)
+            db.session.commit()
+            post_id = post.id
+    added = live_app.test_cli_runner().invoke(
+        args=[
+            "sites",
+            "add",
+            f"城西小学{size}",
+            "--prefix",
+            f"/chengxi-{size}",
+            "--admin",
+            f"cx-{size}",
+        ]
+    )
+    school_id = added.output.split("site ")[1].split(":")[0]
+    axe = Axe()
+    page.set_viewport_size(VIEWPORTS[size])
+    page.goto("/jyj/login")
+    page.fill("input[name=username]", "jyj")
+    page.fill("input[name=password]", bureau)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/jyj/**")
+    page.goto(f"/jyj/editor/articles/{post_id}/published")
+    page.click("#send-to-schools")
+    page.check(f"#share-form input[name=site][value='{school_id}']")
+    assert page.evaluate(
+        "document.documentElement.scrollWidth <= window.innerWidth + 1"
+    )
+    assert violations(page, axe) == []
+    save_screenshot(page, f"bureau-send-{size}")
+    page.click("#share-form button[type=submit]")
+    expect(page.locator("#share-form")).to_contain_text("已收到")
+    save_screenshot(page, f"bureau-sent-{size}")
+    page.goto(f"/chengxi-{size}/sections/notices")
+    expect(page.locator("main")).to_contain_text(f"关于寒假安全的通知{size}")
