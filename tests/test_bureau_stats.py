@@ -6,13 +6,12 @@ from datetime import date, datetime
 
 import openpyxl
 import pytest
-import sqlalchemy as sa
 import time_machine
 
 from core.sites import acting_for
-from models import Article, DailyViews, Section, Site, Status, User, db, set_setting
+from models import Article, DailyViews, Section, Site, Status, db, set_setting
 from tests.conftest import PASSWORD
-from tests.test_sites import reader, sites_cli
+from tests.test_sites import reader, signed_in_bureau
 
 NOW = datetime(2026, 11, 10, 1, 30)  # UTC: 09:30 on 10 November in Beijing
 PERIOD = "?from=2026-10-01&to=2026-10-31"
@@ -46,10 +45,10 @@ def district(app):
     """Three schools and the bureau, seen on 10 November by the bureau's
     administrator (signed in then: a session from the future would end)."""
     with time_machine.travel(NOW, tick=False):
-        yield signed_in_bureau(app)
+        yield three_schools_and_the_bureau(app)
 
 
-def signed_in_bureau(app):
+def three_schools_and_the_bureau(app):
     with app.app_context():
         db.session.add_all(
             [
@@ -85,24 +84,7 @@ def signed_in_bureau(app):
             "乙中学",
             [(datetime(2026, 10, 10, 2), Status.PUBLISHED, [(date(2026, 10, 11), 4)])],
         )
-    added = sites_cli(
-        app, "add", "区教育局", "--prefix", "/jyj", "--bureau", "--admin", "jyj"
-    )
-    assert added.exit_code == 0, added.output
-    password = added.output.split("password:")[1].split()[0]
-    with app.app_context(), acting_for(4):
-        db.session.scalar(
-            sa.select(User).where(User.username == "jyj")
-        ).needs_setup = False
-        db.session.commit()
-    browser = reader(app)
-    assert (
-        browser.post(
-            "/jyj/login", data={"username": "jyj", "password": password}
-        ).status_code
-        == 302
-    )
-    return browser
+    return signed_in_bureau(app)
 
 
 EXPECTED = [

@@ -41,19 +41,28 @@ def bureau(live_app):
     return added.output.split("password:")[1].split()[0]
 
 
-@pytest.mark.parametrize("size", VIEWPORTS)
-def test_the_bureau_adds_a_school_on_a_phone_and_a_desktop(page, bureau, size):
-    axe = Axe()
+def sign_in(page, password, size):
+    """The bureau's administrator, signed in on its site, at this size."""
     page.set_viewport_size(VIEWPORTS[size])
     page.goto("/jyj/login")
     page.fill("input[name=username]", "jyj")
-    page.fill("input[name=password]", bureau)
+    page.fill("input[name=password]", password)
     page.click("main button[type=submit]")
     page.wait_for_url("**/jyj/**")
-    page.goto("/jyj/admin/sites")
-    assert page.evaluate(
+
+
+def fits(page) -> bool:
+    return page.evaluate(
         "document.documentElement.scrollWidth <= window.innerWidth + 1"
     )
+
+
+@pytest.mark.parametrize("size", VIEWPORTS)
+def test_the_bureau_adds_a_school_on_a_phone_and_a_desktop(page, bureau, size):
+    axe = Axe()
+    sign_in(page, bureau, size)
+    page.goto("/jyj/admin/sites")
+    assert fits(page)
     assert violations(page, axe) == []
     save_screenshot(page, f"bureau-sites-{size}")
 
@@ -63,9 +72,7 @@ def test_the_bureau_adds_a_school_on_a_phone_and_a_desktop(page, bureau, size):
     page.click("#new-site button[type=submit]")
     notice = page.locator("#site-created")
     expect(notice).to_contain_text(f"cd-{size}")
-    assert page.evaluate(
-        "document.documentElement.scrollWidth <= window.innerWidth + 1"
-    )
+    assert fits(page)
     assert violations(page, axe) == []
     save_screenshot(page, f"bureau-site-added-{size}")
 
@@ -76,25 +83,16 @@ def test_the_bureau_adds_a_school_on_a_phone_and_a_desktop(page, bureau, size):
 @pytest.mark.parametrize("size", VIEWPORTS)
 def test_the_schools_side_by_side_fit_a_phone_and_a_desktop(page, bureau, size):
     axe = Axe()
-    page.set_viewport_size(VIEWPORTS[size])
-    page.goto("/jyj/login")
-    page.fill("input[name=username]", "jyj")
-    page.fill("input[name=password]", bureau)
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/jyj/**")
+    sign_in(page, bureau, size)
     page.goto("/jyj/admin/sites")
     page.click("#schools-stats-link")
     expect(page.locator("#schools")).to_be_visible()
-    assert page.evaluate(
-        "document.documentElement.scrollWidth <= window.innerWidth + 1"
-    )
+    assert fits(page)
     assert violations(page, axe) == []
     save_screenshot(page, f"bureau-stats-{size}")
     page.click("#school-sections-link")
     expect(page.locator("h1")).to_contain_text("各校栏目更新")
-    assert page.evaluate(
-        "document.documentElement.scrollWidth <= window.innerWidth + 1"
-    )
+    assert fits(page)
     assert violations(page, axe) == []
     save_screenshot(page, f"bureau-sections-{size}")
 
@@ -137,18 +135,11 @@ def test_the_bureau_sends_a_post_to_a_school(page, live_app, bureau, size):
     )
     school_id = added.output.split("site ")[1].split(":")[0]
     axe = Axe()
-    page.set_viewport_size(VIEWPORTS[size])
-    page.goto("/jyj/login")
-    page.fill("input[name=username]", "jyj")
-    page.fill("input[name=password]", bureau)
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/jyj/**")
+    sign_in(page, bureau, size)
     page.goto(f"/jyj/editor/articles/{post_id}/published")
     page.click("#send-to-schools")
     page.check(f"#share-form input[name=site][value='{school_id}']")
-    assert page.evaluate(
-        "document.documentElement.scrollWidth <= window.innerWidth + 1"
-    )
+    assert fits(page)
     assert violations(page, axe) == []
     save_screenshot(page, f"bureau-send-{size}")
     page.click("#share-form button[type=submit]")
