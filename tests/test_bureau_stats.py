@@ -50,12 +50,12 @@ def district(app):
 
 def three_schools_and_the_bureau(app):
     with app.app_context():
-        db.session.add_all(
-            [
-                Site(id=2, name="甲", host="jia.example"),
-                Site(id=3, name="乙", host="yi.example"),
-            ]
+        # Ids from the database's own sequence, as `flask sites add` gets them.
+        jia, yi = (
+            Site(name="甲", host="jia.example"),
+            Site(name="乙", host="yi.example"),
         )
+        db.session.add_all([jia, yi])
         db.session.commit()
         school(
             1,
@@ -63,7 +63,7 @@ def three_schools_and_the_bureau(app):
             [(datetime(2026, 10, 5, 2), Status.PUBLISHED, [(date(2026, 10, 6), 7)])],
         )
         school(
-            2,
+            jia.id,
             "甲小学",
             [
                 (datetime(2026, 10, 5, 2), Status.PUBLISHED, [(date(2026, 10, 6), 5)]),
@@ -80,7 +80,7 @@ def three_schools_and_the_bureau(app):
             ],
         )
         school(
-            3,
+            yi.id,
             "乙中学",
             [(datetime(2026, 10, 10, 2), Status.PUBLISHED, [(date(2026, 10, 11), 4)])],
         )
