@@ -174,3 +174,23 @@ def period_from_args(
     if kind not in PERIODS:
         raise PeriodError(_("Choose one of the periods offered."))
     return named_period(kind, now)
+
+
+def requested(args) -> tuple[Period | None, str | None]:
+    """The period a request's arguments ask for, or (None, the message why not)."""
+    try:
+        return period_from_args(args), None
+    except PeriodError as error:
+        return None, str(error)
+
+
+def picker_values(period: Period | None, args) -> dict[str, str]:
+    """What the period form (stats/_period.html) shows: the period, or the
+    request's own input after an error."""
+    if period is not None:
+        return {"period": period.kind, **period.query_args()}
+    return {
+        "period": args.get("period") or "custom",
+        "from": args.get("from", ""),
+        "to": args.get("to", ""),
+    }

@@ -595,7 +595,7 @@ def matcher_from_db() -> WordMatcher:
     site = current_site_id()
     shared = sites.bureau_site_id()
     owners = sorted({site, shared} - {None})
-    mine = sa.and_(WordRule.site_id.in_(owners))
+    mine = WordRule.site_id.in_(owners)
     key = tuple(
         db.session.execute(
             sa.select(

@@ -31,15 +31,20 @@ class School:
     sections: freshness.FreshnessReport | None = None
 
 
-def schools() -> list[School]:
-    """Every school's site (not the bureau's own), named as the school set it."""
-    names = dict(
+def school_names() -> dict[int, str]:
+    """Each site's name as the school set it (its 学校名称 setting)."""
+    return dict(
         db.session.execute(
             sa.select(Setting.site_id, Setting.value)
             .where(Setting.key == "school_name", Setting.value != "")
             .execution_options(all_sites=True)
         ).all()
     )
+
+
+def schools() -> list[School]:
+    """Every school's site (not the bureau's own), named as the school set it."""
+    names = school_names()
     rows = db.session.scalars(
         sa.select(Site).where(Site.bureau.is_(False)).order_by(Site.id)
     )

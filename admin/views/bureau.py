@@ -16,7 +16,7 @@ from core import audit, periods, sites
 from core.downloads import XLSX, bad_request, download
 from core.permissions import admin_required
 from forms import SiteForm
-from models import Setting, Site, db
+from models import Site, db
 from operations import sites as site_admin
 from stats import bureaustats, statexport
 
@@ -34,22 +34,12 @@ def bureau_required(view):
     return wrapped
 
 
-def _school_names() -> dict[int, str]:
-    """Each site's name as the school set it (its 学校名称 setting)."""
-    rows = db.session.execute(
-        sa.select(Setting.site_id, Setting.value)
-        .where(Setting.key == "school_name", Setting.value != "")
-        .execution_options(all_sites=True)
-    )
-    return dict(rows.all())
-
-
 def _render(form: SiteForm, status: int = 200, created=None):
     every = db.session.scalars(sa.select(Site).order_by(Site.id)).all()
     response = render_template(
         "admin/sites.html",
         sites=every,
-        names=_school_names(),
+        names=bureaustats.school_names(),
         address=site_admin.address,
         form=form,
         created=created,
@@ -114,27 +104,15 @@ def switch(site_id: int, change: str):
 @bp.get("/stats")
 @bureau_required
 def stats():
-    try:
-        period, error = periods.period_from_args(request.args), None
-    except periods.PeriodError as failure:
-        period, error = None, str(failure)
+    period, error = periods.requested(request.args)
     found = bureaustats.side_by_side(period) if period else []
-    picker = (
-        {"period": period.kind, **period.query_args()}
-        if period
-        else {
-            "period": request.args.get("period") or "custom",
-            "from": request.args.get("from", ""),
-            "to": request.args.get("to", ""),
-        }
-    )
     return render_template(
         "admin/site_stats.html",
         period=period,
         schools=found,
         table=bureaustats.schools_table(found) if period else None,
         error=error,
-        picker=picker,
+        picker=periods.picker_values(period, request.args),
         periods=periods.PERIODS,
     ), (400 if error else 200)
 

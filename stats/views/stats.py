@@ -18,36 +18,17 @@ from stats import charts, freshness, pubstats, statexport
 bp = Blueprint("stats", __name__)
 
 
-def _period_or_error():
-    """The requested period, or (None, the message why not)."""
-    try:
-        return periods.period_from_args(request.args), None
-    except periods.PeriodError as error:
-        return None, str(error)
-
-
-def _picker_values(period, error):
-    """What the period form shows: the request's own input after an error."""
-    if period is not None:
-        return {"period": period.kind, **period.query_args()}
-    return {
-        "period": request.args.get("period") or "custom",
-        "from": request.args.get("from", ""),
-        "to": request.args.get("to", ""),
-    }
-
-
 @bp.get("/admin/stats")
 @reviewer_required
 def overview():
-    period, error = _period_or_error()
+    period, error = periods.requested(request.args)
     report = pubstats.build_report(period) if period else None
     return render_template(
         "stats/site.html",
         report=report,
         chart=charts.daily_chart(report.daily) if report else None,
         error=error,
-        picker=_picker_values(period, error),
+        picker=periods.picker_values(period, request.args),
         periods=periods.PERIODS,
         channel_note=statexport.channel_note(),
     ), (400 if error else 200)
@@ -56,7 +37,7 @@ def overview():
 @bp.get("/admin/stats.xlsx")
 @reviewer_required
 def workbook():
-    period, error = _period_or_error()
+    period, error = periods.requested(request.args)
     if error:
         return bad_request(error)
     report = pubstats.build_report(period)
@@ -72,7 +53,7 @@ def csv_table():
     key = request.args.get("table", "")
     if key not in statexport.TABLE_KEYS:
         return bad_request(_("Choose one of the tables offered."))
-    period, error = _period_or_error()
+    period, error = periods.requested(request.args)
     if error:
         return bad_request(error)
     report = pubstats.build_report(period)
@@ -125,6 +106,6 @@ def article(article_id):
         period=period,
         chart=charts.daily_chart(daily) if period else None,
         error=error,
-        picker=_picker_values(period, error),
+        picker=periods.picker_values(period, request.args),
         can_see_site=current_user.can_review,
     ), (400 if error else 200)
