@@ -37,6 +37,8 @@
     readOnly: form.dataset.readOnly === "yes",
     dirty: false, // changed since the last server save
     saving: false,
+    inflight: null, // the running autosave, which a submit waits for
+    leaving: false, // a submit is under way: start no new autosave
     timer: null,
     lastSave: 0,
     submitting: false,
@@ -792,7 +794,7 @@
   }
 
   function autosave() {
-    if (!state.dirty || state.submitting || !canAutosaveToServer()) {
+    if (!state.dirty || state.submitting || state.leaving || !canAutosaveToServer()) {
       return Promise.resolve(false);
     }
     if (state.saving) {
@@ -809,7 +811,7 @@
     state.dirty = false;
     state.lastSave = Date.now();
     showStatus(msg("saving"));
-    return request(url, {
+    state.inflight = request(url, {
       method: "POST",
       headers: jsonHeaders({ "Content-Type": "application/json" }),
       body: JSON.stringify(data),
@@ -836,6 +838,13 @@
       }
       return false;
     });
+    return state.inflight;
+  }
+
+  /* A submit sent while an autosave is on its way would carry the version
+   * from before that save and be refused as a conflict with itself. */
+  function waitForAutosave() {
+    return state.inflight ? state.inflight.then(function () {}, function () {}) : Promise.resolve();
   }
 
   /* After the first autosave the page is the edit page of that one draft. */
@@ -884,7 +893,10 @@
     }
     // A pasted photo still uploading would be saved as a data: image, which
     // the server drops: leave only once every upload has been answered.
+    state.leaving = true;
+    clearTimeout(state.timer);
     waitForPastedImages()
+      .then(waitForAutosave)
       .then(function () {
         return request(form.dataset.csrfUrl, {
           method: "GET",
@@ -909,6 +921,7 @@
           }
           return;
         }
+        state.leaving = false;
         if (result.status === 401) {
           showSessionLost();
         } else {

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from models import Article, Section, Upload, db, set_setting
+from models import Article, Section, Status, Upload, db, set_setting
 
 pytestmark = pytest.mark.e2e
 
@@ -121,6 +121,35 @@ def test_autosaved_text_survives_a_reload(page, login_page, section_id):
     page.wait_for_selector(".jodit-wysiwyg")
     assert page.input_value("#title") == "自动保存的标题"
     assert "这段文字没有按保存按钮。" in page.locator(".jodit-wysiwyg").inner_text()
+
+
+def test_publishing_while_an_autosave_is_on_its_way_is_not_a_conflict(
+    page, login_page, live_app, section_id
+):
+    """The server has taken the autosave but its answer (the new version) is
+    still on the way when the teacher presses 发布: the post must publish."""
+    open_new_post(page, login_page, section_id, "保存途中发布")
+    page.keyboard.type("第一段。")
+    page.wait_for_selector("#autosave-status.is-ok", timeout=15_000)
+
+    held = []
+    page.route("**/autosave", lambda route: held.append((route, route.fetch())))
+    page.keyboard.type("第二段。")
+    for _ in range(150):  # the next autosave reaches the server, unanswered
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "no autosave was sent"
+    page.click("button[name=action][value=publish]")
+    page.wait_for_timeout(800)  # the submit must still be waiting here
+    route, response = held.pop()
+    route.fulfill(response=response)
+    page.wait_for_url(re.compile(r"/editor/articles/\d+/published$"))
+    article_id = int(page.url.split("/")[-2])
+    with live_app.app_context():
+        article = db.session.get(Article, article_id)
+        assert article.status == Status.PUBLISHED
+        assert "第二段。" in article.body_html
 
 
 def test_expired_session_on_save_keeps_the_page_and_offers_login(
