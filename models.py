@@ -508,42 +508,44 @@ class Article(SiteOwned, db.Model):
     # statistics prefers its date range and then sorts the whole section.
     # The trailing status and deleted_at make the indexes cover the visibility
     # test, so counting a section's posts for paging never reads the table.
+    # site_id leads (migration 0021): each school's posts are one range, so a
+    # long list never walks other schools' rows.
     __table_args__ = (
         sa.Index(
             "ix_article_order",
+            "site_id",
             "pinned",
             "published_at",
             "status",
             "deleted_at",
-            "site_id",
         ),
         sa.Index(
             "ix_article_section_order",
+            "site_id",
             "section_id",
             "pinned",
             "published_at",
             "status",
             "deleted_at",
-            "site_id",
         ),
         sa.Index(
             "ix_article_channel_order",
+            "site_id",
             "channel_id",
             "pinned",
             "published_at",
             "status",
             "deleted_at",
-            "site_id",
         ),
         sa.Index("ix_article_views", "views"),
         # Newest posts with a picture (the home page's picture news), in index
         # order. Partial, so only queries asking for a picture can pick it.
         sa.Index(
             "ix_article_picture_order",
+            "site_id",
             "published_at",
             "status",
             "deleted_at",
-            "site_id",
             sqlite_where=sa.text("picture_id IS NOT NULL"),
             postgresql_where=sa.text("picture_id IS NOT NULL"),
         ),

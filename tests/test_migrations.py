@@ -574,3 +574,91 @@ def test_0020_gives_the_logs_of_an_existing_school_to_its_site(tmp_path):
         assert rows("SELECT article_title FROM review_event") == [("开学典礼",)]
         upgrade()
         db.engine.dispose()
+
+
+def test_0021_leads_the_listing_indexes_with_the_site(tmp_path):
+    article = (
+        "INSERT INTO article (id, title, body_html, author_name, section_id,"
+        " channel_id, status, published_at, pinned, views, version, created_at,"
+        " updated_at, excerpt, site_id) VALUES ({id}, '{title}', '<p>正文</p>',"
+        " '王老师', {site}, {site}, 'published', '2026-09-0{id} 08:00:00', 0, 9, 1,"
+        " '2026-09-01 08:00:00', '2026-09-01 08:00:00', '正文', {site})"
+    )
+    app = school_at(
+        tmp_path,
+        "0020",
+        "INSERT INTO site (id, name, host, path_prefix, bureau, active, created_at)"
+        " VALUES (2, '二中', 'b.cn', '', 0, 1, '2026-12-01')",
+        "INSERT INTO section (id, name, slug, position, site_id) VALUES"
+        " (1, '新闻', 'news', 0, 1), (2, '新闻', 'news', 0, 2)",
+        article.format(id=1, title="一中开学", site=1),
+        article.format(id=2, title="二中开学", site=2),
+        article.format(id=3, title="一中运动会", site=1),
+    )
+    listing = {
+        "ix_article_order": ["pinned", "published_at", "status", "deleted_at"],
+        "ix_article_section_order": [
+            "section_id",
+            "pinned",
+            "published_at",
+            "status",
+            "deleted_at",
+        ],
+        "ix_article_channel_order": [
+            "channel_id",
+            "pinned",
+            "published_at",
+            "status",
+            "deleted_at",
+        ],
+        "ix_article_picture_order": ["published_at", "status", "deleted_at"],
+    }
+
+    def indexes():
+        with db.engine.connect() as connection:
+            found = sa.inspect(connection).get_indexes("article")
+        return {i["name"]: i["column_names"] for i in found if i["name"] in listing}
+
+    with app.app_context():
+        upgrade()
+        assert indexes() == {name: ["site_id", *cols] for name, cols in listing.items()}
+        assert rows("SELECT id, title, site_id FROM article ORDER BY id") == [
+            (1, "一中开学", 1),
+            (2, "二中开学", 2),
+            (3, "一中运动会", 1),
+        ]
+        # The home page's list, as the reader asks for it: one range of the
+        # site's posts, read in order from the index (no sort).
+        from core.sites import acting_for
+        from reader.listings import visible_ids
+
+        sent = []
+
+        def keep(_conn, _cursor, statement, parameters, _context, _many):
+            sent.append((statement, parameters))
+
+        sa.event.listen(db.engine, "before_cursor_execute", keep)
+        try:
+            with acting_for(1):
+                ids = db.session.scalars(visible_ids().limit(10)).all()
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", keep)
+        assert ids == [3, 1]
+        statement, parameters = sent[-1]
+        with db.engine.connect() as connection:
+            plan = " ".join(
+                row[-1]
+                for row in connection.exec_driver_sql(
+                    f"EXPLAIN QUERY PLAN {statement}", parameters
+                )
+            )
+        assert "INDEX ix_article_order (site_id=?" in plan, plan
+        # Ties on published_at are put in id order as they come (the "right
+        # part"); the site's posts as a whole are never sorted.
+        assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
+        db.session.remove()
+        downgrade(revision="0020")
+        assert indexes() == {name: [*cols, "site_id"] for name, cols in listing.items()}
+        assert rows("SELECT count(*) FROM article") == [(3,)]
+        upgrade()
+        db.engine.dispose()
