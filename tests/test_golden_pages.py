@@ -11,6 +11,10 @@ shown to serve exactly the pages it served before, on either engine. Only
 what differs between two installs by design is normalised: asset fingerprints
 (the issue allows them to change) and uploads' random stored names.
 
+The same pages are asked of the demo school as the code before 站群 (schema
+0018) installed it, upgraded in place to head by `init-db` (what `make run`
+does): a school that upgrades must see no difference either.
+
 A deliberate change to what readers see rewrites the file:
     SCHOOLNEWS_WRITE_GOLDEN=1 .venv/bin/pytest tests/test_golden_pages.py
 (and the commit says why); a change that was not meant to show fails here.
@@ -23,14 +27,16 @@ import gzip
 import json
 import os
 import re
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 import time_machine
+from alembic.script import ScriptDirectory
 
-from app import create_app
+from app import MIGRATIONS_DIR, create_app
 from models import Article, Section, Status, Upload, db
 from tests import dbserver
 from tests.conftest import _close, _config
@@ -46,6 +52,8 @@ GOLDEN = (
         else "golden_pages.json.gz"
     )
 )
+# The demo school made by the code before 站群 (see fixtures/README.md).
+OLD_DEMO = Path(__file__).parent / "fixtures" / "demo_0018.sqlite3.gz"
 WRITE = os.environ.get("SCHOOLNEWS_WRITE_GOLDEN") == "1"
 # A Tuesday morning in term, China time, the clock for installing and reading.
 INSTANT = datetime(2026, 11, 10, 1, 30, tzinfo=UTC)
@@ -62,19 +70,38 @@ def school(tmp_path_factory):
     folder = tmp_path_factory.mktemp("golden")
     if dbserver.ON_POSTGRESQL:
         dbserver.create(dbserver.database_url(folder))
+    yield from _installed(folder, [["init-db"], ["demo"]])
+    if dbserver.ON_POSTGRESQL:
+        dbserver.drop(dbserver.database_url(folder))
+
+
+@pytest.fixture(scope="module")
+def upgraded(tmp_path_factory):
+    """The demo school as the code before 站群 (schema 0018) installed it at
+    INSTANT (tests/fixtures/demo_0018.sqlite3.gz), upgraded in place by
+    `init-db` as `make run` does; yields (app, reader pages)."""
+    if dbserver.ON_POSTGRESQL:
+        pytest.skip("the schema 0018 database is a SQLite file")
+    folder = tmp_path_factory.mktemp("upgraded")
+    with gzip.open(OLD_DEMO) as packed, open(folder / "test.sqlite3", "wb") as file:
+        shutil.copyfileobj(packed, file)
+    yield from _installed(folder, [["init-db"]])
+
+
+def _installed(folder: Path, commands: list[list[str]]):
+    """Run the commands at INSTANT on the database in folder, then fetch every
+    reader page; yields (app, pages) and closes the app afterwards."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SCHOOLNEWS_INSTANCE", str(folder / "instance"))
         with time_machine.travel(INSTANT, tick=False):
             app = create_app(_config(folder))
             runner = app.test_cli_runner()
-            for command in (["init-db"], ["demo"]):
+            for command in commands:
                 result = runner.invoke(args=command)
                 assert result.exit_code == 0, result.output
             pages = _fetch_all(app)
         yield app, pages
     _close(app)
-    if dbserver.ON_POSTGRESQL:
-        dbserver.drop(app.config["SQLALCHEMY_DATABASE_URI"])
 
 
 def _paths(app) -> list[str]:
@@ -128,6 +155,21 @@ def test_golden_file_is_written_or_present(school):
 
 def test_every_reader_page_is_what_it_was(school):
     _, pages = school
+    _assert_golden(pages)
+
+
+def test_an_upgraded_database_serves_the_same_pages(upgraded):
+    """A school that ran the code before 站群 and upgrades in place (0018 to
+    head: its rows become the first site's) serves the very same pages."""
+    app, pages = upgraded
+    with app.app_context():
+        version = db.session.scalar(sa.text("SELECT version_num FROM alembic_version"))
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    assert version == head, "init-db did not upgrade the database to head"
+    _assert_golden(pages)
+
+
+def _assert_golden(pages: dict[str, str]) -> None:
     golden = _golden()
     assert sorted(pages) == sorted(golden), "the set of pages changed"
     changed = [path for path in golden if pages[path] != golden[path]]
