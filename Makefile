@@ -89,6 +89,8 @@ translations: $(VENV)/.dev
 # Then the article page under floods of uncached pages (bench/bench_flood.py),
 # and the memory of attachment previews, hostile documents included
 # (bench/bench_documents.py).
+# 站群: 100 schools of 1,000 posts in one installation, one server, with the
+# isolation of every school's pages checked (bench/bench_sites.py).
 # Search on SQLite and PostgreSQL at 100,000 posts (bench/bench_search.py),
 # and one app server against two behind nginx on PostgreSQL
 # (bench/bench_two_servers.py): both need the local PostgreSQL server.
@@ -96,10 +98,12 @@ translations: $(VENV)/.dev
 #                FLOOD_ARGS="--posts 2000 --duration 3"
 #                SEARCH_ARGS="--posts 2000 --rounds 5"
 #                TWO_SERVERS_ARGS="--duration 3 --warmup 3 --rounds 1"
+#                SITES_ARGS="--sites 5 --posts 200 --duration 3 --rounds 1"
 BENCH_ARGS ?=
 FLOOD_ARGS ?=
 SEARCH_ARGS ?=
 TWO_SERVERS_ARGS ?=
+SITES_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: bench
@@ -108,6 +112,7 @@ bench: $(VENV)/.dev
 		|| ($(SUDO) apt-get update && { $(SUDO) apt-get install -y wrk nginx-light \
 		|| $(SUDO) apt-get install -y wrk nginx; })
 	$(BIN)/python bench/bench_http.py $(BENCH_ARGS)
+	$(BIN)/python bench/bench_sites.py $(SITES_ARGS)
 	$(BIN)/python bench/bench_search.py $(SEARCH_ARGS)
 	$(BIN)/python bench/bench_two_servers.py $(TWO_SERVERS_ARGS)
 	$(BIN)/python bench/bench_flood.py $(FLOOD_ARGS)
