@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
@@ -225,3 +226,73 @@ def disable_command(site_id):
 def enable_command(site_id):
     """Serve a disabled site again."""
     _switch(site_id, True)
+
+
+def _free_address(host: str, prefix: str) -> tuple[str, str]:
+    """A cleaned host and prefix no site is at yet (for an imported site)."""
+    host, prefix = clean_host(host), clean_prefix(prefix)
+    if not host and not prefix:
+        raise SiteError(
+            _l(
+                "Give the site a host name, a path, or both: the first site "
+                "answers every other address."
+            )
+        )
+    taken = db.session.scalar(
+        sa.select(Site.id).where(Site.host == host, Site.path_prefix == prefix)
+    )
+    if taken is not None:
+        raise SiteError(_l("Another site is at that address already."))
+    return host, prefix
+
+
+@sites_cli.command("export")
+@click.argument("site_id", type=int)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def export_command(site_id, file):
+    """Write one school's site, with its files, into one archive."""
+    from operations import siteexport  # not loaded by server processes
+
+    try:
+        exported = siteexport.export_site(site_id, file)
+    except siteexport.ArchiveError as error:
+        raise click.ClickException(str(error)) from None
+    counts = exported.manifest["counts"]
+    files = sum(1 for m in exported.manifest["members"] if m.startswith("files/"))
+    click.echo(
+        f"Exported site {site_id} to {file}: {counts.get('article', 0)} posts, "
+        f"{counts.get('user', 0)} users, {files} files."
+    )
+
+
+@sites_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--host", default="", help="The new site's host name.")
+@click.option("--prefix", default="", help="Or its path on a shared host.")
+@click.option(
+    "--name", default="", help="Its name in the site list (default: the archive's)."
+)
+@click.option(
+    "--rename-users-prefix",
+    "rename_users",
+    default="",
+    help="Put this before every user name, e.g. yz- (names are one per installation).",
+)
+def import_command(file, host, prefix, name, rename_users):
+    """Make a new site of a school's archive (from `sites export`)."""
+    from operations import siteexport  # not loaded by server processes
+
+    try:
+        host, prefix = _free_address(host, prefix)
+        imported = siteexport.import_site(file, host, prefix, name, rename_users)
+    except (SiteError, siteexport.ArchiveError) as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    site = imported.site
+    click.echo(
+        f"Imported site {site.id}: {site.name} at {address(site)}, "
+        f"{imported.counts.get('article', 0)} posts, "
+        f"{imported.counts.get('user', 0)} users, {imported.files} files, "
+        f"{imported.audit_events} audit events."
+    )
+    click.echo("Its users sign in there with their passwords as before.")
