@@ -177,19 +177,9 @@ def _selections(site_id: int) -> dict[str, sa.Select]:
         chosen[name] = sa.select(table).where(sa.or_(*conditions))
     hashes = sa.union(
         *(
-            sa.select(metadata.tables[t].c[c]).where(
-                metadata.tables[t].c.site_id == site_id
-            )
-            if _is_site_table(metadata.tables[t])
-            else sa.select(metadata.tables[t].c[c]).where(
-                metadata.tables[t].c.article_id.in_(
-                    sa.select(metadata.tables["article"].c.id).where(
-                        metadata.tables["article"].c.site_id == site_id
-                    )
-                )
-            )
-            for t, c in HASH_COLUMNS.items()
-            if t not in CONTENT_ADDRESSED
+            sa.select(chosen[name].subquery().c[column])
+            for name, column in HASH_COLUMNS.items()
+            if name not in CONTENT_ADDRESSED
         )
     )
     for name in CONTENT_ADDRESSED:
@@ -696,8 +686,11 @@ class _Importer:
         if table.name in CONTENT_ADDRESSED:
             rows = self._new_versions(table, rows)
         if pk is None:
+            if any(later for _values, later in rows):
+                # Only a numbered row can be completed afterwards.
+                raise ArchiveError(_l("The archive cannot be imported here."))
             if rows:
-                self.connection.execute(table.insert(), rows)
+                self.connection.execute(table.insert(), [v for v, _later in rows])
             return
         mapping = self.ids.setdefault(table.name, {})
         for old, (values, later) in zip(
@@ -711,9 +704,9 @@ class _Importer:
             if later:
                 self.deferred.append((table, new, later))
 
-    def _values(self, table: sa.Table, row: dict):
-        """The row for the new site; with a numbered key, (row, deferred
-        foreign keys), the ones pointing at rows not inserted yet."""
+    def _values(self, table: sa.Table, row: dict) -> tuple[dict, dict]:
+        """The row for the new site, and its foreign keys to rows not
+        inserted yet (set afterwards; None meanwhile)."""
         values, later = {}, {}
         for column in table.columns:
             if column.name not in row:
@@ -735,7 +728,7 @@ class _Importer:
         if table.name in HASH_COLUMNS and table.name != "article":
             column = HASH_COLUMNS[table.name]
             values[column] = self.hashes.get(values[column], values[column])
-        return (values, later) if _pk(table) is not None else values
+        return values, later
 
     def _map(self, table: str, old, column: sa.Column | None = None):
         if table not in self.ids:
@@ -820,7 +813,7 @@ class _Importer:
 
     def _new_versions(self, table: sa.Table, rows: list[dict]) -> list[dict]:
         """The diffs' texts this installation lacks (the same text is one row)."""
-        wanted = {row["version_hash"]: row for row in rows}
+        wanted = {row["version_hash"]: (row, later) for row, later in rows}
         have = set(
             self.connection.execute(
                 sa.select(table.c.version_hash).where(
@@ -828,7 +821,7 @@ class _Importer:
                 )
             ).scalars()
         )
-        return [row for key, row in wanted.items() if key not in have]
+        return [pair for key, pair in wanted.items() if key not in have]
 
     def _append_audit(self) -> int:
         """Add the site's audit events at the end of the target's chain."""

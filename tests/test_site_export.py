@@ -342,7 +342,10 @@ def test_the_archive_holds_every_table_the_metadata_links_to_a_site(
         manifest = json.load(tar.extractfile("manifest.json"))
     assert set(manifest["counts"]) == exported_by_metadata(db.metadata)
     assert manifest["source"]["prefix"] == "/erzhong"
-    assert manifest["counts"]["article"] == 1 and manifest["counts"]["user"] == 2
+    counts = manifest["counts"]
+    assert counts["article"] == 1 and counts["user"] == 2 and counts["upload"] == 2
+    assert counts["review_event"] == 1 and counts["review_version"] == 1
+    assert counts["article_daily_views"] == 1 and counts["department_head"] == 1
     assert all(len(digest) == 64 for digest in manifest["members"].values())
 
 
