@@ -462,6 +462,9 @@ class Imported:
     counts: dict[str, int]
     files: int
     audit_events: int
+    # Links to rows the archive lacks (another school's), by column: left
+    # empty, e.g. a teacher who signed in with another school's account.
+    detached: dict[str, int]
 
 
 def import_site(
@@ -603,6 +606,7 @@ class _Importer:
     hashes: dict[str, str] = field(default_factory=dict)  # old -> new version hash
     written: list[Path] = field(default_factory=list)
     folders: set[Path] = field(default_factory=set)  # derived/<name>/ made here
+    detached: dict[str, int] = field(default_factory=dict)
     deferred: list[tuple[sa.Table, int, dict]] = field(default_factory=list)
     site_id: int = 0
 
@@ -645,7 +649,7 @@ class _Importer:
             )
             db.session.flush()
         counts = {n: len(r) for n, r in self.archive.rows.items()}
-        return Imported(site, counts, len(self.archive.files), events)
+        return Imported(site, counts, len(self.archive.files), events, self.detached)
 
     # Files
 
@@ -731,17 +735,22 @@ class _Importer:
         return values, later
 
     def _map(self, table: str, old, column: sa.Column | None = None):
-        if table not in self.ids:
+        if table not in self.ids and _pk(db.metadata.tables[table]) is None:
             return old  # a natural key (setting's), kept
-        new = self.ids[table].get(old)
-        if new is None and column is not None and not column.nullable:
+        new = self.ids.get(table, {}).get(old)
+        if new is not None or column is None:
+            return new
+        what = f"{column.table.name}.{column.name}"
+        if column.nullable:
+            self.detached[what] = self.detached.get(what, 0) + 1
+        else:
             raise ArchiveError(
                 _l(
                     "The archive is damaged: %(what)s names a row it lacks.",
-                    what=f"{column.table.name}.{column.name}",
+                    what=what,
                 )
             )
-        return new
+        return None
 
     def _finish_deferred(self) -> None:
         for table, new, later in self.deferred:

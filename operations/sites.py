@@ -295,4 +295,10 @@ def import_command(file, host, prefix, name, rename_users):
         f"{imported.counts.get('user', 0)} users, {imported.files} files, "
         f"{imported.audit_events} audit events."
     )
+    for what, count in imported.detached.items():
+        click.echo(
+            f"{count} rows named a row of another site ({what}): imported "
+            "without that link (a user signing in with another school's "
+            "account needs a password here)."
+        )
     click.echo("Its users sign in there with their passwords as before.")

@@ -309,6 +309,32 @@ def test_a_school_is_copied_within_its_installation_under_another_prefix(
         assert ours["photo"] not in names and len(names) == 2
 
 
+@pytest.mark.skipif(
+    "login_id" not in User.__table__.c, reason="no accounts shared between sites"
+)
+def test_a_teacher_of_two_schools_comes_without_the_other_schools_account(
+    two_schools, make_target, tmp_path
+):
+    app, site_id, _ours, _theirs = two_schools
+    with app.app_context():
+        home = db.session.scalar(sa.select(User).filter_by(username="yi-teacher"))
+        with acting_for(site_id):
+            member = new_user("yi-teacher", "author", "兼职老师")
+            member.login_id, member.password_hash = home.id, ""
+            db.session.add(member)
+            db.session.commit()
+    archive = tmp_path / "erzhong.tar.gz"
+    assert export(app, site_id, archive).exit_code == 0
+    target = make_target()
+    result = run_import(target, archive, "--host", NEW_HOST)
+    assert result.exit_code == 0, result.output
+    assert "1 rows named a row of another site (user.login_id)" in result.output
+    with target.app_context(), acting_for(imported_site(target, host=NEW_HOST)):
+        member = db.session.scalar(sa.select(User).filter_by(username="yi-teacher"))
+        assert member.login_id is None and not member.check_password(PASSWORD)
+        assert audit.verify(save=False).ok
+
+
 def exported_by_metadata(metadata) -> set[str]:
     """Every table with a site_id, and every table linked to one of those
     by a foreign key either way, transitively; SKIPPED left out."""
