@@ -147,3 +147,67 @@ def test_the_bureau_sends_a_post_to_a_school(page, live_app, bureau, size):
     save_screenshot(page, f"bureau-sent-{size}")
     page.goto(f"/chengxi-{size}/sections/notices")
     expect(page.locator("main")).to_contain_text(f"关于寒假安全的通知{size}")
+
+
+@pytest.mark.parametrize("size", VIEWPORTS)
+def test_the_bureau_withdraws_a_post_from_a_school(page, live_app, bureau, size):
+    from datetime import timedelta
+
+    from models import Article, Section, Site, Status, utcnow
+    from review import chain
+
+    title = f"关于调整作息时间的通知{size}"
+    with live_app.app_context():
+        bureau_id = db.session.scalar(sa.select(Site.id).where(Site.bureau.is_(True)))
+        with acting_for(bureau_id):
+            section = db.session.scalar(
+                sa.select(Section).where(Section.slug == "notices")
+            )
+            post = Article(
+                title=title,
+                body_html="<p>各校：作息时间有调整。</p>",
+                section_id=section.id,
+                status=Status.PUBLISHED,
+                published_at=utcnow() - timedelta(minutes=5),
+            )
+            db.session.add(post)
+            db.session.flush()
+            chain.record_publish(post, None)
+            db.session.commit()
+            post_id = post.id
+    added = live_app.test_cli_runner().invoke(
+        args=[
+            "sites",
+            "add",
+            f"城北小学{size}",
+            "--prefix",
+            f"/chengbei-{size}",
+            "--admin",
+            f"cb-{size}",
+        ]
+    )
+    school_id = added.output.split("site ")[1].split(":")[0]
+    axe = Axe()
+    sign_in(page, bureau, size)
+    page.goto(f"/jyj/editor/articles/{post_id}/schools")
+    page.check(f"#share-form input[name=site][value='{school_id}']")
+    page.click("#share-form button[type=submit]")
+    page.goto(f"/chengbei-{size}/sections/notices")
+    expect(page.locator("main")).to_contain_text(title)
+
+    page.goto(f"/jyj/editor/articles/{post_id}/schools")
+    form = page.locator("#withdraw-form")
+    form.locator(f"input[name=site][value='{school_id}']").check()
+    assert fits(page)
+    assert violations(page, axe) == []
+    save_screenshot(page, f"bureau-withdraw-{size}")
+    form.locator("button[type=submit]").click()
+    expect(page.locator(".flash-success")).to_be_visible()
+    # The school is no longer offered for withdrawing, and is marked withdrawn.
+    expect(page.locator("#withdraw-form")).to_have_count(0)
+    expect(page.locator("#share-form")).to_contain_text(f"城北小学{size}")
+    assert fits(page)
+    assert violations(page, axe) == []
+    save_screenshot(page, f"bureau-withdrawn-{size}")
+    page.goto(f"/chengbei-{size}/sections/notices")
+    expect(page.locator("main")).not_to_contain_text(title)
