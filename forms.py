@@ -260,6 +260,27 @@ class SiteForm(FlaskForm):
     )
 
 
+class MemberForm(FlaskForm):
+    """A person of one school who works at another too (站群), added by the
+    bureau: operations/members.py checks the account and the school."""
+
+    site_id = SelectField(_l("School"), coerce=int, validators=[DataRequired()])
+    username = StringField(
+        _l("User name"),
+        filters=[_strip],
+        validators=[DataRequired(), Length(max=64)],
+        description=_l(
+            "Their account at their own school: they sign in with the same "
+            "password."
+        ),
+    )
+    role = SelectField(
+        _l("Role at that school"),
+        choices=lambda: _role_choices()[:3],  # a post writer at that school
+        default="author",
+    )
+
+
 class PasswordResetForm(FlaskForm):
     new_password = _new_password(_l("New password"), required=False)
     set_password = SubmitField(_l("Set this password"))

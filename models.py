@@ -259,8 +259,30 @@ class ReviewGroup(SiteOwned, db.Model):
 
 
 class User(SiteOwned, UserMixin, db.Model):
+    """An account at one site: what the person is there (role, duties,
+    department, active) and, on their home row, how they sign in.
+
+    A person who works for several schools (站群) has one row per school with
+    the same user name; the other rows name the home row in login_id and use
+    its password, second factor and session token (User.login), so one
+    password opens every school they belong to, each with its own role.
+    """
+
     id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # One home row per name in the installation (the partial index), and a
+    # name once per site.
+    __table_args__ = (
+        sa.UniqueConstraint("site_id", "username"),
+        sa.Index(
+            "uq_user_home_username",
+            "username",
+            unique=True,
+            sqlite_where=sa.text("login_id IS NULL"),
+            postgresql_where=sa.text("login_id IS NULL"),
+        ),
+    )
+    username: Mapped[str] = mapped_column(sa.String(64))
+    login_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"), index=True)
     display_name: Mapped[str] = mapped_column(sa.String(100))
     # 署名: the author shown on their new posts, e.g. 德育处; empty means
     # display_name.
@@ -316,7 +338,7 @@ class User(SiteOwned, UserMixin, db.Model):
         # Read back by admin/sessions.py: the session and remember-me cookies
         # name the user, the token all sessions share (rotated to end them
         # all) and this device's session.
-        return f"{self.id}:{self.session_token}:{self.device_key}"
+        return f"{self.id}:{self.login.session_token}:{self.device_key}"
 
     @property
     def can_review(self) -> bool:
@@ -348,8 +370,28 @@ class User(SiteOwned, UserMixin, db.Model):
         return tuple(d for d, has in zip(Duty.ALL, held, strict=True) if has)
 
     @property
+    def login(self) -> User:
+        """The row holding this person's password, second factor and session
+        token: the home row, which may belong to another site."""
+        if self.login_id is None:
+            return self
+        home = self.__dict__.get("_home")
+        if home is None or home.id != self.login_id:
+            home = db.session.get(
+                User, self.login_id, execution_options={"all_sites": True}
+            )
+            self.__dict__["_home"] = home
+        return home
+
+    @property
+    def is_member(self) -> bool:
+        """Signs in with another school's account (login_id)."""
+        return self.login_id is not None
+
+    @property
     def has_totp(self) -> bool:
-        return self.totp_secret is not None and self.totp_enabled_at is not None
+        login = self.login
+        return login.totp_secret is not None and login.totp_enabled_at is not None
 
     @property
     def default_byline(self) -> str:
@@ -357,11 +399,12 @@ class User(SiteOwned, UserMixin, db.Model):
         return self.byline or self.display_name
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
-        self.password_changed_at = utcnow()
+        login = self.login
+        login.password_hash = generate_password_hash(password)
+        login.password_changed_at = utcnow()
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        return check_password_hash(self.login.password_hash, password)
 
 
 class Section(SiteOwned, db.Model):

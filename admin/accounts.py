@@ -11,9 +11,10 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from admin import passwords
-from admin.sessions import rotate_session_token
+from admin.sessions import end_all, rotate_session_token
 from core import audit
-from models import Role, User, db
+from models import Role, Site, User, db
+from stats import bureaustats
 
 # Names a guesser tries first (等保: rename or remove default accounts).
 DEFAULT_NAMES = frozenset({"admin", "administrator", "root"})
@@ -38,6 +39,22 @@ def username_problem(name: str, exclude: User | None = None) -> str | None:
     if db.session.scalar(query):
         return _("This username is already taken.")
     return None
+
+
+def login_elsewhere(user: User) -> str | None:
+    """Why this school may not reset the user's password or second factor:
+    they sign in with their account at another school (站群), which alone
+    manages it. None for an account of this school."""
+    if not user.is_member:
+        return None
+    site_id = user.login.site_id
+    site = db.session.get(Site, site_id)
+    return _(
+        "%(name)s signs in with their account at %(school)s: only that school "
+        "can reset its password or second factor.",
+        name=user.username,
+        school=bureaustats.school_names().get(site_id, site.name if site else ""),
+    )
 
 
 def password_hint() -> str:
@@ -94,5 +111,9 @@ def deactivate(user: User, action: str = "user_deactivated", detail: str = "") -
     """Turn an account off and end every session it has; audited, not
     committed (an admin's button, or a dormant account's disabling)."""
     user.active = False
-    rotate_session_token(user)
+    if user.is_member:
+        # Their login is their home school's: end only the sessions here.
+        end_all(user, "admin", everywhere=False)
+    else:
+        rotate_session_token(user)
     audit.record(action, user.username, detail=detail)

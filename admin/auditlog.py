@@ -47,6 +47,7 @@ GROUPS = (
         _l("Accounts and roles"),
         {
             "user_created": _l("Created a user"),
+            "member_added": _l("Let another school's user work here"),
             "user_updated": _l("Changed a user"),
             "role_changed": _l("Changed a role"),
             "duty_changed": _l("Changed a management role"),

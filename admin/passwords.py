@@ -134,6 +134,7 @@ def check(password: str, user: User | None = None, username: str = "") -> list[s
 
 
 def reused(user: User, password: str, policy: Policy) -> bool:
+    user = user.login  # one password for every school the person works for
     if user.password_hash and check_password_hash(user.password_hash, password):
         return True
     earlier = db.session.scalars(
@@ -149,6 +150,7 @@ def change(user: User, password: str, *, by_admin: bool = False) -> None:
     """Set a password, keeping the one it replaces in the history. A password
     set by an administrator (a new account, a reset) must be changed by its
     user at the next login. Not committed."""
+    user = user.login
     if user.password_hash and user.id is not None:
         db.session.add(
             PasswordHistory(user_id=user.id, password_hash=user.password_hash)
@@ -172,7 +174,8 @@ def expires_at(user: User, policy: Policy | None = None) -> datetime | None:
     policy = policy or Policy.current()
     if not policy.max_age_days:
         return None
-    changed = user.password_changed_at or user.created_at
+    login = user.login
+    changed = login.password_changed_at or login.created_at
     return changed + timedelta(days=policy.max_age_days)
 
 
@@ -213,7 +216,7 @@ def describe(policy: Policy | None = None) -> str:
 def change_reason(user: User, policy: Policy | None = None) -> str | None:
     """Why the user must choose a new password before anything else:
     "must_change" (set by an administrator), "expired", or None."""
-    if user.must_change_password:
+    if user.login.must_change_password:
         return "must_change"
     if is_expired(user, policy):
         return "expired"

@@ -58,7 +58,7 @@ def load(user_id: str) -> User | None:
         return None  # an old cookie without a device key: log in again
     user = db.session.get(User, uid)
     if user is None or not secrets.compare_digest(
-        user.session_token.encode(), token.encode()
+        user.login.session_token.encode(), token.encode()
     ):
         return None
     row = db.session.scalar(sa.select(UserSession).where(UserSession.key == key))
@@ -96,12 +96,20 @@ def end(row: UserSession, reason: str) -> None:
         row.end_reason = reason[:20]
 
 
-def end_all(user: User, reason: str, keep: UserSession | None = None) -> int:
-    """End every live session of the user but `keep`; how many ended."""
+def end_all(
+    user: User,
+    reason: str,
+    keep: UserSession | None = None,
+    *,
+    everywhere: bool = True,
+) -> int:
+    """End every live session of the user but `keep`, at every school they
+    work for or only at this one; how many ended."""
     if user.id is None:
         return 0
+    ids = person_ids(user) if everywhere else [user.id]
     query = sa.update(UserSession).where(
-        UserSession.user_id == user.id, UserSession.ended_at.is_(None)
+        UserSession.user_id.in_(ids), UserSession.ended_at.is_(None)
     )
     if keep is not None:
         query = query.where(UserSession.id != keep.id)
@@ -150,9 +158,23 @@ def _end_stale(user: User) -> None:
 
 
 def rotate_session_token(user: User, reason: str = "all_ended") -> None:
-    """End every session and remember-me cookie of the user (not committed)."""
-    user.session_token = secrets.token_hex(16)
+    """End every session and remember-me cookie of the user, at every school
+    they work for (not committed)."""
+    user.login.session_token = secrets.token_hex(16)
     end_all(user, reason)
+
+
+def person_ids(user: User) -> list[int]:
+    """The ids of the person's rows at every school (站群): the home row and
+    the rows that sign in with it."""
+    home = user.login_id or user.id
+    return list(
+        db.session.scalars(
+            sa.select(User.id)
+            .where(sa.or_(User.id == home, User.login_id == home))
+            .execution_options(all_sites=True)
+        )
+    )
 
 
 def relogin(user: User) -> None:

@@ -57,7 +57,7 @@ def hold(user: User, remember: bool, next_url: str | None) -> None:
     """Keep a login whose password was right until its code is typed."""
     session[PENDING] = {
         "uid": user.id,
-        "token": user.session_token,
+        "token": user.login.session_token,
         "at": time.time(),
         "remember": bool(remember),
         "next": next_url or "",
@@ -76,7 +76,7 @@ def pending() -> tuple[User, dict] | None:
         not 0 <= age <= PENDING_FOR.total_seconds()
         or user is None
         or not user.active
-        or user.session_token != data.get("token")
+        or user.login.session_token != data.get("token")
     ):
         drop()
         return None

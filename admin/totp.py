@@ -3,7 +3,8 @@ one-time recovery codes for a lost phone.
 
 User.totp_secret holds the base32 secret and User.totp_last_step the last
 time step accepted, so a code read over a shoulder cannot be used again while
-it is still valid.
+it is still valid. A person working for several schools has one second
+factor: every function here works on their home row (User.login).
 """
 
 import hashlib
@@ -33,15 +34,18 @@ def required_for(user: User, settings: dict | None = None) -> bool:
 
 
 def secret_of(user: User) -> str | None:
+    user = user.login
     return user.totp_secret or None
 
 
 def last_step(user: User) -> int:
+    user = user.login
     return -1 if user.totp_last_step is None else user.totp_last_step
 
 
 def begin_enrolment(user: User) -> str:
     """A new secret, not asked for at login until confirmed (not committed)."""
+    user = user.login
     user.totp_secret = pyotp.random_base32()
     user.totp_enabled_at = None
     user.totp_last_step = None
@@ -86,6 +90,7 @@ def verify(user: User, code: str) -> bool:
     The step is claimed with a conditional UPDATE, so two requests racing
     with one code cannot both win. Not committed.
     """
+    user = user.login
     secret = secret_of(user)
     if secret is None:
         return False
@@ -100,13 +105,15 @@ def verify(user: User, code: str) -> bool:
             sa.func.coalesce(User.totp_last_step, -1) < step,
         )
         .values(totp_last_step=step)
-        .execution_options(synchronize_session="fetch")
+        # The home row may be another school's (a member's login).
+        .execution_options(synchronize_session="fetch", all_sites=True)
     )
     return claimed.rowcount == 1
 
 
 def confirm(user: User, code: str) -> bool:
     """Turn the second factor on once the app shows a right code."""
+    user = user.login
     if user.has_totp or not verify(user, code):
         return False
     user.totp_enabled_at = utcnow()
@@ -115,6 +122,7 @@ def confirm(user: User, code: str) -> bool:
 
 def turn_off(user: User) -> None:
     """Forget the secret and the recovery codes (not committed)."""
+    user = user.login
     user.totp_secret = None
     user.totp_enabled_at = None
     user.totp_last_step = None
@@ -130,6 +138,7 @@ def _hash(code: str) -> str:
 
 def make_recovery_codes(user: User) -> list[str]:
     """Ten new codes, replacing the old ones; shown once, stored hashed."""
+    user = user.login
     db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     codes = []
     for _ in range(RECOVERY_CODES):
@@ -145,6 +154,7 @@ def looks_like_recovery_code(code: str) -> bool:
 
 def use_recovery_code(user: User, code: str) -> bool:
     """Spend one unused recovery code (not committed)."""
+    user = user.login
     if not looks_like_recovery_code(code):
         return False
     used = db.session.execute(
@@ -161,6 +171,7 @@ def use_recovery_code(user: User, code: str) -> bool:
 
 
 def recovery_codes_left(user: User) -> int:
+    user = user.login
     return db.session.scalar(
         sa.select(sa.func.count(RecoveryCode.id)).where(
             RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)

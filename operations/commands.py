@@ -19,7 +19,11 @@ from core import audit
 from core.i18n import display_size
 from core.sites import acting_for
 from models import DEFAULT_SITE_ID, Role, Site, User, db, get_settings, set_setting
-from operations import backup, sitetree
+from operations import (
+    backup,
+    members,  # noqa: F401  (adds `sites add-member`)
+    sitetree,
+)
 from operations.sites import sites_cli
 from operations.topostgresql import migrate_to_postgresql_command
 from review import compliance

@@ -715,6 +715,7 @@ def test_admin_posts_without_csrf_token_are_refused(app, client, make_section):
         ("/admin/security/unlock", {"username": "author"}),
         ("/admin/sites", {"name": "新校", "host": "x.example", "admin_username": "x"}),
         ("/admin/sites/1/disable", {}),
+        ("/admin/sites/members", {"username": "author", "site_id": "1"}),
         (f"/admin/security/users/{author.id}/totp/reset", {}),
     ]
     admin_posts = {

@@ -662,3 +662,65 @@ def test_0021_leads_the_listing_indexes_with_the_site(tmp_path):
         assert rows("SELECT count(*) FROM article") == [(3,)]
         upgrade()
         db.engine.dispose()
+
+
+def test_0022_lets_one_person_belong_to_several_schools(tmp_path):
+    user = (
+        "INSERT INTO user (id, username, display_name, password_hash, role,"
+        " active, session_token, created_at, site_id) VALUES ({id}, '{name}',"
+        " '老师', 'x', 'editor', 1, 't', '2026-09-01', {site})"
+    )
+    app = school_at(
+        tmp_path,
+        "0021",
+        "INSERT INTO site (id, name, host, path_prefix, bureau, active, created_at)"
+        " VALUES (2, '二中', 'b.cn', '', 0, 1, '2026-12-01')",
+        "INSERT INTO department (id, name, position, site_id)"
+        " VALUES (1, '教务处', 0, 1)",
+        user.format(id=1, name="wang", site=1),
+        user.format(id=2, name="li", site=2),
+        "UPDATE user SET department_id = 1 WHERE id = 1",
+    )
+    member = (
+        "INSERT INTO user (id, username, display_name, password_hash, role,"
+        " active, session_token, created_at, site_id, login_id) VALUES"
+        " ({id}, '{name}', '老师', '', 'author', 1, '', '2026-09-01', {site}, {login})"
+    )
+    with app.app_context():
+        upgrade()
+        assert rows(
+            "SELECT id, username, site_id, department_id, login_id"
+            " FROM user ORDER BY id"
+        ) == [(1, "wang", 1, 1, None), (2, "li", 2, None, None)]
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql(
+                member.format(id=3, name="wang", site=2, login=1)
+            )
+        # A name has one home row in the installation, and is once per site.
+        for clash in (
+            member.format(id=4, name="wang", site=2, login=1),
+            user.format(id=4, name="wang", site=2).replace("'x'", "'y'"),
+        ):
+            with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as connection:
+                connection.exec_driver_sql(clash)
+        with db.engine.connect() as connection:
+            # The columns' foreign keys kept their form (not table constraints).
+            create = connection.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'user'"
+            ).scalar()
+            assert "department_id INTEGER" in create and "uq_user_site_id" in create
+            assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        db.session.remove()
+        with pytest.raises(SystemExit):  # flask-migrate's way of refusing
+            downgrade(revision="0021")
+        assert "login_id" in columns("user")
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql("DELETE FROM user WHERE id = 3")
+        downgrade(revision="0021")
+        assert "login_id" not in columns("user")
+        assert rows("SELECT id, username, department_id FROM user ORDER BY id") == [
+            (1, "wang", 1),
+            (2, "li", None),
+        ]
+        upgrade()
+        db.engine.dispose()

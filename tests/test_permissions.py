@@ -140,6 +140,11 @@ def admin_routes(w):
             {"name": "新校", "host": "x.example", "admin_username": "xa"},
         ),
         ("POST", "/admin/sites/1/disable", {}),
+        (
+            "POST",
+            "/admin/sites/members",
+            {"username": "author", "site_id": "1", "role": "admin"},
+        ),
         ("GET", "/admin/sites/stats", None),
         ("GET", "/admin/sites/stats.xlsx", None),
         ("GET", "/admin/sites/sections", None),
@@ -250,6 +255,7 @@ DONE_REDIRECTS = {"/admin/setup": "/editor/"}
 BUREAU_ONLY = {
     "/admin/sites",
     "/admin/sites/1/disable",
+    "/admin/sites/members",
     "/admin/sites/stats",
     "/admin/sites/stats.xlsx",
     "/admin/sites/sections",

@@ -23,7 +23,7 @@ from sqlalchemy.orm import selectinload
 
 from admin import accounts, duties, passwords
 from admin import dormant as dormant_accounts
-from admin.sessions import relogin, rotate_session_token
+from admin.sessions import end_all, relogin, rotate_session_token
 from admin.settings import LogoError, drop_fixed_site_url, save_settings
 from core import audit, sites
 from core.errors import wants_json
@@ -279,6 +279,7 @@ def _render_user(user: User, edit_form=None, reset_form=None, status=200):
         duty_labels=duties.LABELS,
         guarded=duties.GUARDED,
         password_hint=accounts.password_hint(),
+        elsewhere=accounts.login_elsewhere(user),
     ), status
 
 
@@ -381,6 +382,10 @@ def update_single_admin():
 @accounts_required
 def reset_password(user_id):
     user = _managed_user_or_403(user_id)
+    elsewhere = accounts.login_elsewhere(user)
+    if elsewhere:
+        flash(elsewhere, "error")
+        return redirect(url_for("admin.user", user_id=user.id))
     form = PasswordResetForm()
     if not form.validate_on_submit():
         return _render_user(user, reset_form=form)
@@ -428,7 +433,11 @@ def reset_password(user_id):
 def end_sessions(user_id):
     """Log the user out on every device: a lost phone, a shared PC left open."""
     user = _managed_user_or_403(user_id)
-    rotate_session_token(user)
+    if user.is_member and user.id != current_user.id:
+        # Their login is another school's: end their sessions here only.
+        end_all(user, "admin", everywhere=False)
+    else:
+        rotate_session_token(user)
     audit.record("sessions_ended", user.username)
     db.session.commit()
     if user.id == current_user.id:

@@ -15,8 +15,9 @@ from flask_babel import gettext as _
 from core import audit, periods, sites
 from core.downloads import XLSX, bad_request, download
 from core.permissions import admin_required
-from forms import SiteForm
+from forms import MemberForm, SiteForm
 from models import Site, db
+from operations import members
 from operations import sites as site_admin
 from stats import bureaustats, statexport
 
@@ -34,7 +35,17 @@ def bureau_required(view):
     return wrapped
 
 
-def _render(form: SiteForm, status: int = 200, created=None):
+def _member_form() -> MemberForm:
+    form = MemberForm()
+    names = bureaustats.school_names()
+    form.site_id.choices = [
+        (site.id, names.get(site.id, site.name))
+        for site in db.session.scalars(sa.select(Site).order_by(Site.id))
+    ]
+    return form
+
+
+def _render(form: SiteForm, status: int = 200, created=None, member_form=None):
     every = db.session.scalars(sa.select(Site).order_by(Site.id)).all()
     response = render_template(
         "admin/sites.html",
@@ -42,6 +53,7 @@ def _render(form: SiteForm, status: int = 200, created=None):
         names=bureaustats.school_names(),
         address=site_admin.address,
         form=form,
+        member_form=member_form or _member_form(),
         created=created,
     )
     return response, status, {"Cache-Control": "no-store"}
@@ -74,6 +86,34 @@ def create():
     # Shown on this answer only (never stored in a flash cookie), like the
     # password of a new account.
     return _render(SiteForm(formdata=None), created=(site, admin.username, password))
+
+
+@bp.post("/members")
+@bureau_required
+def add_member():
+    """Let a person of one school work at another, with a role there."""
+    form = _member_form()
+    if not form.validate_on_submit():
+        return _render(SiteForm(formdata=None), 400, member_form=form)
+    try:
+        member = members.add_member(
+            form.site_id.data, form.username.data, form.role.data
+        )
+    except site_admin.SiteError as error:
+        form.username.errors.append(str(error))
+        return _render(SiteForm(formdata=None), 400, member_form=form)
+    school = db.session.get(Site, member.site_id)
+    return audit.finish_change(
+        "member_added",
+        f"{member.username} → {school.name} ({member.role})",
+        _(
+            "%(name)s now works at %(school)s too, signing in with the same "
+            "password.",
+            name=member.username,
+            school=bureaustats.school_names().get(school.id, school.name),
+        ),
+        url_for("bureau.index"),
+    )
 
 
 @bp.post("/<int:site_id>/<any(disable, enable):change>")

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from admin import throttle, totp
+from admin import accounts, throttle, totp
 from core import audit
 from core.permissions import security_admin_required
 from forms import ConfirmForm, SecurityPolicyForm, UnlockForm
@@ -128,6 +128,8 @@ def reset_totp(user_id):
     form = ConfirmForm()
     if not form.validate_on_submit():
         flash(_("The form had expired. Please try again."), "error")
+    elif accounts.login_elsewhere(user):
+        flash(accounts.login_elsewhere(user), "error")
     elif totp.secret_of(user):
         totp.turn_off(user)
         audit.record("totp_reset", user.username)
