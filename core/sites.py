@@ -16,6 +16,7 @@ execution_options(all_sites=True).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -211,6 +212,7 @@ class SiteRouter:
             if route.prefix:
                 environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + route.prefix
                 environ["PATH_INFO"] = path[len(route.prefix) :]
+                start_response = _cookies_under(environ["SCRIPT_NAME"], start_response)
             environ[SITE_KEY] = site_id = route.site_id
         token = _acting_site.set(site_id)
         try:
@@ -222,6 +224,27 @@ class SiteRouter:
         if isinstance(app_iter, list | tuple):
             return app_iter
         return _InSite(app_iter, site_id)  # a streamed body may still query
+
+
+# The path attribute of a cookie set for the whole host.
+_HOST_WIDE = re.compile(r"(;\s*Path=)/(?=;|$)", re.IGNORECASE)
+
+
+def _cookies_under(path: str, start_response):
+    """Cookies the app sets for the whole host (the session, remember-me)
+    go under the school's path: schools sharing a host under path prefixes
+    each keep their own sign-in in one browser."""
+
+    def start(status, headers, exc_info=None):
+        headers = [
+            (name, _HOST_WIDE.sub(lambda m: m.group(1) + path, value))
+            if name.lower() == "set-cookie"
+            else (name, value)
+            for name, value in headers
+        ]
+        return start_response(status, headers, exc_info)
+
+    return start
 
 
 _CLOSED_PAGE = (

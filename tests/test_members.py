@@ -206,3 +206,31 @@ def test_the_bureau_lets_a_person_work_at_another_school(three_schools):  # noqa
         "/admin/sites/members",
         data={"username": "teacher3", "site_id": "1", "role": "admin"},
     ).status_code in (403, 404)
+
+
+def test_schools_under_paths_of_one_host_keep_their_own_sign_in(district):
+    app = district
+    assert sites_cli(app, "add-member", "3", "teacher1").exit_code == 0
+    browser = reader(app)
+    for prefix in ("", THIRD_PREFIX):
+        answer = browser.post(
+            f"{prefix}/login", data={"username": "teacher1", "password": PASSWORD}
+        )
+        assert answer.status_code == 302
+        if prefix:
+            cookies = answer.headers.getlist("Set-Cookie")
+            assert cookies and all(f"Path={THIRD_PREFIX}" in c for c in cookies)
+    # Signing in at the third school did not replace the first school's session.
+    assert browser.get("/editor/").status_code == 200
+
+    def cookie(path):
+        return browser.client.get_cookie("session", "news.school.cn", path).value
+
+    # At the third school's paths a browser sends both, the longer path first
+    # (RFC 6265, 5.4); werkzeug's test client does not order them.
+    both = f"session={cookie(THIRD_PREFIX)}; session={cookie('/')}"
+    sender = reader(app)
+    sender.client = app.test_client(use_cookies=False)  # sends the header as is
+    sender.client.environ_base.update(browser.client.environ_base)
+    third = sender.get(f"{THIRD_PREFIX}/editor/", headers={"Cookie": both})
+    assert third.status_code == 200
