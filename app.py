@@ -29,7 +29,7 @@ from core import (
     siteurl,
     slowlane,
 )
-from models import MAX_ID, db
+from models import MAX_ID, db, use_postgresql_options
 from newsroom import preview_queue
 from newsroom.views import editor, files, sharing
 from operations import commands
@@ -118,6 +118,8 @@ def create_app(test_config=None):
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(
         app.config["SQLALCHEMY_DATABASE_URI"]
     )
+    if str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql"):
+        use_postgresql_options()
 
     db.init_app(app)
     if not os.environ.get(SERVING_ENV):

@@ -147,6 +147,11 @@ class SiteMap:
                 self.try_reload()
         return self._match(host, path)
 
+    @property
+    def several(self) -> bool:
+        """Whether this installation serves more than one site (as loaded)."""
+        return bool(self._hosts)
+
     def _match(self, host: str, path: str) -> Route:
         for name in (host, ""):  # this host's sites, then prefixes on any host
             for route in self._hosts.get(name, ()):
@@ -285,6 +290,11 @@ def runs_installation() -> bool:
 def bureau_site_id() -> int | None:
     """The education bureau's site, if the installation has one."""
     return _loaded_map().bureau_site
+
+
+def several_sites() -> bool:
+    """Whether the installation is a 站群 (more than one site)."""
+    return _loaded_map().several
 
 
 def is_bureau() -> bool:

@@ -48,16 +48,18 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from markupsafe import Markup, escape
-from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Session
 
+from core import sites
 from models import (
     Article,
     Base,
+    Section,
     Status,
     Upload,
     bulk_change_target,
     current_site_id,
+    db,
     utcnow,
 )
 
@@ -727,6 +729,10 @@ class Fts5Backend(_IndexBackend):
 
     def _matching(self, query: Query, sections) -> sa.Select:
         expression = query.match()
+        if sections is None and sites.several_sites():
+            # One index for every school: limited to this school's sections
+            # in the index, a search reads its own matches, not all schools'.
+            sections = db.session.scalars(sa.select(Section.id)).all()
         if sections is not None:
             tokens = " OR ".join(_phrase([_section_token(s)]) for s in sections)
             expression = f"({expression}) AND ({{sections}}: ({tokens or '0'}))"
@@ -771,15 +777,21 @@ _PG_GAP = "|"
 # The post's section as a lexeme ("§12"): never a token of text.
 _SECTION_MARK = "§"
 
-_pg_fts = sa.table(
-    FTS_TABLE,
-    sa.column("id", sa.Integer),
-    sa.column("lexemes", TSVECTOR),
-    sa.column("title_uni", sa.Text),
-    sa.column("title_bi", sa.Text),
-    sa.column("body_uni", sa.Text),
-    sa.column("body_bi", sa.Text),
-)
+
+@functools.cache
+def _pg_fts() -> sa.TableClause:
+    # PostgreSQL's types, imported on PostgreSQL only (about 2 MB).
+    from sqlalchemy.dialects.postgresql import TSVECTOR
+
+    return sa.table(
+        FTS_TABLE,
+        sa.column("id", sa.Integer),
+        sa.column("lexemes", TSVECTOR),
+        sa.column("title_uni", sa.Text),
+        sa.column("title_bi", sa.Text),
+        sa.column("body_uni", sa.Text),
+        sa.column("body_bi", sa.Text),
+    )
 
 
 def _pg_lexeme_ok(token: str) -> bool:
@@ -850,12 +862,12 @@ class PostgresBackend(_IndexBackend):
     def _insert(self, connection: sa.Connection, docs: list[dict]) -> None:
         if docs:
             connection.execute(sa.insert(search_doc), docs)
-            connection.execute(sa.insert(_pg_fts), [_pg_values(doc) for doc in docs])
+            connection.execute(sa.insert(_pg_fts()), [_pg_values(doc) for doc in docs])
 
     def _delete(self, connection: sa.Connection, docs: list[dict]) -> None:
         if docs:
             ids = [doc["id"] for doc in docs]
-            connection.execute(sa.delete(_pg_fts).where(_pg_fts.c.id.in_(ids)))
+            connection.execute(sa.delete(_pg_fts()).where(_pg_fts().c.id.in_(ids)))
             connection.execute(sa.delete(search_doc).where(search_doc.c.id.in_(ids)))
 
     def _clear(self, connection: sa.Connection) -> None:
