@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from core import background
+from core.sites import acting_for
 from models import Upload, db, utcnow
 from newsroom import sandbox, storage
 from newsroom.preview_files import (
@@ -65,31 +66,42 @@ def _due(now):
     )
 
 
-def claim_next() -> tuple[int, object] | None:
-    """Claim the oldest due row: (id, claim) or None when nothing is due."""
+def claim_next() -> tuple[int, object, int] | None:
+    """Claim the oldest due row of any school (站群): (id, claim, site id), or
+    None when nothing is due."""
     while True:
         now = utcnow()
-        row_id = db.session.scalar(
-            sa.select(Upload.id).where(_due(now)).order_by(Upload.id).limit(1)
-        )
-        if row_id is None:
+        row = db.session.execute(
+            sa.select(Upload.id, Upload.site_id)
+            .where(_due(now))
+            .order_by(Upload.id)
+            .limit(1)
+            .execution_options(all_sites=True)
+        ).first()
+        if row is None:
             db.session.rollback()
             return None
         until = now + LEASE
         claimed = db.session.execute(
             sa.update(Upload)
-            .where(Upload.id == row_id, _due(now))
+            .where(Upload.id == row.id, _due(now))
             .values(preview=WORKING, preview_until=until)
             # Readers see "pending" and "working" alike.
-            .execution_options(synchronize_session=False, readers_unaffected=True)
+            .execution_options(
+                synchronize_session=False, readers_unaffected=True, all_sites=True
+            )
         ).rowcount
         db.session.commit()
         if claimed == 1:  # else another process was quicker: the next one
-            return row_id, until
+            return row.id, until, row.site_id
 
 
-def convert(row_id: int, claim) -> str | None:
-    """Make the preview of a claimed row; the state recorded (None: gone)."""
+def convert(row_id: int, claim, site_id: int | None = None) -> str | None:
+    """Make the preview of a claimed row, as its school; the state recorded
+    (None: gone)."""
+    if site_id is not None:
+        with acting_for(site_id):
+            return convert(row_id, claim)
     upload = db.session.get(Upload, row_id)
     if upload is None:
         return None

@@ -10,9 +10,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import sqlalchemy as sa
 from PIL import Image
 
-from models import Status, Upload, db, utcnow
+from core.sites import acting_for
+from models import Article, Site, Status, Upload, db, utcnow
 from newsroom import preview_files, preview_queue, preview_thumbs, previews
 from tests.conftest import count_statements, user_id
 from tests.documents import (
@@ -495,3 +497,25 @@ def test_the_editor_lists_each_attachments_preview(app, author_client, post):
     assert f'href="/attachments/{good}/preview"' in items[str(good)]
     assert "此文件设有密码" in items[str(bad)]
     assert "preview" not in items[str(plain)].lower()
+
+
+def test_every_schools_attachments_get_their_previews(app, author_client, post):
+    """站群: the worker makes the previews of every site's attachments."""
+    upload_id = attach(author_client, post, make_drawn_pdf(THREE_PAGES), "通知.pdf")
+    with app.app_context():
+        db.session.add(Site(id=2, name="第二中学", host="school2.example"))
+        db.session.flush()
+        for model, key in ((Article, post), (Upload, upload_id)):
+            db.session.execute(
+                sa.update(model)
+                .where(model.id == key)
+                .values(site_id=2)
+                .execution_options(all_sites=True)
+            )
+        db.session.commit()
+    assert make_previews(app) == 1
+    with app.app_context(), acting_for(2):
+        upload = db.session.get(Upload, upload_id)
+        assert upload.preview == "ready"
+        folder = preview_files.derived_dir(upload.stored_name) / "preview"
+        assert (folder / "page-1.jpg").is_file()
