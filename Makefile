@@ -8,7 +8,7 @@ FLASK := $(BIN)/flask --app app
 # DEMO=0: a brand-new site starts empty instead of with the demo school.
 DEMO ?= 1
 
-.PHONY: run test test-postgresql e2e lint format translations
+.PHONY: run test coverage test-postgresql e2e lint format translations
 
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
@@ -48,12 +48,18 @@ run: $(VENV)/.runtime
 # Two test processes per core: much of the suite waits on Chromium, on servers
 # it started and on their sleeps, so more processes than cores keep the CPUs
 # busy (each test file stays in one process, so a module's fixtures are made
-# once). Ends with the line coverage of the app's modules, lowest first
-# (modules at 100 % left out); measuring costs about a third more CPU time on
-# Python 3.11 (its tracer). `.venv/bin/coverage report -m` lists missed lines.
+# once).
 TEST_WORKERS ?= $(shell python3 -c "import os; print(2 * (os.cpu_count() or 1))")
+PYTEST_ALL := $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 test: $(VENV)/.dev
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --cov --cov-report=term:skip-covered
+	$(PYTEST_ALL)
+
+# The same, ending with the line coverage of the app's modules, lowest first
+# (modules at 100 % left out). Measuring costs about a third more CPU time on
+# Python 3.11 (its tracer), which would take `make test` past ten minutes on
+# two cores. `.venv/bin/coverage report -m` lists missed lines afterwards.
+coverage: $(VENV)/.dev
+	$(PYTEST_ALL) --cov --cov-report=term:skip-covered
 
 # The same tests on the local PostgreSQL server (tests/dbserver.py): each test
 # gets its own database there, dropped after it. PG_TEST_SERVER names another
