@@ -138,6 +138,16 @@ def test_a_bureau_post_goes_to_the_chosen_schools_only(app, district):
     photo.close()
 
 
+def test_the_schools_are_offered_by_the_names_they_gave_themselves(app, district):
+    browser, post_id, ids = district
+    with app.app_context(), acting_for(ids["甲"]):
+        set_setting("school_name", "甲市实验小学")  # «站点设置», after it was added
+        db.session.commit()
+    page = browser.get(f"/editor/articles/{post_id}/schools").get_data(as_text=True)
+    offered = page.split("<fieldset")[1].split("</fieldset>")[0]
+    assert "甲市实验小学" in offered and "甲小学" not in offered
+
+
 def test_sending_again_after_an_edit_updates_the_copies(app, district):
     browser, post_id, ids = district
     browser.post(f"/editor/articles/{post_id}/schools", data={"site": [str(ids["甲"])]})

@@ -17,6 +17,7 @@ from core import audit, sites
 from core.permissions import get_article_or_404
 from models import Site, db, parse_id
 from newsroom import bureaupost
+from stats import bureaustats
 
 bp = Blueprint("sharing", __name__, url_prefix="/editor/articles")
 
@@ -34,6 +35,8 @@ def _render(article, status: int = 200):
         "newsroom/share.html",
         article=article,
         schools=bureaupost.schools(),
+        # As each school calls itself (学校名称), not as it was added.
+        names=bureaustats.school_names(),
         copies=bureaupost.copies_of(article.id),
         live=bureaupost.live_copies(article.id),
     ), status
