@@ -80,6 +80,24 @@ def clean_prefix(value: str) -> str:
     return prefix
 
 
+def free_address(host: str, prefix: str) -> tuple[str, str]:
+    """A cleaned host and prefix no site is at yet (a new or imported site)."""
+    host, prefix = clean_host(host), clean_prefix(prefix)
+    if not host and not prefix:
+        raise SiteError(
+            _l(
+                "Give the site a host name, a path, or both: the first site "
+                "answers every other address."
+            )
+        )
+    taken = db.session.scalar(
+        sa.select(Site.id).where(Site.host == host, Site.path_prefix == prefix)
+    )
+    if taken is not None:
+        raise SiteError(_l("Another site is at that address already."))
+    return host, prefix
+
+
 def add_site(
     name: str,
     host: str = "",
@@ -96,19 +114,7 @@ def add_site(
     name = (name or "").strip()
     if not 1 <= len(name) <= 100:
         raise SiteError(_l("The school's name must be 1 to 100 characters."))
-    host, prefix = clean_host(host), clean_prefix(prefix)
-    if not host and not prefix:
-        raise SiteError(
-            _l(
-                "Give the site a host name, a path, or both: the first site "
-                "answers every other address."
-            )
-        )
-    taken = db.session.scalar(
-        sa.select(Site.id).where(Site.host == host, Site.path_prefix == prefix)
-    )
-    if taken is not None:
-        raise SiteError(_l("Another site is at that address already."))
+    host, prefix = free_address(host, prefix)
     if bureau and db.session.scalar(sa.select(Site.id).where(Site.bureau.is_(True))):
         raise SiteError(_l("There is a bureau site already."))
     username = (admin_username or "").strip().lower()
@@ -228,24 +234,6 @@ def enable_command(site_id):
     _switch(site_id, True)
 
 
-def _free_address(host: str, prefix: str) -> tuple[str, str]:
-    """A cleaned host and prefix no site is at yet (for an imported site)."""
-    host, prefix = clean_host(host), clean_prefix(prefix)
-    if not host and not prefix:
-        raise SiteError(
-            _l(
-                "Give the site a host name, a path, or both: the first site "
-                "answers every other address."
-            )
-        )
-    taken = db.session.scalar(
-        sa.select(Site.id).where(Site.host == host, Site.path_prefix == prefix)
-    )
-    if taken is not None:
-        raise SiteError(_l("Another site is at that address already."))
-    return host, prefix
-
-
 @sites_cli.command("export")
 @click.argument("site_id", type=int)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
@@ -283,7 +271,7 @@ def import_command(file, host, prefix, name, rename_users):
     from operations import siteexport  # not loaded by server processes
 
     try:
-        host, prefix = _free_address(host, prefix)
+        host, prefix = free_address(host, prefix)
         imported = siteexport.import_site(file, host, prefix, name, rename_users)
     except (SiteError, siteexport.ArchiveError) as error:
         db.session.rollback()

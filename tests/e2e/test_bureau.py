@@ -2,14 +2,17 @@
 desktop: it fits, axe finds nothing, and a school added there answers at
 its own address."""
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from core.sites import acting_for
-from models import User, db
-from tests.e2e.conftest import VIEWPORTS
+from models import Article, Section, Site, Status, User, db, utcnow
+from review import chain
+from tests.e2e.conftest import PASSWORD, VIEWPORTS
 from tests.e2e.shots import save_screenshot
 from tests.e2e.test_accessibility import violations
 
@@ -97,13 +100,8 @@ def test_the_schools_side_by_side_fit_a_phone_and_a_desktop(page, bureau, size):
     save_screenshot(page, f"bureau-sections-{size}")
 
 
-@pytest.mark.parametrize("size", VIEWPORTS)
-def test_the_bureau_sends_a_post_to_a_school(page, live_app, bureau, size):
-    from datetime import timedelta
-
-    from models import Article, Section, Site, Status, utcnow
-    from review import chain
-
+def bureau_post(live_app, title: str, body: str) -> int:
+    """A published post of the bureau's, in its 通知公告 (with its ledger line)."""
     with live_app.app_context():
         bureau_id = db.session.scalar(sa.select(Site.id).where(Site.bureau.is_(True)))
         with acting_for(bureau_id):
@@ -111,8 +109,8 @@ def test_the_bureau_sends_a_post_to_a_school(page, live_app, bureau, size):
                 sa.select(Section).where(Section.slug == "notices")
             )
             post = Article(
-                title=f"关于寒假安全的通知{size}",
-                body_html="<p>各校：请做好寒假安全工作。</p>",
+                title=title,
+                body_html=body,
                 section_id=section.id,
                 status=Status.PUBLISHED,
                 published_at=utcnow() - timedelta(minutes=5),
@@ -121,19 +119,26 @@ def test_the_bureau_sends_a_post_to_a_school(page, live_app, bureau, size):
             db.session.flush()
             chain.record_publish(post, None)
             db.session.commit()
-            post_id = post.id
+            return post.id
+
+
+def add_school(live_app, name: str, prefix: str, admin: str) -> str:
+    """A school's site under prefix (`flask sites add`); its id."""
     added = live_app.test_cli_runner().invoke(
-        args=[
-            "sites",
-            "add",
-            f"城西小学{size}",
-            "--prefix",
-            f"/chengxi-{size}",
-            "--admin",
-            f"cx-{size}",
-        ]
+        args=["sites", "add", name, "--prefix", prefix, "--admin", admin]
     )
-    school_id = added.output.split("site ")[1].split(":")[0]
+    assert added.exit_code == 0, added.output
+    return added.output.split("site ")[1].split(":")[0]
+
+
+@pytest.mark.parametrize("size", VIEWPORTS)
+def test_the_bureau_sends_a_post_to_a_school(page, live_app, bureau, size):
+    post_id = bureau_post(
+        live_app, f"关于寒假安全的通知{size}", "<p>各校：请做好寒假安全工作。</p>"
+    )
+    school_id = add_school(
+        live_app, f"城西小学{size}", f"/chengxi-{size}", f"cx-{size}"
+    )
     axe = Axe()
     sign_in(page, bureau, size)
     page.goto(f"/jyj/editor/articles/{post_id}/published")
@@ -151,42 +156,11 @@ def test_the_bureau_sends_a_post_to_a_school(page, live_app, bureau, size):
 
 @pytest.mark.parametrize("size", VIEWPORTS)
 def test_the_bureau_withdraws_a_post_from_a_school(page, live_app, bureau, size):
-    from datetime import timedelta
-
-    from models import Article, Section, Site, Status, utcnow
-    from review import chain
-
     title = f"关于调整作息时间的通知{size}"
-    with live_app.app_context():
-        bureau_id = db.session.scalar(sa.select(Site.id).where(Site.bureau.is_(True)))
-        with acting_for(bureau_id):
-            section = db.session.scalar(
-                sa.select(Section).where(Section.slug == "notices")
-            )
-            post = Article(
-                title=title,
-                body_html="<p>各校：作息时间有调整。</p>",
-                section_id=section.id,
-                status=Status.PUBLISHED,
-                published_at=utcnow() - timedelta(minutes=5),
-            )
-            db.session.add(post)
-            db.session.flush()
-            chain.record_publish(post, None)
-            db.session.commit()
-            post_id = post.id
-    added = live_app.test_cli_runner().invoke(
-        args=[
-            "sites",
-            "add",
-            f"城北小学{size}",
-            "--prefix",
-            f"/chengbei-{size}",
-            "--admin",
-            f"cb-{size}",
-        ]
+    post_id = bureau_post(live_app, title, "<p>各校：作息时间有调整。</p>")
+    school_id = add_school(
+        live_app, f"城北小学{size}", f"/chengbei-{size}", f"cb-{size}"
     )
-    school_id = added.output.split("site ")[1].split(":")[0]
     axe = Axe()
     sign_in(page, bureau, size)
     page.goto(f"/jyj/editor/articles/{post_id}/schools")
@@ -211,3 +185,39 @@ def test_the_bureau_withdraws_a_post_from_a_school(page, live_app, bureau, size)
     save_screenshot(page, f"bureau-withdrawn-{size}")
     page.goto(f"/chengbei-{size}/sections/notices")
     expect(page.locator("main")).not_to_contain_text(title)
+
+
+@pytest.mark.parametrize("size", VIEWPORTS)
+def test_the_bureau_lets_a_teacher_work_at_another_school(page, bureau, size):
+    """The first school's author (phone) or editor (desktop) becomes an
+    author at the bureau's site too, and signs in there with one password."""
+    axe = Axe()
+    username = {"phone": "author", "desktop": "editor"}[size]
+    sign_in(page, bureau, size)
+    page.goto("/jyj/admin/sites")
+    card = page.locator("#new-member")
+    card.locator("input[name=username]").fill(username)
+    card.locator("select[name=site_id]").select_option(label="区教育局")
+    card.locator("select[name=role]").select_option("author")
+    assert fits(page)
+    assert violations(page, axe) == []
+    save_screenshot(page, f"bureau-member-{size}")
+    card.locator("button[type=submit]").click()
+    expect(page.locator(".flash-success")).to_contain_text(username)
+    assert fits(page)
+
+    # The bureau's own account page of them: no password of theirs to reset.
+    page.goto("/jyj/admin/users")
+    page.locator("tr", has_text=username).locator("a.a-button").click()
+    expect(page.locator("#login-elsewhere")).to_contain_text("只有该校可以重置")
+    assert fits(page)
+    assert violations(page, axe) == []
+    save_screenshot(page, f"bureau-member-account-{size}")
+
+    page.context.clear_cookies()  # the teacher, on their own phone or computer
+    page.goto("/jyj/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/jyj/editor/**")
+    expect(page.locator("body")).to_contain_text("区教育局")
