@@ -264,14 +264,15 @@ class MemberForm(FlaskForm):
     """A person of one school who works at another too (站群), added by the
     bureau: operations/members.py checks the account and the school."""
 
-    site_id = SelectField(_l("School"), coerce=int, validators=[DataRequired()])
+    site_id = SelectField(
+        _l("The other school"), coerce=int, validators=[DataRequired()]
+    )
     username = StringField(
         _l("User name"),
         filters=[_strip],
         validators=[DataRequired(), Length(max=64)],
         description=_l(
-            "Their account at their own school: they sign in with the same "
-            "password."
+            "Their account at their own school: they sign in with the same password."
         ),
     )
     role = SelectField(
