@@ -118,35 +118,9 @@ def _fill(instance: Path, sites: int, posts: int, seed: int) -> dict:
         )
         next_id = 1
         for n in range(1, sites + 1):
-            section_rows, targets, channels = [], [], {}
-            for position, (name, slug, children, weight) in enumerate(sitegen.CHANNELS):
-                channel_id, next_id = next_id, next_id + 1
-                channels[slug] = channel_id
-                section_rows.append(
-                    {
-                        "id": channel_id,
-                        "site_id": n,
-                        "name": name,
-                        "slug": slug,
-                        "position": position,
-                        "parent_id": None,
-                    }
-                )
-                if not children:
-                    targets.append((channel_id, channel_id, weight))
-                for index, child in enumerate(children):
-                    section_rows.append(
-                        {
-                            "id": next_id,
-                            "site_id": n,
-                            "name": child,
-                            "slug": f"{slug}-{index + 1}",
-                            "position": index,
-                            "parent_id": channel_id,
-                        }
-                    )
-                    targets.append((next_id, channel_id, weight / len(children)))
-                    next_id += 1
+            section_rows, targets, channels, next_id = sitegen.section_tree(
+                next_id, site_id=n
+            )
             conn.execute(sa.insert(Section.__table__), section_rows)
             weights = [w for _s, _c, w in targets]
             pinned_left = {c: 1 for c in list(channels.values())[:4]}

@@ -232,6 +232,44 @@ def _checkpoint(instance: Path) -> None:
         connection.close()
 
 
+def section_tree(first_id: int, **columns):
+    """CHANNELS as section rows with ids from first_id (and any other
+    columns, such as site_id): (rows, targets, channel ids by slug, next id),
+    where targets are (section id, channel id, weight) of every section that
+    holds posts."""
+    rows, targets, channel_ids = [], [], {}
+    next_id = first_id
+    for position, (name, slug, children, weight) in enumerate(CHANNELS):
+        channel_id, next_id = next_id, next_id + 1
+        channel_ids[slug] = channel_id
+        rows.append(
+            {
+                "id": channel_id,
+                **columns,
+                "name": name,
+                "slug": slug,
+                "position": position,
+                "parent_id": None,
+            }
+        )
+        if not children:
+            targets.append((channel_id, channel_id, weight))
+        for index, child in enumerate(children):
+            rows.append(
+                {
+                    "id": next_id,
+                    **columns,
+                    "name": child,
+                    "slug": f"{slug}-{index + 1}",
+                    "position": index,
+                    "parent_id": channel_id,
+                }
+            )
+            targets.append((next_id, channel_id, weight / len(children)))
+            next_id += 1
+    return rows, targets, channel_ids, next_id
+
+
 def _fill(instance: Path, posts: int, seed: int) -> dict:
     import sqlalchemy as sa
 
@@ -256,37 +294,7 @@ def _fill(instance: Path, posts: int, seed: int) -> dict:
                 {"key": "address", "value": "浙江省杭州市西湖区文教路 1 号"},
             ],
         )
-        # (section id, channel id, weight) of every section that holds posts.
-        targets: list[tuple[int, int, float]] = []
-        section_rows, next_id = [], 1
-        channel_ids = {}
-        for position, (name, slug, children, weight) in enumerate(CHANNELS):
-            channel_id = next_id
-            next_id += 1
-            channel_ids[slug] = channel_id
-            section_rows.append(
-                {
-                    "id": channel_id,
-                    "name": name,
-                    "slug": slug,
-                    "position": position,
-                    "parent_id": None,
-                }
-            )
-            if not children:
-                targets.append((channel_id, channel_id, weight))
-            for index, child in enumerate(children):
-                section_rows.append(
-                    {
-                        "id": next_id,
-                        "name": child,
-                        "slug": f"{slug}-{index + 1}",
-                        "position": index,
-                        "parent_id": channel_id,
-                    }
-                )
-                targets.append((next_id, channel_id, weight / len(children)))
-                next_id += 1
+        section_rows, targets, channel_ids, _next = section_tree(1)
         conn.execute(sa.insert(Section.__table__), section_rows)
 
         cum_weights = list(itertools.accumulate(w for _s, _c, w in targets))
