@@ -107,8 +107,7 @@ def add_member():
         "member_added",
         f"{member.username} → {school.name} ({member.role})",
         _(
-            "%(name)s now works at %(school)s too, signing in with the same "
-            "password.",
+            "%(name)s now works at %(school)s too, signing in with the same password.",
             name=member.username,
             school=bureaustats.school_names().get(school.id, school.name),
         ),
