@@ -47,8 +47,9 @@ def partial_index(name: str, *columns: str, where: str, unique: bool = False):
 
 def use_postgresql_options() -> None:
     for index, where in _PARTIAL:
-        if "postgresql_where" not in index.dialect_kwargs:
-            index.dialect_kwargs["postgresql_where"] = sa.text(where)
+        options = index.dialect_options["postgresql"]  # imports the dialect
+        if options["where"] is None:
+            options["where"] = sa.text(where)
 
 
 @sa.event.listens_for(Base.metadata, "before_create")

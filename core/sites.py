@@ -293,8 +293,9 @@ def bureau_site_id() -> int | None:
 
 
 def several_sites() -> bool:
-    """Whether the installation is a 站群 (more than one site)."""
-    return _loaded_map().several
+    """Whether the installation is a 站群 (more than one site). Outside an
+    app (a script on an engine of its own) there is no site map: False."""
+    return has_app_context() and _loaded_map().several
 
 
 def is_bureau() -> bool:
