@@ -286,9 +286,9 @@ def copy_offsite(path: Path, target: Path) -> Path:
     try:
         shutil.copyfile(path, partial)
         _fsync(partial)
-        if partial.stat().st_size != path.stat().st_size or _sha256(partial) != _sha256(
-            path
-        ):
+        if partial.stat().st_size != path.stat().st_size or sha256_of(
+            partial
+        ) != sha256_of(path):
             raise BackupError(f"The copy in {target} differs from the backup.")
         os.replace(partial, copy)
     except OSError as error:
@@ -298,7 +298,8 @@ def copy_offsite(path: Path, target: Path) -> Path:
     return copy
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
+    """A file's sha256, read in 1 MiB pieces."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(1024 * 1024):

@@ -47,6 +47,7 @@ from models import AuditEvent, Site, db
 from newsroom import thumbnails
 from newsroom.preview_files import derived_dir
 from newsroom.uploads import random_name
+from operations import backup
 from reader import cachestate, search
 from review.chain import version_hash
 
@@ -266,7 +267,7 @@ def export_site(site_id: int, path: Path) -> Exported:
         "members": {name: _digest(data) for name, data in members.items()},
     }
     for relative, source in files.items():
-        manifest["members"][f"{FILES_DIR}/{relative}"] = _file_digest(source)
+        manifest["members"][f"{FILES_DIR}/{relative}"] = backup.sha256_of(source)
     db.session.rollback()  # ends the read; nothing was changed
     _write(path, manifest, members, files)
     return Exported(path, manifest)
@@ -301,14 +302,6 @@ def _revision(connection: sa.Connection) -> str | None:
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _write(path: Path, manifest: dict, members: dict, files: dict) -> None:
