@@ -286,9 +286,8 @@ def copy_offsite(path: Path, target: Path) -> Path:
     try:
         shutil.copyfile(path, partial)
         _fsync(partial)
-        if partial.stat().st_size != path.stat().st_size or sha256_of(
-            partial
-        ) != sha256_of(path):
+        same_size = partial.stat().st_size == path.stat().st_size
+        if not same_size or sha256_of(partial) != sha256_of(path):
             raise BackupError(f"The copy in {target} differs from the backup.")
         os.replace(partial, copy)
     except OSError as error:
