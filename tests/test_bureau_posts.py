@@ -59,9 +59,6 @@ def district(app):
                 ),
                 session_token="t",
             )
-            section = db.session.scalar(
-                sa.select(Section).where(Section.slug == "notices")
-            )
             db.session.add(editor)
             db.session.add(
                 Upload(
@@ -74,25 +71,40 @@ def district(app):
                     height=1,
                 )
             )
+            db.session.commit()
+    post_id = bureau_post(
+        app,
+        "关于做好寒假安全工作的通知",
+        "<p>各校：请做好寒假安全工作。</p>"
+        f'<p><img src="/uploads/{IMAGE}" alt="会场"></p>',
+        author_name="区教育局办公室",
+    )
+    (Path(app.config["UPLOAD_FOLDER"]) / IMAGE).write_bytes(PNG)
+    browser = sign_in(reader(app, "jyj.example"), "jyj-editor")
+    return browser, post_id, {"甲": 2, "乙": 3, "bureau": bureau}
+
+
+def bureau_post(app, title: str, body: str, **fields) -> int:
+    """A live post of the bureau's in its 通知公告, with its ledger line."""
+    with app.app_context():
+        bureau = db.session.scalar(sa.select(Site.id).where(Site.bureau.is_(True)))
+        with acting_for(bureau):
+            section = db.session.scalar(
+                sa.select(Section).where(Section.slug == "notices")
+            )
             post = Article(
-                title="关于做好寒假安全工作的通知",
-                body_html=(
-                    "<p>各校：请做好寒假安全工作。</p>"
-                    f'<p><img src="/uploads/{IMAGE}" alt="会场"></p>'
-                ),
-                author_name="区教育局办公室",
+                title=title,
+                body_html=body,
                 section_id=section.id,
                 status=Status.PUBLISHED,
                 published_at=utcnow() - timedelta(hours=1),
+                **fields,
             )
             db.session.add(post)
             db.session.flush()
             chain.record_publish(post, None)
             db.session.commit()
-            post_id = post.id
-    (Path(app.config["UPLOAD_FOLDER"]) / IMAGE).write_bytes(PNG)
-    browser = sign_in(reader(app, "jyj.example"), "jyj-editor")
-    return browser, post_id, {"甲": 2, "乙": 3, "bureau": bureau}
+            return post.id
 
 
 def sign_in(browser, username):
@@ -340,20 +352,7 @@ def test_the_attachments_go_with_the_post_and_serve_at_the_school(app, district)
 def test_a_school_never_reaches_the_bureaus_files(app, district):
     browser, post_id, ids = district
     attach(app, browser, post_id, make_drawn_pdf(["通知"]), "通知.pdf", ids["bureau"])
-    with app.app_context(), acting_for(ids["bureau"]):
-        section = db.session.scalar(sa.select(Section).where(Section.slug == "notices"))
-        other = Article(
-            title="局内部工作安排",
-            body_html="<p>不发往学校。</p>",
-            section_id=section.id,
-            status=Status.PUBLISHED,
-            published_at=utcnow() - timedelta(hours=1),
-        )
-        db.session.add(other)
-        db.session.flush()
-        chain.record_publish(other, None)
-        db.session.commit()
-        other_id = other.id
+    other_id = bureau_post(app, "局内部工作安排", "<p>不发往学校。</p>")
     unsent = make_drawn_pdf(["内部"])
     attach(app, browser, other_id, unsent, "内部安排.pdf", ids["bureau"])
     send(browser, post_id, ids["甲"])

@@ -2,19 +2,17 @@
 desktop: it fits, axe finds nothing, and a school added there answers at
 its own address."""
 
-from datetime import timedelta
-
 import pytest
 import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from core.sites import acting_for
-from models import Article, Section, Site, Status, User, db, utcnow
-from review import chain
+from models import User, db
 from tests.e2e.conftest import PASSWORD, VIEWPORTS
 from tests.e2e.shots import save_screenshot
 from tests.e2e.test_accessibility import violations
+from tests.test_bureau_posts import bureau_post
 
 pytestmark = pytest.mark.e2e
 
@@ -98,28 +96,6 @@ def test_the_schools_side_by_side_fit_a_phone_and_a_desktop(page, bureau, size):
     assert fits(page)
     assert violations(page, axe) == []
     save_screenshot(page, f"bureau-sections-{size}")
-
-
-def bureau_post(live_app, title: str, body: str) -> int:
-    """A published post of the bureau's, in its 通知公告 (with its ledger line)."""
-    with live_app.app_context():
-        bureau_id = db.session.scalar(sa.select(Site.id).where(Site.bureau.is_(True)))
-        with acting_for(bureau_id):
-            section = db.session.scalar(
-                sa.select(Section).where(Section.slug == "notices")
-            )
-            post = Article(
-                title=title,
-                body_html=body,
-                section_id=section.id,
-                status=Status.PUBLISHED,
-                published_at=utcnow() - timedelta(minutes=5),
-            )
-            db.session.add(post)
-            db.session.flush()
-            chain.record_publish(post, None)
-            db.session.commit()
-            return post.id
 
 
 def add_school(live_app, name: str, prefix: str, admin: str) -> str:
