@@ -1026,12 +1026,24 @@ def benchmark(args) -> int:
 
     section, hard_fail, missed = report(args, targets, peaks, info)
     print()
+    return conclude(
+        args,
+        section,
+        hard_fail,
+        missed,
+        "FAIL: requests failed or view counts were not exact (see above)",
+    )
+
+
+def conclude(args, section, hard_fail, missed, failure, heading=SECTION_HEADING):
+    """Print the section, write it into RESULTS.md (unless --no-write) and
+    give the exit status: 1 on a hard failure, or on a miss with --strict."""
     print(section)
     if not args.no_write:
-        write_results(section)
+        write_results(section, heading=heading)
         print(f"Wrote {RESULTS.relative_to(REPO)}")
     if hard_fail:
-        print("FAIL: requests failed or view counts were not exact (see above)")
+        print(failure)
         return 1
     if missed:
         print("Targets missed: " + "; ".join(missed))

@@ -352,18 +352,14 @@ def benchmark(args) -> int:
         args, installation, targets, peaks, info, fetched, wrong
     )
     print()
-    print(section)
-    if not args.no_write:
-        http.write_results(section, heading=SECTION_HEADING)
-        print(f"Wrote {http.RESULTS.relative_to(http.REPO)}")
-    if hard_fail:
-        print("FAIL: requests failed, view counts were not exact or isolation broke")
-        return 1
-    if missed:
-        print("Targets missed: " + "; ".join(missed))
-        return 1 if args.strict else 0
-    print("Every target met.")
-    return 0
+    return http.conclude(
+        args,
+        section,
+        hard_fail,
+        missed,
+        "FAIL: requests failed, view counts were not exact or isolation broke",
+        heading=SECTION_HEADING,
+    )
 
 
 def report(args, installation, targets, peaks, info, fetched, wrong):
