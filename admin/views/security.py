@@ -126,10 +126,11 @@ def reset_totp(user_id):
     password alone and set the second factor up again."""
     user = db.get_or_404(User, user_id)
     form = ConfirmForm()
+    elsewhere = accounts.login_elsewhere(user)
     if not form.validate_on_submit():
         flash(_("The form had expired. Please try again."), "error")
-    elif accounts.login_elsewhere(user):
-        flash(accounts.login_elsewhere(user), "error")
+    elif elsewhere:
+        flash(elsewhere, "error")
     elif totp.secret_of(user):
         totp.turn_off(user)
         audit.record("totp_reset", user.username)
