@@ -79,22 +79,6 @@ def add_member(site_id: int, username: str, role: str) -> User:
     return member
 
 
-def schools_of(user: User) -> list[Site]:
-    """Every school the person works for, their home school first."""
-    home = user.login_id or user.id
-    return list(
-        db.session.scalars(
-            sa.select(Site)
-            .join(User, User.site_id == Site.id)
-            .where(
-                sa.or_(User.id == home, User.login_id == home), User.active.is_(True)
-            )
-            .order_by(User.login_id.is_not(None), Site.id)
-            .execution_options(all_sites=True)
-        )
-    )
-
-
 @sites_cli.command("add-member")
 @click.argument("site_id", type=int)
 @click.argument("username")
