@@ -50,16 +50,14 @@ import sqlalchemy as sa
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
-from core import sites
+from core import sitedata, sites
 from models import (
     Article,
     Base,
-    Section,
     Status,
     Upload,
     bulk_change_target,
     current_site_id,
-    db,
     utcnow,
 )
 
@@ -732,7 +730,7 @@ class Fts5Backend(_IndexBackend):
         if sections is None and sites.several_sites():
             # One index for every school: limited to this school's sections
             # in the index, a search reads its own matches, not all schools'.
-            sections = db.session.scalars(sa.select(Section.id)).all()
+            sections = list(sitedata.current().by_id)  # kept per process
         if sections is not None:
             tokens = " OR ".join(_phrase([_section_token(s)]) for s in sections)
             expression = f"({expression}) AND ({{sections}}: ({tokens or '0'}))"
