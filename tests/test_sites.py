@@ -241,13 +241,19 @@ def test_the_outbox_sends_each_sites_messages_to_that_sites_robots(three_schools
         wait_until(lambda: len(receiver.messages) == 2, timeout=30)
         for site_id in (1, 2):
             assert f"等待初审{site_id}" in str(receiver.messages)
-        with app.app_context():
-            sent = db.session.execute(
-                sa.select(Notification.site_id, Notification.status)
-                .order_by(Notification.site_id)
-                .execution_options(all_sites=True)
-            ).all()
-        assert sent == [(1, "sent"), (2, "sent")]
+
+        def statuses():
+            with app.app_context():
+                return db.session.execute(
+                    sa.select(Notification.site_id, Notification.status)
+                    .order_by(Notification.site_id)
+                    .execution_options(all_sites=True)
+                ).all()
+
+        # The worker records a message as sent once the robot has answered:
+        # a moment after the receiver has it.
+        wait_until(lambda: all(status != "sending" for _s, status in statuses()))
+        assert statuses() == [(1, "sent"), (2, "sent")]
     finally:
         notify.stop(app)
         receiver.close()
